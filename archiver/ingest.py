@@ -1,0 +1,277 @@
+"""ingest: local documents (HTML pages, plain-text transcripts) into the archive as WARC
+`resource` records with their stated source URL, plus a `metadata` record about the file.
+
+A document is ingested, not fetched: the metadata record and the manifest event say so, and
+keep the original file name, size, mtime and sha256.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import stat
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from bs4 import BeautifulSoup
+
+from archiver import manifest
+from archiver.errors import UnreadableInputError, UsageError
+from archiver.pipeline import ArticleOutcome, record_event, store_warc
+from archiver.store import Archive
+from archiver.warc import RecordRef, WarcFileWriter, sha256_label
+
+DOCUMENT_SUFFIXES = {".html": "text/html", ".htm": "text/html", ".xhtml": "text/html",
+                     ".txt": "text/plain"}
+WARC_SUFFIXES = (".warc", ".warc.gz", ".arc", ".arc.gz")
+MAX_DOCUMENT_BYTES = 200 * 1024 * 1024
+URL_LINE = re.compile(r"^https?://\S+$")
+COPY_CHUNK = 1024 * 1024
+
+
+@dataclass
+class IngestOutcome:
+    """The result for one input file, as the CLI reports it."""
+
+    path: str
+    status: str  # "ingested", "already-ingested", "skipped", "failed"
+    url: str | None = None
+    warc: str | None = None
+    record_ids: list[str] = field(default_factory=list)
+    article: ArticleOutcome | None = None
+    reason: str = ""
+    seq: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        if self.status == "failed":
+            return False
+        return not (self.article is not None and self.article.status == "invalid")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "status": self.status,
+            "url": self.url,
+            "warc": self.warc,
+            "record_ids": self.record_ids,
+            "reason": self.reason or None,
+            "article": self.article.to_dict() if self.article else None,
+            "manifest_seq": self.seq,
+        }
+
+
+@dataclass(frozen=True)
+class Document:
+    """A local file read into a temporary copy (so it cannot change under us)."""
+
+    path: Path
+    content: IO[bytes]
+    size: int
+    sha256: str
+    mtime: datetime
+    content_type: str
+    url: str
+    url_from: str
+
+
+def iter_inputs(paths: list[Path]) -> Iterator[tuple[Path, bool]]:
+    """(file, named explicitly) for each path; folders are walked in sorted order."""
+    for path in paths:
+        if path.is_dir() and not path.is_symlink():
+            for dirpath, dirnames, filenames in os.walk(path):
+                dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+                for name in sorted(filenames):
+                    if not name.startswith("."):
+                        yield Path(dirpath) / name, False
+        else:
+            yield path, True
+
+
+def is_seed_list(text: str) -> bool:
+    """A list of URLs to capture (one per line, # comments) is not a document."""
+    stripped = (ln.strip() for ln in text.splitlines())
+    lines = [ln for ln in stripped if ln and not ln.startswith("#")]
+    return bool(lines) and all(URL_LINE.match(ln) for ln in lines)
+
+
+def detect_content_type(path: Path, head: bytes) -> str | None:
+    suffix_type = DOCUMENT_SUFFIXES.get(path.suffix.lower())
+    sniff = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if sniff.startswith((b"<!doctype html", b"<html")):
+        return "text/html"
+    return suffix_type
+
+
+def charset_of(data: bytes) -> str | None:
+    try:
+        data.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError:
+        return None
+
+
+def source_url(text: str, content_type: str, given: str | None) -> tuple[str, str] | None:
+    """The document's stated source URL and where it came from."""
+    if given:
+        return given, "--url option"
+    if content_type == "text/plain":
+        lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+        if lines and URL_LINE.match(lines[-1]):
+            return lines[-1], "last line of the transcript"
+        return None
+    soup = BeautifulSoup(text, "lxml")
+    link = soup.find("link", rel="canonical", href=True)
+    if link and URL_LINE.match(str(link["href"]).strip()):
+        return str(link["href"]).strip(), "link[rel=canonical]"
+    meta = soup.find("meta", property="og:url", content=True)
+    if meta and URL_LINE.match(str(meta["content"]).strip()):
+        return str(meta["content"]).strip(), "meta[property=og:url]"
+    return None
+
+
+def open_document(path: Path, url: str | None) -> Document:
+    """Read a local file safely: regular files only, size-capped, copied before use."""
+    try:
+        info = path.lstat()
+    except OSError as exc:
+        raise UnreadableInputError(f"{path}: {exc.strerror or exc}") from exc
+    if stat.S_ISLNK(info.st_mode):
+        raise UsageError(f"{path}: is a symbolic link; give the file it points to")
+    if not stat.S_ISREG(info.st_mode):
+        raise UsageError(f"{path}: not a regular file")
+    if info.st_size > MAX_DOCUMENT_BYTES:
+        raise UsageError(f"{path}: {info.st_size} bytes is over the {MAX_DOCUMENT_BYTES} byte "
+                         "limit for a document")
+    content, sha, size = _copy(path)
+    head = content.read(64 * 1024)
+    content.seek(0)
+    ctype = detect_content_type(path, head)
+    if ctype is None:
+        content.close()
+        raise UsageError(f"{path}: not an HTML or plain-text document")
+    data = content.read()
+    content.seek(0)
+    charset = charset_of(data)
+    text = data.decode(charset or "latin-1", errors="replace")
+    if ctype == "text/plain" and is_seed_list(text):
+        content.close()
+        raise _SeedList(f"{path}: a seed list (URLs to capture), not a document; "
+                        f"capture it with `archiver capture --seeds {path}`")
+    found = source_url(text, ctype, url)
+    if found is None:
+        content.close()
+        raise UsageError(f"{path}: no source URL found in the document; give one with --url")
+    full_type = f"{ctype}; charset={charset}" if charset else ctype
+    return Document(path, content, size, sha, datetime.fromtimestamp(info.st_mtime, UTC),
+                    full_type, found[0], found[1])
+
+
+class _SeedList(UsageError):
+    """A seed list met while ingesting a folder: skipped, not an error."""
+
+
+def _copy(path: Path) -> tuple[IO[bytes], str, int]:
+    h = hashlib.sha256()
+    size = 0
+    out = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)
+    try:
+        with open(path, "rb") as f:
+            while chunk := f.read(COPY_CHUNK):
+                h.update(chunk)
+                out.write(chunk)
+                size += len(chunk)
+    except OSError as exc:
+        out.close()
+        raise UnreadableInputError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    out.seek(0)
+    return out, h.hexdigest(), size
+
+
+def already_ingested(archive: Archive, sha256: str, url: str) -> int | None:
+    """The seq of an earlier successful ingestion of the same bytes for the same URL."""
+    for entry in manifest.iter_entries(archive.manifest_path):
+        src = entry.get("source") or {}
+        if (entry.get("event") == "ingestion" and entry["outcome"]["status"] == "success"
+                and src.get("url") == url and (src.get("file") or {}).get("sha256") == sha256):
+            return int(entry["seq"])
+    return None
+
+
+def ingest_document(archive: Archive, path: Path, url: str | None = None,
+                    operator: str | None = None, explicit: bool = True) -> IngestOutcome:
+    """Ingest one local document; never raises for bad input (the outcome says why)."""
+    shown = str(path)
+    try:
+        doc = open_document(path, url)
+    except _SeedList as exc:
+        return IngestOutcome(shown, "skipped", reason=str(exc).removeprefix(f"{path}: "))
+    except UsageError as exc:
+        if not explicit and DOCUMENT_SUFFIXES.get(path.suffix.lower()) is None:
+            return IngestOutcome(shown, "skipped", reason="not a document type (.html, .txt)")
+        return IngestOutcome(shown, "failed", reason=str(exc).removeprefix(f"{path}: "))
+    except UnreadableInputError as exc:
+        return IngestOutcome(shown, "failed", reason=str(exc).removeprefix(f"{path}: "))
+    try:
+        return _store_document(archive, doc, operator)
+    finally:
+        doc.content.close()
+
+
+def _store_document(archive: Archive, doc: Document, operator: str | None) -> IngestOutcome:
+    archive.ensure()
+    earlier = already_ingested(archive, doc.sha256, doc.url)
+    if earlier is not None:
+        return IngestOutcome(str(doc.path), "already-ingested", url=doc.url,
+                             reason=f"same bytes already ingested (manifest seq {earlier})",
+                             seq=earlier)
+    when = datetime.now(UTC)
+    unit = store_warc(archive, when, operator, f"ingestion of local document {doc.path.name}",
+                      lambda w: _write_document(w, doc, when))
+    source = {"url": doc.url, "final_url": None, "status": None,
+              "file": {"name": doc.path.name, "sha256": doc.sha256, "size": doc.size,
+                       "mtime": doc.mtime.isoformat().replace("+00:00", "Z")}}
+    art = unit.article
+    detail = f"ingested, not fetched; URL from {doc.url_from}"
+    if art is not None:
+        detail += f"; article {art.article_id}" if art.status == "stored" else \
+            f"; {art.status}: {art.reason}"
+    status = "failure" if art is not None and art.status == "invalid" else "success"
+    entry = record_event(archive, "ingestion", status, detail, operator, source=source,
+                         **unit.manifest_fields())
+    return IngestOutcome(str(doc.path), "ingested", url=doc.url, warc=unit.warc.path,
+                         record_ids=[r.record_id for r in unit.records], article=art,
+                         seq=entry["seq"])
+
+
+def _write_document(writer: WarcFileWriter, doc: Document, when: datetime) -> RecordRef:
+    doc.content.seek(0)
+    ref = writer.write_record(
+        "resource", doc.url, doc.content, when, content_type=doc.content_type,
+        payload_digest=sha256_label(bytes.fromhex(doc.sha256)),
+    )
+    meta = {
+        "original_name": doc.path.name,
+        "size": doc.size,
+        "mtime": doc.mtime.isoformat().replace("+00:00", "Z"),
+        "sha256": doc.sha256,
+        "target_uri_from": doc.url_from,
+        "note": "ingested, not fetched",
+    }
+    writer.write_record(
+        "metadata", doc.url,
+        json.dumps(meta, sort_keys=True, ensure_ascii=False, indent=1).encode() + b"\n",
+        when, content_type="application/json", payload_digest=None,
+        extra={"WARC-Refers-To": ref.record_id},
+    )
+    return ref
+
+
+def is_warc_path(path: Path) -> bool:
+    return path.name.lower().endswith(WARC_SUFFIXES)

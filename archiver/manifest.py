@@ -1,0 +1,209 @@
+"""The provenance manifest: append-only, hash-chained JSON Lines of PREMIS events.
+
+Each line is one event in canonical JSON (sorted keys, no spaces, UTF-8). `hash` is sha256
+over the canonical JSON of the entry without `hash`; `prev` is the previous line's `hash`, so
+editing, deleting or reordering any line breaks the chain at that point.
+
+Appends hold an exclusive lock across read-last-entry, write and fsync, so concurrent
+archiver processes keep one chain. The line goes out in a single write() on an O_APPEND
+descriptor: a killed process leaves the whole line or none of it; only power loss can tear
+it, and then `repair` truncates the torn tail (never a whole entry).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock
+
+from archiver import agent, schemas
+from archiver.errors import ManifestError
+from archiver.findings import Finding
+
+GENESIS = "sha256:" + "0" * 64
+SCHEMA = "manifest-entry"
+EVENT_TYPES = ("capture", "ingestion", "metadata extraction", "validation", "fixity check",
+               "repair")
+TAIL_READ = 64 * 1024
+
+
+def canonical(entry: dict[str, Any]) -> bytes:
+    return json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def entry_hash(entry: dict[str, Any]) -> str:
+    body = {k: v for k, v in entry.items() if k != "hash"}
+    return "sha256:" + hashlib.sha256(canonical(body)).hexdigest()
+
+
+def now_rfc3339() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def lock_for(path: Path) -> FileLock:
+    return FileLock(str(path) + ".lock")
+
+
+def new_event(event: str, outcome: str, detail: str = "", *, operator: str | None = None,
+              **fields: Any) -> dict[str, Any]:
+    """An event body (no seq/prev/hash yet); `fields` are event-specific (source, files, ...)."""
+    body: dict[str, Any] = {
+        "event": event,
+        "at": now_rfc3339(),
+        "agent": agent.describe(operator),
+        "outcome": {"status": outcome, "detail": detail},
+    }
+    body.update({k: v for k, v in fields.items() if v is not None})
+    return body
+
+
+def append(manifest: Path, event: dict[str, Any]) -> dict[str, Any]:
+    """Chain `event` onto the manifest and return the full entry as written."""
+    manifest.parent.mkdir(parents=True, exist_ok=True)
+    with lock_for(manifest):
+        last = read_last(manifest)
+        entry = dict(event)
+        entry["seq"] = 0 if last is None else last["seq"] + 1
+        entry["prev"] = GENESIS if last is None else last["hash"]
+        entry["hash"] = entry_hash(entry)
+        errors = schemas.validate(entry, SCHEMA)
+        if errors:
+            pointer, message = errors[0]
+            raise ManifestError(f"refusing to append an invalid manifest entry: "
+                                f"{pointer}: {message}")
+        line = canonical(entry) + b"\n"
+        fd = os.open(manifest, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            if os.write(fd, line) != len(line):
+                raise ManifestError(f"{manifest}: short write while appending")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    return entry
+
+
+def read_last(manifest: Path) -> dict[str, Any] | None:
+    """The last entry, reading only the file's tail. A torn tail is refused, not built on."""
+    try:
+        size = manifest.stat().st_size
+    except FileNotFoundError:
+        return None
+    if size == 0:
+        return None
+    with open(manifest, "rb") as f:
+        start = max(0, size - TAIL_READ)
+        while True:
+            f.seek(start)
+            tail = f.read(size - start)
+            if not tail.endswith(b"\n"):
+                raise ManifestError(
+                    f"{manifest}: the last line is incomplete (a torn write); "
+                    "run `archiver audit` and then `archiver repair`")
+            cut = tail.rfind(b"\n", 0, len(tail) - 1)
+            if cut >= 0 or start == 0:
+                break
+            start = max(0, start - TAIL_READ)
+        line = tail[cut + 1:]
+    try:
+        entry: dict[str, Any] = json.loads(line)
+    except ValueError as exc:
+        raise ManifestError(f"{manifest}: the last line is not valid JSON") from exc
+    return entry
+
+
+@dataclass
+class Line:
+    """One manifest line as read: its number (1-based), bytes, and parsed entry if any."""
+
+    number: int
+    raw: bytes
+    entry: dict[str, Any] | None
+    torn: bool = False  # the final line, without its newline
+
+
+def read_lines(manifest: Path) -> Iterator[Line]:
+    with open(manifest, "rb") as f:
+        for number, raw in enumerate(f, start=1):
+            torn = not raw.endswith(b"\n")
+            try:
+                entry = json.loads(raw)
+                if not isinstance(entry, dict):
+                    entry = None
+            except ValueError:
+                entry = None
+            yield Line(number, raw, entry, torn)
+
+
+def iter_entries(manifest: Path) -> Iterator[dict[str, Any]]:
+    """Entries that parse; for checking use `verify_chain`."""
+    if not manifest.exists():
+        return
+    for line in read_lines(manifest):
+        if line.entry is not None and not line.torn:
+            yield line.entry
+
+
+def verify_chain(manifest: Path, where: str = "manifest.jsonl") -> Iterator[Finding]:
+    """Every chain problem: unparseable or torn lines, seq gaps, broken links, edited entries,
+    entries that fail the schema."""
+    expected_seq, prev_hash = 0, GENESIS
+    for line in read_lines(manifest):
+        loc = f"{where}:{line.number}"
+        if line.torn:
+            yield Finding("error", "torn-line", loc,
+                          "last line is incomplete (torn write); `archiver repair` can remove it")
+            continue
+        entry = line.entry
+        if entry is None:
+            yield Finding("error", "unparseable-line", loc, "line is not a JSON object")
+            continue
+        yield from _check_entry(entry, loc, expected_seq, prev_hash)
+        seq = entry.get("seq")
+        expected_seq = (seq + 1) if isinstance(seq, int) else expected_seq + 1
+        prev_hash = entry.get("hash") if isinstance(entry.get("hash"), str) else prev_hash
+
+
+def _check_entry(entry: dict[str, Any], loc: str, expected_seq: int,
+                 prev_hash: str) -> Iterator[Finding]:
+    seq = entry.get("seq")
+    if seq != expected_seq:
+        yield Finding("error", "seq-out-of-order", loc,
+                      f"seq {seq} where {expected_seq} was expected "
+                      "(an entry was removed, added or moved)",
+                      details={"expected": expected_seq, "actual": seq})
+    if entry.get("prev") != prev_hash:
+        yield Finding("error", "broken-link", loc,
+                      f"broken link at seq {seq}: prev does not match the previous entry's hash",
+                      details={"expected": prev_hash, "actual": entry.get("prev")})
+    actual = entry_hash(entry)
+    if entry.get("hash") != actual:
+        yield Finding("error", "edited-entry", loc,
+                      f"edited entry at seq {seq}: its hash does not match its content",
+                      details={"expected": entry.get("hash"), "actual": actual})
+    for pointer, message in schemas.validate(entry, SCHEMA):
+        yield Finding("error", "invalid-entry", loc, f"seq {seq}: {pointer or '/'}: {message}")
+
+
+def torn_tail_size(manifest: Path) -> int:
+    """Bytes after the last newline (0 when the file ends cleanly)."""
+    size = manifest.stat().st_size
+    if size == 0:
+        return 0
+    with open(manifest, "rb") as f:
+        start = max(0, size - TAIL_READ)
+        while True:
+            f.seek(start)
+            tail = f.read(size - start)
+            cut = tail.rfind(b"\n")
+            if cut >= 0:
+                return len(tail) - cut - 1
+            if start == 0:
+                return size
+            start = max(0, start - TAIL_READ)
