@@ -1,0 +1,445 @@
+"""The extraction engine, and the generic profile for sites without one of their own.
+
+A profile is a table of candidate sources per field, tried in order; the first that gives
+a value wins and is named in the evidence. A source is a CSS selector, `meta:<key>` (a
+<meta> property/name) or `ld:<key>` (a key of the page's article-typed JSON-LD object).
+
+Stages, in order: structured data and breadcrumbs are read first (they live in <script>
+and <nav>, which are then removed as junk); related boxes are cut out of the content; body,
+images, byline, title, lead, dates, section, tags, canonical URL and language follow.
+The generic body heuristic (article/main/<p> density) is deliberately simple; a proper
+boilerplate remover (trafilatura) is a later issue.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from bs4 import NavigableString, Tag
+
+from archiver.extract import byline as bylines
+from archiver.extract import dates
+from archiver.extract.fields import Fields, Page, host_of, language_tag, resolve, strip_junk
+from archiver.extract.fields import text_of as _text
+from archiver.extract.structured import ld_list, ld_text, link_href
+
+# A generic page needs this much body text to count as an article: teasers on listing
+# pages and cookie notices are shorter; real news items are far longer.
+MIN_GENERIC_BODY_CHARS = 200
+# A trailing credit line ("Theo TTXVN", "Minh Hòa/VOV.VN") is short; longer lines are text.
+MAX_CREDIT_CHARS = 80
+# Home links in breadcrumbs are not a section.
+_HOME = {"trang chủ", "home", "trang chu", "homepage"}
+_BLOCKS = ["p", "div", "section", "h1", "h2", "h3", "h4", "h5", "h6", "li", "blockquote",
+           "table", "tr", "ul", "ol"]
+_PARA_BREAK = "\u2029"  # marks <br> and block ends in the no-<p> fallback; \s folds it away
+
+
+@dataclass(frozen=True)
+class Selectors:
+    """Where each field is looked for, in order of preference."""
+
+    name: str
+    title: tuple[str, ...]
+    lead: tuple[str, ...]
+    body: tuple[str, ...]
+    paragraphs: tuple[str, ...]
+    not_body: tuple[str, ...]
+    boxes: tuple[str, ...]
+    images: tuple[str, ...]
+    captions: tuple[str, ...]
+    byline: tuple[str, ...]
+    published: tuple[str, ...]
+    modified: tuple[str, ...]
+    section: tuple[str, ...]
+    tags: tuple[str, ...]
+    canonical: tuple[str, ...] = ("link:canonical", "meta:og:url", "ld:url", "ld:mainEntityOfPage")
+    language: tuple[str, ...] = ("html:lang", "meta:og:locale", "ld:inLanguage")
+    lead_prefix: re.Pattern[str] | None = None
+    min_body_chars: int = MIN_GENERIC_BODY_CHARS
+
+
+GENERIC = Selectors(
+    name="generic",
+    title=("ld:headline", "meta:og:title", "h1[itemprop=headline]", "article h1", "h1",
+           "title"),
+    lead=("article .sapo", "article .lead", "article .summary", "[itemprop=description]",
+          ".sapo", "ld:description", "meta:og:description", "meta:description"),
+    body=("[itemprop=articleBody]", "article .article-body", "article .entry-content",
+          "article", "main", "[role=main]", "#content"),
+    paragraphs=("p", "h2", "h3", "h4"),
+    not_body=("figure", "figcaption", "aside", "header", "footer", ".caption", ".byline",
+              ".author", ".sapo", ".lead"),
+    boxes=(".related", ".related-posts", ".related-articles", ".field-related-article",
+           ".newsletter", ".tags", ".tag-list"),
+    images=("figure img", "img"),
+    captions=("figcaption", ".caption", ".image-caption"),
+    byline=("ld:author", "meta:author", "[rel=author]", ".byline", "[itemprop=author]",
+            ".author"),
+    published=("ld:datePublished", "meta:article:published_time", "meta:pubdate",
+               "time[datetime]", "[itemprop=datePublished]"),
+    modified=("ld:dateModified", "meta:article:modified_time", "meta:og:updated_time",
+              "[itemprop=dateModified]"),
+    section=("meta:article:section", "ld:articleSection", ".breadcrumb a",
+             "[itemtype*=BreadcrumbList] a"),
+    tags=("meta:article:tag", "ld:keywords", "a[rel=tag]", ".tags a"),
+)
+
+
+def run(sel: Selectors, page: Page, fields: Fields) -> str | None:
+    """Fill `fields` from the page; returns a reason when the page is not an article."""
+    _section(sel, page, fields)  # breadcrumbs often sit in <nav>, which strip_junk removes
+    strip_junk(page.soup)
+    containers = _containers(sel, page)
+    _remove_boxes(sel, containers)
+    _images(sel, page, fields, containers)
+    _byline(sel, page, fields)
+    _body(sel, page, fields, containers)
+    if not fields.body or sum(len(p) for p in fields.body) < sel.min_body_chars:
+        return "no article body found"
+    _title(sel, page, fields)
+    _lead(sel, page, fields)
+    _dates(sel, page, fields)
+    _tags(sel, page, fields)
+    _canonical(sel, page, fields)
+    _language(sel, page, fields)
+    return None
+
+
+def generic_publisher(page: Page, fields: Fields) -> None:
+    """Publisher from JSON-LD / og:site_name, domain from the URL host (www. dropped)."""
+    domain = host_of(fields.url).removeprefix("www.") or None
+    name, how = None, None
+    for value, source in _candidates(page, ("ld:publisher", "meta:og:site_name")):
+        name, how = page.norm.clean(value) or None, source
+        if name:
+            break
+    fields.publisher = {"name": name, "domain": domain}
+    parts = [f"name: {how}"] if name else []
+    if domain:
+        parts.append("domain: URL host")
+    if parts:
+        fields.evidence["publisher"] = "; ".join(parts)
+
+
+# --- candidate sources -------------------------------------------------------------------
+
+def describe(source: str, page: Page) -> str:
+    """Evidence text for a source spec."""
+    if source.startswith("ld:"):
+        return f"JSON-LD {page.structured.jsonld_type}.{source[3:]}"
+    if source.startswith("meta:"):
+        key = source[5:]
+        attr = "property" if key.startswith(("og:", "article:")) else "name"
+        return f"meta[{attr}={key}]"
+    if source.startswith("link:"):
+        return f"link[rel={source[5:]}]"
+    if source.startswith("html:"):
+        return f"html[{source[5:]}]"
+    return source
+
+
+def _candidates(page: Page, sources: tuple[str, ...]) -> Iterator[tuple[str, str]]:
+    """(raw text, evidence) for each source that has a value, in order."""
+    for source in sources:
+        for value in _values(page, source):
+            if value and value.strip():
+                yield value, describe(source, page)
+
+
+def _values(page: Page, source: str) -> list[str]:
+    if source.startswith("ld:"):
+        value = page.structured.ld(source[3:])
+        text = ld_text(value)
+        return [text] if text else []
+    if source.startswith("meta:"):
+        return page.structured.meta.get(source[5:], [])
+    if source.startswith("link:"):
+        href = link_href(page.soup, source[5:])
+        return [href] if href else []
+    if source.startswith("html:"):
+        html = page.soup.find("html")
+        value = html.get(source[5:]) if isinstance(html, Tag) else None
+        return [value] if isinstance(value, str) else []
+    tag = page.soup.select_one(source)
+    if tag is None:
+        return []
+    if source.startswith("time") and isinstance(tag.get("datetime"), str):
+        return [str(tag["datetime"])]
+    return [tag.get_text()]
+
+
+def _first(page: Page, sources: tuple[str, ...]) -> tuple[str, str] | None:
+    """First candidate as (normalised text, evidence)."""
+    for value, how in _candidates(page, sources):
+        text = page.norm.clean(value)
+        if text:
+            return text, how
+    return None
+
+
+# --- fields ------------------------------------------------------------------------------
+
+def _title(sel: Selectors, page: Page, fields: Fields) -> None:
+    found = _first(page, sel.title)
+    if found:
+        fields.put("title", found[0], found[1])
+
+
+def _lead(sel: Selectors, page: Page, fields: Fields) -> None:
+    found = _first(page, sel.lead)
+    if not found:
+        return
+    text, how = found
+    if sel.lead_prefix is not None:
+        match = sel.lead_prefix.match(text)
+        if match:
+            text = text[match.end():]
+            how += f" (dateline prefix {match.group(0).strip()!r} removed)"
+    if fields.put("lead", text or None, how) and fields.body[:1] == [text] \
+            and len(fields.body) > 1:
+        fields.body.pop(0)  # pages that repeat the sapo as the first paragraph
+
+
+def _containers(sel: Selectors, page: Page) -> list[Tag]:
+    """Every element matched by the first body selector that matches anything."""
+    for css in sel.body:
+        found = page.soup.select(css)
+        if found:
+            outer = [tag for tag in found if not any(
+                parent in found for parent in tag.parents)]
+            return outer
+    return []
+
+
+def _remove_boxes(sel: Selectors, containers: list[Tag]) -> None:
+    """Cut related-news boxes ('Tin liên quan') out of the content before reading it."""
+    for container in containers:
+        for css in sel.boxes:
+            for box in container.select(css):
+                box.decompose()
+        for label in container.find_all(string=re.compile(r"^\s*Tin liên quan\s*:?\s*$")):
+            _remove_labelled_box(label, container)
+
+
+def _remove_labelled_box(label: NavigableString, container: Tag) -> None:
+    """A 'Tin liên quan' heading: remove its box, or the heading and the list after it."""
+    node = label.parent
+    while node is not None and node.parent is not container and node is not container:
+        node = node.parent
+    if node is None or node is container:
+        return
+    if node.name in ("p", "h2", "h3", "h4", "strong", "b"):
+        following = node.find_next_sibling()
+        if following is not None and following.name in ("ul", "ol"):
+            following.decompose()
+    node.decompose()
+
+
+def _body(sel: Selectors, page: Page, fields: Fields, containers: list[Tag]) -> None:
+    paragraphs: list[str] = []
+    how = ""
+    for container in containers:
+        paragraphs.extend(_paragraphs(sel, page, container))
+    if paragraphs:
+        how = f"{_matched_body(sel, containers)} {', '.join(sel.paragraphs)}"
+    else:
+        for container in containers:
+            paragraphs.extend(_lines(page, container))
+        how = f"{_matched_body(sel, containers)} text split at <br> and blocks"
+    paragraphs = _strip_credit(page, fields, paragraphs)
+    if paragraphs:
+        fields.put("body", paragraphs, how)
+    elif page.structured.ld("articleBody"):
+        body = [page.norm.clean(p) for p in str(page.structured.ld("articleBody")).split("\n")]
+        fields.put("body", [p for p in body if p], describe("ld:articleBody", page))
+
+
+def _matched_body(sel: Selectors, containers: list[Tag]) -> str:
+    for css in sel.body:
+        if containers and containers[0].css.match(css):
+            return css
+    return sel.body[0]
+
+
+def _paragraphs(sel: Selectors, page: Page, container: Tag) -> list[str]:
+    excluded = {id(tag) for css in sel.not_body for tag in container.select(css)}
+    out = []
+    for tag in container.find_all(list(sel.paragraphs)):
+        if tag.find(list(sel.paragraphs)) is not None or _inside(tag, excluded, container):
+            continue
+        text = _text(tag, page.norm)
+        if text:
+            out.append(text)
+    return out
+
+
+def _inside(tag: Tag, excluded: set[int], container: Tag) -> bool:
+    node: Tag | None = tag
+    while node is not None and node is not container:
+        if id(node) in excluded:
+            return True
+        node = node.parent
+    return False
+
+
+def _lines(page: Page, container: Tag) -> list[str]:
+    """Body text without <p>: split at <br> and block boundaries."""
+    for br in container.find_all("br"):
+        br.replace_with(_PARA_BREAK)
+    for block in container.find_all(_BLOCKS):
+        block.append(_PARA_BREAK)
+    pieces = container.get_text().split(_PARA_BREAK)
+    return [text for text in (page.norm.clean(piece) for piece in pieces) if text]
+
+
+def _strip_credit(page: Page, fields: Fields, paragraphs: list[str]) -> list[str]:
+    """A short last paragraph that is a credit ('Theo TTXVN') is byline, not body."""
+    if len(paragraphs) < 2 or len(paragraphs[-1]) > MAX_CREDIT_CHARS:
+        return paragraphs
+    credit = bylines.parse(paragraphs[-1])
+    if not bylines.is_recognised(credit):
+        return paragraphs
+    if fields.byline["raw"] is None:
+        fields.put("byline", credit, "last body paragraph (credit line)")
+    elif credit["source"] and not credit["authors"]:
+        merged = dict(fields.byline)
+        merged["source"] = credit["source"]
+        merged["note"] = "; ".join(filter(None, [merged["note"], credit["note"]]))
+        fields.byline = merged  # type: ignore[assignment]
+        fields.evidence["byline"] += "; source: last body paragraph (credit line)"
+    return paragraphs[:-1]
+
+
+def _images(sel: Selectors, page: Page, fields: Fields, containers: list[Tag]) -> None:
+    images: list[dict[str, str | None]] = []
+    seen: set[str] = set()
+    used = ""
+    for container in containers:
+        for css in sel.images:
+            for img in container.select(css):
+                url = _img_src(img, page.url)
+                if url and url not in seen:
+                    seen.add(url)
+                    images.append({"url": url, "caption": _caption(sel, page, img)})
+                    used = used or css
+            if images:
+                break
+    if images:
+        fields.put("images", images, f"{used}[data-src|src] + {', '.join(sel.captions)}")
+        return
+    for value, how in _candidates(page, ("meta:og:image", "ld:image")):
+        url = resolve(value, page.url)
+        if url:
+            fields.put("images", [{"url": url, "caption": None}], how)
+            return
+
+
+def _img_src(img: Tag, base: str) -> str | None:
+    for attr in ("data-src", "data-original", "src"):
+        value = img.get(attr)
+        if isinstance(value, str):
+            url = resolve(value, base)
+            if url:
+                return url
+    return None
+
+
+def _caption(sel: Selectors, page: Page, img: Tag) -> str | None:
+    holder = img.find_parent(["figure", "table"])
+    if holder is None:
+        return None
+    for css in sel.captions:
+        tag = holder.select_one(css)
+        if tag is not None:
+            return page.norm.clean_or_none(tag.get_text())
+    return None
+
+
+def _byline(sel: Selectors, page: Page, fields: Fields) -> None:
+    for source in sel.byline:
+        if source == "ld:author" or source == "meta:author":
+            names = _author_names(page, source)
+            if names:
+                _put_names(page, fields, names, describe(source, page))
+                return
+            continue
+        tags = page.soup.select(source)
+        if len(tags) != 1:  # several links: the enclosing element holds the whole line
+            continue
+        raw = page.norm.clean(tags[0].get_text())
+        if raw:
+            fields.put("byline", bylines.parse(raw), source)
+            return
+
+
+def _author_names(page: Page, source: str) -> list[str]:
+    if source == "ld:author":
+        values = ld_list(page.structured.ld("author"))
+    else:
+        values = page.structured.meta.get("author", [])[:1]
+    return [name for name in (page.norm.clean(v) for v in values) if name]
+
+
+def _put_names(page: Page, fields: Fields, names: list[str], how: str) -> None:
+    """Structured author names: parse as a credit line; if it is not one, they are names."""
+    raw = ", ".join(names)
+    parsed = bylines.parse(raw)
+    if not bylines.is_recognised(parsed):
+        parsed = bylines.Byline(raw=raw, authors=names, source=None, compiled=False, note=None)
+    fields.put("byline", parsed, how)
+
+
+def _dates(sel: Selectors, page: Page, fields: Fields) -> None:
+    for name, sources in (("published_at", sel.published), ("modified_at", sel.modified)):
+        for value, how in _candidates(page, sources):
+            parsed = dates.parse_vietnamese(page.norm.clean(value))
+            if parsed:
+                note = "" if how.startswith(("JSON-LD", "meta[")) else " (visible date)"
+                fields.put(name, parsed, how + note)
+                break
+
+
+def _section(sel: Selectors, page: Page, fields: Fields) -> None:
+    for value, how in _candidates(page, sel.section):
+        text = page.norm.clean(value)
+        if text and text.lower() not in _HOME:
+            fields.put("section", text, how)
+            return
+
+
+def _tags(sel: Selectors, page: Page, fields: Fields) -> None:
+    for source in sel.tags:
+        values = _tag_values(page, source)
+        tags = sorted({t for t in (page.norm.clean(v) for v in values) if t})
+        if fields.put("tags", tags, describe(source, page) + " (sorted)"):
+            return
+
+
+def _tag_values(page: Page, source: str) -> list[str]:
+    if source.startswith("ld:"):
+        value = page.structured.ld(source[3:])
+        if isinstance(value, str):
+            return value.split(",")
+        return ld_list(value)
+    if source.startswith("meta:"):
+        return page.structured.meta.get(source[5:], [])
+    return [tag.get_text() for tag in page.soup.select(source)]
+
+
+def _canonical(sel: Selectors, page: Page, fields: Fields) -> None:
+    for value, how in _candidates(page, sel.canonical):
+        url = resolve(value, page.url)
+        if url:
+            fields.put("canonical_url", url, how)
+            return
+
+
+def _language(sel: Selectors, page: Page, fields: Fields) -> None:
+    for value, how in _candidates(page, sel.language):
+        tag = language_tag(value)
+        if tag:
+            fields.put("language", tag, how)
+            return
