@@ -1,7 +1,8 @@
 """Golden-file tests for the vov.vn profile over the SYNTHETIC fixtures in fixtures/vov/.
 
 Each fixture's full article dict is compared with fixtures/vov/<name>.json; regenerate
-those (after checking the diff by eye) with:  ARCHIVER_UPDATE_GOLDEN=1 pytest tests/test_extract_vov.py
+those (after checking the diff by eye) with:
+    ARCHIVER_UPDATE_GOLDEN=1 pytest tests/test_extract_vov.py
 Independently of the golden files, every field is also checked against the page's spec.
 """
 
@@ -11,10 +12,7 @@ import json
 import os
 
 import pytest
-
-from archiver import schemas
-from archiver.extract import NotAnArticle, article_json_bytes, extract, text_sha256
-from tests.vov_pages import (
+from vov_pages import (
     FIXTURES,
     LISTING,
     SPECS,
@@ -25,6 +23,9 @@ from tests.vov_pages import (
     render_listing,
     seed_paragraphs,
 )
+
+from archiver import schemas
+from archiver.extract import NotAnArticle, article_json_bytes, extract, text_sha256
 
 UPDATE = os.environ.get("ARCHIVER_UPDATE_GOLDEN") == "1"
 

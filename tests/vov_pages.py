@@ -5,7 +5,7 @@ scrapers describe them; `SPECS` are the checked-in fixtures under tests/fixtures
 spec is also the ground truth for per-field accuracy: `expected(spec)`); `generate(n)`
 makes n varied pages for speed runs.
 
-Regenerate the fixture files after changing a spec:  python -m tests.vov_pages --write
+Regenerate the fixture files after changing a spec:  python tests/vov_pages.py --write
 """
 
 from __future__ import annotations

@@ -39,6 +39,7 @@ _NAME_SPLIT = re.compile(r"\s*(?:,|;|&|\s-\s|–|—|\bvà\b)\s*")
 _ROLE_PREFIX = re.compile(r"^(Nhóm PV|PV|BTV|CTV)\b\s*(.*)$")
 # An outlet: 1-6 words starting with a capital (VOV.VN, VOV-Tây Bắc, VOV Miền Trung, TTXVN).
 _OUTLET = re.compile(r"^[^\W\d_][\w.&'’]*(?:(?:\s+|\s*-\s*)[\w.&'’]+){0,5}$")
+_BARE_OUTLET = re.compile(r"^(?:VOV|[A-ZĐ]{2,}\b)")  # VOV.VN, VOV-ĐBSCL, TTXVN
 _BUREAU = re.compile(r"^VOV(?:\s+|\s*-\s*)(?!VN$)\S.*$")
 _NOT_NAMES = {"theo", "nguồn", "ảnh", "video", "bài"}  # credit words, not people
 _WORD = re.compile(r"^[^\W\d_][^\W\d_.']*\.?$")
@@ -76,6 +77,8 @@ def _credit(text: str) -> Byline | None:
     if not _is_outlet(outlet):
         return None
     authors: list[str] = []
+    if not slash and (not _BARE_OUTLET.match(outlet) or outlet in ROLES):
+        return None  # a lone word may be a person or anything: only known outlet forms pass
     if slash:
         parsed = _names(names_part, notes)
         if parsed is None:

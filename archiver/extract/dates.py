@@ -7,7 +7,7 @@ print local time and never the zone, and the machine dates they do give carry +0
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 VIETNAM = timezone(timedelta(hours=7))
 
@@ -32,7 +32,7 @@ def rfc3339(moment: datetime) -> str:
 
 def _offset(text: str) -> timezone:
     if text in ("Z", "z"):
-        return timezone.utc
+        return UTC
     sign = -1 if text[0] == "-" else 1
     digits = text[1:].replace(":", "")
     return timezone(sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
