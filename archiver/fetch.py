@@ -228,7 +228,10 @@ class FetchOptions:
 
 def check_url(url: str) -> str:
     """Refuse what we will not fetch: other schemes, no host, spaces and control characters."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # e.g. "http://[::1/": urlsplit refuses a bad IPv6 literal
+        raise UsageError(f"{url}: invalid URL: {exc}") from exc
     if parts.scheme not in ("http", "https"):
         raise UsageError(f"{url}: only http and https URLs can be captured")
     if not parts.hostname:
@@ -301,8 +304,12 @@ class Fetcher:
 
     @staticmethod
     def _next_hop(current: str, location: str, seen: set[str]) -> str:
-        target = urljoin(current, location.strip())
-        if urlsplit(target).scheme not in ("http", "https"):
+        try:
+            target = urljoin(current, location.strip())
+            scheme = urlsplit(target).scheme
+        except ValueError as exc:  # a hostile Location must end this URL, not the whole run
+            raise FetchError(f"redirect to an invalid URL refused: {location!r}") from exc
+        if scheme not in ("http", "https"):
             raise FetchError(f"redirect to a non-http(s) URL refused: {target}")
         if target in seen:
             raise FetchError(f"redirect loop at {target}")
