@@ -71,6 +71,8 @@ class _RecordingSocket:
     def __init__(self, sock: socket.socket) -> None:
         self._sock = sock
         self._timeout = sock.gettimeout()
+        self._io_refs = 0  # open makefile() readers, as socket.socket counts them
+        self._closed = False
 
     def sendall(self, data: bytes, *args: Any) -> None:
         rec = _current_recording()
@@ -110,10 +112,21 @@ class _RecordingSocket:
 
     def makefile(self, mode: str = "rb", *_: Any, **__: Any) -> io.BufferedReader:
         # http.client reads through this file; SocketIO calls our recv_into.
+        self._io_refs += 1
         return io.BufferedReader(socket.SocketIO(self, "rb"), io.DEFAULT_BUFFER_SIZE)  # type: ignore[arg-type]
 
     def _decref_socketios(self) -> None:
-        pass
+        self._io_refs -= 1
+        if self._closed and self._io_refs <= 0:
+            self._sock.close()
+
+    def close(self) -> None:
+        # As socket.socket does: the connection stays open while a makefile() reader is open.
+        # http.client closes the socket right after the headers of a `Connection: close`
+        # response and reads the body through that reader; closing at once gave EBADF.
+        self._closed = True
+        if self._io_refs <= 0:
+            self._sock.close()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._sock, name)
@@ -261,6 +274,15 @@ class HostPacer:
             time.sleep(slot - now)
 
 
+class _HopSession(requests.Session):
+    """A session that never looks at Location: we follow redirects ourselves, hop by hop.
+    Even with allow_redirects=False requests parses Location to prepare `response.next`,
+    and a malformed one ("http://[::1/x") raised ValueError out of session.get()."""
+
+    def get_redirect_target(self, resp: requests.Response) -> None:
+        return None
+
+
 class Fetcher:
     """Fetches URLs one at a time with one session. Not shared between threads."""
 
@@ -269,7 +291,7 @@ class Fetcher:
         self.options = options
         self.pacer = pacer or HostPacer(options.delay)
         self.sleep = sleep
-        self.session = requests.Session()
+        self.session = _HopSession()
         self.session.headers["User-Agent"] = agent.user_agent()
         adapter = RecordingAdapter()
         self.session.mount("http://", adapter)
