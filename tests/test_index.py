@@ -1,0 +1,138 @@
+"""The CDXJ index: built by cdxj-indexer, sorted, relative file names, kept whole under a lock."""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+from collections.abc import Iterator
+
+import pytest
+from news_site import REDIRECT_PATH, STORY_PATH, NewsServer, capture, serve_news
+
+from archiver import index
+from archiver.store import Archive
+from archiver.warc import read_record_at
+
+
+@pytest.fixture
+def news() -> Iterator[NewsServer]:
+    yield from serve_news()
+
+
+@pytest.fixture
+def archive(run, news, archive_dir) -> Archive:
+    """Four WARCs: the story twice, a redirect chain, a 404."""
+    capture(run, news.url(STORY_PATH))
+    news.story.paragraphs[0] = "Cập nhật: " + news.story.paragraphs[0]
+    capture(run, news.url(STORY_PATH), news.url(REDIRECT_PATH))
+    assert run("capture", news.url("/missing")).exit_code == 1  # archived as evidence
+    return Archive(archive_dir)
+
+
+def index_text(archive: Archive) -> str:
+    return archive.index_path.read_text(encoding="utf-8")
+
+
+def test_index_command_indexes_every_replayable_record_sorted(run, news, archive):
+    [stats] = run.json_lines("index")
+    assert stats == {"index": "index.cdxj", "warcs": 4, "lines": 5}
+    lines = index_text(archive).splitlines()
+    assert lines == sorted(lines)  # byte order, as pywb's binary search needs
+    parsed = [index.CdxjLine.parse(line) for line in lines]
+    # responses only: no warcinfo, request, metadata or conversion records
+    assert sorted((p.url.removeprefix(news.base), p.fields["status"]) for p in parsed) == [
+        ("/go/mua-ha-noi", "301"), ("/missing", "404"),
+        ("/news/mua-ha-noi", "200"), ("/news/mua-ha-noi", "200"), ("/news/mua-ha-noi", "200")]
+    for p in parsed:
+        assert p.urlkey.startswith("1,0,0,127:")  # SURT form
+        assert len(p.timestamp) == 14
+        assert p.filename.startswith("warcs/") and archive.resolve(p.filename).is_file()
+        record = read_record_at(archive.resolve(p.filename), int(p.fields["offset"]))
+        assert record.rec_type == "response" and record.target_uri == p.url
+        assert p.fields["digest"] == record.headers["WARC-Payload-Digest"]
+    text = run("index").output
+    assert "5 records from 4 WARC files" in text
+
+
+def test_add_warc_merges_to_the_same_file_rebuild_makes(archive):
+    index.rebuild(archive)
+    rebuilt = index_text(archive)
+    archive.index_path.unlink()
+    warcs = index.warc_relpaths(archive)
+    random.Random(7).shuffle(warcs)
+    for rel in warcs:
+        index.add_warc(archive, rel)
+        lines = index_text(archive).splitlines()
+        assert lines == sorted(lines)
+    assert index_text(archive) == rebuilt
+
+
+def test_adding_a_warc_again_replaces_its_lines(archive):
+    index.rebuild(archive)
+    before = index_text(archive)
+    stats = index.add_warc(archive, index.warc_relpaths(archive)[0])
+    assert index_text(archive) == before
+    assert stats.lines == len(before.splitlines())
+
+
+def test_concurrent_adds_lose_no_lines(archive):
+    index.rebuild(archive)
+    expected = index_text(archive)
+    archive.index_path.unlink()
+    errors: list[BaseException] = []
+
+    def add(rel: str) -> None:
+        try:
+            index.add_warc(archive, rel)
+        except BaseException as exc:  # surfaced below; a thread cannot fail the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=add, args=(rel,)) for rel in index.warc_relpaths(archive)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert index_text(archive) == expected
+
+
+def test_lookup_finds_every_capture_of_a_url(archive, news):
+    index.rebuild(archive)
+    found = index.lookup(archive, news.url(STORY_PATH))
+    assert len(found) == 3
+    assert [f.timestamp for f in found] == sorted(f.timestamp for f in found)
+    assert index.lookup(archive, news.url("/never")) == []
+
+
+def test_temporaries_of_interrupted_writes_are_not_indexed(archive):
+    leftover = archive.warcs_dir / "2026" / ".tmp-deadbeef-x.warc.gz"
+    leftover.parent.mkdir(parents=True, exist_ok=True)
+    leftover.write_bytes(b"half a WARC")
+    stats = index.rebuild(archive)
+    assert stats.warcs == 4
+    assert ".tmp-" not in index_text(archive)
+    assert not list(archive.root.glob(".tmp-*"))  # the index itself was written atomically
+
+
+def test_an_unreadable_warc_is_a_clear_error_and_keeps_the_old_index(run, archive):
+    index.rebuild(archive)
+    before = index_text(archive)
+    bad = archive.warcs_dir / "2026" / "broken.warc.gz"
+    bad.parent.mkdir(parents=True, exist_ok=True)
+    bad.write_bytes(b"\x1f\x8b\x08\x00garbage" * 10)
+    result = run("index")
+    assert result.exit_code == 2
+    assert "cannot index WARC" in result.output
+    assert index_text(archive) == before
+
+
+def test_index_refuses_a_missing_archive(run):
+    result = run("index", "--json")
+    assert result.exit_code == 2
+    assert "no archive here" in result.output
+
+
+def test_stats_are_json_serialisable():
+    assert json.loads(json.dumps(index.IndexStats(1, 2).to_dict())) == {
+        "index": "index.cdxj", "warcs": 1, "lines": 2}
