@@ -81,7 +81,9 @@ def _scan(fh, head: bytes, report: WarcReport, col: Collector) -> None:  # type:
         col.add("error", "not-a-warc", f"neither WARC nor ARC; starts with {first[:40]!r}",
                 offset=0)
         layout = None
-    if gz:
+    if isinstance(source, GzipSource):
+        while cur.peek(1):  # drain (a parser may stop early), so the gzip events are final
+            cur.feed(1 << 20, [])
         report.compression = _judge_gzip(source, layout, report.records, col)
     if report.records == 0 and report.format != "unknown":
         col.add("error", "no-records", "no record could be read", offset=0)

@@ -41,6 +41,7 @@ TRUNCATED_REASONS = frozenset({"length", "time", "disconnect", "unspecified"})
 ID_RE = re.compile(r"^<[A-Za-z][A-Za-z0-9+.\-]*:[^\s<>]+>$")
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$")
 DATE_LOOSE_RE = re.compile(r"^\d{4}(-\d{2}(-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?Z)?)?)?$", re.I)
+SPACE_RE = re.compile(r"\s")
 SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
 MEDIA_RE = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+/[!#$%&'*+.^_`|~0-9A-Za-z-]+\s*(;.*)?$")
 
@@ -154,7 +155,7 @@ def _check_uri(h: HeaderBlock, name: str, emit: Emit) -> None:
              field=name)
     elif not SCHEME_RE.match(value):
         emit("error", "invalid-field", f"{name} has no URI scheme: {value[:80]!r}", field=name)
-    elif any(c.isspace() for c in value):
+    elif SPACE_RE.search(value):
         emit("warning", "uri-contains-space", f"{name} contains white space: {value[:80]!r}",
              field=name)
 

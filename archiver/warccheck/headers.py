@@ -14,6 +14,7 @@ from archiver.warccheck.source import Cursor
 
 MAX_LINE = 64 * 1024
 MAX_HEADER = 1024 * 1024
+FAST_WINDOW = 64 * 1024
 VERSION_RE = re.compile(rb"^WARC/(\d+\.\d+)$", re.IGNORECASE)
 TOKEN_RE = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 
@@ -39,17 +40,19 @@ class HeaderBlock:
         m = VERSION_RE.match(self.version_line)
         return m.group(1).decode() if m else None
 
-    def get(self, name: str) -> str | None:
-        """Value of the first field called `name` (field names are case-insensitive)."""
-        low = name.lower()
+    def index(self) -> None:
+        """Build the by-name lookup once the block is read (field names are case-insensitive)."""
+        self._by_name: dict[str, list[HeaderField]] = {}
         for f in self.fields:
-            if f.name.lower() == low:
-                return f.value
-        return None
+            self._by_name.setdefault(f.name.lower(), []).append(f)
+
+    def get(self, name: str) -> str | None:
+        """Value of the first field called `name`."""
+        found = self._by_name.get(name.lower())
+        return found[0].value if found else None
 
     def all(self, name: str) -> list[HeaderField]:
-        low = name.lower()
-        return [f for f in self.fields if f.name.lower() == low]
+        return self._by_name.get(name.lower(), [])
 
 
 def _ending_problem(line: bytes) -> str | None:
@@ -65,6 +68,15 @@ def _ending_problem(line: bytes) -> str | None:
 def read_header(cur: Cursor, version_line: bytes) -> HeaderBlock:
     """Read named fields up to the empty line; `version_line` was already read by the caller."""
     block = HeaderBlock(version_line=version_line.rstrip(b"\r\n"), size=len(version_line))
+    if version_line.endswith(b"\r\n") and not version_line.endswith(b"\r\r\n"):
+        fast = cur.take_crlf_block(FAST_WINDOW)
+        if fast is not None:
+            block.size += len(fast)
+            block.terminated = True
+            for raw in fast[:-4].split(b"\r\n") if len(fast) > 2 else ():
+                _add_line(block, raw)
+            block.index()
+            return block
     bad_endings = set()
     if (why := _ending_problem(version_line)) is not None:
         bad_endings.add(why)
@@ -87,6 +99,7 @@ def read_header(cur: Cursor, version_line: bytes) -> HeaderBlock:
         block.problems.append(("header-too-long", f"header block over {MAX_HEADER} bytes", None))
     for why in sorted(bad_endings):
         block.problems.append(("bad-line-ending", f"header lines end in {why}, not CRLF", None))
+    block.index()
     return block
 
 

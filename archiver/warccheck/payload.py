@@ -15,9 +15,14 @@ Sink = Callable[[memoryview], object]
 def read_http_head(cur: Cursor, limit: int, sinks: list[Sink]) -> tuple[int, dict[str, str]]:
     """Read HTTP start line + headers (at most `limit` bytes), passing the bytes to sinks.
     Returns (bytes consumed, lower-cased header dict). Stops at the empty line or the limit."""
+    fast = cur.take_crlf_block(min(limit, MAX_HTTP_LINE))
+    if fast is not None:
+        view = memoryview(fast)
+        for sink in sinks:
+            sink(view)
+        return len(fast), _parse_head(fast[:-4].split(b"\r\n")[1:])
     used = 0
-    headers: dict[str, str] = {}
-    first = True
+    lines: list[bytes] = []
     while used < limit:
         line = cur.readline(min(MAX_HTTP_LINE, limit - used))
         if not line:
@@ -29,14 +34,18 @@ def read_http_head(cur: Cursor, limit: int, sinks: list[Sink]) -> tuple[int, dic
         text = line.rstrip(b"\r\n")
         if not text:
             break
-        if first:
-            first = False
-            continue
-        name, sep, value = text.decode("latin-1").partition(":")
+        lines.append(text)
+    return used, _parse_head(lines[1:])
+
+
+def _parse_head(lines: list[bytes]) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for line in lines:
+        name, sep, value = line.decode("latin-1").partition(":")
         if sep:
             key = name.strip().lower()
             headers[key] = f"{headers[key]}, {value.strip()}" if key in headers else value.strip()
-    return used, headers
+    return headers
 
 
 def is_chunked(headers: dict[str, str]) -> bool:

@@ -12,9 +12,18 @@ import zlib
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
+
+try:  # ISA-L inflates ~1.5x faster than zlib; optional, same API and same checks (CRC, ISIZE)
+    from isal import isal_zlib as inflater
+
+    INFLATE_ERRORS: tuple[type[Exception], ...] = (inflater.error, zlib.error)
+except ImportError:  # pragma: no cover - depends on the environment
+    inflater = zlib  # type: ignore[no-redef]
+    INFLATE_ERRORS = (zlib.error,)
 
 READ_SIZE = 1 << 20
+FEED = 64 * 1024
 OUT_MAX = 1 << 20
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -66,39 +75,47 @@ class PlainSource:
 
 class GzipSource:
     """Inflates gzip members in sequence and records (uncompressed pos, compressed offset) pairs
-    for every member start and end, so the parsers can tell whether records align with them."""
+    for every member start and end, so the parsers can tell whether records align with them.
+
+    Input is fed in FEED-sized memoryview slices of one read buffer: `unused_data` copies what
+    follows a member's end, and feeding the whole buffer would copy ~1 MB per record."""
 
     def __init__(self, fh: BinaryIO, head: bytes) -> None:
         self._fh = fh
-        self._pending = head  # compressed bytes not yet inflated
-        self._base = 0  # file offset of _pending[0]
+        self._buf = head  # compressed bytes read from the file
+        self._idx = 0  # next unread byte of _buf
+        self._base = 0  # file offset of _buf[0]
         self._upos = 0  # uncompressed bytes produced so far
-        self._d: zlib._Decompress | None = None
+        self._d: Any = None
         self._done = False
         self._member_offset = 0  # compressed offset of the member being inflated
         self.starts: deque[tuple[int, int]] = deque()
         self.ends: deque[tuple[int, int]] = deque()
         self.events = GzipEvents()
 
-    def _refill(self) -> bool:
-        more = self._fh.read(READ_SIZE)
-        if not more:
-            return False
-        self._pending = self._pending + more if self._pending else more
+    def _available(self, n: int) -> bool:
+        """Make sure at least n unread bytes are buffered, if the file has them."""
+        while len(self._buf) - self._idx < n:
+            more = self._fh.read(READ_SIZE)
+            if not more:
+                return False
+            self._base += self._idx
+            self._buf = self._buf[self._idx :] + more
+            self._idx = 0
         return True
 
     def _begin_member(self) -> bool:
-        if len(self._pending) < 2 and not self._refill():
-            if self._pending:  # one stray byte after the last member
-                self.events.garbage_at = self._base
+        if not self._available(2):
+            if len(self._buf) > self._idx:  # one stray byte after the last member
+                self.events.garbage_at = self._base + self._idx
             return False
-        if not self._pending.startswith(GZIP_MAGIC):
-            self.events.garbage_at = self._base
+        if self._buf[self._idx : self._idx + 2] != GZIP_MAGIC:
+            self.events.garbage_at = self._base + self._idx
             return False
-        self._d = zlib.decompressobj(31)
+        self._d = inflater.decompressobj(31)
+        self._member_offset = self._base + self._idx
         self.events.members += 1
-        self.starts.append((self._upos, self._base))
-        self._member_offset = self._base
+        self.starts.append((self._upos, self._member_offset))
         return True
 
     def next_chunk(self) -> bytes | None:
@@ -114,36 +131,31 @@ class GzipSource:
 
     def _inflate_step(self) -> bytes:
         d = self._d
-        assert d is not None
-        if not self._pending and not self._refill():
+        if not self._available(1):
             # The file ends inside a member: keep what inflates, report the truncation.
             self.events.truncated_at = self._member_offset
             self._done = True
             return self._safe(d.flush)
-        data = self._pending
+        feed = memoryview(self._buf)[self._idx : self._idx + FEED]
         try:
-            out = d.decompress(data, OUT_MAX)
-        except zlib.error as exc:
+            out = d.decompress(feed, OUT_MAX)
+        except INFLATE_ERRORS as exc:
             self.events.corrupt_at = self._member_offset
             self.events.corrupt_reason = str(exc)
             self._done = True
             return b""
         if d.eof:
-            rest = d.unused_data
-            self._base += len(data) - len(rest)
-            self._pending = rest
-            self.ends.append((self._upos + len(out), self._base))
+            self._idx += len(feed) - len(d.unused_data)
+            self.ends.append((self._upos + len(out), self._base + self._idx))
             self._d = None
         else:
-            rest = d.unconsumed_tail
-            self._base += len(data) - len(rest)
-            self._pending = rest
+            self._idx += len(feed) - len(d.unconsumed_tail)
         return out
 
     def _safe(self, fn: Callable[[], bytes]) -> bytes:
         try:
             return fn()
-        except zlib.error:
+        except INFLATE_ERRORS:
             return b""
 
 
@@ -195,6 +207,27 @@ class Cursor:
                 line = self._buf[self._i : self._i + limit]
                 self._i += len(line)
                 return line
+
+    def take_crlf_block(self, limit: int) -> bytes | None:
+        """Fast path for the common case: the bytes up to and including the next CRLF CRLF, if
+        that lies within `limit` bytes and every line in it ends in a clean CRLF. None (nothing
+        consumed) otherwise, and the caller falls back to reading line by line."""
+        if self.peek(2) == b"\r\n":
+            self._i += 2
+            return b"\r\n"
+        while True:
+            j = self._buf.find(b"\r\n\r\n", self._i, self._i + limit)
+            if j >= 0:
+                break
+            if len(self._buf) - self._i >= limit or not self._fill():
+                return None
+        block = self._buf[self._i : j + 4]
+        if block.count(b"\n") != block.count(b"\r\n") or block.count(b"\r") != block.count(
+            b"\r\n"
+        ):
+            return None  # a bare LF or CR inside: let the line reader report it
+        self._i = j + 4
+        return block
 
     def feed(self, n: int, sinks: list[Callable[[memoryview], object]]) -> int:
         """Pass the next n bytes to every sink without copying; returns how many existed."""
