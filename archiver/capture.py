@@ -48,6 +48,8 @@ class CaptureOutcome:
             return "failed"
         if self.error or self.status is None or not 200 <= self.status < 300:
             return "http-error" if self.status else "failed"
+        if self.truncated in ("time", "disconnect"):
+            return "incomplete"  # the server stopped short or too slowly; a cap we set is fine
         if self.article is not None and self.article.status == "invalid":
             return "invalid-article"
         return "archived"

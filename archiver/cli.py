@@ -163,7 +163,7 @@ def render_capture(o: Any) -> str:
     if o.warc is None:
         return f"FAILED  {o.url}: {o.error}"
     label = {"archived": "ok", "http-error": "HTTP", "failed": "FAILED",
-             "invalid-article": "INVALID"}[o.outcome]
+             "incomplete": "PARTIAL", "invalid-article": "INVALID"}[o.outcome]
     line = f"{label:7} {o.status} {o.url}"
     if o.final_url and o.final_url != o.url:
         line += f" -> {o.final_url}"
@@ -193,13 +193,16 @@ def render_article(article: Any) -> str:
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--url", default=None, help="Source URL of the document (one file only).")
+@click.option("--accept-invalid", is_flag=True,
+              help="Ingest WARC files even when validation finds errors (the findings are "
+                   "recorded in the manifest).")
 @archive_option
 @operator_option
 @json_option
 @quiet_option
 @handle_errors
-def ingest(paths: tuple[Path, ...], url: str | None, archive_dir: Path | None,
-           operator: str | None, as_json: bool, quiet: bool) -> None:
+def ingest(paths: tuple[Path, ...], url: str | None, accept_invalid: bool,
+           archive_dir: Path | None, operator: str | None, as_json: bool, quiet: bool) -> None:
     """Bring local documents (HTML, plain-text transcripts) into the archive.
 
     Each document becomes a WARC `resource` record whose target URI is --url or, for a
@@ -207,12 +210,18 @@ def ingest(paths: tuple[Path, ...], url: str | None, archive_dir: Path | None,
     record about the file. Folders are walked; seed lists (files of URLs) are skipped.
     Works offline. Ingesting the same bytes for the same URL twice is a no-op.
 
+    WARC and ARC files made by other tools (wget, Heritrix, Browsertrix) are validated first
+    and refused if invalid (unless --accept-invalid), copied verbatim into warcs/, and their
+    HTML records extracted (revisits resolved to their originals).
+
     \b
     Examples:
       archiver ingest seeds/
       archiver ingest saved-page.html --url https://vov.vn/...-post1064050.vov
+      archiver ingest crawl.warc.gz
     """
-    from archiver.ingest import ingest_document, iter_inputs
+    from archiver.foreign import ingest_warc
+    from archiver.ingest import ingest_document, is_warc_path, iter_inputs
 
     if url and (len(paths) > 1 or paths[0].is_dir()):
         raise Failure("--url applies to a single file", EXIT_USAGE)
@@ -222,7 +231,10 @@ def ingest(paths: tuple[Path, ...], url: str | None, archive_dir: Path | None,
     archive = open_archive(archive_dir)
     outcomes = []
     for path, explicit in iter_inputs(list(paths)):
-        outcome = ingest_document(archive, path, url, operator, explicit)
+        if is_warc_path(path):
+            outcome = ingest_warc(archive, path, accept_invalid, operator)
+        else:
+            outcome = ingest_document(archive, path, url, operator, explicit)
         outcomes.append(outcome)
         if as_json:
             emit_json(outcome.to_dict())
@@ -247,6 +259,111 @@ def render_ingest(o: Any) -> str:
     if o.reason:
         line += f": {o.reason}"
     return line + render_article(o.article)
+
+
+# ---------------------------------------------------------------- extract
+
+@cli.command()
+@click.argument("selectors", nargs=-1)
+@click.option("--all", "all_records", is_flag=True, help="Every source record in the archive.")
+@archive_option
+@operator_option
+@json_option
+@quiet_option
+@handle_errors
+def extract(selectors: tuple[str, ...], all_records: bool, archive_dir: Path | None,
+            operator: str | None, as_json: bool, quiet: bool) -> None:
+    """Re-derive articles offline from the stored WARC records (never a second fetch).
+
+    SELECTORS are article ids, URLs or WARC record ids. Output is deterministic: on an
+    unchanged corpus nothing is written. A different result (a newer extractor) goes to a new
+    file beside the old one, with a conversion record and a `metadata extraction` event.
+
+    \b
+    Examples:
+      archiver extract --all
+      archiver extract vov-1064050 --json
+    Exit status: 0 fine, 1 an article failed its schema, 2 usage error.
+    """
+    from archiver.rederive import rederive
+
+    if not selectors and not all_records:
+        raise Failure("name articles/URLs/record ids, or pass --all", EXIT_USAGE)
+    archive = open_archive(archive_dir)
+    if not archive.manifest_path.is_file():
+        raise Failure(f"{archive.manifest_path}: no archive here", EXIT_USAGE)
+
+    def report(o: Any) -> None:
+        if as_json:
+            emit_json(o.to_dict(with_article=True))
+        elif not (quiet and o.ok):
+            click.echo(f"{o.status:11} {o.url}  [{o.warc}]" + render_article(o.article))
+
+    outcomes = rederive(archive, list(selectors), operator, on_done=report)
+    if selectors and not outcomes:
+        raise Failure("nothing matched: " + " ".join(selectors), EXIT_FINDINGS)
+    bad = sum(1 for o in outcomes if not o.ok)
+    if not as_json and not quiet:
+        counts: dict[str, int] = {}
+        for o in outcomes:
+            counts[o.status] = counts.get(o.status, 0) + 1
+        click.echo(", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "no sources")
+    sys.exit(EXIT_FINDINGS if bad else EXIT_OK)
+
+
+# ---------------------------------------------------------------- validate
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@archive_option
+@click.option("--jobs", type=click.IntRange(min=1, max=64), default=None,
+              help="WARC files checked in parallel processes [default: CPU count].")
+@json_option
+@quiet_option
+@handle_errors
+def validate(paths: tuple[Path, ...], archive_dir: Path | None, jobs: int | None,
+             as_json: bool, quiet: bool) -> None:
+    """Check stored content: WARCs record by record (stricter than `warcio check`), articles
+    against their schema and linked to existing records, manifest entries against theirs.
+
+    With PATHs, check those WARC/ARC files or folders only (no archive needed).
+
+    \b
+    Examples:
+      archiver validate
+      archiver validate crawl.warc.gz other-crawls/ --json
+    Exit status: 0 no errors (warnings allowed), 1 errors found, 2 unreadable input.
+    """
+    import os
+
+    from archiver import validate as validate_mod
+
+    jobs = jobs or os.cpu_count() or 1
+    for p in paths:
+        if not p.exists():
+            raise Failure(f"{p}: no such file or folder", EXIT_USAGE)
+    show_progress = not as_json and not quiet and sys.stderr.isatty()
+
+    def progress(name: str) -> None:
+        if show_progress:
+            click.echo(f"checked {name}", err=True)
+
+    if paths:
+        report = validate_mod.validate_paths(list(paths), jobs, progress)
+    else:
+        archive = open_archive(archive_dir)
+        if not archive.exists():
+            raise Failure(f"{archive.root}: no archive here", EXIT_USAGE)
+        report = validate_mod.validate_archive(archive, jobs, progress)
+    if as_json:
+        emit_json(report.to_dict())
+    else:
+        for finding in report.findings:
+            if not (quiet and finding.severity != "error"):
+                click.echo(finding.render())
+        click.echo(report.summary())
+    unreadable = any(f.code == "unreadable-file" for f in report.findings)
+    sys.exit(EXIT_USAGE if unreadable and paths else EXIT_OK if report.ok else EXIT_FINDINGS)
 
 
 # ---------------------------------------------------------------- audit
@@ -406,3 +523,22 @@ def repair(archive_dir: Path | None, operator: str | None, yes: bool) -> None:
 
 def main() -> None:
     cli(prog_name="archiver")
+
+
+def _register_command_modules() -> None:
+    """Commands that live beside their library module (one module per job) join the group."""
+    import importlib
+
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        for command in getattr(module, "COMMANDS", []):
+            cli.add_command(command)
+
+
+COMMAND_MODULES = ("archiver.cli_ecosystem", "archiver.cli_security")
+_register_command_modules()

@@ -8,6 +8,7 @@ names a missing or partial file.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -139,6 +140,23 @@ def write_conversion(writer: WarcFileWriter, outcome: ArticleOutcome, source: Re
     outcome.conversion_id = ref.record_id
 
 
+def place_article(archive: Archive, outcome: ArticleOutcome) -> str:
+    """Where a derived article goes, never over a different file: "new" (its snapshot path is
+    free), "unchanged" (identical bytes already there) or "changed" (a new file beside it,
+    named by a digest of its bytes). Sets outcome.path accordingly."""
+    assert outcome.path is not None and outcome.article is not None
+    data = extract.article_json_bytes(outcome.article)
+    target = archive.resolve(outcome.path)
+    if not target.exists():
+        return "new"
+    if target.read_bytes() == data:
+        outcome.sha256 = hashlib.sha256(data).hexdigest()
+        return "unchanged"
+    digest = hashlib.sha256(data).hexdigest()[:12]
+    outcome.path = str(Path(outcome.path).with_name(f"{target.stem}--{digest}.json"))
+    return "changed"
+
+
 @dataclass
 class StoredUnit:
     """A WARC written into the archive, with what was derived from it."""
@@ -183,7 +201,8 @@ def store_warc(archive: Archive, when: datetime, operator: str | None, descripti
         refs = list(writer.refs)
     unit = StoredUnit(archive.file_info(rel), refs, outcome)
     if outcome is not None and outcome.status == "stored" and outcome.path and outcome.article:
-        archive.write_bytes(outcome.path, extract.article_json_bytes(outcome.article))
+        if place_article(archive, outcome) != "unchanged":
+            archive.write_bytes(outcome.path, extract.article_json_bytes(outcome.article))
         unit.article_file = archive.file_info(outcome.path)
         outcome.sha256 = unit.article_file.sha256
     return unit

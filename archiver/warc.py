@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import io
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -183,7 +183,8 @@ class StoredRecord:
         return self.headers.get("Content-Type")
 
 
-def _to_stored(path: Path, offset: int, record: Any, cap: int) -> StoredRecord:
+def _to_stored(path: Path, offset: int, record: Any, cap: int,
+               want_payload: Callable[[StoredRecord], bool] | None = None) -> StoredRecord:
     http_status = None
     http_headers: dict[str, str] = {}
     if record.http_headers is not None and record.rec_type in ("response", "revisit"):
@@ -192,13 +193,21 @@ def _to_stored(path: Path, offset: int, record: Any, cap: int) -> StoredRecord:
         except (TypeError, ValueError):
             http_status = None
         http_headers = {k.lower(): v for k, v in record.http_headers.headers}
-    stream = record.content_stream()
+    stored = StoredRecord(path, offset, record.rec_type, dict(record.rec_headers.headers),
+                          http_status, http_headers, b"", False)
+    if want_payload is None or want_payload(stored):
+        stored.payload, stored.payload_truncated = _read_payload(record, cap)
+    return stored
+
+
+def _read_payload(record: Any, cap: int) -> tuple[bytes, bool]:
+    """Decoded payload (chunking and Content-Encoding removed), at most `cap` bytes: the cap
+    stops decompression bombs."""
     try:
-        payload = stream.read(cap + 1)
-    except Exception:
+        payload = record.content_stream().read(cap + 1)
+    except Exception:  # a corrupt gzip/br body: keep the raw bytes instead
         payload = record.raw_stream.read(cap + 1)
-    return StoredRecord(path, offset, record.rec_type, dict(record.rec_headers.headers),
-                        http_status, http_headers, payload[:cap], len(payload) > cap)
+    return payload[:cap], len(payload) > cap
 
 
 def read_record_at(path: Path, offset: int, cap: int = DEFAULT_PAYLOAD_CAP) -> StoredRecord:
@@ -214,13 +223,16 @@ def read_record_at(path: Path, offset: int, cap: int = DEFAULT_PAYLOAD_CAP) -> S
 
 
 def iter_records(path: Path, cap: int = DEFAULT_PAYLOAD_CAP,
-                 types: tuple[str, ...] | None = None) -> Iterator[StoredRecord]:
-    """Every record of a WARC/ARC file, payload read only for the types asked for."""
+                 types: tuple[str, ...] | None = None,
+                 want_payload: Callable[[StoredRecord], bool] | None = None,
+                 ) -> Iterator[StoredRecord]:
+    """Records of a WARC/ARC file (only `types` if given); payloads are read only where
+    `want_payload` says so (all when it is None)."""
     with open(path, "rb") as f:
         it = ArchiveIterator(f, arc2warc=True)
         for record in it:
             if types is None or record.rec_type in types:
-                yield _to_stored(path, it.get_record_offset(), record, cap)
+                yield _to_stored(path, it.get_record_offset(), record, cap, want_payload)
 
 
 def record_ids(path: Path) -> Iterator[tuple[str, str, int]]:

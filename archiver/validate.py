@@ -1,0 +1,178 @@
+"""validate: check what is stored, not what the manifest says about it (that is audit's job).
+
+With an archive: every WARC (archiver.warccheck, stricter than `warcio check`), every article
+against schemas/article.schema.json and linked to a record that exists, every manifest entry
+against its schema. With paths: any WARC/ARC files or folders, no archive needed.
+Every finding is collected; an internal failure on one file is a finding for that file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from archiver import manifest, schemas
+from archiver.findings import Finding, count
+from archiver.store import Archive
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class ValidateReport:
+    findings: list[Finding] = field(default_factory=list)
+    warcs: int = 0
+    records: int = 0
+    bytes: int = 0
+    articles: int = 0
+    entries: int = 0
+    seconds: float = 0.0
+    files: list[dict[str, Any]] = field(default_factory=list)  # one summary per WARC
+
+    @property
+    def errors(self) -> int:
+        return count(self.findings, "error")
+
+    @property
+    def warnings(self) -> int:
+        return count(self.findings, "warning")
+
+    @property
+    def ok(self) -> bool:
+        return self.errors == 0
+
+    def summary(self) -> str:
+        verdict = "valid" if self.ok else "INVALID"
+        parts = [f"{self.warcs} WARC files ({self.records} records, {self.bytes / 1e6:.1f} MB)"]
+        if self.articles or self.entries:
+            parts.append(f"{self.articles} articles, {self.entries} manifest entries")
+        return (f"validate {verdict}: " + ", ".join(parts)
+                + f" in {self.seconds:.2f}s; {self.errors} errors, {self.warnings} warnings")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "warcs": self.warcs, "records": self.records, "bytes": self.bytes,
+                "articles": self.articles, "entries": self.entries,
+                "seconds": round(self.seconds, 3), "errors": self.errors,
+                "warnings": self.warnings, "files": self.files,
+                "findings": [f.to_dict() for f in self.findings]}
+
+
+WARC_SUFFIXES = (".warc", ".warc.gz", ".arc", ".arc.gz")
+
+
+def find_warcs(paths: Iterable[Path]) -> Iterator[Path]:
+    for path in paths:
+        if path.is_dir():
+            for dirpath, dirnames, filenames in os.walk(path):
+                dirnames.sort()
+                for name in sorted(filenames):
+                    if name.lower().endswith(WARC_SUFFIXES) and not name.startswith("."):
+                        yield Path(dirpath) / name
+        else:
+            yield path
+
+
+def check_warcs(report: ValidateReport, paths: list[Path], jobs: int,
+                progress: Progress | None = None, base: Path | None = None) -> None:
+    from archiver.warccheck import check_paths
+
+    for warc in check_paths([str(p) for p in paths], jobs=jobs):
+        shown = _shown(Path(warc.path), base)
+        report.warcs += 1
+        report.records += warc.records
+        report.bytes += warc.bytes
+        report.findings += warc.findings
+        report.files.append({"path": shown, "ok": warc.ok, "format": warc.format,
+                             "compression": warc.compression, "records": warc.records})
+        if progress:
+            progress(shown)
+
+
+def _shown(path: Path, base: Path | None) -> str:
+    if base is not None:
+        try:
+            return path.absolute().relative_to(base).as_posix()
+        except ValueError:
+            pass
+    return str(path)
+
+
+def validate_paths(paths: list[Path], jobs: int = 1,
+                   progress: Progress | None = None) -> ValidateReport:
+    started = time.monotonic()
+    report = ValidateReport()
+    check_warcs(report, list(find_warcs(paths)), jobs, progress)
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def validate_archive(archive: Archive, jobs: int = 1,
+                     progress: Progress | None = None) -> ValidateReport:
+    started = time.monotonic()
+    report = ValidateReport()
+    warcs = sorted(archive.warcs_dir.rglob("*")) if archive.warcs_dir.is_dir() else []
+    warcs = [p for p in warcs if p.is_file() and p.name.lower().endswith(WARC_SUFFIXES)
+             and not p.name.startswith(".")]
+    check_warcs(report, warcs, jobs, progress, base=archive.root)
+    known = known_records(archive, report)
+    check_articles(archive, report, known)
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def known_records(archive: Archive, report: ValidateReport) -> dict[str, set[str]]:
+    """Record ids per WARC path, from the manifest (whose entries are checked on the way)."""
+    known: dict[str, set[str]] = {}
+    if not archive.manifest_path.is_file():
+        return known
+    for number, entry in enumerate(manifest.iter_entries(archive.manifest_path), start=1):
+        report.entries += 1
+        for pointer, message in schemas.validate(entry, manifest.SCHEMA):
+            report.findings.append(Finding("error", "invalid-entry", f"manifest.jsonl:{number}",
+                                           f"{pointer or '/'}: {message}"))
+        for rec in entry.get("records") or []:
+            if isinstance(rec, dict):
+                known.setdefault(str(rec.get("file")), set()).add(str(rec.get("id")))
+    return known
+
+
+def check_articles(archive: Archive, report: ValidateReport,
+                   known: dict[str, set[str]]) -> None:
+    if not archive.articles_dir.is_dir():
+        return
+    for path in sorted(archive.articles_dir.rglob("*.json")):
+        if path.name.startswith("."):
+            continue
+        report.articles += 1
+        report.findings += list(check_article(archive, path, known))
+
+
+def check_article(archive: Archive, path: Path, known: dict[str, set[str]]) -> Iterator[Finding]:
+    rel = archive.relpath(path)
+    try:
+        doc = json.loads(path.read_bytes())
+    except (OSError, ValueError) as exc:
+        yield Finding("error", "unreadable-article", rel, f"not readable JSON: {exc}")
+        return
+    if not isinstance(doc, dict):
+        yield Finding("error", "invalid-article", rel, "not a JSON object")
+        return
+    for pointer, message in schemas.validate(doc, "article"):
+        yield Finding("error", "invalid-article", rel, f"{pointer or '/'}: {message}",
+                      field=pointer or "/")
+    capture = doc.get("capture") or {}
+    warc, record_id = capture.get("warc_path"), capture.get("record_id")
+    if warc not in known:
+        on_disk = isinstance(warc, str) and (archive.root / warc).is_file()
+        # A WARC on disk but not in the manifest is an interrupted capture's orphan.
+        yield Finding("warning" if on_disk else "error", "unlinked-article", rel,
+                      f"its source WARC {warc!r} is not in the manifest"
+                      + (" (orphan of an interrupted write)" if on_disk else ""))
+    elif record_id not in known[warc]:
+        yield Finding("error", "unlinked-article", rel,
+                      f"its source record {record_id} is not a known record of {warc}")

@@ -1,0 +1,54 @@
+"""Shared fixtures: a real loopback HTTP server, a fresh archive per test, a CLI runner."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from archiver.cli import cli
+from http_fixture import FixtureServer
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("ARCHIVER_SHARED") or REPO.parent / "shared")
+SEED_DOCUMENT = REPO / "seeds" / "000_0fe3eec24f29bb98.txt"
+
+
+@pytest.fixture
+def server() -> Iterator[FixtureServer]:
+    srv = FixtureServer().start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+@pytest.fixture
+def archive_dir(tmp_path: Path) -> Path:
+    return tmp_path / "archive"
+
+
+class Cli:
+    """Runs `archiver ...` in-process against one archive."""
+
+    def __init__(self, archive: Path) -> None:
+        self.archive = archive
+
+    def __call__(self, *args: str, archive: bool = True) -> Result:
+        argv = list(args)
+        if archive:
+            argv += ["--archive", str(self.archive)]
+        return CliRunner().invoke(cli, argv, catch_exceptions=False)
+
+    def json_lines(self, *args: str) -> list[dict[str, Any]]:
+        result = self(*args, "--json")
+        return [json.loads(line) for line in result.output.splitlines() if line.strip()]
+
+
+@pytest.fixture
+def run(archive_dir: Path) -> Cli:
+    return Cli(archive_dir)

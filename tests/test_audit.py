@@ -1,0 +1,262 @@
+"""The manifest chain and `archiver audit`: a tamper matrix, each case caught and named."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from archiver import manifest
+from archiver.store import Archive
+from conftest import SEED_DOCUMENT, Cli
+from http_fixture import VOV_PATH, FixtureServer
+
+
+@pytest.fixture(scope="module")
+def clean_archive(tmp_path_factory) -> Path:
+    """Two captures and one ingest, audited clean once; tests tamper with copies."""
+    root = tmp_path_factory.mktemp("clean") / "archive"
+    srv = FixtureServer().start()
+    try:
+        run = Cli(root)
+        assert run("capture", srv.url(VOV_PATH)).exit_code == 0
+        assert run("capture", srv.url("/gzip")).exit_code == 0
+        assert run("ingest", str(SEED_DOCUMENT)).exit_code == 0
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    return root
+
+
+@pytest.fixture
+def copy(clean_archive, tmp_path) -> Path:
+    dest = tmp_path / "archive"
+    shutil.copytree(clean_archive, dest)
+    return dest
+
+
+def audit_json(root: Path) -> tuple[int, dict]:
+    result = Cli(root)("audit", "--json")
+    return result.exit_code, json.loads(result.output)
+
+
+def codes(report: dict) -> set[tuple[str, str]]:
+    return {(f["code"], f["where"]) for f in report["findings"]}
+
+
+def entries(root: Path) -> list[dict]:
+    return list(manifest.iter_entries(root / "manifest.jsonl"))
+
+
+def a_warc(root: Path) -> str:
+    return next(f["path"] for f in entries(root)[0]["files"] if f["path"].startswith("warcs/"))
+
+
+def an_article(root: Path) -> str:
+    return next(f["path"] for e in entries(root) for f in e["files"]
+                if f["path"].startswith("articles/"))
+
+
+def manifest_lines(root: Path) -> list[bytes]:
+    return (root / "manifest.jsonl").read_bytes().splitlines(keepends=True)
+
+
+def write_lines(root: Path, lines: list[bytes]) -> None:
+    (root / "manifest.jsonl").write_bytes(b"".join(lines))
+
+
+def test_clean_archive_audits_clean(copy):
+    code, report = audit_json(copy)
+    assert code == 0, report
+    assert report["errors"] == 0 and report["warnings"] == 0
+    assert report["entries"] == 3
+    assert report["files"] == 6  # 3 WARCs + 3 articles
+
+
+def test_text_summary_line(copy):
+    result = Cli(copy)("audit")
+    assert result.exit_code == 0
+    assert result.output.splitlines()[-1].startswith("audit OK: 3 manifest entries, 6 files")
+
+
+def test_flipped_byte_in_a_warc(copy):
+    rel = a_warc(copy)
+    path = copy / rel
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+    code, report = audit_json(copy)
+    assert code == 1
+    assert codes(report) == {("checksum-mismatch", rel)}
+    finding = report["findings"][0]
+    assert finding["details"]["expected"] != finding["details"]["actual"]
+
+
+def test_truncated_warc(copy):
+    rel = a_warc(copy)
+    path = copy / rel
+    path.write_bytes(path.read_bytes()[:-100])
+    code, report = audit_json(copy)
+    assert code == 1
+    assert codes(report) == {("size-changed", rel), ("checksum-mismatch", rel)}
+
+
+def test_bytes_appended_to_a_warc(copy):
+    rel = a_warc(copy)
+    with open(copy / rel, "ab") as f:
+        f.write(b"extra")
+    code, report = audit_json(copy)
+    assert code == 1
+    assert ("size-changed", rel) in codes(report)
+
+
+def test_deleted_article_file(copy):
+    rel = an_article(copy)
+    (copy / rel).unlink()
+    code, report = audit_json(copy)
+    assert code == 1
+    assert codes(report) == {("missing-file", rel)}
+
+
+def test_one_character_of_article_text_changed(copy):
+    rel = an_article(copy)
+    path = copy / rel
+    text = path.read_text(encoding="utf-8")
+    doc = json.loads(text)
+    first = doc["body"][0]
+    changed = text.replace(first, ("X" if first[0] != "X" else "Y") + first[1:], 1)
+    assert changed != text and len(changed) == len(text)
+    path.write_text(changed, encoding="utf-8")
+    code, report = audit_json(copy)
+    assert code == 1
+    assert codes(report) == {("checksum-mismatch", rel)}
+
+
+def test_manifest_line_deleted_in_the_middle(copy):
+    lines = manifest_lines(copy)
+    del lines[1]
+    write_lines(copy, lines)
+    code, report = audit_json(copy)
+    assert code == 1
+    found = codes(report)
+    assert ("seq-out-of-order", "manifest.jsonl:2") in found
+    assert ("broken-link", "manifest.jsonl:2") in found
+    # the deleted entry's files are now orphans
+    assert any(c == "orphan-file" for c, _ in found)
+
+
+def test_two_manifest_lines_swapped(copy):
+    lines = manifest_lines(copy)
+    lines[0], lines[1] = lines[1], lines[0]
+    write_lines(copy, lines)
+    code, report = audit_json(copy)
+    assert code == 1
+    found = codes(report)
+    assert ("seq-out-of-order", "manifest.jsonl:1") in found
+    assert ("broken-link", "manifest.jsonl:1") in found
+    assert ("broken-link", "manifest.jsonl:2") in found
+
+
+def test_edited_byline_with_recomputed_hash_is_still_caught(copy):
+    lines = manifest_lines(copy)
+    entry = json.loads(lines[0])
+    entry["articles"][0]["byline"]["raw"] = "Someone Else/VOV.VN"
+    entry["hash"] = manifest.entry_hash(entry)
+    lines[0] = manifest.canonical(entry) + b"\n"
+    write_lines(copy, lines)
+    code, report = audit_json(copy)
+    assert code == 1
+    found = codes(report)
+    assert ("broken-link", "manifest.jsonl:2") in found  # the next entry still links the old hash
+    assert ("edited-entry", "manifest.jsonl:1") not in found  # its own hash was made to match
+    article = entry["articles"][0]["path"]
+    assert ("byline-mismatch", article) in found  # and the article file disagrees
+
+
+def test_edited_entry_without_recomputing_its_hash(copy):
+    lines = manifest_lines(copy)
+    lines[2] = lines[2].replace(b'"operator":"', b'"operator":"x', 1)
+    write_lines(copy, lines)
+    code, report = audit_json(copy)
+    assert code == 1
+    assert ("edited-entry", "manifest.jsonl:3") in codes(report)
+
+
+def test_torn_last_line_then_repair(copy):
+    lines = manifest_lines(copy)
+    lines[-1] = lines[-1][: len(lines[-1]) // 2]
+    write_lines(copy, lines)
+    code, report = audit_json(copy)
+    assert code == 1
+    assert ("torn-line", "manifest.jsonl:3") in codes(report)
+
+    run = Cli(copy)
+    dry = run("repair")
+    assert "would cut" in dry.output
+    assert manifest_lines(copy)[-1] == lines[-1]
+    fixed = run("repair", "--yes")
+    assert fixed.exit_code == 0 and "removed" in fixed.output
+    after = entries(copy)
+    assert [e["seq"] for e in after] == [0, 1, 2]
+    assert after[-1]["event"] == "repair"
+    code, report = audit_json(copy)
+    assert ("torn-line", "manifest.jsonl:3") not in codes(report)
+    assert {c for c, _ in codes(report)} <= {"orphan-file"}  # the torn entry's files
+
+
+def test_appending_refuses_to_build_on_a_torn_line(copy):
+    with open(copy / "manifest.jsonl", "ab") as f:
+        f.write(b'{"seq": 3, "trunc')
+    with pytest.raises(Exception, match="torn write"):
+        manifest.append(copy / "manifest.jsonl", manifest.new_event("validation", "success"))
+
+
+def test_orphan_warc_is_a_warning_only(copy):
+    rel = a_warc(copy)
+    orphan = (copy / rel).with_name("20200101T000000Z-deadbeef.warc.gz")
+    shutil.copy(copy / rel, orphan)
+    code, report = audit_json(copy)
+    assert code == 0
+    assert report["warnings"] == 1
+    assert codes(report) == {("orphan-file", Archive(copy).relpath(orphan))}
+
+
+def test_unknown_record_id(copy):
+    lines = manifest_lines(copy)
+    entry = json.loads(lines[-1])
+    entry["records"][1]["id"] = "<urn:uuid:00000000-0000-0000-0000-000000000000>"
+    entry["hash"] = manifest.entry_hash(entry)
+    lines[-1] = manifest.canonical(entry) + b"\n"
+    write_lines(copy, lines)
+    code, report = audit_json(copy)
+    assert code == 1
+    assert ("unknown-record-id", entry["records"][1]["file"]) in codes(report)
+
+
+def test_record_appends_a_fixity_check_event(copy):
+    result = Cli(copy)("audit", "--record")
+    assert result.exit_code == 0
+    last = entries(copy)[-1]
+    assert last["event"] == "fixity check"
+    assert last["outcome"]["status"] == "success"
+    assert last["summary"]["files"] == 6
+    assert list(manifest.verify_chain(copy / "manifest.jsonl")) == []
+
+
+def test_no_archive_is_exit_2(tmp_path):
+    result = Cli(tmp_path / "nothing")("audit")
+    assert result.exit_code == 2
+    assert "no manifest" in result.output
+
+
+def test_log_shows_provenance(copy):
+    result = Cli(copy)("log", "--url", "post1064050")
+    assert result.exit_code == 0
+    assert "capture success" in result.output
+    assert "ingestion success" in result.output
+    assert "byline 'PV/VOV.VN' authors ['PV'] source 'VOV.VN'" in result.output
+    events = Cli(copy).json_lines("log", "--event", "ingestion")
+    assert [e["event"] for e in events] == ["ingestion"]
+    assert events[0]["source"]["file"]["name"] == SEED_DOCUMENT.name
