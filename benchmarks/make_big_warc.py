@@ -51,7 +51,8 @@ def _html(rng: random.Random, n: int, kb: int) -> bytes:
     words = rng.choices(WORDS, k=kb * 1024 // 6)
     paras = [" ".join(words[i : i + 80]) for i in range(0, len(words), 80)]
     body = "\n".join(f"<p>{p}</p>" for p in paras)
-    return f"<!doctype html><html><head><title>Page {n}</title></head><body>{body}</body></html>".encode()
+    page = f"<!doctype html><html><head><title>Page {n}</title></head><body>{body}</body></html>"
+    return page.encode()
 
 
 def _chunk(body: bytes, size: int = 8192) -> bytes:
@@ -67,7 +68,8 @@ def _pair(rng: random.Random, n: int, kb: int) -> bytes:
     body = _html(rng, n, kb)
     chunked = n % 20 == 0
     head = "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n"
-    head += "Transfer-Encoding: chunked\r\n\r\n" if chunked else f"Content-Length: {len(body)}\r\n\r\n"
+    framing = "Transfer-Encoding: chunked" if chunked else f"Content-Length: {len(body)}"
+    head += framing + "\r\n\r\n"
     block = head.encode() + (_chunk(body) if chunked else body)
     resp = _record(rng, "response", uri, "application/http; msgtype=response", block, body, date)
     request = _record(rng, "request", uri, "application/http; msgtype=request", req, b"", date)

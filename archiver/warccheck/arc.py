@@ -190,6 +190,7 @@ def _read_content(cur: Cursor, col: Collector, length: int, offset: int, rid: st
 
 def _note_layout(cur: Cursor, layout: Layout, offset: int, rid: str, at_start: bool) -> None:
     layout.count += 1
-    if at_start and cur.member_end(cur.pos):
+    end = cur.pos
+    if at_start and cur.member_at(end - 1)[0] == offset and cur.member_end(end):
         return
     layout.misaligned.append((offset, rid, "is not exactly one gzip member"))

@@ -86,10 +86,11 @@ def read_header(cur: Cursor, version_line: bytes) -> HeaderBlock:
             break
         block.size += len(line)
         if (why := _ending_problem(line)) is not None:
-            bad_endings.add(why)
             if why == "no line ending":
-                block.problems.append(("header-line-too-long", "header line too long", None))
+                if len(line) >= MAX_LINE:  # else the stream ended mid-line: a truncation
+                    block.problems.append(("header-line-too-long", "header line too long", None))
                 break
+            bad_endings.add(why)
         text = line.rstrip(b"\r\n")
         if not text:
             block.terminated = True

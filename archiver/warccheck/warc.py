@@ -38,11 +38,14 @@ class WarcScan:
 class _Ctx:
     """Per-record context: where the record is, and an `emit` bound to it."""
 
-    def __init__(self, col: Collector, offset: int, upos: int, record_id: str | None) -> None:
+    def __init__(self, col: Collector, offset: int, upos: int, record_id: str | None,
+                 at_start: bool) -> None:
         self.col = col
         self.offset = offset
         self.record_id = record_id
-        extra: dict[str, Any] = {} if offset == upos else {"uncompressed_offset": upos}
+        # inside a gzip member, the member's offset alone does not locate the record
+        inside = offset != upos and not at_start
+        extra: dict[str, Any] = {"uncompressed_offset": upos} if inside else {}
         self.emit = partial(self._emit, extra)
 
     def _emit(self, extra: dict[str, Any], severity: str, code: str, message: str,
@@ -70,7 +73,7 @@ def scan_warc(cur: Cursor, col: Collector, gz: bool) -> WarcScan:
                     offset=offset)
         scan.records += 1
         header = read_header(cur, line)
-        ctx = _Ctx(col, offset, upos, header.get("WARC-Record-ID") or None)
+        ctx = _Ctx(col, offset, upos, header.get("WARC-Record-ID") or None, at_start)
         _check_version(header, ctx, scan)
         if not _check_header_shape(header, ctx):
             break
@@ -244,7 +247,8 @@ def _judge_block(plan: _DigestPlan | None, hasher: Any, ctx: _Ctx) -> None:
         return
     ctx.col.digest("block", "failed")
     ctx.emit("error", "block-digest-mismatch", "block digest does not match the block",
-             field=plan.field, declared=plan.encoded, computed=f"{plan.algo}:{_show(got)}")
+             field=plan.field, declared=f"{plan.algo}:{plan.encoded}",
+             computed=f"{plan.algo}:{_show(got)}")
 
 
 def _judge_payload(plan: _DigestPlan | None, raw: Any, dech: Dechunker | None, dhash: Any,
@@ -265,7 +269,8 @@ def _judge_payload(plan: _DigestPlan | None, raw: Any, dech: Dechunker | None, d
     ctx.col.digest("payload", "failed")
     got = dhash.digest() if dech is not None and dech.ok and dech.complete else raw.digest()
     ctx.emit("error", "payload-digest-mismatch", "payload digest does not match the payload",
-             field=plan.field, declared=plan.encoded, computed=f"{plan.algo}:{_show(got)}")
+             field=plan.field, declared=f"{plan.algo}:{plan.encoded}",
+             computed=f"{plan.algo}:{_show(got)}")
 
 
 # -- after the block ------------------------------------------------------------------------
@@ -294,10 +299,17 @@ def _check_terminator(cur: Cursor, ctx: _Ctx) -> None:
 
 
 def _note_layout(cur: Cursor, layout: Layout, ctx: _Ctx, at_start: bool) -> None:
+    """One record per member: it starts a member, ends one, and no member begins inside it."""
     layout.count += 1
-    at_end = cur.member_end(cur.pos)
-    if at_start and at_end:
+    end = cur.pos
+    same_member = cur.member_at(end - 1)[0] == ctx.offset
+    if at_start and same_member and cur.member_end(end):
         return
     if len(layout.misaligned) < MAX_LAYOUT_NOTES:
-        what = "does not start a gzip member" if not at_start else "does not end its gzip member"
+        if not at_start:
+            what = "does not start a gzip member"
+        elif not same_member:
+            what = "spans several gzip members"
+        else:
+            what = "shares its gzip member with what follows"
         layout.misaligned.append((ctx.offset, ctx.record_id, what))
