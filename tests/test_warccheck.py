@@ -157,7 +157,7 @@ BASE = (f"WARC-Type: resource\r\nWARC-Record-ID: {RID1}\r\nWARC-Date: 2025-01-01
     [
         (BASE + "WARC-Date: 2025-01-01T00:00:00Z\r\n", "duplicate-field", "WARC-Date", "error"),
         (BASE + "WARC-Truncated:\r\n", "empty-field", "WARC-Truncated", "error"),
-        (BASE.replace("http://a.example/", "<http://a.example/>"), "invalid-field",
+        (BASE.replace("http://a.example/", "<http://a.example/>"), "angle-bracketed-uri",
          "WARC-Target-URI", "error"),
         (BASE.replace("http://a.example/", "http://a.example/a b"), "uri-contains-space",
          "WARC-Target-URI", "warning"),

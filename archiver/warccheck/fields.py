@@ -151,7 +151,7 @@ def _check_uri(h: HeaderBlock, name: str, emit: Emit) -> None:
         return
     if value.startswith("<") and value.endswith(">"):
         # wget 1.19 wrote these; the grammar (and pywb) does not accept them
-        emit("error", "invalid-field", f"{name} is wrapped in angle brackets: {value[:80]}",
+        emit("error", "angle-bracketed-uri", f"{name} is wrapped in angle brackets: {value[:80]}",
              field=name)
     elif not SCHEME_RE.match(value):
         emit("error", "invalid-field", f"{name} has no URI scheme: {value[:80]!r}", field=name)
