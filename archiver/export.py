@@ -37,6 +37,10 @@ from archiver.store import COPY_CHUNK, Archive, fsync_dir
 
 WACZ_ARCHIVER_DIR = "archiver"  # our extras inside the WACZ: manifest, file map
 HTML_MIMES = ("text/html", "application/xhtml+xml")
+# py-wacz would also index metadata records; ours (fetch timings, JSON) carry the page's URL
+# and the same second, and replay tools then serve the JSON instead of the page. warcinfo is
+# read for collection metadata, never indexed.
+WACZ_INDEX_RECORDS = "response,revisit,resource,warcinfo"
 Progress = Callable[[int], None]  # bytes done since the last call
 
 
@@ -237,6 +241,7 @@ def _write_wacz_core(archive: Archive, zf: zipfile.ZipFile, warcs: list[PackFile
             indexer = WACZIndexer(
                 text, inputs, sort=True, post_append=True, compress=data,
                 lines=DEFAULT_NUM_LINES, digest_records=True, fields="referrer",
+                records=WACZ_INDEX_RECORDS,
                 data_out_name="index.cdx.gz", hash_type="sha256", main_url=None,
                 main_ts=None, detect_pages=False, passed_pages_dict=passed,
                 extract_text=False, signing_url=None, signing_token=None, split_seeds=False)

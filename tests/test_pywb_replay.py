@@ -1,0 +1,180 @@
+"""Replay proven with pywb itself: our WARCs and our index.cdxj, served by a real pywb on
+127.0.0.1, give back the archived article, earlier snapshots by time, and redirects.
+
+pywb comes with the test extra (`pip install -e '.[test]'`); nothing is installed here.
+Collections in one pywb: `ours` reads the archive in place through its index.cdxj (the
+README's recipe); `packed` is our WACZ export added with `wb-manager add --unpack-wacz`;
+`added` is one WARC added with plain `wb-manager add`, which pywb re-indexes itself.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from conftest import Cli
+from news_site import REDIRECT_PATH, STORY_PATH, TITLE, NewsServer, capture, serve_news
+
+from archiver import index
+from archiver.store import Archive
+
+pytestmark = pytest.mark.slow
+
+STARTUP_SECONDS = 30
+
+
+@pytest.fixture(scope="module")
+def news() -> Iterator[NewsServer]:
+    yield from serve_news()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wb_manager(cwd: Path, *commands: list[str]) -> None:
+    """Run `wb-manager` commands in one interpreter (pywb's imports take a second each)."""
+    script = "import sys\nfrom pywb.manager.manager import main\n" + "".join(
+        f"main({cmd!r})\n" for cmd in commands)
+    result = subprocess.run([sys.executable, "-c", script], cwd=cwd, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def write_config(cwd: Path, archive: Path) -> None:
+    """The README's recipe: a collection that reads the archive in place."""
+    (cwd / "config.yaml").write_text(
+        "collections:\n"
+        "  ours:\n"
+        f"    index_paths: {archive / 'index.cdxj'}\n"
+        f"    archive_paths: {archive}/\n"
+        "framed_replay: false\n",
+        encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def pywb(archive: Archive) -> Iterator[str]:
+    """Start pywb on the filled archive; yields its base URL."""
+    cwd = archive.root.parent / "pywb"  # wb-manager's collections/ is already there
+    write_config(cwd, archive.root)
+    port = free_port()
+    log = open(cwd / "pywb.log", "wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pywb.apps.cli", "-b", "127.0.0.1", "-p", str(port)],
+        cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(proc, base, cwd / "pywb.log")
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+        log.close()
+
+
+def wait_until_up(proc: subprocess.Popen[bytes], base: str, log: Path) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"pywb exited with {proc.returncode}:\n{log.read_text()}")
+        try:
+            if requests.get(base + "/", timeout=2).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"pywb did not answer within {STARTUP_SECONDS}s:\n{log.read_text()}")
+
+
+@pytest.fixture(scope="module")
+def archive(news: NewsServer, tmp_path_factory: pytest.TempPathFactory) -> Archive:
+    """The story captured, then (a second later, so 14-digit timestamps differ) captured
+    with changed text and once through a 301; indexed, exported, put in two collections."""
+    root = tmp_path_factory.mktemp("replay")
+    run = Cli(root / "archive")
+    capture(run, news.url(STORY_PATH))
+    time.sleep(1.1)
+    news.story.paragraphs[0] = "Tin cập nhật: " + news.story.paragraphs[0]
+    capture(run, news.url(STORY_PATH))
+    capture(run, news.url(REDIRECT_PATH))
+    assert run("index").exit_code == 0
+    wacz = root / "export.wacz"
+    assert run("export", "wacz", str(wacz)).exit_code == 0
+    archive = Archive(root / "archive")
+    first = archive.resolve(index.warc_relpaths(archive)[0])
+    pywb_dir = root / "pywb"  # pywb finds wb-manager's collections/ in its cwd
+    pywb_dir.mkdir()
+    wb_manager(pywb_dir, ["init", "packed"], ["add", "packed", str(wacz), "--unpack-wacz"],
+               ["init", "added"], ["add", "added", str(first)])
+    return archive
+
+
+def title_of(html: str) -> str:
+    found = re.search(r"<h1>(.*?)</h1>", html, re.S)
+    return found.group(1).strip() if found else ""
+
+
+def test_pywb_replays_captures_latest_earlier_and_through_redirects(
+        archive, pywb, news):
+    story = news.url(STORY_PATH)
+    latest = requests.get(f"{pywb}/ours/{story}", timeout=30)
+    assert latest.status_code == 200, latest.text[:500]
+    assert title_of(latest.text) == TITLE
+    assert "Tin cập nhật:" in latest.text  # no timestamp: the latest snapshot
+
+    # An earlier snapshot by its timestamp from our index.
+    first_ts = min(line.timestamp for line in index.lookup(archive, story))
+    earlier = requests.get(f"{pywb}/ours/{first_ts}/{story}", timeout=30)
+    assert earlier.status_code == 200
+    assert title_of(earlier.text) == TITLE
+    assert "Tin cập nhật:" not in earlier.text
+
+    # The redirect-captured URL replays as a redirect into the archive, then the article.
+    hop = requests.get(f"{pywb}/ours/{news.url(REDIRECT_PATH)}", timeout=30,
+                       allow_redirects=False)
+    assert hop.status_code in (301, 302, 307), hop.status_code
+    assert STORY_PATH in hop.headers["Location"]
+    assert hop.headers["Location"].startswith(f"{pywb}/ours/") or \
+        hop.headers["Location"].startswith("/ours/")
+    followed = requests.get(f"{pywb}/ours/{news.url(REDIRECT_PATH)}", timeout=30)
+    assert followed.status_code == 200
+    assert title_of(followed.text) == TITLE
+    assert followed.url.startswith(f"{pywb}/ours/")  # stayed inside the archive
+
+    # Our WACZ, unpacked into a pywb collection with its own index, replays the same.
+    packed = requests.get(f"{pywb}/packed/{story}", timeout=30)
+    assert packed.status_code == 200
+    assert title_of(packed.text) == TITLE and "Tin cập nhật:" in packed.text
+    hop = requests.get(f"{pywb}/packed/{news.url(REDIRECT_PATH)}", timeout=30)
+    assert hop.status_code == 200 and title_of(hop.text) == TITLE
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "pywb's own indexer (plain `wb-manager add`) also indexes our metadata and conversion "
+    "records, which carry the page's URL and the same second; replay then serves one of "
+    "them instead of the page. Our index.cdxj and WACZ index leave them out, so the README "
+    "routes work. Passes once capture writes those records so pywb skips them."))
+def test_plain_wb_manager_add_of_a_warc_replays_the_page(archive, pywb, news):
+    added = requests.get(f"{pywb}/added/{news.url(STORY_PATH)}", timeout=30)
+    assert added.status_code == 200
+    assert title_of(added.text) == TITLE, (added.headers.get("content-type"), added.text[:300])
+
+
+def test_pywb_does_not_invent_captures(archive, pywb, news):
+    missing = requests.get(f"{pywb}/ours/{news.url('/never-captured')}", timeout=30)
+    assert missing.status_code == 404
