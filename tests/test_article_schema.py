@@ -60,7 +60,8 @@ DELETE = object()
 @pytest.mark.parametrize(("pointer", "value", "where", "words"), [
     ("/published_at", "2023-12-07 11:20", "/published_at", "does not match"),
     ("/published_at", "2023-13-07T11:20:00+07:00", "/published_at", "is not a 'date-time'"),
-    ("/url", "not a uri", "/url", "is not a 'uri'"),
+    ("/url", "not a uri", "/url", "is not a 'iri'"),
+    ("/images/0/url", "https://a.vn/{x}", "/images/0/url", "is not a 'uri'"),
     ("/canonical_url", "ftp://vov.vn/x", "/canonical_url", "does not match"),
     ("/body", [], "/body", "should be non-empty"),
     ("/body/0", "", "/body/0", "should be non-empty"),
@@ -86,7 +87,7 @@ def test_bad_documents_are_rejected_with_a_pointer(article: dict, pointer: str, 
 def test_check_raises_schema_error(article: dict) -> None:
     with pytest.raises(SchemaError) as caught:
         schemas.check(mutate(article, "/url", "no uri"), "article")
-    assert caught.value.errors == [("/url", "'no uri' is not a 'uri'")]
+    assert caught.value.errors == [("/url", "'no uri' is not a 'iri'")]
     assert "/url" in str(caught.value)
     schemas.check(article, "article")
 
@@ -95,6 +96,8 @@ def test_format_checks_are_really_on() -> None:
     checker = schemas.format_checker()
     assert not checker.conforms("2023-02-30T00:00:00+07:00", "date-time")
     assert not checker.conforms("two words", "uri")
+    assert not checker.conforms("https://vov.vn/ảnh.jpg", "uri")  # images are URIs: encoded
+    assert checker.conforms("https://vi.wikipedia.org/wiki/Việt_Nam", "iri")
 
 
 def test_every_shipped_schema_loads() -> None:

@@ -153,3 +153,31 @@ def test_wrong_http_charset_label_does_not_garble_utf8() -> None:
     article = extract(fixture_source(spec.name, spec.url, "text/html; charset=ISO-8859-1"))
     assert isinstance(article, dict)
     assert article["title"] == spec.title
+
+
+def test_vov_page_served_from_another_host_keeps_the_vov_profile() -> None:
+    spec = SPECS[0]
+    local = "http://127.0.0.1:8000/" + spec.url.split("/", 3)[3]
+    article = extract(fixture_source(spec.name, local))
+    assert isinstance(article, dict)
+    assert article["id"] == "vov-1064050" and article["extraction"]["profile"] == "vov"
+    assert "canonical URL host is vov.vn" in article["extraction"]["evidence"]["publisher"]
+
+
+def test_other_sites_use_the_generic_profile() -> None:
+    paragraphs = "".join(f"<p>Đoạn văn thứ {i} của bài báo, đủ dài để là nội dung.</p>"
+                         for i in range(8))
+    page = ('<html lang="en"><head><meta property="og:site_name" content="Example News">'
+            '<meta property="article:published_time" content="2024-05-01T08:00:00Z">'
+            "<title>T</title></head><body><nav><p>Menu</p></nav><article><h1>Tiêu đề</h1>"
+            f"{paragraphs}</article></body></html>").encode()
+    url = "https://www.example.com/news/1"
+    article = extract(fixture_source("g", url, "text/html", page))
+    assert isinstance(article, dict)
+    assert article["extraction"]["profile"] == "generic"
+    assert article["id"].startswith("example-com-") and len(article["id"]) == 24
+    assert article["title"] == "Tiêu đề" and len(article["body"]) == 8
+    assert article["publisher"] == {"name": "Example News", "domain": "example.com"}
+    assert article["published_at"] == "2024-05-01T08:00:00+00:00"
+    assert article["byline"]["raw"] is None and article["section"] is None
+    assert schemas.validate(article, "article") == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 from bs4 import BeautifulSoup, Tag
 
@@ -20,6 +20,11 @@ JUNK_TAGS = ["script", "style", "noscript", "template", "iframe", "svg", "form",
 _JUNK_TOKEN = re.compile(
     r"^(?:ads?|adv|advert\w*|advertisement|banner\w*|qc|quangcao|social\w*|share\w*|"
     r"sharing|comments?)(?:[-_]\w+)*$", re.IGNORECASE)
+
+
+# Characters that cannot appear in a URI even percent-encoding aside (JSON blobs in src=).
+_NOT_URI = re.compile(r'[\s"<>{}|\\^`\x00-\x1f\x7f]')
+_URI_SAFE = ":/?#[]@!$&'()*+,;=%~-._"
 
 
 @dataclass
@@ -101,9 +106,10 @@ def resolve(href: str | None, base: str) -> str | None:
         parts = urlsplit(url)
     except ValueError:
         return None
-    if parts.scheme not in ("http", "https") or not parts.netloc or " " in url:
+    if parts.scheme not in ("http", "https") or not parts.netloc or _NOT_URI.search(url):
         return None
-    return url
+    # IRI -> URI (RFC 3987 3.1): percent-encode non-ASCII, so the schema's `uri` format holds.
+    return url if url.isascii() else quote(url, safe=_URI_SAFE)
 
 
 def host_of(url: str) -> str:

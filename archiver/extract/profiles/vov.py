@@ -14,6 +14,7 @@ import re
 
 from archiver.extract.fields import Fields, Page, host_of
 from archiver.extract.generic import Selectors, run
+from archiver.extract.structured import link_href
 
 NAME = "vov"
 HOSTS = frozenset({"vov.vn", "www.vov.vn", "m.vov.vn"})
@@ -56,18 +57,23 @@ def matches(url: str) -> bool:
     return host_of(url) in HOSTS
 
 
+def declared_url(page: Page) -> str | None:
+    """The page's own canonical URL (link rel=canonical, else og:url), unresolved."""
+    return link_href(page.soup, "canonical") or page.structured.first("og:url")
+
+
 def post_id(url: str | None) -> str | None:
     match = POST_ID.search(url or "")
     return f"vov-{match.group(1)}" if match else None
 
 
-def set_identity(fields: Fields, url_how: str) -> None:
+def set_identity(fields: Fields, url_how: str, host_how: str = "URL host is vov.vn") -> None:
     """Id, publisher and default language: shared with transcripts of vov.vn stories."""
     article_id = post_id(fields.url)
     if article_id:
         fields.put("id", article_id, f"{url_how}: post number of post(\\d+)\\.vov")
     fields.publisher = dict(PUBLISHER)
-    fields.evidence["publisher"] = "profile vov: URL host is vov.vn"
+    fields.evidence["publisher"] = f"profile vov: {host_how}"
     if fields.missing("language"):
         fields.put("language", "vi", "profile vov default: vov.vn publishes in Vietnamese")
 
@@ -80,7 +86,9 @@ def extract(page: Page) -> Fields | str:
     if reason:
         hint = "" if post_id(page.url) else " (vov.vn page without a post number: listing?)"
         return reason + hint
-    set_identity(fields, "URL")
+    host_how = "URL host is vov.vn" if matches(page.url) else \
+        "page's canonical URL host is vov.vn (copy served from another host)"
+    set_identity(fields, "URL", host_how)
     if fields.missing("id") and fields.canonical_url:
         article_id = post_id(fields.canonical_url)
         fields.put("id", article_id, "canonical URL: post number of post(\\d+)\\.vov")
