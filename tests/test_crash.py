@@ -227,7 +227,9 @@ def test_sigkill_anywhere_in_the_write_path_loses_nothing(server, zygote, tmp_pa
     archive = tmp_path / "archive"
     before, killed, page, tried = b"", [], 0, 0
     for kill_at in plan(rng):
-        urls = [server.url(f"/page/{page + i}") for i in range(URLS_PER_RUN)]
+        # half plain pages, half articles (so the article file is on the write path too)
+        urls = [server.url(f"/page/{page + i}" if i % 2 else f"/article?n={page + i}")
+                for i in range(URLS_PER_RUN)]
         page += URLS_PER_RUN
         pid = zygote.start(archive, urls, "none:0" if kill_at == "random" else kill_at)
         if kill_at == "random":
@@ -251,6 +253,7 @@ def test_sigkill_anywhere_in_the_write_path_loses_nothing(server, zygote, tmp_pa
     assert entries[-1]["seq"] == last_seq + 1
     assert entries[-1]["outcome"]["status"] == "success"
     check_after_kill(archive, before, "final capture")
+    assert any(f["path"].startswith("articles/") for e in entries for f in e.get("files", []))
 
 
 def test_power_loss_torn_line_is_found_repaired_and_the_chain_goes_on(server, zygote, tmp_path):

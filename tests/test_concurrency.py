@@ -1,0 +1,110 @@
+"""Concurrency (issue 8, section 2): 4 capture processes and 1 auditor on one archive.
+
+200 URLs in all: every capture is in the manifest exactly once, the chain is intact, and the
+auditor, auditing over and over while the captures run, never sees an error or a file under
+its final name that is not whole.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+from conftest import REPO
+from http_fixture import FixtureServer
+
+from archiver import audit, manifest
+from archiver.store import Archive
+
+pytestmark = pytest.mark.slow
+
+CAPTURERS = 4
+URLS_EACH = 50
+
+# Audits until the stop file appears (and once more after), checking every data file is whole.
+AUDITOR = r"""
+import gzip, json, os, sys, time
+from pathlib import Path
+from warcio.archiveiterator import ArchiveIterator
+from archiver import audit
+from archiver.store import Archive
+
+root, stop = Path(sys.argv[1]), Path(sys.argv[2])
+rounds, problems, seen = 0, [], 0
+
+def whole(path):
+    if path.name.endswith(".warc.gz"):
+        data = path.read_bytes()
+        gzip.decompress(data)
+        with open(path, "rb") as f:
+            for record in ArchiveIterator(f):
+                record.content_stream().read()
+    else:
+        json.loads(path.read_bytes())
+
+while True:
+    last = stop.exists()
+    if (root / "manifest.jsonl").exists():
+        report = audit.audit(Archive(root), jobs=1)
+        rounds += 1
+        problems += [f.render() for f in report.findings if f.severity == "error"]
+        for rel in Archive(root).iter_data_files():
+            try:
+                whole(root / rel)
+                seen += 1
+            except FileNotFoundError:
+                pass
+            except Exception as exc:
+                problems.append(f"partial file {rel}: {type(exc).__name__}: {exc}")
+    if last:
+        break
+    time.sleep(0.05)
+print(json.dumps({"rounds": rounds, "problems": problems[:50], "files_checked": seen}))
+"""
+
+
+@pytest.fixture
+def server() -> Iterator[FixtureServer]:
+    srv = FixtureServer().start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+def test_four_capturers_and_an_auditor_share_one_archive(server, tmp_path):
+    archive = tmp_path / "archive"
+    Archive(archive).ensure()
+    stop = tmp_path / "stop"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    urls = [[server.url(f"/article?n={w * 1000 + i}") for i in range(URLS_EACH)]
+            for w in range(CAPTURERS)]
+    auditor = subprocess.Popen([sys.executable, "-c", AUDITOR, str(archive), str(stop)],
+                               cwd=REPO, env=env, stdout=subprocess.PIPE, text=True)
+    capturers = [subprocess.Popen([sys.executable, "-m", "archiver", "capture", *batch,
+                                   "--archive", str(archive), "--workers", "2", "-q"],
+                                  cwd=REPO, env=env, stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, text=True)
+                 for batch in urls]
+    outputs = [p.communicate(timeout=240) for p in capturers]
+    stop.touch()
+    seen = json.loads(auditor.communicate(timeout=240)[0])
+
+    for proc, (out, _) in zip(capturers, outputs, strict=True):
+        assert proc.returncode == 0, out
+    print(f"auditor: {seen['rounds']} rounds, {seen['files_checked']} file checks")
+    assert seen["problems"] == []
+    assert seen["rounds"] >= 2  # it really audited while the captures ran
+
+    log = archive / "manifest.jsonl"
+    assert list(manifest.verify_chain(log)) == []
+    entries = list(manifest.iter_entries(log))
+    assert [e["seq"] for e in entries] == list(range(CAPTURERS * URLS_EACH))
+    captured = sorted(e["source"]["url"] for e in entries)
+    assert captured == sorted(u for batch in urls for u in batch)  # each once, none lost
+    report = audit.audit(Archive(archive))
+    assert [f.render() for f in report.findings] == []  # no orphans, no leftovers
+    assert report.files == 2 * CAPTURERS * URLS_EACH  # a WARC and an article per URL
