@@ -29,6 +29,10 @@ from archiver.store import Archive, FileInfo, new_capture_id
 from archiver.warc import RecordRef, StoredRecord, WarcFileWriter
 
 COPY_CHUNK = 1024 * 1024
+# Defects of well-known tools that every reader repairs the same way and that leave the
+# content intact: they are recorded in the manifest but do not block ingest. (wget 1.19 to
+# 1.21 wrap WARC-Target-URI in angle brackets; `validate` still reports it as an error.)
+TOLERATED_ON_INGEST = frozenset({"angle-bracketed-uri"})
 MAX_FINDINGS_IN_MANIFEST = 200
 RECORD_ID = re.compile(r"^<urn:[^>]+>$")  # ARC records converted on the fly have none
 
@@ -86,7 +90,8 @@ def ingest_warc(archive: Archive, path: Path, accept_invalid: bool = False,
         report = check_warc(path, where=path.name)
     except (UsageError, UnreadableInputError) as exc:
         return IngestOutcome(shown, "failed", reason=str(exc).removeprefix(f"{path}: "))
-    errors = [f for f in report.findings if f.severity == "error"]
+    errors = [f for f in report.findings
+              if f.severity == "error" and f.code not in TOLERATED_ON_INGEST]
     if errors and not accept_invalid:
         return IngestOutcome(shown, "failed", reason=(
             f"refused: {len(errors)} validation errors (first: {errors[0].render()}); "

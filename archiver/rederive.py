@@ -39,8 +39,8 @@ class ExtractOutcome:
         return self.status != "invalid"
 
     def to_dict(self, with_article: bool = False) -> dict[str, Any]:
-        out = {"warc": self.warc, "record_id": self.record_id, "url": self.url,
-               "status": self.status, **self.article.to_dict()}
+        out = {**self.article.to_dict(), "warc": self.warc, "record_id": self.record_id,
+               "url": self.url, "status": self.status}
         if with_article and self.article.article is not None:
             out["article"] = self.article.article
         return out

@@ -232,7 +232,10 @@ def iter_records(path: Path, cap: int = DEFAULT_PAYLOAD_CAP,
         it = ArchiveIterator(f, arc2warc=True)
         for record in it:
             if types is None or record.rec_type in types:
-                yield _to_stored(path, it.get_record_offset(), record, cap, want_payload)
+                stored = _to_stored(path, -1, record, cap, want_payload)
+                # only after the payload is read: get_record_offset() consumes the record
+                stored.offset = it.get_record_offset()
+                yield stored
 
 
 def record_ids(path: Path) -> Iterator[tuple[str, str, int]]:
