@@ -159,19 +159,25 @@ def capture(urls: tuple[str, ...], seed_file: Path | None, archive_dir: Path | N
     sys.exit(EXIT_FINDINGS if failed else EXIT_OK)
 
 
+def shown(text: str | None) -> str:
+    """Text from the outside world made safe for one terminal line: control characters
+    (newlines, ESC sequences) are escaped, so a URL cannot split or forge output lines."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
+
+
 def render_capture(o: Any) -> str:
     if o.warc is None:
-        return f"FAILED  {o.url}: {o.error}"
+        return f"FAILED  {shown(o.url)}: {shown(o.error)}"
     label = {"archived": "ok", "http-error": "HTTP", "failed": "FAILED",
              "incomplete": "PARTIAL", "invalid-article": "INVALID"}[o.outcome]
-    line = f"{label:7} {o.status} {o.url}"
+    line = f"{label:7} {o.status} {shown(o.url)}"
     if o.final_url and o.final_url != o.url:
-        line += f" -> {o.final_url}"
+        line += f" -> {shown(o.final_url)}"
     line += f"  [{o.warc}]"
     if o.truncated:
         line += f" truncated ({o.truncated})"
     if o.error:
-        line += f": {o.error}"
+        line += f": {shown(o.error)}"
     return line + render_article(o.article)
 
 

@@ -195,7 +195,9 @@ def store_warc(archive: Archive, when: datetime, operator: str | None, descripti
         source = write_records(writer)
         if source is not None and derive:
             f.flush()
-            stored = read_record_at(Path(f.name), source.offset)
+            # cap decompression just past what extraction accepts (bombs stop here)
+            stored = read_record_at(Path(f.name), source.offset,
+                                    cap=extract.MAX_PAYLOAD_BYTES + 1)
             outcome = derive_article(stored, rel)
             write_conversion(writer, outcome, source, when)
         refs = list(writer.refs)

@@ -32,7 +32,7 @@ FORMAT = "WARC File Format 1.1"
 CONFORMS_TO = "http://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/"
 GZIP_LEVEL = 6  # level 9 (warcio's default) costs ~2x the CPU for ~1% smaller files
 COPY_CHUNK = 1024 * 1024
-DEFAULT_PAYLOAD_CAP = 32 * 1024 * 1024  # decompression cap when reading a payload for extraction
+DEFAULT_PAYLOAD_CAP = 8 * 1024 * 1024 + 1  # decompression cap: just past extraction's limit
 
 
 def sha256_label(digest: bytes) -> str:
