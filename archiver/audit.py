@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from archiver import manifest
+from archiver import manifest, signing
 from archiver.errors import UnreadableInputError, UsageError
 from archiver.findings import Finding, count
 from archiver.store import Archive, hash_file
@@ -185,6 +185,8 @@ def audit(archive: Archive, jobs: int | None = None,
         raise UnreadableInputError(f"{archive.manifest_path}: no manifest to audit")
     started = time.monotonic()
     findings = list(manifest.verify_chain(archive.manifest_path))
+    # Signed heads catch an attacker who edits an entry and recomputes every hash after it.
+    findings += signing.verify(archive)
     expected, conflicts, entries = collect_expected(archive)
     findings += conflicts
     # Biggest first, so one large WARC does not finish alone at the end.

@@ -151,7 +151,9 @@ def capture(urls: tuple[str, ...], seed_file: Path | None, archive_dir: Path | N
         elif not (quiet and outcome.ok):
             click.echo(render_capture(outcome), err=not outcome.ok and quiet)
 
-    outcomes = capture_urls(open_archive(archive_dir), all_urls, options, on_done=report)
+    archive = open_archive(archive_dir)
+    outcomes = capture_urls(archive, all_urls, options, on_done=report)
+    sign_head(archive)
     failed = sum(1 for o in outcomes if not o.ok)
     if not as_json and not quiet:
         click.echo(f"{len(outcomes) - failed} of {len(outcomes)} URLs archived"
@@ -163,6 +165,14 @@ def shown(text: str | None) -> str:
     """Text from the outside world made safe for one terminal line: control characters
     (newlines, ESC sequences) are escaped, so a URL cannot split or forge output lines."""
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
+
+
+def sign_head(archive: Archive) -> None:
+    """Sign the new chain head when the operator has a key (see `archiver keygen`)."""
+    from archiver import signing
+
+    if archive.manifest_path.is_file():
+        signing.sign_if_key(archive)
 
 
 def render_capture(o: Any) -> str:
@@ -246,6 +256,7 @@ def ingest(paths: tuple[Path, ...], url: str | None, accept_invalid: bool,
             emit_json(outcome.to_dict())
         elif not (quiet and outcome.ok):
             click.echo(render_ingest(outcome))
+    sign_head(archive)
     failed = sum(1 for o in outcomes if not o.ok)
     if not as_json and not quiet:
         done = sum(1 for o in outcomes if o.status in ("ingested", "already-ingested"))
