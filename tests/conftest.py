@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+from http_fixture import FixtureServer
 
 from archiver.cli import cli
-from http_fixture import FixtureServer
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("ARCHIVER_SHARED") or REPO.parent / "shared")

@@ -14,9 +14,11 @@ from pathlib import Path
 
 FIXTURES = Path(__file__).parent / "fixtures"
 VOV_ARTICLE = FIXTURES / "vov" / "article-seed.html"
-VOV_PATH = "/chinh-tri/can-lam-cho-the-gioi-hieu-ro-hon-ve-quyen-con-nguoi-o-viet-nam-post1064050.vov"
+VOV_PATH = ("/chinh-tri/can-lam-cho-the-gioi-hieu-ro-hon-ve-quyen-con-nguoi-o-viet-nam"
+            "-post1064050.vov")
 
-SMALL_HTML = b"<!doctype html><html><head><title>Hello</title></head><body><p>Hello, archive.</p></body></html>\n"
+SMALL_HTML = (b"<!doctype html><html><head><title>Hello</title></head>"
+              b"<body><p>Hello, archive.</p></body></html>\n")
 
 
 def article_bytes() -> bytes:

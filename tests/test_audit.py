@@ -7,12 +7,12 @@ import shutil
 from pathlib import Path
 
 import pytest
+from conftest import SEED_DOCUMENT, Cli
+from http_fixture import VOV_PATH, FixtureServer
 
 from archiver import manifest
 from archiver.signing import SIG_NAME
 from archiver.store import Archive
-from conftest import SEED_DOCUMENT, Cli
-from http_fixture import VOV_PATH, FixtureServer
 
 
 @pytest.fixture(scope="module")

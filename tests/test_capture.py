@@ -11,11 +11,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from http_fixture import VOV_PATH, article_bytes
+from warc_helpers import read_warc, warc_files, warcio_check
 from warcio.bufferedreaders import ChunkedDataReader
 
 from archiver import manifest
-from http_fixture import VOV_PATH, article_bytes
-from warc_helpers import read_warc, warc_files, warcio_check
 
 
 def sha256_label(data: bytes) -> str:

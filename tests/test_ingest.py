@@ -8,10 +8,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-
-from archiver import manifest
 from conftest import REPO, SEED_DOCUMENT
 from warc_helpers import read_warc, warc_files, warcio_check
+
+from archiver import manifest
 
 SEED_URL = ("https://vov.vn/chinh-tri/can-lam-cho-the-gioi-hieu-ro-hon-ve-quyen-con-nguoi"
             "-o-viet-nam-post1064050.vov")

@@ -9,11 +9,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
-from archiver import manifest
 from conftest import SHARED
 from http_fixture import VOV_PATH
 from warc_helpers import warc_files
+
+from archiver import manifest
 
 
 def article_files(archive: Path) -> list[Path]:
