@@ -4,6 +4,7 @@ pages and stale hashes before: py-wacz #46, js-wacz #127)."""
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import subprocess
@@ -86,7 +87,10 @@ def test_wacz_holds_pages_software_manifest_and_articles(run, story, tmp_path, a
         # WARCs stored uncompressed in the ZIP so replay can seek; an index is present.
         warcs = [i for i in zf.infolist() if i.filename.startswith("archive/")]
         assert len(warcs) == 4 and all(i.compress_type == zipfile.ZIP_STORED for i in warcs)
-        assert zf.read("indexes/index.cdx.gz") and zf.read("indexes/index.idx")
+        assert zf.read("indexes/index.idx")
+        cdx = gzip.decompress(zf.read("indexes/index.cdx.gz")).decode().splitlines()
+        mimes = {json.loads(line.split(" ", 2)[2])["mime"] for line in cdx}
+        assert mimes == {"text/html", "text/plain"}  # pages and the 301; no JSON metadata
         # The manifest and every article travel along, byte for byte, mapped to their paths.
         assert zf.read("archiver/manifest.jsonl") == (archive_dir / "manifest.jsonl").read_bytes()
         mapping = [json.loads(x) for x in zf.read("archiver/files.jsonl").splitlines()]
