@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -66,27 +67,111 @@ def new_event(event: str, outcome: str, detail: str = "", *, operator: str | Non
 
 def append(manifest: Path, event: dict[str, Any]) -> dict[str, Any]:
     """Chain `event` onto the manifest and return the full entry as written."""
+    return append_many(manifest, [event])[0]
+
+
+def append_many(manifest: Path, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Chain several events with one lock, one write() and one fsync (a group commit).
+    Every entry is validated first: an invalid one fails the whole call, nothing written."""
     manifest.parent.mkdir(parents=True, exist_ok=True)
     with lock_for(manifest):
         last = read_last(manifest)
-        entry = dict(event)
-        entry["seq"] = 0 if last is None else last["seq"] + 1
-        entry["prev"] = GENESIS if last is None else last["hash"]
-        entry["hash"] = entry_hash(entry)
-        errors = schemas.validate(entry, SCHEMA)
-        if errors:
-            pointer, message = errors[0]
-            raise ManifestError(f"refusing to append an invalid manifest entry: "
-                                f"{pointer}: {message}")
-        line = canonical(entry) + b"\n"
-        fd = os.open(manifest, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        entries, lines = [], []
+        for event in events:
+            entry = dict(event)
+            entry["seq"] = 0 if last is None else last["seq"] + 1
+            entry["prev"] = GENESIS if last is None else last["hash"]
+            entry["hash"] = entry_hash(entry)
+            errors = schemas.validate(entry, SCHEMA)
+            if errors:
+                pointer, message = errors[0]
+                raise ManifestError(f"refusing to append an invalid manifest entry: "
+                                    f"{pointer}: {message}")
+            entries.append(entry)
+            lines.append(canonical(entry) + b"\n")
+            last = entry
+        _write_durably(manifest, b"".join(lines))
+    return entries
+
+
+def _write_durably(manifest: Path, data: bytes) -> None:
+    # One write() on O_APPEND: a killed process leaves all of `data` or none of it.
+    fd = os.open(manifest, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        if os.write(fd, data) != len(data):
+            raise ManifestError(f"{manifest}: short write while appending")
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class GroupAppender:
+    """Appends from many threads of one process, batched: while one thread writes and
+    fsyncs, the others queue up, and the next writer commits them all at once. With fsync
+    at ~3 ms, this is what lets parallel capture go faster than ~300 entries a second."""
+
+    def __init__(self, manifest: Path) -> None:
+        self.manifest = manifest
+        self._queue: list[_Pending] = []
+        self._queue_lock = threading.Lock()
+        self._writer_lock = threading.Lock()
+
+    def append(self, event: dict[str, Any]) -> dict[str, Any]:
+        pending = _Pending(event)
+        with self._queue_lock:
+            self._queue.append(pending)
+        with self._writer_lock:
+            if not pending.done:
+                with self._queue_lock:
+                    batch, self._queue = self._queue, []
+                self._commit(batch)
+        if pending.error is not None:
+            raise pending.error
+        assert pending.entry is not None
+        return pending.entry
+
+    def _commit(self, batch: list[_Pending]) -> None:
         try:
-            if os.write(fd, line) != len(line):
-                raise ManifestError(f"{manifest}: short write while appending")
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    return entry
+            entries = append_many(self.manifest, [p.event for p in batch])
+        except ManifestError:
+            entries = self._one_by_one(batch)  # find the bad one; commit the rest
+        except Exception as exc:  # disk full, I/O error: every waiter must hear of it
+            for p in batch:
+                p.error, p.done = exc, True
+            return
+        for p, entry in zip(batch, entries, strict=True):
+            p.entry, p.done = entry, True
+
+    def _one_by_one(self, batch: list[_Pending]) -> list[dict[str, Any] | None]:
+        results: list[dict[str, Any] | None] = []
+        for p in batch:
+            try:
+                results.append(append(self.manifest, p.event))
+            except ManifestError as exc:
+                p.error = exc
+                results.append(None)
+        return results
+
+
+@dataclass
+class _Pending:
+    event: dict[str, Any]
+    entry: dict[str, Any] | None = None
+    error: Exception | None = None
+    done: bool = False
+
+
+_appenders: dict[Path, GroupAppender] = {}
+_appenders_lock = threading.Lock()
+
+
+def appender_for(manifest: Path) -> GroupAppender:
+    """The process's one GroupAppender for this manifest (batches need a shared queue)."""
+    key = manifest.absolute()
+    with _appenders_lock:
+        if key not in _appenders:
+            _appenders[key] = GroupAppender(key)
+        return _appenders[key]
 
 
 def read_last(manifest: Path) -> dict[str, Any] | None:

@@ -212,5 +212,5 @@ def store_warc(archive: Archive, when: datetime, operator: str | None, descripti
 
 def record_event(archive: Archive, event: str, outcome: str, detail: str,
                  operator: str | None, **fields: Any) -> dict[str, Any]:
-    return manifest.append(archive.manifest_path,
-                           manifest.new_event(event, outcome, detail, operator=operator, **fields))
+    event_body = manifest.new_event(event, outcome, detail, operator=operator, **fields)
+    return manifest.appender_for(archive.manifest_path).append(event_body)
