@@ -1,0 +1,127 @@
+"""Timing one child process: wall time and its own peak RSS, plus the machine facts that go
+with every figure.
+
+Peak RSS comes from os.wait4() on that very child, not RUSAGE_CHILDREN (which is the maximum
+over every child ever reaped, so one big run would mask all later ones). ru_maxrss of a
+reaped child covers the child and the descendants it waited for (a process pool's workers),
+as the largest single process, not their sum.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+PY = sys.executable  # the interpreter, never a pyenv shim (a shim adds ~0.1 s per start)
+
+
+class BenchError(RuntimeError):
+    """A measured command failed: the figure would be meaningless."""
+
+
+@dataclass(frozen=True)
+class Sample:
+    seconds: float
+    peak_rss_mb: float
+    returncode: int
+
+
+def run_measured(cmd: Sequence[str], *, ok_codes: tuple[int, ...] = (0,),
+                 cwd: Path | None = None, env: dict[str, str] | None = None) -> Sample:
+    """Run `cmd` to completion with stdout/stderr to a scratch file; fail loudly on an
+    unexpected exit code (timing a crash would flatter it)."""
+    with tempfile.TemporaryFile() as out:
+        started = time.perf_counter()
+        proc = subprocess.Popen(list(cmd), stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, cwd=cwd, env=env)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)  # reaped: tell Popen
+        if proc.returncode not in ok_codes:
+            out.seek(0)
+            tail = out.read()[-3000:].decode("utf-8", "replace")
+            raise BenchError(f"{' '.join(cmd)[:200]} exited {proc.returncode}:\n{tail}")
+    return Sample(seconds, usage.ru_maxrss / 1024, proc.returncode)  # Linux: KiB
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def drop_page_cache() -> bool:
+    """Empty the kernel page cache (root only); False when the sandbox forbids it."""
+    try:
+        os.sync()
+        Path("/proc/sys/vm/drop_caches").write_text("3\n")
+    except OSError:
+        return False
+    return True
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def has_sha_extensions() -> bool:
+    try:
+        return " sha_ni " in Path("/proc/cpuinfo").read_text().replace("\n", " ")
+    except OSError:
+        return False
+
+
+def tool_version(cmd: Sequence[str]) -> str:
+    if shutil.which(cmd[0]) is None and not os.path.isabs(cmd[0]):
+        return "absent"
+    try:
+        done = subprocess.run(list(cmd), capture_output=True, text=True, timeout=30)
+    except OSError:
+        return "absent"
+    text = (done.stdout or done.stderr).strip().splitlines()
+    return text[0] if text else "?"
+
+
+def machine_facts() -> dict[str, str]:
+    mem_kb = 0
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem_kb = int(line.split()[1])
+    except OSError:
+        pass
+    return {
+        "date": time.strftime("%Y-%m-%d %H:%M %Z"),
+        "nproc": str(os.cpu_count()),
+        "cpu": cpu_model() + (" (SHA extensions)" if has_sha_extensions() else ""),
+        "memory": f"{mem_kb / 1024 / 1024:.0f} GiB",
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+        "sha256sum": tool_version(["sha256sum", "--version"]),
+        "wget": tool_version(["wget", "--version"]),
+        "warcio": _module_version("warcio"),
+        "trafilatura": _module_version("trafilatura"),
+        "archiver": _module_version("archiver"),
+    }
+
+
+def _module_version(name: str) -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "absent"
