@@ -15,9 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from bs4 import BeautifulSoup
-
-from archiver.extract import structured
+from archiver.extract import dom, structured
 from archiver.extract.fields import Fields, Page, host_of
 from archiver.extract.profiles import extract_html, transcript
 from archiver.extract.text import Normalizer, decode
@@ -88,8 +86,10 @@ def _extract(source: SourceRecord) -> dict[str, Any] | NotAnArticle:
         result = transcript.extract(text, source.url, norm)
     else:
         text, charset = decode(source.payload, source.content_type, is_html=True)
-        soup = BeautifulSoup(text, "lxml")
-        page = Page(soup=soup, structured=structured.read(soup), url=source.url, norm=norm,
+        root = dom.parse(text)
+        if root is None:
+            return NotAnArticle("no HTML elements in the document")
+        page = Page(root=root, structured=structured.read(root), url=source.url, norm=norm,
                     charset=charset)
         result = extract_html(page)
     if isinstance(result, str):

@@ -7,9 +7,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urljoin, urlsplit
 
-from bs4 import BeautifulSoup, Tag
+from lxml import etree
 
 from archiver.extract import byline as bylines
+from archiver.extract import dom
+from archiver.extract.dom import Element
 from archiver.extract.structured import Structured
 from archiver.extract.text import Normalizer
 
@@ -63,38 +65,39 @@ class Fields:
 
 @dataclass
 class Page:
-    """One parsed HTML page: the soup, its structured data, its URL and the normaliser."""
+    """One parsed HTML page: the lxml tree, its structured data, its URL and the normaliser."""
 
-    soup: BeautifulSoup
+    root: Element
     structured: Structured
     url: str
     norm: Normalizer
     charset: str
 
 
-def strip_junk(root: Tag) -> None:
+def strip_junk(root: Element) -> None:
     """Remove scripts, styles, navigation, ads and share widgets (after JSON-LD is read)."""
-    for tag in root.find_all(JUNK_TAGS):
-        tag.decompose()
-    doomed = [tag for tag in root.find_all(True) if _is_junk(tag)]
-    for tag in doomed:
-        if not tag.decomposed:
-            tag.decompose()
+    for tag in list(root.iter(*JUNK_TAGS)):
+        dom.drop(tag)
+    for tag in _WITH_CLASS_OR_ID(root):
+        if _is_junk(tag):
+            dom.drop(tag)  # inside an already dropped subtree this is harmless
 
 
-def _is_junk(tag: Tag) -> bool:
-    if tag.attrs is None:  # already decomposed together with an ancestor
-        return False
-    tokens = list(tag.get("class") or [])
+# One C-level pass for the candidates; the token test runs only on elements that have any.
+_WITH_CLASS_OR_ID = etree.XPath("//*[@class or @id]")
+
+
+def _is_junk(tag: Element) -> bool:
+    tokens = (tag.get("class") or "").split()
     ident = tag.get("id")
-    if isinstance(ident, str):
+    if ident:
         tokens.append(ident)
     return any(_JUNK_TOKEN.match(token) for token in tokens)
 
 
-def text_of(tag: Tag, norm: Normalizer) -> str:
-    """Visible text of an element, NFC and whitespace-folded (<br> counts as a space)."""
-    return norm.clean(tag.get_text())
+def text_of(tag: Element, norm: Normalizer) -> str:
+    """Visible text of an element, NFC and whitespace-folded (<br> adds nothing)."""
+    return norm.clean(dom.text(tag))
 
 
 def resolve(href: str | None, base: str) -> str | None:

@@ -17,10 +17,11 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from bs4 import NavigableString, Tag
+from lxml import etree
 
 from archiver.extract import byline as bylines
-from archiver.extract import dates
+from archiver.extract import dates, dom
+from archiver.extract.dom import Element
 from archiver.extract.fields import Fields, Page, host_of, language_tag, resolve, strip_junk
 from archiver.extract.fields import text_of as _text
 from archiver.extract.structured import ld_list, ld_text, link_href
@@ -91,7 +92,7 @@ GENERIC = Selectors(
 def run(sel: Selectors, page: Page, fields: Fields) -> str | None:
     """Fill `fields` from the page; returns a reason when the page is not an article."""
     _section(sel, page, fields)  # breadcrumbs often sit in <nav>, which strip_junk removes
-    strip_junk(page.soup)
+    strip_junk(page.root)
     containers = _containers(sel, page)
     _remove_boxes(sel, containers)
     _images(sel, page, fields, containers)
@@ -157,18 +158,17 @@ def _values(page: Page, source: str) -> list[str]:
     if source.startswith("meta:"):
         return page.structured.meta.get(source[5:], [])
     if source.startswith("link:"):
-        href = link_href(page.soup, source[5:])
+        href = link_href(page.root, source[5:])
         return [href] if href else []
     if source.startswith("html:"):
-        html = page.soup.find("html")
-        value = html.get(source[5:]) if isinstance(html, Tag) else None
-        return [value] if isinstance(value, str) else []
-    tag = page.soup.select_one(source)
+        value = page.root.get(source[5:]) if page.root.tag == "html" else None
+        return [value] if value is not None else []
+    tag = dom.select_one(page.root, source)
     if tag is None:
         return []
-    if source.startswith("time") and isinstance(tag.get("datetime"), str):
-        return [str(tag["datetime"])]
-    return [tag.get_text()]
+    if source.startswith("time") and tag.get("datetime") is not None:
+        return [tag.get("datetime")]
+    return [dom.text(tag)]
 
 
 def _first(page: Page, sources: tuple[str, ...]) -> tuple[str, str] | None:
@@ -203,42 +203,56 @@ def _lead(sel: Selectors, page: Page, fields: Fields) -> None:
         fields.body.pop(0)  # pages that repeat the sapo as the first paragraph
 
 
-def _containers(sel: Selectors, page: Page) -> list[Tag]:
+def _containers(sel: Selectors, page: Page) -> list[Element]:
     """Every element matched by the first body selector that matches anything."""
     for css in sel.body:
-        found = page.soup.select(css)
+        found = dom.select(page.root, css)
         if found:
-            outer = [tag for tag in found if not any(
-                parent in found for parent in tag.parents)]
-            return outer
+            chosen = set(found)
+            return [tag for tag in found
+                    if not any(parent in chosen for parent in tag.iterancestors())]
     return []
 
 
-def _remove_boxes(sel: Selectors, containers: list[Tag]) -> None:
+def _remove_boxes(sel: Selectors, containers: list[Element]) -> None:
     """Cut related-news boxes ('Tin liên quan') out of the content before reading it."""
     for container in containers:
         for css in sel.boxes:
-            for box in container.select(css):
-                box.decompose()
-        for label in container.find_all(string=re.compile(r"^\s*Tin liên quan\s*:?\s*$")):
-            _remove_labelled_box(label, container)
+            for box in dom.select(container, css):
+                dom.drop(box)
+        for holder in _related_labels(container):
+            _remove_labelled_box(holder, container)
 
 
-def _remove_labelled_box(label: NavigableString, container: Tag) -> None:
+# Elements whose own text (not a descendant's) is exactly a 'Tin liên quan' label; the
+# contains() prefilter runs in C, the exact test in Python on the few hits.
+_RELATED_TEXT = re.compile(r"^\s*Tin liên quan\s*:?\s*$")
+_RELATED_CANDIDATES = etree.XPath(".//text()[contains(., 'Tin liên quan')]")
+
+
+def _related_labels(container: Element) -> list[Element]:
+    holders = []
+    for string in _RELATED_CANDIDATES(container):
+        if _RELATED_TEXT.match(string):
+            owner = string.getparent()
+            holders.append(owner if string.is_text else owner.getparent())
+    return [h for h in holders if h is not None]
+
+
+def _remove_labelled_box(node: Element | None, container: Element) -> None:
     """A 'Tin liên quan' heading: remove its box, or the heading and the list after it."""
-    node = label.parent
-    while node is not None and node.parent is not container and node is not container:
-        node = node.parent
+    while node is not None and node.getparent() is not container and node is not container:
+        node = node.getparent()
     if node is None or node is container:
         return
-    if node.name in ("p", "h2", "h3", "h4", "strong", "b"):
-        following = node.find_next_sibling()
-        if following is not None and following.name in ("ul", "ol"):
-            following.decompose()
-    node.decompose()
+    if node.tag in ("p", "h2", "h3", "h4", "strong", "b"):
+        following = node.getnext()
+        if following is not None and following.tag in ("ul", "ol"):
+            dom.drop(following)
+    dom.drop(node)
 
 
-def _body(sel: Selectors, page: Page, fields: Fields, containers: list[Tag]) -> None:
+def _body(sel: Selectors, page: Page, fields: Fields, containers: list[Element]) -> None:
     paragraphs: list[str] = []
     how = ""
     for container in containers:
@@ -257,18 +271,18 @@ def _body(sel: Selectors, page: Page, fields: Fields, containers: list[Tag]) -> 
         fields.put("body", [p for p in body if p], describe("ld:articleBody", page))
 
 
-def _matched_body(sel: Selectors, containers: list[Tag]) -> str:
+def _matched_body(sel: Selectors, containers: list[Element]) -> str:
     for css in sel.body:
-        if containers and containers[0].css.match(css):
+        if containers and dom.matches(containers[0], css):
             return css
     return sel.body[0]
 
 
-def _paragraphs(sel: Selectors, page: Page, container: Tag) -> list[str]:
-    excluded = {id(tag) for css in sel.not_body for tag in container.select(css)}
+def _paragraphs(sel: Selectors, page: Page, container: Element) -> list[str]:
+    excluded = {tag for css in sel.not_body for tag in dom.select(container, css)}
     out = []
-    for tag in container.find_all(list(sel.paragraphs)):
-        if tag.find(list(sel.paragraphs)) is not None or _inside(tag, excluded, container):
+    for tag in container.iterdescendants(*sel.paragraphs):
+        if _has_descendant(tag, sel.paragraphs) or _inside(tag, excluded, container):
             continue
         text = _text(tag, page.norm)
         if text:
@@ -276,23 +290,36 @@ def _paragraphs(sel: Selectors, page: Page, container: Tag) -> list[str]:
     return out
 
 
-def _inside(tag: Tag, excluded: set[int], container: Tag) -> bool:
-    node: Tag | None = tag
+def _has_descendant(tag: Element, names: tuple[str, ...]) -> bool:
+    return next(tag.iterdescendants(*names), None) is not None
+
+
+def _inside(tag: Element, excluded: set[Element], container: Element) -> bool:
+    node: Element | None = tag
     while node is not None and node is not container:
-        if id(node) in excluded:
+        if node in excluded:
             return True
-        node = node.parent
+        node = node.getparent()
     return False
 
 
-def _lines(page: Page, container: Tag) -> list[str]:
+def _lines(page: Page, container: Element) -> list[str]:
     """Body text without <p>: split at <br> and block boundaries."""
-    for br in container.find_all("br"):
-        br.replace_with(_PARA_BREAK)
-    for block in container.find_all(_BLOCKS):
-        block.append(_PARA_BREAK)
-    pieces = container.get_text().split(_PARA_BREAK)
+    for br in list(container.iterdescendants("br")):
+        br.tail = _PARA_BREAK + (br.tail or "")
+    for block in list(container.iterdescendants(*_BLOCKS)):
+        _append_text(block, _PARA_BREAK)
+    pieces = dom.text(container).split(_PARA_BREAK)
     return [text for text in (page.norm.clean(piece) for piece in pieces) if text]
+
+
+def _append_text(node: Element, text: str) -> None:
+    """Text at the end of an element's content (after its last child)."""
+    if len(node):
+        last = node[-1]
+        last.tail = (last.tail or "") + text
+    else:
+        node.text = (node.text or "") + text
 
 
 def _strip_credit(page: Page, fields: Fields, paragraphs: list[str]) -> list[str]:
@@ -313,13 +340,13 @@ def _strip_credit(page: Page, fields: Fields, paragraphs: list[str]) -> list[str
     return paragraphs[:-1]
 
 
-def _images(sel: Selectors, page: Page, fields: Fields, containers: list[Tag]) -> None:
+def _images(sel: Selectors, page: Page, fields: Fields, containers: list[Element]) -> None:
     images: list[dict[str, str | None]] = []
     seen: set[str] = set()
     used = ""
     for container in containers:
         for css in sel.images:
-            for img in container.select(css):
+            for img in dom.select(container, css):
                 url = _img_src(img, page.url)
                 if url and url not in seen:
                     seen.add(url)
@@ -337,24 +364,24 @@ def _images(sel: Selectors, page: Page, fields: Fields, containers: list[Tag]) -
             return
 
 
-def _img_src(img: Tag, base: str) -> str | None:
+def _img_src(img: Element, base: str) -> str | None:
     for attr in ("data-src", "data-original", "src"):
         value = img.get(attr)
-        if isinstance(value, str):
+        if value is not None:
             url = resolve(value, base)
             if url:
                 return url
     return None
 
 
-def _caption(sel: Selectors, page: Page, img: Tag) -> str | None:
-    holder = img.find_parent(["figure", "table"])
+def _caption(sel: Selectors, page: Page, img: Element) -> str | None:
+    holder = next(img.iterancestors("figure", "table"), None)
     if holder is None:
         return None
     for css in sel.captions:
-        tag = holder.select_one(css)
+        tag = dom.select_one(holder, css)
         if tag is not None:
-            return page.norm.clean_or_none(tag.get_text())
+            return page.norm.clean_or_none(dom.text(tag))
     return None
 
 
@@ -366,10 +393,10 @@ def _byline(sel: Selectors, page: Page, fields: Fields) -> None:
                 _put_names(page, fields, names, describe(source, page))
                 return
             continue
-        tags = page.soup.select(source)
+        tags = dom.select(page.root, source)
         if len(tags) != 1:  # several links: the enclosing element holds the whole line
             continue
-        raw = page.norm.clean(tags[0].get_text())
+        raw = page.norm.clean(dom.text(tags[0]))
         if raw:
             fields.put("byline", bylines.parse(raw), source)
             return
@@ -426,7 +453,7 @@ def _tag_values(page: Page, source: str) -> list[str]:
         return ld_list(value)
     if source.startswith("meta:"):
         return page.structured.meta.get(source[5:], [])
-    return [tag.get_text() for tag in page.soup.select(source)]
+    return [dom.text(tag) for tag in dom.select(page.root, source)]
 
 
 def _canonical(sel: Selectors, page: Page, fields: Fields) -> None:

@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from bs4 import BeautifulSoup, Tag
+from archiver.extract.dom import Element
 
 ARTICLE_TYPES = {"NewsArticle", "Article", "ReportageNewsArticle", "AnalysisNewsArticle",
                  "BlogPosting", "OpinionNewsArticle", "LiveBlogPosting", "TechArticle",
@@ -31,11 +31,13 @@ class Structured:
         return self.jsonld.get(key) if self.jsonld else None
 
 
-def read(soup: BeautifulSoup) -> Structured:
+def read(root: Element) -> Structured:
     """Collect JSON-LD and <meta> from one parsed page (call before junk is removed)."""
-    found = Structured(meta=_meta(soup))
-    for script in soup.find_all("script", type=_is_jsonld):
-        obj = _article_object(_load(script.string or script.get_text()))
+    found = Structured(meta=_meta(root))
+    for script in root.iter("script"):
+        if not _is_jsonld(script.get("type")):
+            continue
+        obj = _article_object(_load(script.text or ""))
         if obj is not None:
             found.jsonld = obj
             found.jsonld_type = _types(obj)[0]
@@ -47,9 +49,9 @@ def _is_jsonld(value: str | None) -> bool:
     return bool(value) and value.strip().lower() == "application/ld+json"
 
 
-def _meta(soup: BeautifulSoup) -> dict[str, list[str]]:
+def _meta(root: Element) -> dict[str, list[str]]:
     meta: dict[str, list[str]] = {}
-    for tag in soup.find_all("meta"):
+    for tag in root.iter("meta"):
         key = tag.get("property") or tag.get("name") or tag.get("itemprop")
         content = tag.get("content")
         if isinstance(key, str) and isinstance(content, str) and content.strip():
@@ -111,10 +113,10 @@ def ld_list(value: Any) -> list[str]:
     return out
 
 
-def link_href(soup: BeautifulSoup, rel: str) -> str | None:
-    for tag in soup.find_all("link", href=True):
-        rels = tag.get("rel") or []
-        if isinstance(tag, Tag) and rel in [r.lower() for r in rels]:
-            href = tag.get("href")
-            return href if isinstance(href, str) and href.strip() else None
+def link_href(root: Element, rel: str) -> str | None:
+    """href of the first <link> whose rel (a space-separated list) includes `rel`."""
+    for tag in root.iter("link"):
+        href = tag.get("href")
+        if href is not None and rel in (tag.get("rel") or "").lower().split():
+            return href if href.strip() else None
     return None

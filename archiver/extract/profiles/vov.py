@@ -59,7 +59,7 @@ def matches(url: str) -> bool:
 
 def declared_url(page: Page) -> str | None:
     """The page's own canonical URL (link rel=canonical, else og:url), unresolved."""
-    return link_href(page.soup, "canonical") or page.structured.first("og:url")
+    return link_href(page.root, "canonical") or page.structured.first("og:url")
 
 
 def post_id(url: str | None) -> str | None:
