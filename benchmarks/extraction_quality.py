@@ -38,6 +38,8 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:  # run as a script from a clean clone, without installing
+    sys.path.insert(0, str(REPO))
 SHARED = Path(os.environ.get("ARCHIVER_SHARED") or REPO.parent / "shared")
 BENCHMARK = SHARED / "conformance" / "extraction" / "scrapinghub"
 # The benchmark's shingle length (upstream evaluate.py, ngram_n=4).
