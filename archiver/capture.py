@@ -5,6 +5,7 @@ own output file, so nothing is shared but the per-host pacer and the manifest lo
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -15,9 +16,18 @@ from typing import Any
 
 from archiver.errors import UnreadableInputError, UsageError
 from archiver.fetch import Exchange, Fetcher, FetchOptions, FetchResult, HostPacer, check_url
-from archiver.pipeline import ArticleOutcome, StoredUnit, record_event, store_warc
+from archiver.pipeline import (
+    ArticleOutcome,
+    StoredUnit,
+    extraction_processes,
+    record_event,
+    store_warc,
+)
 from archiver.store import Archive
-from archiver.warc import RecordRef, WarcFileWriter, new_record_id, sha256_label
+from archiver.warc import RecordRef, WarcFileWriter, new_record_id, sha256_label, warc_fields
+
+# Starting extraction processes costs ~0.5 s; worth it only for a batch of pages.
+MIN_URLS_FOR_PROCESSES = 16
 
 
 @dataclass(frozen=True)
@@ -105,8 +115,11 @@ def capture_urls(archive: Archive, urls: Iterable[str], options: CaptureOptions,
                 on_done(outcome)
         return outcome
 
+    processes = min(os.cpu_count() or 1, options.workers) if len(urls) >= MIN_URLS_FOR_PROCESSES \
+        and options.extract else 1
     try:
-        with ThreadPoolExecutor(max_workers=max(1, options.workers)) as pool:
+        with extraction_processes(processes), \
+                ThreadPoolExecutor(max_workers=max(1, options.workers)) as pool:
             return list(pool.map(work, urls))
     finally:
         for f in fetchers:
@@ -183,7 +196,7 @@ def _write_exchanges(writer: WarcFileWriter, result: FetchResult) -> RecordRef |
     if final_ref is not None:
         writer.write_record(
             "metadata", result.url, _metadata_block(result), datetime.now(UTC),
-            content_type="application/json", payload_digest=None,
+            content_type="application/warc-fields", payload_digest=None,
             extra={"WARC-Concurrent-To": final_ref.record_id},
         )
     return final_ref
@@ -217,28 +230,27 @@ def _request_payload_sha256(request_bytes: bytes) -> bytes:
 
 def _metadata_block(result: FetchResult) -> bytes:
     """Fetch facts a reader may need later: timings, addresses, the hop chain, failures."""
-    data = {
-        "seed_url": result.url,
-        "final_url": result.final_url,
-        "error": result.error,
-        "exchanges": [
-            {
-                "url": e.url,
-                "started_at": e.started_at.isoformat().replace("+00:00", "Z"),
-                "elapsed_ms": round(e.elapsed * 1000, 3),
-                "status": e.status,
-                "ip": e.ip,
-                "port": e.port,
-                "location": e.headers.get("location"),
-                "payload_bytes": e.payload_size,
-                "truncated": e.truncated,
-                "error": e.error,
-            }
-            for e in result.exchanges
-        ],
-        "redirect_chain": result.redirect_chain(),
-    }
-    return json.dumps(data, sort_keys=True, ensure_ascii=False, indent=1).encode() + b"\n"
+    exchanges = [
+        {
+            "url": e.url,
+            "started_at": e.started_at.isoformat().replace("+00:00", "Z"),
+            "elapsed_ms": round(e.elapsed * 1000, 3),
+            "status": e.status,
+            "ip": e.ip,
+            "port": e.port,
+            "location": e.headers.get("location"),
+            "payload_bytes": e.payload_size,
+            "truncated": e.truncated,
+            "error": e.error,
+        }
+        for e in result.exchanges
+    ]
+    fields: dict[str, Any] = {"seed-url": result.url, "final-url": result.final_url}
+    if result.error:
+        fields["error"] = result.error
+    fields["exchange"] = exchanges
+    fields["redirect-chain"] = result.redirect_chain()
+    return warc_fields(fields)
 
 
 class _Concat:

@@ -153,6 +153,7 @@ def capture(urls: tuple[str, ...], seed_file: Path | None, archive_dir: Path | N
 
     archive = open_archive(archive_dir)
     outcomes = capture_urls(archive, all_urls, options, on_done=report)
+    update_index(archive, [o.warc for o in outcomes if o.warc])
     sign_head(archive)
     failed = sum(1 for o in outcomes if not o.ok)
     if not as_json and not quiet:
@@ -165,6 +166,14 @@ def shown(text: str | None) -> str:
     """Text from the outside world made safe for one terminal line: control characters
     (newlines, ESC sequences) are escaped, so a URL cannot split or forge output lines."""
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
+
+
+def update_index(archive: Archive, warcs: list[str]) -> None:
+    from archiver.pipeline import index_warcs
+
+    warning = index_warcs(archive, *warcs)
+    if warning:
+        click.echo(f"Warning: {warning}", err=True)
 
 
 def sign_head(archive: Archive) -> None:
@@ -256,6 +265,7 @@ def ingest(paths: tuple[Path, ...], url: str | None, accept_invalid: bool,
             emit_json(outcome.to_dict())
         elif not (quiet and outcome.ok):
             click.echo(render_ingest(outcome))
+    update_index(archive, [o.warc for o in outcomes if o.warc and o.status == "ingested"])
     sign_head(archive)
     failed = sum(1 for o in outcomes if not o.ok)
     if not as_json and not quiet:
@@ -544,18 +554,11 @@ def main() -> None:
 
 def _register_command_modules() -> None:
     """Commands that live beside their library module (one module per job) join the group."""
-    import importlib
+    from archiver import cli_ecosystem, cli_security
 
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        for command in getattr(module, "COMMANDS", []):
+    for module in (cli_ecosystem, cli_security):
+        for command in module.COMMANDS:
             cli.add_command(command)
 
 
-COMMAND_MODULES = ("archiver.cli_ecosystem", "archiver.cli_security")
 _register_command_modules()

@@ -23,6 +23,7 @@ from archiver.pipeline import (
     place_article,
     record_event,
     store_warc,
+    write_conversion,
 )
 from archiver.sources import iter_sources
 from archiver.store import Archive, FileInfo, new_capture_id
@@ -172,8 +173,5 @@ def _article_bytes(outcome: ArticleOutcome) -> bytes:
 def _write_conversions(writer: WarcFileWriter, stored: list[tuple[StoredRecord, ArticleOutcome]],
                        when: datetime) -> RecordRef | None:
     for record, outcome in stored:
-        ref = writer.write_record("conversion", record.target_uri, _article_bytes(outcome), when,
-                                  content_type="application/json", payload_digest=None,
-                                  extra={"WARC-Refers-To": record.record_id})
-        outcome.conversion_id = ref.record_id
+        write_conversion(writer, outcome, record.target_uri, record.record_id, when)
     return None

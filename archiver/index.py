@@ -125,27 +125,32 @@ def rebuild(archive: Archive, progress: Callable[[str], None] | None = None) -> 
 
 
 def add_warc(archive: Archive, warc_relpath: str) -> IndexStats:
-    """Merge one WARC's lines into `index.cdxj`, keeping it sorted. Re-adding a WARC replaces
-    its lines rather than duplicating them, so a retried call is harmless."""
-    new_lines = index_lines(archive, [warc_relpath])
+    """Merge one WARC's lines into `index.cdxj` (see add_warcs)."""
+    return add_warcs(archive, [warc_relpath])
+
+
+def add_warcs(archive: Archive, warc_relpaths: list[str]) -> IndexStats:
+    """Merge these WARCs' lines into `index.cdxj`, keeping it sorted, in one rewrite. Re-adding
+    a WARC replaces its lines rather than duplicating them, so a retried call is harmless."""
+    new_lines = index_lines(archive, list(warc_relpaths))
     lines = 0
     with lock_for(archive), archive.atomic_file(INDEX_NAME) as raw:
-        old = _existing_lines(archive.index_path, warc_relpath)
+        old = _existing_lines(archive.index_path, set(warc_relpaths))
         for line in heapq.merge(old, iter(new_lines)):
             raw.write(line.encode("utf-8"))
             lines += 1
-    return IndexStats(1, lines)
+    return IndexStats(len(warc_relpaths), lines)
 
 
-def _existing_lines(path: Path, skip_filename: str) -> Iterator[str]:
-    """The current index's lines, minus those of `skip_filename` (it is being re-added)."""
+def _existing_lines(path: Path, skip: set[str]) -> Iterator[str]:
+    """The current index's lines, minus those of the files in `skip` (being re-added)."""
     if not path.is_file():
         return
-    marker = json.dumps(skip_filename)
+    markers = [json.dumps(name) for name in skip]
     with open(path, encoding="utf-8", newline="\n") as f:
         for line in f:
-            # Cheap substring test first; parse only lines that might name the file.
-            if marker in line and CdxjLine.parse(line).filename == skip_filename:
+            # Cheap substring test first; parse only lines that might name a skipped file.
+            if any(m in line for m in markers) and CdxjLine.parse(line).filename in skip:
                 continue
             yield line if line.endswith("\n") else line + "\n"
 

@@ -8,7 +8,6 @@ keep the original file name, size, mtime and sha256.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import stat
@@ -25,7 +24,7 @@ from archiver import manifest
 from archiver.errors import UnreadableInputError, UsageError
 from archiver.pipeline import ArticleOutcome, record_event, store_warc
 from archiver.store import Archive
-from archiver.warc import RecordRef, WarcFileWriter, sha256_label
+from archiver.warc import RecordRef, WarcFileWriter, sha256_label, warc_fields
 
 DOCUMENT_SUFFIXES = {".html": "text/html", ".htm": "text/html", ".xhtml": "text/html",
                      ".txt": "text/plain"}
@@ -257,17 +256,16 @@ def _write_document(writer: WarcFileWriter, doc: Document, when: datetime) -> Re
         payload_digest=sha256_label(bytes.fromhex(doc.sha256)),
     )
     meta = {
-        "original_name": doc.path.name,
-        "size": doc.size,
+        "original-name": doc.path.name,
+        "size": str(doc.size),
         "mtime": doc.mtime.isoformat().replace("+00:00", "Z"),
         "sha256": doc.sha256,
-        "target_uri_from": doc.url_from,
+        "target-uri-from": doc.url_from,
         "note": "ingested, not fetched",
     }
     writer.write_record(
-        "metadata", doc.url,
-        json.dumps(meta, sort_keys=True, ensure_ascii=False, indent=1).encode() + b"\n",
-        when, content_type="application/json", payload_digest=None,
+        "metadata", doc.url, warc_fields(meta),
+        when, content_type="application/warc-fields", payload_digest=None,
         extra={"WARC-Refers-To": ref.record_id},
     )
     return ref

@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -111,7 +115,7 @@ def derive_article(record: StoredRecord, warc_relpath: str) -> ArticleOutcome:
         or record.headers.get("WARC-Block-Digest"),
         http_status=record.http_status,
     )
-    result = extract.extract(source)
+    result = _run_extract(source)
     if isinstance(result, extract.NotAnArticle):
         return ArticleOutcome("not-article", reason=result.reason)
     errors = schemas.validate(result, "article")
@@ -125,17 +129,52 @@ def derive_article(record: StoredRecord, warc_relpath: str) -> ArticleOutcome:
                           path=article_relpath(result["id"], record))
 
 
-def write_conversion(writer: WarcFileWriter, outcome: ArticleOutcome, source: RecordRef,
-                     when: datetime) -> None:
-    """The article as a WARC conversion record pointing at its source record."""
+_pool: ProcessPoolExecutor | None = None
+
+
+@contextmanager
+def extraction_processes(workers: int) -> Iterator[None]:
+    """Run extraction in `workers` processes while inside: parsing HTML is pure Python and
+    holds the GIL, so threads alone leave all but one core idle during a capture.
+    Spawned, not forked: forking a process whose threads hold locks can deadlock."""
+    global _pool
+    if workers <= 1 or _pool is not None:
+        yield
+        return
+    _pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"))
+    try:
+        yield
+    finally:
+        pool, _pool = _pool, None
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _run_extract(source: extract.SourceRecord) -> dict[str, Any] | extract.NotAnArticle:
+    pool = _pool
+    if pool is None:
+        return extract.extract(source)
+    try:
+        return pool.submit(extract.extract, source).result()
+    except BrokenProcessPool:  # a worker died (OOM kill): extract here instead
+        return extract.extract(source)
+
+
+ARTICLE_URN = "urn:archiver:article:"
+
+
+def write_conversion(writer: WarcFileWriter, outcome: ArticleOutcome, source_uri: str,
+                     source_id: str, when: datetime) -> None:
+    """The article as a WARC conversion record pointing at its source record.
+
+    Its target URI is `urn:archiver:article:<page URL>`, not the page URL itself: replay
+    tools index conversion records, and one under the page's URL would be served in place
+    of the page (the convention ArchiveWeb.page follows with its urn:pageinfo: records)."""
     if outcome.status != "stored" or outcome.article is None:
         return
-    body = extract.article_json_bytes(outcome.article)
     ref = writer.write_record(
-        "conversion", source.target_uri, body, when,
-        content_type="application/json",
-        payload_digest=None,
-        extra={"WARC-Refers-To": source.record_id},
+        "conversion", ARTICLE_URN + source_uri, extract.article_json_bytes(outcome.article),
+        when, content_type="application/json", payload_digest=None,
+        extra={"WARC-Refers-To": source_id},
     )
     outcome.conversion_id = ref.record_id
 
@@ -199,7 +238,7 @@ def store_warc(archive: Archive, when: datetime, operator: str | None, descripti
             stored = read_record_at(Path(f.name), source.offset,
                                     cap=extract.MAX_PAYLOAD_BYTES + 1)
             outcome = derive_article(stored, rel)
-            write_conversion(writer, outcome, source, when)
+            write_conversion(writer, outcome, source.target_uri or "", source.record_id, when)
         refs = list(writer.refs)
     unit = StoredUnit(archive.file_info(rel), refs, outcome)
     if outcome is not None and outcome.status == "stored" and outcome.path and outcome.article:
@@ -208,6 +247,20 @@ def store_warc(archive: Archive, when: datetime, operator: str | None, descripti
         unit.article_file = archive.file_info(outcome.path)
         outcome.sha256 = unit.article_file.sha256
     return unit
+
+
+def index_warcs(archive: Archive, *relpaths: str) -> str | None:
+    """Keep index.cdxj current. It is derived data (`archiver index` rebuilds it), so a
+    failure here is a warning, never a failed capture."""
+    from archiver import index
+
+    if not relpaths:
+        return None
+    try:
+        index.add_warcs(archive, list(relpaths))
+    except Exception as exc:
+        return f"index.cdxj not updated ({type(exc).__name__}: {exc}); run `archiver index`"
+    return None
 
 
 def record_event(archive: Archive, event: str, outcome: str, detail: str,

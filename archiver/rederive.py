@@ -20,6 +20,7 @@ from archiver.pipeline import (
     place_article,
     record_event,
     store_warc,
+    write_conversion,
 )
 from archiver.sources import iter_sources
 from archiver.store import Archive, FileInfo
@@ -109,11 +110,7 @@ def _commit(archive: Archive, pending: _Pending, operator: str | None) -> None:
 
     def write(writer: WarcFileWriter) -> RecordRef | None:
         for result, source in zip(pending.outcomes, pending.sources, strict=True):
-            body = extract.article_json_bytes(result.article.article or {})
-            ref = writer.write_record("conversion", source.target_uri, body, when,
-                                      content_type="application/json", payload_digest=None,
-                                      extra={"WARC-Refers-To": source.record_id})
-            result.article.conversion_id = ref.record_id
+            write_conversion(writer, result.article, source.target_uri, source.record_id, when)
         return None
 
     unit = store_warc(archive, when, operator, "re-extraction of stored records", write,

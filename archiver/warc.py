@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -33,6 +34,29 @@ CONFORMS_TO = "http://iipc.github.io/warc-specifications/specifications/warc-for
 GZIP_LEVEL = 6  # level 9 (warcio's default) costs ~2x the CPU for ~1% smaller files
 COPY_CHUNK = 1024 * 1024
 DEFAULT_PAYLOAD_CAP = 8 * 1024 * 1024 + 1  # decompression cap: just past extraction's limit
+
+
+def warc_fields(fields: dict[str, Any]) -> bytes:
+    """application/warc-fields: `name: value` lines (WARC 1.1 section 4). Structured values
+    are written as JSON on their line. Replay tools (pywb) skip records in this format, so a
+    metadata record never stands in for the page it describes."""
+    lines = []
+    for name, value in fields.items():
+        items = value if isinstance(value, list) else [value]
+        for item in items:
+            plain = isinstance(item, str) and item.isprintable()  # no CR/LF to break lines
+            text = item if plain else json.dumps(item, sort_keys=True, ensure_ascii=False)
+            lines.append(f"{name}: {text}\r\n")
+    return "".join(lines).encode("utf-8")
+
+
+def parse_warc_fields(block: bytes) -> list[tuple[str, str]]:
+    pairs = []
+    for line in block.decode("utf-8").split("\r\n"):
+        if line:
+            name, _, value = line.partition(": ")
+            pairs.append((name, value))
+    return pairs
 
 
 def sha256_label(digest: bytes) -> str:

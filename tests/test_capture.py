@@ -16,6 +16,7 @@ from warc_helpers import read_warc, warc_files, warcio_check
 from warcio.bufferedreaders import ChunkedDataReader
 
 from archiver import manifest
+from archiver.warc import parse_warc_fields
 
 
 def sha256_label(data: bytes) -> str:
@@ -63,9 +64,15 @@ def test_article_capture_writes_a_standard_warc(run, server, archive_dir):
     assert response.headers["WARC-Payload-Digest"] == sha256_label(article_bytes())
     assert all(r.headers["WARC-Block-Digest"].startswith("sha256:") for r in recs)
 
-    timings = json.loads(meta.raw_payload)
-    assert timings["exchanges"][0]["ip"] == "127.0.0.1"
-    assert timings["exchanges"][0]["elapsed_ms"] >= 0
+    # metadata is application/warc-fields (replay tools skip it); structured values are JSON
+    assert meta.headers["Content-Type"] == "application/warc-fields"
+    fields = parse_warc_fields(meta.raw_payload)
+    assert ("seed-url", url) in fields
+    exchange = json.loads(dict(fields)["exchange"])
+    assert exchange["ip"] == "127.0.0.1" and exchange["elapsed_ms"] >= 0
+    # the article travels as a conversion record under its own URN, not the page's URL
+    assert conversion.headers["WARC-Target-URI"] == "urn:archiver:article:" + url
+    assert json.loads(conversion.raw_payload)["id"] == "vov-1064050"
 
 
 def test_every_redirect_hop_is_its_own_pair(run, server, archive_dir):
@@ -80,8 +87,9 @@ def test_every_redirect_hop_is_its_own_pair(run, server, archive_dir):
     assert [r.headers["WARC-Target-URI"] for r in responses] == [
         server.url("/redirect/1"), server.url("/redirect/2"), server.url(VOV_PATH)]
     assert [q.headers["WARC-Concurrent-To"] for q in requests_] == [r.id for r in responses]
-    meta = json.loads(next(r for r in recs if r.type == "metadata").raw_payload)
-    assert [hop["status"] for hop in meta["redirect_chain"]] == [301, 302, 200]
+    meta = parse_warc_fields(next(r for r in recs if r.type == "metadata").raw_payload)
+    hops = [json.loads(value) for name, value in meta if name == "redirect-chain"]
+    assert [hop["status"] for hop in hops] == [301, 302, 200]
     entry = list(manifest.iter_entries(archive_dir / "manifest.jsonl"))[-1]
     assert entry["source"]["final_url"] == server.url(VOV_PATH)
     assert [h["status"] for h in entry["source"]["redirects"]] == [301, 302, 200]

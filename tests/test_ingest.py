@@ -12,6 +12,7 @@ from conftest import REPO, SEED_DOCUMENT
 from warc_helpers import read_warc, warc_files, warcio_check
 
 from archiver import manifest
+from archiver.warc import parse_warc_fields
 
 SEED_URL = ("https://vov.vn/chinh-tri/can-lam-cho-the-gioi-hieu-ro-hon-ve-quyen-con-nguoi"
             "-o-viet-nam-post1064050.vov")
@@ -41,11 +42,13 @@ def test_ingest_seed_folder_offline(run, seeds, archive_dir):
     assert resource.headers["WARC-Target-URI"] == SEED_URL
     assert resource.headers["Content-Type"] == "text/plain; charset=utf-8"
     assert resource.raw_payload == SEED_DOCUMENT.read_bytes()
-    facts = json.loads(meta.raw_payload)
-    assert facts["original_name"] == SEED_DOCUMENT.name
-    assert facts["size"] == SEED_DOCUMENT.stat().st_size
+    assert meta.headers["Content-Type"] == "application/warc-fields"
+    facts = dict(parse_warc_fields(meta.raw_payload))
+    assert facts["original-name"] == SEED_DOCUMENT.name
+    assert facts["size"] == str(SEED_DOCUMENT.stat().st_size)
+    assert facts["sha256"] == "eaeb2af36c3f5511d3bc719e2a75a60cccb6fe6f9c6d45296273671a6e0035fe"
     assert facts["note"] == "ingested, not fetched"
-    assert facts["target_uri_from"] == "last line of the transcript"
+    assert facts["target-uri-from"] == "last line of the transcript"
     assert meta.headers["WARC-Refers-To"] == resource.id
 
     entry = next(manifest.iter_entries(archive_dir / "manifest.jsonl"))

@@ -164,11 +164,6 @@ def test_pywb_replays_captures_latest_earlier_and_through_redirects(
     assert hop.status_code == 200 and title_of(hop.text) == TITLE
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "pywb's own indexer (plain `wb-manager add`) also indexes our metadata and conversion "
-    "records, which carry the page's URL and the same second; replay then serves one of "
-    "them instead of the page. Our index.cdxj and WACZ index leave them out, so the README "
-    "routes work. Passes once capture writes those records so pywb skips them."))
 def test_plain_wb_manager_add_of_a_warc_replays_the_page(archive, pywb, news):
     added = requests.get(f"{pywb}/added/{news.url(STORY_PATH)}", timeout=30)
     assert added.status_code == 200
