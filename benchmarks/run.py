@@ -157,7 +157,9 @@ def validate_bench(work: Path, records: int) -> Bench:
     return Bench(
         f"validate {mb:.0f} MB WARC", 1 + 2 * records, "records/s",
         Side("archiver validate FILE", [*ARCHIVER, "validate", str(warc), "--quiet"]),
-        Side("warcio check", [PY, "-m", "warcio.cli", "check", str(warc)]),
+        # warcio digests chunked payloads before de-chunking, so it flags the generator's
+        # every-20th chunked response (exit 1); archiver follows WARC 1.1 and finds none.
+        Side("warcio check", [PY, "-m", "warcio.cli", "check", str(warc)], ok_codes=(0, 1)),
         "≥ 1.5× warcio check", lambda b: b.ratio >= 1.5,
         note=f"{mb:.0f} MB, {1 + 2 * records} records")
 
@@ -238,10 +240,11 @@ def extract_bench(work: Path, pages: int) -> Bench:
 
 def corpus_bench(work: Path, articles: int) -> Bench:
     root = builders.build_corpus_archive(work / f"corpus-{articles}", articles)
+    limit = 10.0 * articles / 100_000  # issue 7: 100,000 articles in 10 s; scaled for --quick
     return Bench(
         f"corpus validate {articles:,} articles", articles, "articles/s",
         Side("archiver validate", [*ARCHIVER, "validate", "--archive", str(root), "--quiet"]),
-        None, "≤ 10 s", lambda b: b.archiver.seconds <= 10.0, warmup=False,
+        None, f"≤ {limit:g} s", lambda b: b.archiver.seconds <= limit, warmup=False,
         note=f"{articles // builders.RECORDS_PER_WARC or 1} WARCs of stub records, "
              f"{articles:,} manifest entries")
 
