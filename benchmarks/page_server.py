@@ -23,6 +23,9 @@ from builders import vov_pages
 
 class PageHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes; with Nagle on, the body's last segment waits
+    # for the client's delayed ACK (~40 ms a page) and every crawler measures the server.
+    disable_nagle_algorithm = True
     server: PageServer
 
     def log_message(self, *args: object) -> None:  # a log line per hit would cost CPU
