@@ -5,7 +5,6 @@ own output file, so nothing is shared but the per-host pacer and the manifest lo
 from __future__ import annotations
 
 import json
-import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -19,15 +18,11 @@ from archiver.fetch import Exchange, Fetcher, FetchOptions, FetchResult, HostPac
 from archiver.pipeline import (
     ArticleOutcome,
     StoredUnit,
-    extraction_processes,
     record_event,
     store_warc,
 )
 from archiver.store import Archive
 from archiver.warc import RecordRef, WarcFileWriter, new_record_id, sha256_label, warc_fields
-
-# Starting extraction processes costs ~0.5 s; worth it only for a batch of pages.
-MIN_URLS_FOR_PROCESSES = 16
 
 
 @dataclass(frozen=True)
@@ -115,11 +110,8 @@ def capture_urls(archive: Archive, urls: Iterable[str], options: CaptureOptions,
                 on_done(outcome)
         return outcome
 
-    processes = min(os.cpu_count() or 1, options.workers) if len(urls) >= MIN_URLS_FOR_PROCESSES \
-        and options.extract else 1
     try:
-        with extraction_processes(processes), \
-                ThreadPoolExecutor(max_workers=max(1, options.workers)) as pool:
+        with ThreadPoolExecutor(max_workers=max(1, options.workers)) as pool:
             return list(pool.map(work, urls))
     finally:
         for f in fetchers:

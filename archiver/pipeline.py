@@ -10,13 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -115,7 +111,7 @@ def derive_article(record: StoredRecord, warc_relpath: str) -> ArticleOutcome:
         or record.headers.get("WARC-Block-Digest"),
         http_status=record.http_status,
     )
-    result = _run_extract(source)
+    result = extract.extract(source)
     if isinstance(result, extract.NotAnArticle):
         return ArticleOutcome("not-article", reason=result.reason)
     errors = schemas.validate(result, "article")
@@ -127,39 +123,6 @@ def derive_article(record: StoredRecord, warc_relpath: str) -> ArticleOutcome:
                               article=result)
     return ArticleOutcome("stored", article=result,
                           path=article_relpath(result["id"], record))
-
-
-_pool: ProcessPoolExecutor | None = None
-
-
-@contextmanager
-def extraction_processes(workers: int) -> Iterator[None]:
-    """Run extraction in `workers` processes while inside: parsing HTML is pure Python and
-    holds the GIL, so threads alone leave all but one core idle during a capture.
-    Spawned, not forked: forking a process whose threads hold locks can deadlock."""
-    global _pool
-    if workers <= 1 or _pool is not None:
-        yield
-        return
-    _pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"))
-    try:
-        yield
-    finally:
-        pool, _pool = _pool, None
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _run_extract(source: extract.SourceRecord) -> dict[str, Any] | extract.NotAnArticle:
-    pool = _pool
-    if pool is None:
-        return extract.extract(source)
-    try:
-        return pool.submit(extract.extract, source).result()
-    except BrokenProcessPool:  # a worker died (OOM kill): extract here instead
-        return extract.extract(source)
-
-
-ARTICLE_URN = "urn:archiver:article:"
 
 
 def write_conversion(writer: WarcFileWriter, outcome: ArticleOutcome, source_uri: str,

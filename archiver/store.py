@@ -58,6 +58,7 @@ class Archive:
 
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root).absolute()
+        self._real_root: Path | None = None  # resolved once: realpath costs a stat per part
 
     @property
     def warcs_dir(self) -> Path:
@@ -92,7 +93,9 @@ class Archive:
         if not relpath or relpath.startswith("/") or "\\" in relpath or "\0" in relpath:
             raise UsageError(f"{relpath!r}: not a path inside the archive")
         path = (self.root / relpath).resolve()
-        if not path.is_relative_to(self.root.resolve()):
+        if self._real_root is None:
+            self._real_root = self.root.resolve()
+        if not path.is_relative_to(self._real_root):
             raise UsageError(f"{relpath!r}: path escapes the archive root")
         return path
 
