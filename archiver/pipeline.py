@@ -125,6 +125,9 @@ def derive_article(record: StoredRecord, warc_relpath: str) -> ArticleOutcome:
                           path=article_relpath(result["id"], record))
 
 
+ARTICLE_URN = "urn:archiver:article:"
+
+
 def write_conversion(writer: WarcFileWriter, outcome: ArticleOutcome, source_uri: str,
                      source_id: str, when: datetime) -> None:
     """The article as a WARC conversion record pointing at its source record.
