@@ -18,9 +18,6 @@ from news_site import (
     three_snapshots,
 )
 
-from archiver.cli import cli
-from archiver.cli_ecosystem import COMMANDS
-
 CHANGED = PARAGRAPHS[1].replace("cuối tuần", "thứ Hai tuần sau")
 
 
@@ -150,22 +147,3 @@ def test_views_refuse_a_missing_archive(run):
         result = run(*args)
         assert result.exit_code == 2
         assert "no archive here" in result.output
-
-
-def _all_commands():
-    for command in COMMANDS:
-        yield command.name, command
-        for sub in getattr(command, "commands", {}).values():
-            yield f"{command.name} {sub.name}", sub
-
-
-@pytest.mark.parametrize("name", [name for name, _ in _all_commands()])
-def test_every_ecosystem_command_has_help_with_an_example(name):
-    from click.testing import CliRunner
-
-    assert cli.get_command(None, name.split()[0]) is not None  # registered by cli.py
-    result = CliRunner().invoke(cli, [*name.split(), "--help"])
-    assert result.exit_code == 0
-    command = dict(_all_commands())[name]
-    assert command.help and len(command.help.split()) > 5
-    assert "Example" in result.output, f"`archiver {name} --help` has no example"
