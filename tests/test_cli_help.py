@@ -10,7 +10,6 @@ from click.testing import CliRunner
 
 from archiver.cli import cli
 
-
 Path = tuple[str, ...]
 
 
