@@ -192,3 +192,17 @@ def test_generic_extraction_is_deterministic() -> None:
     page = _page(f"<article><h1>T</h1>{STORY}</article>")
     first = extract(fixture_source("d", "https://news.example.org/a/4", payload=page))
     assert first == extract(fixture_source("d", "https://news.example.org/a/4", payload=page))
+
+
+def test_generic_pages_past_the_element_limit_fall_back_to_json_ld() -> None:
+    flood = "<p>word word word word</p>" * 25_000  # past body.MAX_ELEMENTS
+    assert isinstance(extract(fixture_source("f", "https://news.example.org/f",
+                                             payload=_page(f"<article>{flood}</article>"))),
+                      NotAnArticle)
+    ld = json.dumps({"@type": "NewsArticle", "headline": "H",
+                     "articleBody": "First paragraph of the story.\nSecond one, longer. " * 5})
+    head = f'<script type="application/ld+json">{ld}</script>'
+    article = extract(fixture_source("f", "https://news.example.org/f",
+                                     payload=_page(f"<article>{flood}</article>", head)))
+    assert isinstance(article, dict), article
+    assert article["extraction"]["evidence"]["body"] == "JSON-LD NewsArticle.articleBody"
