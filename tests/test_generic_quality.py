@@ -194,15 +194,18 @@ def test_generic_extraction_is_deterministic() -> None:
     assert first == extract(fixture_source("d", "https://news.example.org/a/4", payload=page))
 
 
-def test_generic_pages_past_the_element_limit_fall_back_to_json_ld() -> None:
-    flood = "<p>word word word word</p>" * 25_000  # past body.MAX_ELEMENTS
-    assert isinstance(extract(fixture_source("f", "https://news.example.org/f",
-                                             payload=_page(f"<article>{flood}</article>"))),
+def test_generic_pages_past_the_element_limit_use_the_container_then_json_ld() -> None:
+    flood = "<p>word word word word</p>" * 25_000  # past body.MAX_ELEMENTS: no trafilatura
+    url = "https://news.example.org/f"
+    article = extract(fixture_source("f", url, payload=_page(f"<article>{flood}</article>")))
+    assert isinstance(article, dict), article
+    assert article["extraction"]["evidence"]["body"] == \
+        "article p, h2, h3, h4 (trafilatura found too little text)"
+    assert isinstance(extract(fixture_source("f", url, payload=_page(f"<div>{flood}</div>"))),
                       NotAnArticle)
     ld = json.dumps({"@type": "NewsArticle", "headline": "H",
                      "articleBody": "First paragraph of the story.\nSecond one, longer. " * 5})
     head = f'<script type="application/ld+json">{ld}</script>'
-    article = extract(fixture_source("f", "https://news.example.org/f",
-                                     payload=_page(f"<article>{flood}</article>", head)))
+    article = extract(fixture_source("f", url, payload=_page(f"<div>{flood}</div>", head)))
     assert isinstance(article, dict), article
     assert article["extraction"]["evidence"]["body"] == "JSON-LD NewsArticle.articleBody"

@@ -36,7 +36,7 @@ TRAFILATURA_OPTIONS = {"favor_precision": True, "include_comments": False,
 # trafilatura costs ~0.1 ms per element; a hostile page of 50,000 paragraphs took 7 s.
 # The 181 scrapinghub news pages have at most ~1,600 elements, so 20,000 leaves a wide
 # margin for real pages while bounding the worst case near 2 s. Larger pages fall back to
-# the JSON-LD articleBody (if any), else are not articles.
+# the page's own article container, then the JSON-LD articleBody (generic.run).
 MAX_ELEMENTS = 20_000
 _COUNT_ELEMENTS = etree.XPath("count(//*)")
 _WS = re.compile(r"\s+")

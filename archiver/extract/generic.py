@@ -110,10 +110,10 @@ def run(sel: Selectors, page: Page, fields: Fields) -> str | None:
     _remove_boxes(sel, containers)
     _images(sel, page, fields, containers)
     _byline(sel, page, fields)
-    if sel.trafilatura_body:
-        _put_body(page, fields, found.paragraphs if found else [], found.how if found else "")
-    else:
-        _body(sel, page, fields, containers)
+    if found is not None and sum(map(len, found.paragraphs)) >= sel.min_body_chars:
+        _put_body(page, fields, found.paragraphs, found.how)
+    else:  # a profile's selectors; for generic pages, the page's own article container
+        _body(sel, page, fields, containers)  # (trafilatura drops repeated paragraphs)
     if not fields.body or sum(len(p) for p in fields.body) < sel.min_body_chars:
         return "no article body found"
     _title(sel, page, fields)
@@ -275,6 +275,8 @@ def _body(sel: Selectors, page: Page, fields: Fields, containers: list[Element])
         paragraphs.extend(_paragraphs(sel, page, container))
     if paragraphs:
         how = f"{_matched_body(sel, containers)} {', '.join(sel.paragraphs)}"
+        if sel.trafilatura_body:
+            how += " (trafilatura found too little text)"
     else:
         for container in containers:
             paragraphs.extend(_lines(page, container))
