@@ -13,7 +13,8 @@ from archiver import SOFTWARE_NAME, __version__
 
 # The libraries whose behaviour shapes what is stored; their versions travel with every event
 # (users of warcprox and browsertrix asked for exactly this).
-RECORDED_LIBRARIES = ("warcio", "requests", "urllib3", "beautifulsoup4", "lxml", "jsonschema")
+RECORDED_LIBRARIES = ("warcio", "requests", "urllib3", "beautifulsoup4", "lxml", "cssselect",
+                      "trafilatura", "jsonschema")
 
 
 def software() -> str:

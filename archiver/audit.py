@@ -20,7 +20,7 @@ from typing import Any
 
 from archiver import manifest, signing
 from archiver.errors import UnreadableInputError, UsageError
-from archiver.findings import Finding, count
+from archiver.findings import Finding, Report
 from archiver.store import Archive, hash_file
 from archiver.warc import record_id_at
 
@@ -40,24 +40,11 @@ class Expected:
 
 
 @dataclass
-class AuditReport:
-    findings: list[Finding]
+class AuditReport(Report):
     entries: int = 0
     files: int = 0
     bytes: int = 0
     seconds: float = 0.0
-
-    @property
-    def errors(self) -> int:
-        return count(self.findings, "error")
-
-    @property
-    def warnings(self) -> int:
-        return count(self.findings, "warning")
-
-    @property
-    def ok(self) -> bool:
-        return self.errors == 0
 
     def summary(self) -> str:
         mb = self.bytes / 1e6
@@ -199,6 +186,6 @@ def audit(archive: Archive, jobs: int | None = None,
             if progress:
                 progress(exp.size)
     findings += list(find_orphans(archive, expected))
-    return AuditReport(findings, entries=entries, files=len(expected),
+    return AuditReport(findings=findings, entries=entries, files=len(expected),
                        bytes=sum(e.size for e in expected.values()),
                        seconds=time.monotonic() - started)

@@ -81,6 +81,17 @@ def emit_json(obj: Any) -> None:
     click.echo(json.dumps(obj, sort_keys=True, ensure_ascii=False))
 
 
+def print_report(report: Any, as_json: bool, quiet: bool) -> None:
+    """A checker's report: every finding (errors only with --quiet), then its summary."""
+    if as_json:
+        emit_json(report.to_dict())
+        return
+    for finding in report.findings:
+        if not (quiet and finding.severity != "error"):
+            click.echo(finding.render())
+    click.echo(report.summary())
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="archiver")
 def cli() -> None:
@@ -382,13 +393,7 @@ def validate(paths: tuple[Path, ...], archive_dir: Path | None, jobs: int | None
         if not archive.exists():
             raise Failure(f"{archive.root}: no archive here", EXIT_USAGE)
         report = validate_mod.validate_archive(archive, jobs, progress)
-    if as_json:
-        emit_json(report.to_dict())
-    else:
-        for finding in report.findings:
-            if not (quiet and finding.severity != "error"):
-                click.echo(finding.render())
-        click.echo(report.summary())
+    print_report(report, as_json, quiet)
     unreadable = any(f.code == "unreadable-file" for f in report.findings)
     sys.exit(EXIT_USAGE if unreadable and paths else EXIT_OK if report.ok else EXIT_FINDINGS)
 
@@ -451,13 +456,7 @@ def audit(archive_dir: Path | None, operator: str | None, jobs: int | None, reco
         record_event(archive, "fixity check", status, report.summary(), operator,
                      summary={k: v for k, v in report.to_dict().items() if k != "findings"},
                      findings=[f.to_dict() for f in report.findings if f.severity == "error"][:100])
-    if as_json:
-        emit_json(report.to_dict())
-    else:
-        for finding in report.findings:
-            if not (quiet and finding.severity != "error"):
-                click.echo(finding.render())
-        click.echo(report.summary())
+    print_report(report, as_json, quiet)
     sys.exit(EXIT_OK if report.ok else EXIT_FINDINGS)
 
 

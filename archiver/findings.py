@@ -43,3 +43,22 @@ class Finding:
 
 def count(findings: list[Finding], severity: Severity) -> int:
     return sum(1 for f in findings if f.severity == severity)
+
+
+@dataclass
+class Report:
+    """What every checker returns: its findings (all of them), verdicts derived from them."""
+
+    findings: list[Finding] = dataclasses.field(default_factory=list)
+
+    @property
+    def errors(self) -> int:
+        return count(self.findings, "error")
+
+    @property
+    def warnings(self) -> int:
+        return count(self.findings, "warning")
+
+    @property
+    def ok(self) -> bool:
+        return self.errors == 0

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import re
-import stat
 from datetime import UTC, datetime
 from pathlib import Path
 
 from archiver import manifest
 from archiver.errors import UnreadableInputError, UsageError
 from archiver.findings import Finding
-from archiver.ingest import IngestOutcome
+from archiver.ingest import IngestOutcome, check_regular_file
 from archiver.pipeline import (
     ArticleOutcome,
     derive_article,
@@ -41,17 +40,6 @@ RECORD_ID = re.compile(r"^<urn:[^>]+>$")  # ARC records converted on the fly hav
 def safe_name(name: str) -> str:
     cleaned = re.sub(r"[^A-Za-z0-9._-]", "_", name).lstrip(".")
     return cleaned[-120:] or "file.warc"
-
-
-def _check_regular(path: Path) -> None:
-    try:
-        info = path.lstat()
-    except OSError as exc:
-        raise UnreadableInputError(f"{path}: {exc.strerror or exc}") from exc
-    if stat.S_ISLNK(info.st_mode):
-        raise UsageError(f"{path}: is a symbolic link; give the file it points to")
-    if not stat.S_ISREG(info.st_mode):
-        raise UsageError(f"{path}: not a regular file")
 
 
 def _copy_verbatim(archive: Archive, source: Path, rel: str) -> FileInfo:
@@ -87,7 +75,7 @@ def ingest_warc(archive: Archive, path: Path, accept_invalid: bool = False,
 
     shown = str(path)
     try:
-        _check_regular(path)
+        check_regular_file(path)
         report = check_warc(path, where=path.name)
     except (UsageError, UnreadableInputError) as exc:
         return IngestOutcome(shown, "failed", reason=str(exc).removeprefix(f"{path}: "))

@@ -135,8 +135,9 @@ def source_url(text: str, content_type: str, given: str | None) -> tuple[str, st
     return None
 
 
-def open_document(path: Path, url: str | None) -> Document:
-    """Read a local file safely: regular files only, size-capped, copied before use."""
+def check_regular_file(path: Path) -> os.stat_result:
+    """Inputs are regular files named directly: no symlinks (a link can point anywhere), no
+    devices or FIFOs (reading one can hang or never end)."""
     try:
         info = path.lstat()
     except OSError as exc:
@@ -145,6 +146,12 @@ def open_document(path: Path, url: str | None) -> Document:
         raise UsageError(f"{path}: is a symbolic link; give the file it points to")
     if not stat.S_ISREG(info.st_mode):
         raise UsageError(f"{path}: not a regular file")
+    return info
+
+
+def open_document(path: Path, url: str | None) -> Document:
+    """Read a local file safely: regular files only, size-capped, copied before use."""
+    info = check_regular_file(path)
     if info.st_size > MAX_DOCUMENT_BYTES:
         raise UsageError(f"{path}: {info.st_size} bytes is over the {MAX_DOCUMENT_BYTES} byte "
                          "limit for a document")

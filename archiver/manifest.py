@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from filelock import FileLock
 from archiver import agent, schemas
 from archiver.errors import ManifestError
 from archiver.findings import Finding
+from archiver.store import append_durably
 
 GENESIS = "sha256:" + "0" * 64
 SCHEMA = "manifest-entry"
@@ -90,19 +90,8 @@ def append_many(manifest: Path, events: list[dict[str, Any]]) -> list[dict[str, 
             entries.append(entry)
             lines.append(canonical(entry) + b"\n")
             last = entry
-        _write_durably(manifest, b"".join(lines))
+        append_durably(manifest, b"".join(lines))
     return entries
-
-
-def _write_durably(manifest: Path, data: bytes) -> None:
-    # One write() on O_APPEND: a killed process leaves all of `data` or none of it.
-    fd = os.open(manifest, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        if os.write(fd, data) != len(data):
-            raise ManifestError(f"{manifest}: short write while appending")
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class GroupAppender:

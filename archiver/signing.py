@@ -37,9 +37,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from archiver import manifest
-from archiver.errors import ManifestError, StoreError, UnreadableInputError, UsageError
+from archiver.errors import StoreError, UnreadableInputError, UsageError
 from archiver.findings import Finding
-from archiver.store import Archive
+from archiver.store import Archive, append_durably
 
 ENV_KEY = "ARCHIVER_KEY"
 ENV_TRUSTED = "ARCHIVER_TRUSTED_KEYS"  # os.pathsep-separated public key files
@@ -205,7 +205,7 @@ def sign_head(archive: Archive, key: Ed25519PrivateKey) -> Signature:
         if last is None:
             raise UsageError(f"{path}: the manifest is empty; nothing to sign")
         sig = _make(key, int(last["seq"]), str(last["hash"]))
-        _append_line(sig_path(archive), manifest.canonical(sig.to_dict()) + b"\n")
+        append_durably(sig_path(archive), manifest.canonical(sig.to_dict()) + b"\n")
     return sig
 
 
@@ -228,17 +228,6 @@ def _make(key: Ed25519PrivateKey, seq: int, head_hash: str) -> Signature:
 
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
-
-
-def _append_line(path: Path, line: bytes) -> None:
-    """One write() on O_APPEND, then fsync: a killed process leaves the whole line or none."""
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        if os.write(fd, line) != len(line):
-            raise ManifestError(f"{path}: short write while appending a signature")
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 # ---------------------------------------------------------------- verifying

@@ -36,6 +36,18 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def append_durably(path: Path, data: bytes) -> None:
+    """Append `data` with one write() on O_APPEND, then fsync: a killed process leaves all
+    of it or none of it (only power loss can tear it, and then only at the end)."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        if os.write(fd, data) != len(data):
+            raise StoreError(f"{path}: short write while appending")
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def new_capture_id(when: datetime) -> str:
     """Sortable by time, unique across processes: 20261127T204512Z-1f3a9c0b."""
     return when.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(4)

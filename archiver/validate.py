@@ -17,15 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from archiver import manifest, schemas
-from archiver.findings import Finding, count
+from archiver.findings import Finding, Report
 from archiver.store import Archive
 
 Progress = Callable[[str], None]
 
 
 @dataclass
-class ValidateReport:
-    findings: list[Finding] = field(default_factory=list)
+class ValidateReport(Report):
     warcs: int = 0
     records: int = 0
     bytes: int = 0
@@ -33,18 +32,6 @@ class ValidateReport:
     entries: int = 0
     seconds: float = 0.0
     files: list[dict[str, Any]] = field(default_factory=list)  # one summary per WARC
-
-    @property
-    def errors(self) -> int:
-        return count(self.findings, "error")
-
-    @property
-    def warnings(self) -> int:
-        return count(self.findings, "warning")
-
-    @property
-    def ok(self) -> bool:
-        return self.errors == 0
 
     def summary(self) -> str:
         verdict = "valid" if self.ok else "INVALID"
