@@ -289,13 +289,13 @@ def ingest(paths: tuple[Path, ...], url: str | None, accept_invalid: bool,
 def render_ingest(o: Any) -> str:
     label = {"ingested": "ok", "already-ingested": "same", "skipped": "skip",
              "failed": "FAILED"}[o.status]
-    line = f"{label:7} {o.path}"
+    line = f"{label:7} {shown(o.path)}"
     if o.url:
-        line += f" <{o.url}>"
+        line += f" <{shown(o.url)}>"
     if o.warc:
         line += f"  [{o.warc}]"
     if o.reason:
-        line += f": {o.reason}"
+        line += f": {shown(o.reason)}"
     return line + render_article(o.article)
 
 

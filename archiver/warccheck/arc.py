@@ -17,7 +17,7 @@ from archiver.warccheck.fields import MEDIA_RE, SCHEME_RE
 from archiver.warccheck.headers import MAX_LINE
 from archiver.warccheck.payload import read_http_head
 from archiver.warccheck.report import Collector
-from archiver.warccheck.source import Cursor
+from archiver.warccheck.source import Cursor, skip_newlines
 from archiver.warccheck.warc import Layout
 
 DATE_RE = re.compile(rb"^\d{14}$")
@@ -58,7 +58,7 @@ def scan_arc(cur: Cursor, col: Collector, gz: bool) -> ArcScan:
     scan = ArcScan(layout=Layout() if gz else None)
     separated = True
     while True:
-        gap = _skip_newlines(cur)
+        gap = skip_newlines(cur)
         if cur.at_eof():
             break
         upos = cur.pos
@@ -83,17 +83,9 @@ def scan_arc(cur: Cursor, col: Collector, gz: bool) -> ArcScan:
             break
         separated = cur.peek(1) in (b"\n", b"\r")
         if scan.layout is not None:
-            _skip_newlines(cur)
+            skip_newlines(cur)
             _note_layout(cur, scan.layout, offset, record_id, at_start)
     return scan
-
-
-def _skip_newlines(cur: Cursor) -> int:
-    n = 0
-    while cur.peek(1) in (b"\r", b"\n"):
-        cur.feed(1, [])
-        n += 1
-    return n
 
 
 def _stray(cur: Cursor, col: Collector, line: bytes, offset: int) -> None:

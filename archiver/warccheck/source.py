@@ -280,3 +280,12 @@ class Cursor:
         while ends and ends[0][0] < upos:
             ends.popleft()
         return bool(ends) and ends[0][0] == upos
+
+
+def skip_newlines(cur: Cursor) -> int:
+    """Step over CR/LF bytes between records; how many there were."""
+    n = 0
+    while cur.peek(1) in (b"\r", b"\n"):
+        cur.feed(1, [])
+        n += 1
+    return n

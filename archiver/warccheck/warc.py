@@ -13,7 +13,7 @@ from archiver.warccheck.fields import RecordInfo, check_fields
 from archiver.warccheck.headers import MAX_LINE, VERSION_RE, HeaderBlock, read_header
 from archiver.warccheck.payload import Dechunker, is_chunked, read_http_head
 from archiver.warccheck.report import Collector
-from archiver.warccheck.source import Cursor
+from archiver.warccheck.source import Cursor, skip_newlines
 
 CURRENT_VERSIONS = ("1.0", "1.1")
 LEGACY_VERSIONS = ("0.17", "0.18")
@@ -58,7 +58,7 @@ def scan_warc(cur: Cursor, col: Collector, gz: bool) -> WarcScan:
     scan = WarcScan()
     seen_ids: dict[str, int] = {}
     while True:
-        gap = _skip_newlines(cur)
+        gap = skip_newlines(cur)
         if cur.at_eof():
             break
         upos = cur.pos
@@ -90,14 +90,6 @@ def scan_warc(cur: Cursor, col: Collector, gz: bool) -> WarcScan:
         if gz:
             _note_layout(cur, scan.layout, ctx, at_start)
     return scan
-
-
-def _skip_newlines(cur: Cursor) -> int:
-    n = 0
-    while cur.peek(1) in (b"\r", b"\n"):
-        cur.feed(1, [])
-        n += 1
-    return n
 
 
 def _resync(cur: Cursor) -> None:
