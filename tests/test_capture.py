@@ -260,3 +260,26 @@ def test_python_dash_m_runs_the_cli():
                             capture_output=True, text=True, check=False)
     assert result.returncode == 0
     assert result.stdout.startswith("archiver, version ")
+
+
+def test_an_article_failing_its_schema_is_reported_and_not_stored(run, server, archive_dir,
+                                                                   monkeypatch):
+    from archiver import extract, pipeline
+
+    real = extract.extract
+
+    def broken(source):  # the extractor's output, with one field made invalid
+        article = real(source)
+        article["published_at"] = "hôm qua"
+        return article
+
+    monkeypatch.setattr(pipeline.extract, "extract", broken)
+    result = run("capture", server.url(VOV_PATH))
+    assert result.exit_code == 1
+    assert "INVALID" in result.output
+    assert "/published_at: 'hôm qua' is not a 'date-time'" in result.output
+    path = only_warc(archive_dir)  # the capture itself is kept
+    assert [r.type for r in read_warc(path)] == ["warcinfo", "request", "response", "metadata"]
+    assert not list((archive_dir / "articles").rglob("*.json"))
+    entry = list(manifest.iter_entries(archive_dir / "manifest.jsonl"))[-1]
+    assert entry["outcome"]["status"] == "failure" and entry["articles"] == []
