@@ -22,7 +22,7 @@ from archiver import manifest, signing
 from archiver.errors import UnreadableInputError, UsageError
 from archiver.findings import Finding, Report
 from archiver.store import Archive, hash_file
-from archiver.warc import record_id_at
+from archiver.warc import record_ids_at
 
 Progress = Callable[[int], None]
 
@@ -60,30 +60,54 @@ class AuditReport(Report):
                 "warnings": self.warnings, "findings": [f.to_dict() for f in self.findings]}
 
 
-def collect_expected(archive: Archive) -> tuple[dict[str, Expected], list[Finding], int]:
-    """Files, records and articles named by the manifest; conflicting claims are findings."""
-    expected: dict[str, Expected] = {}
-    findings: list[Finding] = []
-    entries = 0
-    for entry in manifest.iter_entries(archive.manifest_path):
-        entries += 1
+@dataclass
+class ManifestReading:
+    """What one pass over the manifest yields: chain findings, the files/records/articles the
+    entries name (conflicting claims are findings too), and seq -> hash for signatures."""
+
+    expected: dict[str, Expected] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+    chain: dict[int, str] = field(default_factory=dict)
+    entries: int = 0
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(e.size for e in self.expected.values())
+
+    def add(self, entry: dict[str, Any]) -> None:
+        self.entries += 1
         seq = entry.get("seq", -1)
+        if isinstance(seq, int) and isinstance(entry.get("hash"), str):
+            self.chain.setdefault(seq, entry["hash"])
         for f in entry.get("files") or []:
-            if not _valid_file_claim(f):
-                continue
-            known = expected.get(f["path"])
-            if known and (known.sha256, known.size) != (f["sha256"], f["size"]):
-                findings.append(Finding("error", "conflicting-entries", f["path"],
-                                        f"seq {seq} and seq {known.seq} give different checksums"))
-                continue
-            expected.setdefault(f["path"], Expected(f["path"], f["sha256"], f["size"], seq))
+            if _valid_file_claim(f):
+                self._claim(f, seq)
         for r in entry.get("records") or []:
-            if isinstance(r, dict) and r.get("file") in expected and "offset" in r:
-                expected[r["file"]].records[str(r.get("id"))] = int(r["offset"])
+            if isinstance(r, dict) and r.get("file") in self.expected and "offset" in r:
+                self.expected[r["file"]].records[str(r.get("id"))] = int(r["offset"])
         for a in entry.get("articles") or []:
-            if isinstance(a, dict) and a.get("path") in expected:
-                expected[a["path"]].article = a
-    return expected, findings, entries
+            if isinstance(a, dict) and a.get("path") in self.expected:
+                self.expected[a["path"]].article = a
+
+    def _claim(self, f: dict[str, Any], seq: int) -> None:
+        known = self.expected.get(f["path"])
+        if known and (known.sha256, known.size) != (f["sha256"], f["size"]):
+            self.findings.append(Finding("error", "conflicting-entries", f["path"],
+                                         f"seq {seq} and seq {known.seq} give different "
+                                         "checksums"))
+            return
+        self.expected.setdefault(f["path"], Expected(f["path"], f["sha256"], f["size"], seq))
+
+
+def read_manifest(archive: Archive) -> ManifestReading:
+    """Read and verify the manifest in one pass (it can hold millions of lines)."""
+    reading = ManifestReading()
+    verifier = manifest.ChainVerifier("manifest.jsonl")
+    for line in manifest.read_lines(archive.manifest_path):
+        reading.findings += verifier.check(line)
+        if line.entry is not None and not line.torn:
+            reading.add(line.entry)
+    return reading
 
 
 def _valid_file_claim(f: Any) -> bool:
@@ -120,11 +144,9 @@ def check_file(archive: Archive, exp: Expected) -> list[Finding]:
 
 
 def _check_records(path: Path, exp: Expected) -> Iterator[Finding]:
+    found_at = record_ids_at(path, sorted(exp.records.values()))
     for record_id, offset in sorted(exp.records.items(), key=lambda kv: kv[1]):
-        try:
-            found = record_id_at(path, offset)
-        except Exception as exc:
-            found = f"(unreadable: {exc})"
+        found = found_at.get(offset)
         if found != record_id:
             yield Finding("error", "unknown-record-id", exp.path,
                           f"record {record_id} named by seq {exp.seq} is not at offset {offset} "
@@ -163,21 +185,23 @@ def find_orphans(archive: Archive, expected: dict[str, Expected]) -> Iterator[Fi
                       "temporary file left by an interrupted write (safe to delete)")
 
 
-def audit(archive: Archive, jobs: int | None = None,
-          progress: Progress | None = None) -> AuditReport:
-    """Audit the whole archive. Raises UnreadableInputError when there is nothing to audit."""
+def audit(archive: Archive, jobs: int | None = None, progress: Progress | None = None,
+          on_start: Callable[[int], None] | None = None) -> AuditReport:
+    """Audit the whole archive. Raises UnreadableInputError when there is nothing to audit.
+    `on_start(total_bytes)` is called once the manifest is read, `progress(bytes)` per file."""
     if not archive.exists():
         raise UnreadableInputError(f"{archive.root}: no archive here")
     if not archive.manifest_path.is_file():
         raise UnreadableInputError(f"{archive.manifest_path}: no manifest to audit")
     started = time.monotonic()
-    findings = list(manifest.verify_chain(archive.manifest_path))
+    reading = read_manifest(archive)
+    findings = list(reading.findings)
     # Signed heads catch an attacker who edits an entry and recomputes every hash after it.
-    findings += signing.verify(archive)
-    expected, conflicts, entries = collect_expected(archive)
-    findings += conflicts
+    findings += signing.verify(archive, chain=reading.chain)
+    if on_start:
+        on_start(reading.total_bytes)
     # Biggest first, so one large WARC does not finish alone at the end.
-    ordered = sorted(expected.values(), key=lambda e: e.size, reverse=True)
+    ordered = sorted(reading.expected.values(), key=lambda e: e.size, reverse=True)
     jobs = jobs or os.cpu_count() or 1
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         for exp, file_findings in zip(ordered, pool.map(lambda e: check_file(archive, e), ordered),
@@ -185,7 +209,6 @@ def audit(archive: Archive, jobs: int | None = None,
             findings += file_findings
             if progress:
                 progress(exp.size)
-    findings += list(find_orphans(archive, expected))
-    return AuditReport(findings=findings, entries=entries, files=len(expected),
-                       bytes=sum(e.size for e in expected.values()),
-                       seconds=time.monotonic() - started)
+    findings += list(find_orphans(archive, reading.expected))
+    return AuditReport(findings=findings, entries=reading.entries, files=len(ordered),
+                       bytes=reading.total_bytes, seconds=time.monotonic() - started)

@@ -407,6 +407,26 @@ def byte_progress(total: int, enabled: bool, label: str) -> Any:
     return click.progressbar(length=total, label=label, file=sys.stderr, show_eta=True)
 
 
+class LazyProgress:
+    """A byte progress bar whose total is known only once work starts (audit learns it from
+    the manifest it is reading anyway)."""
+
+    def __init__(self, enabled: bool, label: str) -> None:
+        self.enabled, self.label = enabled, label
+        self.bar: Any = None
+
+    def start(self, total: int) -> None:
+        self.bar = byte_progress(total, self.enabled, self.label).__enter__()
+
+    def update(self, n: int) -> None:
+        if self.bar is not None:
+            self.bar.update(n)
+
+    def finish(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+
+
 class _NoProgress:
     def __enter__(self) -> _NoProgress:
         return self
@@ -448,9 +468,11 @@ def audit(archive_dir: Path | None, operator: str | None, jobs: int | None, reco
     archive = open_archive(archive_dir)
     if not archive.manifest_path.is_file():
         raise Failure(f"{archive.manifest_path}: no manifest to audit", EXIT_USAGE)
-    total = sum(e.size for e in audit_mod.collect_expected(archive)[0].values())
-    with byte_progress(total, not as_json and not quiet, "auditing") as bar:
-        report = audit_mod.audit(archive, jobs=jobs, progress=bar.update)
+    bar = LazyProgress(not as_json and not quiet, "auditing")
+    try:
+        report = audit_mod.audit(archive, jobs=jobs, progress=bar.update, on_start=bar.start)
+    finally:
+        bar.finish()
     if record:
         status = "success" if report.ok else "failure"
         record_event(archive, "fixity check", status, report.summary(), operator,

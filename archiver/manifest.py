@@ -227,21 +227,34 @@ def iter_entries(manifest: Path) -> Iterator[dict[str, Any]]:
 def verify_chain(manifest: Path, where: str = "manifest.jsonl") -> Iterator[Finding]:
     """Every chain problem: unparseable or torn lines, seq gaps, broken links, edited entries,
     entries that fail the schema."""
-    expected_seq, prev_hash = 0, GENESIS
+    verifier = ChainVerifier(where)
     for line in read_lines(manifest):
-        loc = f"{where}:{line.number}"
+        yield from verifier.check(line)
+
+
+class ChainVerifier:
+    """Checks lines in order, one at a time, so a caller can verify the chain in the same
+    pass that reads the entries for other purposes (audit reads the manifest once)."""
+
+    def __init__(self, where: str = "manifest.jsonl") -> None:
+        self.where = where
+        self.expected_seq, self.prev_hash = 0, GENESIS
+
+    def check(self, line: Line) -> list[Finding]:
+        loc = f"{self.where}:{line.number}"
         if line.torn:
-            yield Finding("error", "torn-line", loc,
-                          "last line is incomplete (torn write); `archiver repair` can remove it")
-            continue
+            return [Finding("error", "torn-line", loc,
+                            "last line is incomplete (torn write); `archiver repair` can "
+                            "remove it")]
         entry = line.entry
         if entry is None:
-            yield Finding("error", "unparseable-line", loc, "line is not a JSON object")
-            continue
-        yield from _check_entry(entry, loc, expected_seq, prev_hash)
+            return [Finding("error", "unparseable-line", loc, "line is not a JSON object")]
+        found = list(_check_entry(entry, loc, self.expected_seq, self.prev_hash))
         seq = entry.get("seq")
-        expected_seq = (seq + 1) if isinstance(seq, int) else expected_seq + 1
-        prev_hash = entry.get("hash") if isinstance(entry.get("hash"), str) else prev_hash
+        self.expected_seq = (seq + 1) if isinstance(seq, int) else self.expected_seq + 1
+        if isinstance(entry.get("hash"), str):
+            self.prev_hash = entry["hash"]
+        return found
 
 
 def _check_entry(entry: dict[str, Any], loc: str, expected_seq: int,

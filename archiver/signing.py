@@ -257,16 +257,17 @@ def _parse(raw: bytes) -> tuple[Signature | None, str]:
 
 
 def verify(archive: Archive, trusted: dict[str, Ed25519PublicKey] | None = None,
-           ) -> list[Finding]:
+           chain: dict[int, str] | None = None) -> list[Finding]:
     """Check every signature: well-formed, cryptographically valid, made by a trusted key when
-    any is known, and over a head that is still in the chain. Never raises for bad content."""
+    any is known, and over a head that is still in the chain (`chain`: seq -> hash, read from
+    the manifest when not given). Never raises for bad content."""
     path = sig_path(archive)
     if not path.is_file() or path.stat().st_size == 0:
         return [Finding("warning", "unsigned", WHERE,
                         "the manifest is not signed; create a key with `archiver keygen` and "
                         "run `archiver sign`")]
     trusted = trusted_keys() if trusted is None else trusted
-    chain = _chain_hashes(archive.manifest_path)
+    chain = _chain_hashes(archive.manifest_path) if chain is None else chain
     findings: list[Finding] = []
     good: list[Signature] = []
     for number, sig, problem in read_signatures(path):

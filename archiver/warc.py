@@ -271,10 +271,16 @@ def record_ids(path: Path) -> Iterator[tuple[str, str, int]]:
                 it.get_record_offset()
 
 
-def record_id_at(path: Path, offset: int) -> str | None:
-    """The WARC-Record-ID of the record at `offset`, reading its headers only."""
+def record_ids_at(path: Path, offsets: list[int]) -> dict[int, str | None]:
+    """The WARC-Record-ID found at each offset (None where no readable record starts there),
+    reading only record headers, with the file opened once."""
+    found: dict[int, str | None] = {}
     with open(path, "rb") as f:
-        f.seek(offset)
-        for record in ArchiveIterator(f):
-            return record.rec_headers.get_header("WARC-Record-ID")
-    return None
+        for offset in offsets:
+            f.seek(offset)
+            try:
+                record = next(iter(ArchiveIterator(f)), None)
+            except Exception:
+                record = None
+            found[offset] = record.rec_headers.get_header("WARC-Record-ID") if record else None
+    return found
