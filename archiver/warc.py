@@ -271,16 +271,44 @@ def record_ids(path: Path) -> Iterator[tuple[str, str, int]]:
                 it.get_record_offset()
 
 
+HEADER_READ = 4096  # a WARC header block is well under this; we stop at its blank line
+MAX_HEADER = 64 * 1024
+
+
 def record_ids_at(path: Path, offsets: list[int]) -> dict[int, str | None]:
-    """The WARC-Record-ID found at each offset (None where no readable record starts there),
-    reading only record headers, with the file opened once."""
+    """The WARC-Record-ID of the record starting at each offset (None where none does),
+    reading only the header block, with the file opened once. Audit calls this for every
+    record the manifest names, so it inflates a few KB, not whole records."""
     found: dict[int, str | None] = {}
     with open(path, "rb") as f:
         for offset in offsets:
             f.seek(offset)
-            try:
-                record = next(iter(ArchiveIterator(f)), None)
-            except Exception:
-                record = None
-            found[offset] = record.rec_headers.get_header("WARC-Record-ID") if record else None
+            found[offset] = _record_id(_header_block(f))
     return found
+
+
+def _header_block(f: IO[bytes]) -> bytes:
+    """Bytes up to the first blank line, inflating if the record is a gzip member."""
+    head = f.read(HEADER_READ)
+    inflate = zlib.decompressobj(zlib.MAX_WBITS | 16) if head[:2] == b"\x1f\x8b" else None
+    out = b""
+    while head and len(out) < MAX_HEADER:
+        try:
+            out += inflate.decompress(head) if inflate else head
+        except zlib.error:
+            return b""
+        if b"\r\n\r\n" in out or (inflate is not None and inflate.eof):
+            break
+        head = f.read(HEADER_READ)
+    return out.split(b"\r\n\r\n", 1)[0]
+
+
+def _record_id(block: bytes) -> str | None:
+    lines = block.split(b"\r\n")
+    if not lines or not lines[0].startswith(b"WARC/"):
+        return None
+    for line in lines[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"warc-record-id":
+            return value.strip().decode("utf-8", "replace")
+    return None

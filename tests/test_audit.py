@@ -265,3 +265,26 @@ def test_log_shows_provenance(copy):
     events = Cli(copy).json_lines("log", "--event", "ingestion")
     assert [e["event"] for e in events] == ["ingestion"]
     assert events[0]["source"]["file"]["name"] == SEED_DOCUMENT.name
+
+
+def test_record_ids_at_reads_headers_of_plain_and_gzip_records(tmp_path):
+    import gzip
+    from datetime import UTC, datetime
+
+    from archiver.warc import WarcFileWriter, record_ids_at
+
+    gz = tmp_path / "x.warc.gz"
+    with open(gz, "wb") as f:
+        writer = WarcFileWriter(f, gz.name)
+        refs = [writer.write_record("resource", f"https://example.org/{n}", b"a" * size,
+                                    datetime.now(UTC), content_type="text/plain",
+                                    payload_digest=None) for n, size in ((1, 9000), (2, 1))]
+    assert record_ids_at(gz, [r.offset for r in refs] + [5]) == {
+        refs[0].offset: refs[0].record_id, refs[1].offset: refs[1].record_id, 5: None}
+    # the same records uncompressed, as foreign tools may write them
+    data = gz.read_bytes()
+    members = [gzip.decompress(data[r.offset:r.offset + r.length]) for r in refs]
+    plain = tmp_path / "x.warc"
+    plain.write_bytes(b"".join(members))
+    assert record_ids_at(plain, [0, len(members[0]), 3]) == {
+        0: refs[0].record_id, len(members[0]): refs[1].record_id, 3: None}
