@@ -12,7 +12,9 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -106,10 +108,71 @@ def validate_archive(archive: Archive, jobs: int = 1,
     warcs = [p for p in warcs if p.is_file() and p.name.lower().endswith(WARC_SUFFIXES)
              and not p.name.startswith(".")]
     check_warcs(report, warcs, jobs, progress, base=archive.root)
-    known = known_records(archive, report)
-    check_articles(archive, report, known)
+    article_dirs = list_article_dirs(archive)
+    # Articles are listed, parsed and schema-checked in worker processes while this one reads
+    # the manifest: all pure Python, and a corpus holds 100,000s of each.
+    with _article_pool(jobs, len(article_dirs)) as pool:
+        pending = [pool.submit(read_article_dirs, str(archive.root), chunk)
+                   for chunk in _chunks(article_dirs, ARTICLES_PER_TASK)]
+        known = known_records(archive, report)
+        for future in pending:
+            for checked in future.result():
+                report.articles += 1
+                report.findings += checked.findings
+                report.findings += list(link_finding(archive, checked, known))
     report.seconds = time.monotonic() - started
     return report
+
+
+ARTICLES_PER_TASK = 2000  # article folders per worker task
+MIN_ARTICLES_FOR_PROCESSES = 5000  # below this, starting processes costs more than it saves
+
+
+def _article_pool(jobs: int, articles: int) -> Any:
+    if jobs > 1 and articles >= MIN_ARTICLES_FOR_PROCESSES:
+        return ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn"))
+    return _InlineExecutor()
+
+
+class _InlineExecutor:
+    """The executor interface, run in this process (small archives, --jobs 1)."""
+
+    def __enter__(self) -> _InlineExecutor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        future.set_result(fn(*args))
+        return future
+
+
+def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def list_article_dirs(archive: Archive) -> list[str]:
+    """The article-id folders under articles/ (one scandir; their files are listed by the
+    workers that read them)."""
+    if not archive.articles_dir.is_dir():
+        return []
+    return sorted(e.name for e in os.scandir(archive.articles_dir)
+                  if e.is_dir() and not e.name.startswith("."))
+
+
+def read_article_dirs(root: str, dir_names: list[str]) -> list[CheckedArticle]:
+    """Parse and schema-check every article file in these article-id folders."""
+    checked = []
+    for dir_name in dir_names:
+        folder = os.path.join(root, "articles", dir_name)
+        for name in sorted(os.listdir(folder)):
+            if name.endswith(".json") and not name.startswith("."):
+                rel = f"articles/{dir_name}/{name}"
+                checked.append(read_article(rel, Path(folder, name)))
+    return checked
 
 
 def known_records(archive: Archive, report: ValidateReport) -> dict[str, set[str]]:
@@ -128,32 +191,39 @@ def known_records(archive: Archive, report: ValidateReport) -> dict[str, set[str
     return known
 
 
-def check_articles(archive: Archive, report: ValidateReport,
-                   known: dict[str, set[str]]) -> None:
-    if not archive.articles_dir.is_dir():
-        return
-    for path in sorted(archive.articles_dir.rglob("*.json")):
-        if path.name.startswith("."):
-            continue
-        report.articles += 1
-        report.findings += list(check_article(archive, path, known))
+@dataclass
+class CheckedArticle:
+    """One article file after parsing and its schema check (what a worker sends back)."""
+
+    rel: str
+    findings: list[Finding]
+    warc: Any = None
+    record_id: Any = None
+    readable: bool = True
 
 
-def check_article(archive: Archive, path: Path, known: dict[str, set[str]]) -> Iterator[Finding]:
-    rel = archive.relpath(path)
+def read_article(rel: str, path: Path) -> CheckedArticle:
     try:
         doc = json.loads(path.read_bytes())
     except (OSError, ValueError) as exc:
-        yield Finding("error", "unreadable-article", rel, f"not readable JSON: {exc}")
-        return
+        return CheckedArticle(rel, [Finding("error", "unreadable-article", rel,
+                                            f"not readable JSON: {exc}")], readable=False)
     if not isinstance(doc, dict):
-        yield Finding("error", "invalid-article", rel, "not a JSON object")
-        return
-    for pointer, message in schemas.validate(doc, "article"):
-        yield Finding("error", "invalid-article", rel, f"{pointer or '/'}: {message}",
-                      field=pointer or "/")
+        return CheckedArticle(rel, [Finding("error", "invalid-article", rel,
+                                            "not a JSON object")], readable=False)
+    findings = [Finding("error", "invalid-article", rel, f"{pointer or '/'}: {message}",
+                        field=pointer or "/")
+                for pointer, message in schemas.validate(doc, "article")]
     capture = doc.get("capture") or {}
-    warc, record_id = capture.get("warc_path"), capture.get("record_id")
+    return CheckedArticle(rel, findings, capture.get("warc_path"), capture.get("record_id"))
+
+
+def link_finding(archive: Archive, checked: CheckedArticle,
+                 known: dict[str, set[str]]) -> Iterator[Finding]:
+    """Is the article's source record one the manifest names?"""
+    if not checked.readable:
+        return
+    warc, record_id, rel = checked.warc, checked.record_id, checked.rel
     if warc not in known:
         on_disk = isinstance(warc, str) and (archive.root / warc).is_file()
         # A WARC on disk but not in the manifest is an interrupted capture's orphan.
