@@ -71,6 +71,7 @@ class Archive:
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root).absolute()
         self._real_root: Path | None = None  # resolved once: realpath costs a stat per part
+        self._real_dirs: dict[str, Path] = {}
 
     @property
     def warcs_dir(self) -> Path:
@@ -104,9 +105,17 @@ class Archive:
         """The absolute path of `relpath`, refusing anything that escapes the root."""
         if not relpath or relpath.startswith("/") or "\\" in relpath or "\0" in relpath:
             raise UsageError(f"{relpath!r}: not a path inside the archive")
-        path = (self.root / relpath).resolve()
         if self._real_root is None:
             self._real_root = self.root.resolve()
+        parent, _, name = relpath.rpartition("/")
+        # Resolve each folder once (realpath costs a stat per component, per call); the
+        # file itself may still be a symlink, so resolve it when it is one.
+        folder = self._real_dirs.get(parent)
+        if folder is None:
+            folder = self._real_dirs[parent] = (self.root / parent).resolve()
+        path = folder / name
+        if name in ("", ".", "..") or path.is_symlink():
+            path = path.resolve()
         if not path.is_relative_to(self._real_root):
             raise UsageError(f"{relpath!r}: path escapes the archive root")
         return path

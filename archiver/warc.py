@@ -271,7 +271,7 @@ def record_ids(path: Path) -> Iterator[tuple[str, str, int]]:
                 it.get_record_offset()
 
 
-HEADER_READ = 4096  # a WARC header block is well under this; we stop at its blank line
+HEADER_READ = 1024  # compressed bytes per step: a WARC header block inflates from a few hundred
 MAX_HEADER = 64 * 1024
 
 
