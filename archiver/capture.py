@@ -4,9 +4,8 @@ own output file, so nothing is shared but the per-host pacer and the manifest lo
 
 from __future__ import annotations
 
-import json
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -17,7 +16,6 @@ from archiver.errors import UnreadableInputError, UsageError
 from archiver.fetch import Exchange, Fetcher, FetchOptions, FetchResult, HostPacer, check_url
 from archiver.pipeline import (
     ArticleOutcome,
-    StoredUnit,
     record_event,
     store_warc,
 )
@@ -272,12 +270,3 @@ class _Concat:
             out += self.body.read(n - len(out))
         self.pos += len(out)
         return out
-
-
-def iter_outcomes_json(outcomes: Iterable[CaptureOutcome]) -> Iterator[str]:
-    for o in outcomes:
-        yield json.dumps(o.to_dict(), sort_keys=True, ensure_ascii=False)
-
-
-__all__ = ["CaptureOptions", "CaptureOutcome", "StoredUnit", "capture_one", "capture_urls",
-           "read_seed_list"]

@@ -179,7 +179,6 @@ class Exchange:
     status: int | None = None
     reason: str = ""
     headers: dict[str, str] = field(default_factory=dict)  # lower-cased names, last wins
-    payload_sha1: bytes | None = None  # over the entity: Transfer-Encoding removed
     payload_sha256: bytes | None = None
     payload_size: int = 0
     ip: str | None = None
@@ -187,11 +186,6 @@ class Exchange:
     truncated: str | None = None  # WARC-Truncated reason: "length", "time", "disconnect"
     elapsed: float = 0.0
     error: str | None = None
-
-    def body_bytes(self) -> bytes:
-        self.response_body.seek(0)
-        data: bytes = self.response_body.read()
-        return data
 
     def close(self) -> None:
         if self.response_body is not None:
@@ -421,7 +415,7 @@ def _fill_from_recording(exchange: Exchange, rec: Recording) -> None:
 def _digest_payload(exchange: Exchange) -> None:
     """Payload digests over the stored body with Transfer-Encoding removed (WARC 1.1 section
     6.3.2; warcio #74 and heritrix3 #769 hashed the chunk framing instead)."""
-    sha1, sha256 = hashlib.sha1(), hashlib.sha256()
+    sha256 = hashlib.sha256()
     body = exchange.response_body
     body.seek(0)
     stream: Any = body
@@ -430,12 +424,11 @@ def _digest_payload(exchange: Exchange) -> None:
     size = 0
     try:
         while chunk := stream.read(1024 * 1024):
-            sha1.update(chunk)
             sha256.update(chunk)
             size += len(chunk)
     except (ValueError, OSError):  # framing cut short by truncation: digest what decoded
         pass
-    exchange.payload_sha1, exchange.payload_sha256 = sha1.digest(), sha256.digest()
+    exchange.payload_sha256 = sha256.digest()
     exchange.payload_size = size
     body.seek(0)
 

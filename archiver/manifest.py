@@ -30,8 +30,6 @@ from archiver.store import append_durably
 
 GENESIS = "sha256:" + "0" * 64
 SCHEMA = "manifest-entry"
-EVENT_TYPES = ("capture", "ingestion", "metadata extraction", "validation", "fixity check",
-               "repair")
 TAIL_READ = 64 * 1024
 
 

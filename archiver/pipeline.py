@@ -40,7 +40,6 @@ class ArticleOutcome:
     path: str | None = None
     sha256: str | None = None
     errors: list[tuple[str, str]] = field(default_factory=list)
-    conversion_id: str | None = None
 
     @property
     def article_id(self) -> str | None:
@@ -137,12 +136,11 @@ def write_conversion(writer: WarcFileWriter, outcome: ArticleOutcome, source_uri
     of the page (the convention ArchiveWeb.page follows with its urn:pageinfo: records)."""
     if outcome.status != "stored" or outcome.article is None:
         return
-    ref = writer.write_record(
+    writer.write_record(
         "conversion", ARTICLE_URN + source_uri, extract.article_json_bytes(outcome.article),
         when, content_type="application/json", payload_digest=None,
         extra={"WARC-Refers-To": source_id},
     )
-    outcome.conversion_id = ref.record_id
 
 
 def place_article(archive: Archive, outcome: ArticleOutcome) -> str:

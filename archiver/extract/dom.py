@@ -12,7 +12,6 @@ page nests that deep, and a hostile page of 50,000 nested <div>s stays cheap.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from functools import lru_cache
 
 from cssselect import HTMLTranslator
@@ -76,5 +75,3 @@ def drop(node: Element) -> None:
         node.drop_tree()
 
 
-def ancestors(node: Element) -> Iterator[Element]:
-    return node.iterancestors()
