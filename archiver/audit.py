@@ -12,8 +12,9 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from archiver.warc import record_ids_at
 Progress = Callable[[int], None]
 
 
-@dataclass
+@dataclass(slots=True)  # one per file named in the manifest: keep it small
 class Expected:
     """What the manifest says about one stored file."""
 
@@ -185,6 +186,21 @@ def find_orphans(archive: Archive, expected: dict[str, Expected]) -> Iterator[Fi
                       "temporary file left by an interrupted write (safe to delete)")
 
 
+def _bounded_map(pool: ThreadPoolExecutor, fn: Callable[[Expected], list[Finding]],
+                 items: list[Expected], window: int) -> Iterator[tuple[Expected, list[Finding]]]:
+    """pool.map with at most `window` files in flight: Executor.map queues every task up
+    front, and memory must not grow with the number of files in the archive."""
+    pending: deque[tuple[Expected, Future[list[Finding]]]] = deque()
+    for item in items:
+        pending.append((item, pool.submit(fn, item)))
+        if len(pending) >= window:
+            done, future = pending.popleft()
+            yield done, future.result()
+    while pending:
+        done, future = pending.popleft()
+        yield done, future.result()
+
+
 def audit(archive: Archive, jobs: int | None = None, progress: Progress | None = None,
           on_start: Callable[[int], None] | None = None) -> AuditReport:
     """Audit the whole archive. Raises UnreadableInputError when there is nothing to audit.
@@ -204,8 +220,8 @@ def audit(archive: Archive, jobs: int | None = None, progress: Progress | None =
     ordered = sorted(reading.expected.values(), key=lambda e: e.size, reverse=True)
     jobs = jobs or os.cpu_count() or 1
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        for exp, file_findings in zip(ordered, pool.map(lambda e: check_file(archive, e), ordered),
-                                      strict=True):
+        for exp, file_findings in _bounded_map(pool, lambda e: check_file(archive, e), ordered,
+                                               window=4 * jobs):
             findings += file_findings
             if progress:
                 progress(exp.size)
