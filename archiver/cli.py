@@ -463,7 +463,6 @@ def audit(archive_dir: Path | None, operator: str | None, jobs: int | None, reco
     Exit status: 0 clean (warnings allowed), 1 any error found, 2 no readable archive.
     """
     from archiver import audit as audit_mod
-    from archiver.pipeline import record_event
 
     archive = open_archive(archive_dir)
     if not archive.manifest_path.is_file():
@@ -474,6 +473,8 @@ def audit(archive_dir: Path | None, operator: str | None, jobs: int | None, reco
     finally:
         bar.finish()
     if record:
+        from archiver.pipeline import record_event  # imports the extractors: only when needed
+
         status = "success" if report.ok else "failure"
         record_event(archive, "fixity check", status, report.summary(), operator,
                      summary={k: v for k, v in report.to_dict().items() if k != "findings"},
