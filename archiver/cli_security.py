@@ -9,6 +9,7 @@ import click
 
 from archiver.cli import (
     EXIT_USAGE,
+    F,
     Failure,
     archive_option,
     emit_json,
@@ -21,7 +22,7 @@ KEY_HELP = ("Private key file [default: $ARCHIVER_KEY, else "
             "$XDG_CONFIG_HOME/archiver/ed25519.key or ~/.config/archiver/ed25519.key].")
 
 
-def key_option(func):  # type: ignore[no-untyped-def]
+def key_option(func: F) -> F:
     return click.option("--key", "key_path", type=click.Path(dir_okay=False, path_type=Path),
                         default=None, help=KEY_HELP)(func)
 

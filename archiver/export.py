@@ -107,7 +107,7 @@ def _entries(data: bytes) -> Iterator[dict[str, Any]]:
             yield entry
 
 
-def copy_verified(archive: Archive, item: PackFile, out: IO[bytes],
+def copy_verified(archive: Archive, item: PackFile, out: IO[bytes] | io.RawIOBase,
                   progress: Progress | None = None) -> int:
     """Copy one archive file to `out`, refusing it if its bytes no longer match the manifest."""
     if item.data is not None:

@@ -135,13 +135,13 @@ class _RecordingSocket:
 class _RecordingHTTPConnection(HTTPConnection):
     def connect(self) -> None:
         super().connect()
-        self.sock = _RecordingSocket(self.sock)  # type: ignore[assignment]
+        self.sock = _RecordingSocket(self.sock)
 
 
 class _RecordingHTTPSConnection(HTTPSConnection):
     def connect(self) -> None:
         super().connect()
-        self.sock = _RecordingSocket(self.sock)  # type: ignore[assignment]
+        self.sock = _RecordingSocket(self.sock)
 
 
 class _RecordingHTTPPool(HTTPConnectionPool):

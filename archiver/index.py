@@ -97,7 +97,8 @@ def index_lines(archive: Archive, relpaths: Iterable[str], sort: bool = True) ->
     return out.getvalue().splitlines(keepends=True)
 
 
-def _run_indexer(archive: Archive, paths: Iterable[str], out: IO[str], sort: bool) -> None:
+def _run_indexer(archive: Archive, paths: Iterable[str], out: IO[str] | io.TextIOBase,
+                 sort: bool) -> None:
     indexer = CDXJIndexer(out, paths, sort=sort, dir_root=str(archive.root),
                           records=REPLAY_RECORDS)
     try:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -118,6 +118,7 @@ class GroupAppender:
         return pending.entry
 
     def _commit(self, batch: list[_Pending]) -> None:
+        entries: Sequence[dict[str, Any] | None]  # None: that event was refused
         try:
             entries = append_many(self.manifest, [p.event for p in batch])
         except ManifestError:

@@ -224,8 +224,8 @@ class _Compiler:
             return lambda value: False
         if not isinstance(node, dict):
             raise _Unsupported(repr(node))
-        checks = [self._keyword(key, node) for key in node if key not in _IGNORED]
-        checks = [check for check in checks if check is not None]
+        compiled = [self._keyword(key, node) for key in node if key not in _IGNORED]
+        checks = [check for check in compiled if check is not None]
         if len(checks) == 1:
             return checks[0]
         chain = tuple(checks)

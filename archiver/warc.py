@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from warcio.archiveiterator import ArchiveIterator
 from warcio.recordloader import ArcWarcRecord
@@ -63,7 +63,15 @@ def sha256_label(digest: bytes) -> str:
     return "sha256:" + digest.hex()
 
 
-def block_digest(*parts: bytes | IO[bytes]) -> str:
+class BlockStream(Protocol):
+    """A record block read as a stream: any IO[bytes], or capture's head + body view."""
+
+    def read(self, n: int = -1, /) -> bytes: ...
+    def seek(self, pos: int, whence: int = 0, /) -> int: ...
+    def tell(self) -> int: ...
+
+
+def block_digest(*parts: bytes | BlockStream) -> str:
     h = hashlib.sha256()
     for part in parts:
         if isinstance(part, bytes | bytearray):
@@ -142,7 +150,7 @@ class WarcFileWriter:
         self,
         rec_type: str,
         target_uri: str | None,
-        block: bytes | IO[bytes],
+        block: bytes | BlockStream,
         when: datetime,
         *,
         content_type: str,

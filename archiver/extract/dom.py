@@ -13,12 +13,13 @@ page nests that deep, and a hostile page of 50,000 nested <div>s stays cheap.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import TypeAlias
 
 from cssselect import HTMLTranslator
 from lxml import etree
 from lxml import html as lxml_html
 
-Element = lxml_html.HtmlElement
+Element: TypeAlias = lxml_html.HtmlElement
 
 # Comments and processing instructions are never text; dropping them at parse time keeps
 # them out of every later text read. The payload is decoded by archiver (text.decode), so
@@ -35,7 +36,7 @@ _BELOW = "descendant::"
 def parse(text: str) -> Element | None:
     """The <html> element of a decoded page, or None when there is no markup at all."""
     root = etree.fromstring(text.encode("utf-8"), _PARSER)
-    return root if isinstance(root, Element) else None
+    return root if isinstance(root, lxml_html.HtmlElement) else None
 
 
 @lru_cache(maxsize=512)

@@ -355,10 +355,10 @@ def _strip_credit(page: Page, fields: Fields, paragraphs: list[str]) -> list[str
     if fields.byline["raw"] is None:
         fields.put("byline", credit, "last body paragraph (credit line)")
     elif credit["source"] and not credit["authors"]:
-        merged = dict(fields.byline)
+        merged = fields.byline.copy()  # a Byline, not dict[str, object] as dict() would give
         merged["source"] = credit["source"]
         merged["note"] = "; ".join(filter(None, [merged["note"], credit["note"]]))
-        fields.byline = merged  # type: ignore[assignment]
+        fields.byline = merged
         fields.evidence["byline"] += "; source: last body paragraph (credit line)"
     return paragraphs[:-1]
 

@@ -46,7 +46,7 @@ def read(root: Element) -> Structured:
 
 
 def _is_jsonld(value: str | None) -> bool:
-    return bool(value) and value.strip().lower() == "application/ld+json"
+    return bool(value and value.strip().lower() == "application/ld+json")
 
 
 def _meta(root: Element) -> dict[str, list[str]]:

@@ -11,10 +11,11 @@ from __future__ import annotations
 import codecs
 import re
 import unicodedata
+from typing import Final
 
 from bs4.dammit import EncodingDetector
 
-NFC = "NFC"
+NFC: Final = "NFC"  # Final: typed Literal["NFC"], as unicodedata.normalize wants
 WHITESPACE = "whitespace"
 
 # Python's \s covers &nbsp; (U+00A0), thin/ideographic spaces and line separators.

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import traceback
 from collections.abc import Iterable, Iterator
+from typing import BinaryIO
 
 from archiver.errors import UnreadableInputError
 from archiver.warccheck.arc import looks_like_header, scan_arc
@@ -54,7 +55,7 @@ def check_warc(path: str | os.PathLike[str], *, where: str | None = None) -> War
     return report
 
 
-def _scan(fh, head: bytes, report: WarcReport, col: Collector) -> None:  # type: ignore[no-untyped-def]
+def _scan(fh: BinaryIO, head: bytes, report: WarcReport, col: Collector) -> None:
     kind = sniff_compression(head)
     if kind.startswith("unsupported:"):
         report.compression = kind

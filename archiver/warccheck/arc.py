@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from archiver.warccheck.fields import MEDIA_RE, SCHEME_RE
@@ -22,6 +23,7 @@ from archiver.warccheck.warc import Layout
 
 DATE_RE = re.compile(rb"^\d{14}$")
 PLACEHOLDERS = (b"-", b"")
+_Emit = Callable[[str, str, str, str], None]  # severity, code, message, field
 
 
 @dataclass
@@ -126,7 +128,7 @@ def _check_header(hdr: ArcHeader, col: Collector, offset: int, rid: str,
     return int(hdr.length)
 
 
-def _check_ip(ip: bytes, emit) -> None:  # type: ignore[no-untyped-def]
+def _check_ip(ip: bytes, emit: _Emit) -> None:
     if ip in PLACEHOLDERS:
         emit("warning", "arc-placeholder-field", "IP-address is a '-' placeholder", "IP-address")
         return
@@ -136,7 +138,7 @@ def _check_ip(ip: bytes, emit) -> None:  # type: ignore[no-untyped-def]
         emit("error", "invalid-field", f"IP-address is not an IP: {ip[:40]!r}", "IP-address")
 
 
-def _check_mime(mime: bytes, emit) -> None:  # type: ignore[no-untyped-def]
+def _check_mime(mime: bytes, emit: _Emit) -> None:
     text = mime.decode("latin-1")
     if mime in PLACEHOLDERS or text == "no-type":
         return

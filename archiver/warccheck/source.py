@@ -12,14 +12,16 @@ import zlib
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any, BinaryIO
 
+inflater: ModuleType  # isal_zlib or zlib: the same decompressobj API
 try:  # ISA-L inflates ~1.5x faster than zlib; optional, same API and same checks (CRC, ISIZE)
     from isal import isal_zlib as inflater
 
     INFLATE_ERRORS: tuple[type[Exception], ...] = (inflater.error, zlib.error)
 except ImportError:  # pragma: no cover - depends on the environment
-    inflater = zlib  # type: ignore[no-redef]
+    inflater = zlib
     INFLATE_ERRORS = (zlib.error,)
 
 READ_SIZE = 1 << 20

@@ -11,7 +11,7 @@ from typing import Any
 from archiver.warccheck.digests import matches, parse_digest
 from archiver.warccheck.fields import RecordInfo, check_fields
 from archiver.warccheck.headers import MAX_LINE, VERSION_RE, HeaderBlock, read_header
-from archiver.warccheck.payload import Dechunker, is_chunked, read_http_head
+from archiver.warccheck.payload import Dechunker, Sink, is_chunked, read_http_head
 from archiver.warccheck.report import Collector
 from archiver.warccheck.source import Cursor, skip_newlines
 
@@ -102,8 +102,9 @@ def _garbage(cur: Cursor, col: Collector, offset: int, upos: int, first: bool) -
     _resync(cur)
     size = cur.pos - upos
     code = "not-a-record" if first else "trailing-garbage"
+    extra: dict[str, Any] = {} if offset == upos else {"uncompressed_offset": upos}
     col.add("error", code, f"{size} bytes that are not a WARC record", offset=offset,
-            bytes=size, **({} if offset == upos else {"uncompressed_offset": upos}))
+            bytes=size, **extra)
 
 
 def _check_version(h: HeaderBlock, ctx: _Ctx, scan: WarcScan) -> None:
@@ -198,7 +199,7 @@ def _read_block(cur: Cursor, h: HeaderBlock, info: RecordInfo, ctx: _Ctx) -> boo
     pplan = _plan(h, "WARC-Payload-Digest", info, ctx)
     bhash = hashlib.new(bplan.algo) if bplan and bplan.algo and not bplan.skip_reason else None
     check_payload = bool(pplan and pplan.algo and not pplan.skip_reason)
-    sinks = [bhash.update] if bhash else []
+    sinks: list[Sink] = [bhash.update] if bhash else []
     used, raw, dech, dhash = 0, None, None, None
     if check_payload and pplan and pplan.algo:
         if _is_http(info):
