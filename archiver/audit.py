@@ -9,9 +9,12 @@ files nobody named (orphans: warnings, the trace of an interrupted write).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
+from array import array
+from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -61,54 +64,69 @@ class AuditReport(Report):
                 "warnings": self.warnings, "findings": [f.to_dict() for f in self.findings]}
 
 
-@dataclass
-class ManifestReading:
-    """What one pass over the manifest yields: chain findings, the files/records/articles the
-    entries name (conflicting claims are findings too), and seq -> hash for signatures."""
+class ClaimIndex:
+    """Which paths the manifest names, in 8 bytes a path (a sorted array of path hashes), so
+    audit's memory does not grow with the archive: a manifest can name millions of files."""
 
-    expected: dict[str, Expected] = field(default_factory=dict)
-    findings: list[Finding] = field(default_factory=list)
-    chain: dict[int, str] = field(default_factory=dict)
-    entries: int = 0
+    def __init__(self) -> None:
+        self._hashes = array("Q")
+        self._sorted = True
 
-    @property
-    def total_bytes(self) -> int:
-        return sum(e.size for e in self.expected.values())
+    @staticmethod
+    def key(path: str) -> int:
+        return int.from_bytes(hashlib.blake2b(path.encode(), digest_size=8).digest(), "big")
 
-    def add(self, entry: dict[str, Any]) -> None:
-        self.entries += 1
-        seq = entry.get("seq", -1)
-        if isinstance(seq, int) and isinstance(entry.get("hash"), str):
-            self.chain.setdefault(seq, entry["hash"])
+    def add(self, path: str) -> None:
+        self._hashes.append(self.key(path))
+        self._sorted = False
+
+    def _ensure_sorted(self) -> None:
+        if not self._sorted:
+            self._hashes = array("Q", sorted(self._hashes))
+            self._sorted = True
+
+    def __contains__(self, path: str) -> bool:
+        self._ensure_sorted()
+        key = self.key(path)
+        i = bisect_left(self._hashes, key)
+        return i < len(self._hashes) and self._hashes[i] == key
+
+    def repeated(self) -> set[int]:
+        """Keys of paths named more than once (checked again in a second, rare pass)."""
+        self._ensure_sorted()
+        h = self._hashes
+        return {h[i] for i in range(1, len(h)) if h[i] == h[i - 1]}
+
+
+def expectations(entry: dict[str, Any]) -> list[Expected]:
+    """The files one entry names, with the records and articles it places in them."""
+    seq = entry.get("seq", -1)
+    files = {f["path"]: Expected(f["path"], f["sha256"], f["size"], seq)
+             for f in entry.get("files") or [] if _valid_file_claim(f)}
+    for r in entry.get("records") or []:
+        if isinstance(r, dict) and r.get("file") in files and "offset" in r:
+            files[r["file"]].records[str(r.get("id"))] = int(r["offset"])
+    for a in entry.get("articles") or []:
+        if isinstance(a, dict) and a.get("path") in files:
+            files[a["path"]].article = a
+    return list(files.values())
+
+
+def conflicting_claims(archive: Archive, repeated: set[int]) -> list[Finding]:
+    """Second pass, only over paths named twice: do the claims agree?"""
+    first: dict[str, tuple[str, int, int]] = {}
+    findings = []
+    for entry in manifest.iter_entries(archive.manifest_path):
         for f in entry.get("files") or []:
-            if _valid_file_claim(f):
-                self._claim(f, seq)
-        for r in entry.get("records") or []:
-            if isinstance(r, dict) and r.get("file") in self.expected and "offset" in r:
-                self.expected[r["file"]].records[str(r.get("id"))] = int(r["offset"])
-        for a in entry.get("articles") or []:
-            if isinstance(a, dict) and a.get("path") in self.expected:
-                self.expected[a["path"]].article = a
-
-    def _claim(self, f: dict[str, Any], seq: int) -> None:
-        known = self.expected.get(f["path"])
-        if known and (known.sha256, known.size) != (f["sha256"], f["size"]):
-            self.findings.append(Finding("error", "conflicting-entries", f["path"],
-                                         f"seq {seq} and seq {known.seq} give different "
-                                         "checksums"))
-            return
-        self.expected.setdefault(f["path"], Expected(f["path"], f["sha256"], f["size"], seq))
-
-
-def read_manifest(archive: Archive) -> ManifestReading:
-    """Read and verify the manifest in one pass (it can hold millions of lines)."""
-    reading = ManifestReading()
-    verifier = manifest.ChainVerifier("manifest.jsonl")
-    for line in manifest.read_lines(archive.manifest_path):
-        reading.findings += verifier.check(line)
-        if line.entry is not None and not line.torn:
-            reading.add(line.entry)
-    return reading
+            if not _valid_file_claim(f) or ClaimIndex.key(f["path"]) not in repeated:
+                continue
+            claim = (f["sha256"], f["size"], entry.get("seq", -1))
+            known = first.setdefault(f["path"], claim)
+            if known[:2] != claim[:2]:
+                findings.append(Finding("error", "conflicting-entries", f["path"],
+                                        f"seq {claim[2]} and seq {known[2]} give different "
+                                        "checksums"))
+    return findings
 
 
 def _valid_file_claim(f: Any) -> bool:
@@ -175,9 +193,9 @@ def _check_article(path: Path, exp: Expected) -> Iterator[Finding]:
                           f" but the article file says {stored.get(key)!r}", field=key)
 
 
-def find_orphans(archive: Archive, expected: dict[str, Expected]) -> Iterator[Finding]:
+def find_orphans(archive: Archive, named: ClaimIndex) -> Iterator[Finding]:
     for rel in archive.iter_data_files():
-        if rel not in expected:
+        if rel not in named:
             yield Finding("warning", "orphan-file", rel,
                           "orphan: stored file named by no manifest entry "
                           "(an interrupted capture, or a file added by hand)")
@@ -186,45 +204,98 @@ def find_orphans(archive: Archive, expected: dict[str, Expected]) -> Iterator[Fi
                       "temporary file left by an interrupted write (safe to delete)")
 
 
-def _bounded_map(pool: ThreadPoolExecutor, fn: Callable[[Expected], list[Finding]],
-                 items: list[Expected], window: int) -> Iterator[tuple[Expected, list[Finding]]]:
-    """pool.map with at most `window` files in flight: Executor.map queues every task up
-    front, and memory must not grow with the number of files in the archive."""
-    pending: deque[tuple[Expected, Future[list[Finding]]]] = deque()
-    for item in items:
-        pending.append((item, pool.submit(fn, item)))
-        if len(pending) >= window:
-            done, future = pending.popleft()
-            yield done, future.result()
-    while pending:
-        done, future = pending.popleft()
-        yield done, future.result()
-
-
 def audit(archive: Archive, jobs: int | None = None, progress: Progress | None = None,
           on_start: Callable[[int], None] | None = None) -> AuditReport:
-    """Audit the whole archive. Raises UnreadableInputError when there is nothing to audit.
-    `on_start(total_bytes)` is called once the manifest is read, `progress(bytes)` per file."""
+    """Audit the whole archive in one streaming pass over the manifest: each entry's files are
+    checked as the entry is read, a few at a time per thread, so memory stays flat whatever
+    the archive's size. `on_start(total)` gets the manifest's size and `progress(n)` the bytes
+    of it whose files are checked. Raises UnreadableInputError when there is nothing to audit.
+    """
     if not archive.exists():
         raise UnreadableInputError(f"{archive.root}: no archive here")
     if not archive.manifest_path.is_file():
         raise UnreadableInputError(f"{archive.manifest_path}: no manifest to audit")
     started = time.monotonic()
-    reading = read_manifest(archive)
-    findings = list(reading.findings)
-    # Signed heads catch an attacker who edits an entry and recomputes every hash after it.
-    findings += signing.verify(archive, chain=reading.chain)
     if on_start:
-        on_start(reading.total_bytes)
-    # Biggest first, so one large WARC does not finish alone at the end.
-    ordered = sorted(reading.expected.values(), key=lambda e: e.size, reverse=True)
-    jobs = jobs or os.cpu_count() or 1
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        for exp, file_findings in _bounded_map(pool, lambda e: check_file(archive, e), ordered,
-                                               window=4 * jobs):
-            findings += file_findings
-            if progress:
-                progress(exp.size)
-    findings += list(find_orphans(archive, reading.expected))
-    return AuditReport(findings=findings, entries=reading.entries, files=len(ordered),
-                       bytes=reading.total_bytes, seconds=time.monotonic() - started)
+        on_start(archive.manifest_path.stat().st_size)
+    run = _AuditRun(archive, jobs or os.cpu_count() or 1, progress, signing.signed_seqs(archive))
+    run.read_manifest()
+    findings = run.findings
+    # Signed heads catch an attacker who edits an entry and recomputes every hash after it.
+    findings += signing.verify(archive, chain=run.chain)
+    repeated = run.claims.repeated()
+    if repeated:
+        findings += conflicting_claims(archive, repeated)
+    findings += list(find_orphans(archive, run.claims))
+    return AuditReport(findings=findings, entries=run.entries, files=run.files,
+                       bytes=run.bytes, seconds=time.monotonic() - started)
+
+
+class _AuditRun:
+    """The state of one streaming audit: chain verifier, claims, files in flight."""
+
+    def __init__(self, archive: Archive, jobs: int, progress: Progress | None,
+                 signed: set[int]) -> None:
+        self.archive, self.jobs, self.progress, self.signed = archive, jobs, progress, signed
+        self.findings: list[Finding] = []
+        self.claims = ClaimIndex()
+        self.signed_hashes: dict[int, str] = {}  # only what signature checks need:
+        self.head: tuple[int, str] | None = None  # the signed seqs' hashes and the head
+        self.entries = self.files = self.bytes = 0
+        self._pool: ThreadPoolExecutor | None = None
+
+    @property
+    def chain(self) -> dict[int, str]:
+        chain = dict(self.signed_hashes)
+        if self.head is not None:
+            chain.setdefault(*self.head)
+        return chain
+
+    def read_manifest(self) -> None:
+        verifier = manifest.ChainVerifier("manifest.jsonl")
+        in_flight: deque[tuple[int, Future[list[Finding]]]] = deque()
+        with ThreadPoolExecutor(max_workers=self.jobs) as self._pool:
+            for line in manifest.read_lines(self.archive.manifest_path):
+                self.findings += verifier.check(line)
+                futures = self._entry(line.entry) if line.entry and not line.torn else []
+                # the line's bytes count as progress once its last file is checked
+                for i, future in enumerate(futures or [_done(None)], start=1):
+                    in_flight.append((len(line.raw) if i == max(len(futures), 1) else 0, future))
+                while len(in_flight) > IN_FLIGHT_PER_THREAD * self.jobs:
+                    self._collect(in_flight.popleft())
+            while in_flight:
+                self._collect(in_flight.popleft())
+
+    def _entry(self, entry: dict[str, Any]) -> list[Future[list[Finding]]]:
+        self.entries += 1
+        seq, entry_hash = entry.get("seq"), entry.get("hash")
+        if isinstance(seq, int) and isinstance(entry_hash, str):
+            if seq in self.signed:
+                self.signed_hashes.setdefault(seq, entry_hash)
+            if self.head is None or seq > self.head[0]:
+                self.head = (seq, entry_hash)
+        assert self._pool is not None
+        futures = []
+        for exp in expectations(entry):
+            self.claims.add(exp.path)
+            self.files += 1
+            self.bytes += exp.size
+            futures.append(self._pool.submit(check_file, self.archive, exp))
+        return futures
+
+    def _collect(self, item: tuple[int, Future[list[Finding]]]) -> None:
+        manifest_bytes, future = item
+        result = future.result()
+        if result:
+            self.findings += result
+        if manifest_bytes and self.progress:
+            self.progress(manifest_bytes)
+
+
+IN_FLIGHT_PER_THREAD = 16  # keeps the threads busy past a large file; memory stays flat
+
+
+def _done(value: Any) -> Future[Any]:
+    future: Future[Any] = Future()
+    future.set_result(value)
+    return future

@@ -232,6 +232,14 @@ def _b64(data: bytes) -> str:
 
 # ---------------------------------------------------------------- verifying
 
+def signed_seqs(archive: Archive) -> set[int]:
+    """The seqs that signatures name (so a streaming audit keeps only those hashes)."""
+    path = sig_path(archive)
+    if not path.is_file():
+        return set()
+    return {sig.seq for _, sig, _ in read_signatures(path) if sig is not None}
+
+
 def read_signatures(path: Path) -> Iterator[tuple[int, Signature | None, str]]:
     """(line number, signature or None, problem) for each line of the signatures file."""
     with open(path, "rb") as f:

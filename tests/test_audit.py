@@ -288,3 +288,17 @@ def test_record_ids_at_reads_headers_of_plain_and_gzip_records(tmp_path):
     plain.write_bytes(b"".join(members))
     assert record_ids_at(plain, [0, len(members[0]), 3]) == {
         0: refs[0].record_id, len(members[0]): refs[1].record_id, 3: None}
+
+
+def test_two_entries_claiming_one_file_with_different_checksums(copy):
+    lines = manifest_lines(copy)
+    entry = json.loads(lines[-1])
+    claimed = entry["files"][0]
+    forged = manifest.new_event("ingestion", "success", source={"url": "https://example.org/"},
+                                files=[{**claimed, "sha256": "0" * 64}])
+    manifest.append(copy / "manifest.jsonl", forged)
+    code, report = audit_json(copy)
+    assert code == 1
+    found = codes(report)
+    assert ("conflicting-entries", claimed["path"]) in found
+    assert ("checksum-mismatch", claimed["path"]) in found  # the forged claim fails fixity
