@@ -25,16 +25,21 @@ EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
 
 class Failure(click.ClickException):
-    """A clear one-line error with our exit code (click's default is 1)."""
+    """A clear one-line error: the work ran and something is wrong (exit 1)."""
 
-    def __init__(self, message: str, code: int = EXIT_FINDINGS) -> None:
-        super().__init__(message)
-        self.exit_code = code
+    exit_code = EXIT_FINDINGS
+
+
+class UsageFailure(Failure):
+    """Bad usage or unreadable input (exit 2)."""
+
+    exit_code = EXIT_USAGE
 
 
 def fail(exc: ArchiverError) -> NoReturn:
-    code = EXIT_USAGE if isinstance(exc, UsageError | UnreadableInputError) else EXIT_FINDINGS
-    raise Failure(str(exc), code) from exc
+    if isinstance(exc, UsageError | UnreadableInputError):
+        raise UsageFailure(str(exc)) from exc
+    raise Failure(str(exc)) from exc
 
 
 def handle_errors(func: F) -> F:
@@ -150,7 +155,7 @@ def capture(urls: tuple[str, ...], seed_file: Path | None, archive_dir: Path | N
 
     all_urls = list(urls) + (read_seed_list(seed_file) if seed_file else [])
     if not all_urls:
-        raise Failure("no URLs given (pass URLs or --seeds FILE)", EXIT_USAGE)
+        raise UsageFailure("no URLs given (pass URLs or --seeds FILE)")
     options = CaptureOptions(
         fetch=FetchOptions(timeout=timeout, max_time=max_time, max_bytes=max_bytes,
                            retries=retries, delay=delay),
@@ -260,10 +265,10 @@ def ingest(paths: tuple[Path, ...], url: str | None, accept_invalid: bool,
     from archiver.ingest import ingest_document, is_warc_path, iter_inputs
 
     if url and (len(paths) > 1 or paths[0].is_dir()):
-        raise Failure("--url applies to a single file", EXIT_USAGE)
+        raise UsageFailure("--url applies to a single file")
     for p in paths:
         if not p.exists() and not p.is_symlink():
-            raise Failure(f"{p}: no such file or folder", EXIT_USAGE)
+            raise UsageFailure(f"{p}: no such file or folder")
     archive = open_archive(archive_dir)
     outcomes = []
     for path, explicit in iter_inputs(list(paths)):
@@ -326,10 +331,10 @@ def extract(selectors: tuple[str, ...], all_records: bool, archive_dir: Path | N
     from archiver.rederive import rederive
 
     if not selectors and not all_records:
-        raise Failure("name articles/URLs/record ids, or pass --all", EXIT_USAGE)
+        raise UsageFailure("name articles/URLs/record ids, or pass --all")
     archive = open_archive(archive_dir)
     if not archive.manifest_path.is_file():
-        raise Failure(f"{archive.manifest_path}: no archive here", EXIT_USAGE)
+        raise UsageFailure(f"{archive.manifest_path}: no archive here")
 
     def report(o: Any) -> None:
         if as_json:
@@ -339,7 +344,7 @@ def extract(selectors: tuple[str, ...], all_records: bool, archive_dir: Path | N
 
     outcomes = rederive(archive, list(selectors), operator, on_done=report)
     if selectors and not outcomes:
-        raise Failure("nothing matched: " + " ".join(selectors), EXIT_FINDINGS)
+        raise Failure("nothing matched: " + " ".join(selectors))
     bad = sum(1 for o in outcomes if not o.ok)
     if not as_json and not quiet:
         counts: dict[str, int] = {}
@@ -379,7 +384,7 @@ def validate(paths: tuple[Path, ...], archive_dir: Path | None, jobs: int | None
     jobs = jobs or os.cpu_count() or 1
     for p in paths:
         if not p.exists():
-            raise Failure(f"{p}: no such file or folder", EXIT_USAGE)
+            raise UsageFailure(f"{p}: no such file or folder")
     show_progress = not as_json and not quiet and sys.stderr.isatty()
 
     def progress(name: str) -> None:
@@ -391,7 +396,7 @@ def validate(paths: tuple[Path, ...], archive_dir: Path | None, jobs: int | None
     else:
         archive = open_archive(archive_dir)
         if not archive.exists():
-            raise Failure(f"{archive.root}: no archive here", EXIT_USAGE)
+            raise UsageFailure(f"{archive.root}: no archive here")
         report = validate_mod.validate_archive(archive, jobs, progress)
     print_report(report, as_json, quiet)
     unreadable = any(f.code == "unreadable-file" for f in report.findings)
@@ -466,7 +471,7 @@ def audit(archive_dir: Path | None, operator: str | None, jobs: int | None, reco
 
     archive = open_archive(archive_dir)
     if not archive.manifest_path.is_file():
-        raise Failure(f"{archive.manifest_path}: no manifest to audit", EXIT_USAGE)
+        raise UsageFailure(f"{archive.manifest_path}: no manifest to audit")
     bar = LazyProgress(not as_json and not quiet, "auditing")
     try:
         report = audit_mod.audit(archive, jobs=jobs, progress=bar.update, on_start=bar.start)
@@ -509,7 +514,7 @@ def log(archive_dir: Path | None, url_filter: str | None, event_filter: str | No
 
     archive = open_archive(archive_dir)
     if not archive.manifest_path.is_file():
-        raise Failure(f"{archive.manifest_path}: no manifest yet", EXIT_USAGE)
+        raise UsageFailure(f"{archive.manifest_path}: no manifest yet")
     for entry in manifest.iter_entries(archive.manifest_path):
         src = entry.get("source") or {}
         if event_filter and entry.get("event") != event_filter:
@@ -565,7 +570,7 @@ def repair(archive_dir: Path | None, operator: str | None, yes: bool) -> None:
 
     archive = open_archive(archive_dir)
     if not archive.manifest_path.is_file():
-        raise Failure(f"{archive.manifest_path}: no manifest", EXIT_USAGE)
+        raise UsageFailure(f"{archive.manifest_path}: no manifest")
     result = repair_torn_tail(archive, operator, dry_run=not yes)
     click.echo(result)
 

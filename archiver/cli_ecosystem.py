@@ -14,10 +14,9 @@ from typing import Any
 import click
 
 from archiver.cli import (
-    EXIT_FINDINGS,
     EXIT_OK,
-    EXIT_USAGE,
     Failure,
+    UsageFailure,
     archive_option,
     byte_progress,
     emit_json,
@@ -32,7 +31,7 @@ from archiver.store import Archive
 def _existing_archive(archive_dir: Path | None) -> Archive:
     archive = open_archive(archive_dir)
     if not archive.manifest_path.is_file():
-        raise Failure(f"{archive.manifest_path}: no archive here", EXIT_USAGE)
+        raise UsageFailure(f"{archive.manifest_path}: no archive here")
     return archive
 
 
@@ -181,7 +180,7 @@ def show_command(what: str, archive_dir: Path | None, as_json: bool) -> None:
     archive = _existing_archive(archive_dir)
     found = snapshots.find(archive, what)
     if not found:
-        raise Failure(f"{what}: no article with this id or URL in the archive", EXIT_FINDINGS)
+        raise Failure(f"{what}: no article with this id or URL in the archive")
     for history in found:
         if as_json:
             emit_json({"id": history.article_id,
@@ -246,12 +245,11 @@ def diff_command(what: str, from_: str | None, to: str | None, archive_dir: Path
     archive = _existing_archive(archive_dir)
     history = snapshots.find_one(archive, what)
     if len(history.snapshots) < 2:
-        raise Failure(f"{history.article_id} has one snapshot; nothing to compare",
-                      EXIT_FINDINGS)
+        raise Failure(f"{history.article_id} has one snapshot; nothing to compare")
     new = history.pick(to, -1)
     old = history.pick(from_, new.number - 2 if new.number > 1 else 0)
     if old.number == new.number:
-        raise Failure("--from and --to name the same snapshot", EXIT_USAGE)
+        raise UsageFailure("--from and --to name the same snapshot")
     result = snapshots.diff(archive, history, old, new)
     if as_json:
         emit_json(result.to_dict(archive))

@@ -8,9 +8,8 @@ from pathlib import Path
 import click
 
 from archiver.cli import (
-    EXIT_USAGE,
     F,
-    Failure,
+    UsageFailure,
     archive_option,
     emit_json,
     handle_errors,
@@ -78,7 +77,7 @@ def sign(key_path: Path | None, archive_dir: Path | None, as_json: bool) -> None
 
     archive = open_archive(archive_dir)
     if not archive.manifest_path.is_file():
-        raise Failure(f"{archive.manifest_path}: no manifest to sign", EXIT_USAGE)
+        raise UsageFailure(f"{archive.manifest_path}: no manifest to sign")
     sig = signing.sign_head(archive, signing.load_private(key_path))
     if as_json:
         emit_json(sig.to_dict())
