@@ -262,7 +262,7 @@ def ingest(paths: tuple[Path, ...], url: str | None, accept_invalid: bool,
       archiver ingest crawl.warc.gz
     """
     from archiver.foreign import ingest_warc
-    from archiver.ingest import ingest_document, is_warc_path, iter_inputs
+    from archiver.ingest import Ingested, ingest_document, is_warc_path, iter_inputs
 
     if url and (len(paths) > 1 or paths[0].is_dir()):
         raise UsageFailure("--url applies to a single file")
@@ -270,12 +270,13 @@ def ingest(paths: tuple[Path, ...], url: str | None, accept_invalid: bool,
         if not p.exists() and not p.is_symlink():
             raise UsageFailure(f"{p}: no such file or folder")
     archive = open_archive(archive_dir)
+    seen = Ingested(archive)  # one manifest scan for the whole run
     outcomes = []
     for path, explicit in iter_inputs(list(paths)):
         if is_warc_path(path):
-            outcome = ingest_warc(archive, path, accept_invalid, operator)
+            outcome = ingest_warc(archive, path, accept_invalid, operator, seen)
         else:
-            outcome = ingest_document(archive, path, url, operator, explicit)
+            outcome = ingest_document(archive, path, url, operator, explicit, seen)
         outcomes.append(outcome)
         if as_json:
             emit_json(outcome.to_dict())

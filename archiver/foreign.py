@@ -11,11 +11,11 @@ import hashlib
 import re
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from archiver import manifest
 from archiver.errors import UnreadableInputError, UsageError
 from archiver.findings import Finding
-from archiver.ingest import IngestOutcome, check_regular_file
+from archiver.ingest import Ingested, IngestOutcome, check_regular_file
 from archiver.pipeline import (
     ArticleOutcome,
     derive_article,
@@ -59,17 +59,8 @@ def _copy_verbatim(archive: Archive, source: Path, rel: str) -> FileInfo:
     return info
 
 
-def _already(archive: Archive, sha256: str) -> int | None:
-    for entry in manifest.iter_entries(archive.manifest_path):
-        file = (entry.get("source") or {}).get("file") or {}
-        if entry.get("event") == "ingestion" and file.get("sha256") == sha256 \
-                and entry["outcome"]["status"] != "failure":
-            return int(entry["seq"])
-    return None
-
-
 def ingest_warc(archive: Archive, path: Path, accept_invalid: bool = False,
-                operator: str | None = None) -> IngestOutcome:
+                operator: str | None = None, seen: Ingested | None = None) -> IngestOutcome:
     """Ingest one foreign WARC/ARC; never raises for bad input (the outcome says why)."""
     from archiver.warccheck import check_warc
 
@@ -89,16 +80,19 @@ def ingest_warc(archive: Archive, path: Path, accept_invalid: bool = False,
     from archiver.store import hash_file
 
     sha, _ = hash_file(path)
-    earlier = _already(archive, sha)
+    seen = seen or Ingested(archive)
+    earlier = seen.find(sha)
     if earlier is not None:
         return IngestOutcome(shown, "already-ingested",
                              reason=f"same bytes already ingested (manifest seq {earlier})",
                              seq=earlier)
-    return _store(archive, path, report.findings, operator)
+    outcome, entry = _store(archive, path, report.findings, operator)
+    seen.note(entry)
+    return outcome
 
 
 def _store(archive: Archive, path: Path, findings: list[Finding],
-           operator: str | None) -> IngestOutcome:
+           operator: str | None) -> tuple[IngestOutcome, dict[str, Any]]:
     when = datetime.now(UTC)
     rel = archive.warc_relpath(new_capture_id(when), when).removesuffix(".warc.gz")
     rel += "-" + safe_name(path.name)
@@ -132,9 +126,10 @@ def _store(archive: Archive, path: Path, findings: list[Finding],
         findings=[f.to_dict() for f in findings[:MAX_FINDINGS_IN_MANIFEST]],
     )
     first_article = stored[0][1] if stored else (invalid[0] if invalid else None)
-    return IngestOutcome(str(path), "ingested", warc=rel,
-                         record_ids=[str(r["id"]) for r in records], article=first_article,
-                         reason=detail, seq=entry["seq"])
+    outcome = IngestOutcome(str(path), "ingested", warc=rel,
+                            record_ids=[str(r["id"]) for r in records], article=first_article,
+                            reason=detail, seq=entry["seq"])
+    return outcome, entry
 
 
 def _derive_all(archive: Archive, rel: str,

@@ -200,18 +200,31 @@ def _copy(path: Path) -> tuple[IO[bytes], str, int]:
     return out, h.hexdigest(), size
 
 
-def already_ingested(archive: Archive, sha256: str, url: str) -> int | None:
-    """The seq of an earlier successful ingestion of the same bytes for the same URL."""
-    for entry in manifest.iter_entries(archive.manifest_path):
+class Ingested:
+    """Earlier successful ingestions by file sha256 (and source URL), read from the manifest
+    once per run and kept current by it: ingesting a folder of N files is one manifest scan,
+    not N."""
+
+    def __init__(self, archive: Archive) -> None:
+        self._seq: dict[tuple[str, str | None], int] = {}
+        for entry in manifest.iter_entries(archive.manifest_path):
+            self.note(entry)
+
+    def note(self, entry: dict[str, Any]) -> None:
         src = entry.get("source") or {}
-        if (entry.get("event") == "ingestion" and entry["outcome"]["status"] == "success"
-                and src.get("url") == url and (src.get("file") or {}).get("sha256") == sha256):
-            return int(entry["seq"])
-    return None
+        sha = (src.get("file") or {}).get("sha256")
+        if entry.get("event") == "ingestion" and entry["outcome"]["status"] == "success" and sha:
+            self._seq.setdefault((sha, src.get("url")), int(entry["seq"]))
+            self._seq.setdefault((sha, None), int(entry["seq"]))
+
+    def find(self, sha256: str, url: str | None = None) -> int | None:
+        """The seq that ingested these bytes (for this URL; for any URL when url is None)."""
+        return self._seq.get((sha256, url))
 
 
 def ingest_document(archive: Archive, path: Path, url: str | None = None,
-                    operator: str | None = None, explicit: bool = True) -> IngestOutcome:
+                    operator: str | None = None, explicit: bool = True,
+                    seen: Ingested | None = None) -> IngestOutcome:
     """Ingest one local document; never raises for bad input (the outcome says why)."""
     shown = str(path)
     try:
@@ -225,14 +238,15 @@ def ingest_document(archive: Archive, path: Path, url: str | None = None,
     except UnreadableInputError as exc:
         return IngestOutcome(shown, "failed", reason=str(exc).removeprefix(f"{path}: "))
     try:
-        return _store_document(archive, doc, operator)
+        return _store_document(archive, doc, operator, seen or Ingested(archive))
     finally:
         doc.content.close()
 
 
-def _store_document(archive: Archive, doc: Document, operator: str | None) -> IngestOutcome:
+def _store_document(archive: Archive, doc: Document, operator: str | None,
+                    seen: Ingested) -> IngestOutcome:
     archive.ensure()
-    earlier = already_ingested(archive, doc.sha256, doc.url)
+    earlier = seen.find(doc.sha256, doc.url)
     if earlier is not None:
         return IngestOutcome(str(doc.path), "already-ingested", url=doc.url,
                              reason=f"same bytes already ingested (manifest seq {earlier})",
@@ -251,6 +265,7 @@ def _store_document(archive: Archive, doc: Document, operator: str | None) -> In
     status = "failure" if art is not None and art.status == "invalid" else "success"
     entry = record_event(archive, "ingestion", status, detail, operator, source=source,
                          **unit.manifest_fields())
+    seen.note(entry)
     return IngestOutcome(str(doc.path), "ingested", url=doc.url, warc=unit.warc.path,
                          record_ids=[r.record_id for r in unit.records], article=art,
                          seq=entry["seq"])
