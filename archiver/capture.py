@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from archiver.errors import UnreadableInputError, UsageError
-from archiver.fetch import Exchange, Fetcher, FetchOptions, FetchResult, HostPacer, check_url
+from archiver.fetch import Exchange, Fetcher, FetchOptions, FetchResult, HostPacer
 from archiver.pipeline import (
     ArticleOutcome,
     record_event,
@@ -119,10 +119,9 @@ def capture_urls(archive: Archive, urls: Iterable[str], options: CaptureOptions,
 def capture_one(archive: Archive, fetcher: Fetcher, url: str,
                 options: CaptureOptions) -> CaptureOutcome:
     try:
-        check_url(url)
+        result = fetcher.fetch(url)  # refuses bad URLs before any traffic
     except UsageError as exc:
         return CaptureOutcome(url=url, error=str(exc).removeprefix(f"{url}: "))
-    result = fetcher.fetch(url)
     try:
         return _store(archive, result, options)
     finally:

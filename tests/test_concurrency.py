@@ -11,11 +11,9 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 
 import pytest
 from conftest import REPO
-from http_fixture import FixtureServer
 
 from archiver import audit, manifest
 from archiver.store import Archive
@@ -65,14 +63,6 @@ while True:
     time.sleep(0.05)
 print(json.dumps({"rounds": rounds, "problems": problems[:50], "files_checked": seen}))
 """
-
-
-@pytest.fixture
-def server() -> Iterator[FixtureServer]:
-    srv = FixtureServer().start()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
 
 
 def test_four_capturers_and_an_auditor_share_one_archive(server, tmp_path):

@@ -18,7 +18,7 @@ from archiver.warccheck.fields import MEDIA_RE, SCHEME_RE
 from archiver.warccheck.headers import MAX_LINE
 from archiver.warccheck.payload import read_http_head
 from archiver.warccheck.report import Collector
-from archiver.warccheck.source import Cursor, skip_newlines
+from archiver.warccheck.source import Cursor, next_record_start, skip_newlines
 from archiver.warccheck.warc import Layout
 
 DATE_RE = re.compile(rb"^\d{14}$")
@@ -59,14 +59,8 @@ def split_header(line: bytes, version: str) -> ArcHeader:
 def scan_arc(cur: Cursor, col: Collector, gz: bool) -> ArcScan:
     scan = ArcScan(layout=Layout() if gz else None)
     separated = True
-    while True:
-        gap = skip_newlines(cur)
-        if cur.at_eof():
-            break
-        upos = cur.pos
-        coff, at_start = cur.member_at(upos)
-        offset = coff if coff is not None else upos
-        line = cur.readline(MAX_LINE)
+    while (start := next_record_start(cur, MAX_LINE)) is not None:
+        gap, offset, at_start, line = start.gap, start.offset, start.at_start, start.line
         if not looks_like_header(line):
             _stray(cur, col, line, offset)
             continue

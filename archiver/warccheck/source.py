@@ -291,3 +291,25 @@ def skip_newlines(cur: Cursor) -> int:
         cur.feed(1, [])
         n += 1
     return n
+
+
+@dataclass(frozen=True)
+class RecordStart:
+    """Where the next record's first line begins, as both scanners report it."""
+
+    gap: int  # CR/LF bytes skipped before it
+    upos: int  # offset in the uncompressed stream
+    offset: int  # the gzip member's offset when compressed, else upos
+    at_start: bool  # the record begins its gzip member
+    line: bytes
+
+
+def next_record_start(cur: Cursor, max_line: int) -> RecordStart | None:
+    """Skip blank lines and read the next record's first line (None at end of stream)."""
+    gap = skip_newlines(cur)
+    if cur.at_eof():
+        return None
+    upos = cur.pos
+    coff, at_start = cur.member_at(upos)
+    offset = coff if coff is not None else upos
+    return RecordStart(gap, upos, offset, at_start, cur.readline(max_line))

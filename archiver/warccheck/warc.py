@@ -13,7 +13,7 @@ from archiver.warccheck.fields import RecordInfo, check_fields
 from archiver.warccheck.headers import MAX_LINE, VERSION_RE, HeaderBlock, read_header
 from archiver.warccheck.payload import Dechunker, Sink, is_chunked, read_http_head
 from archiver.warccheck.report import Collector
-from archiver.warccheck.source import Cursor, skip_newlines
+from archiver.warccheck.source import Cursor, next_record_start
 
 CURRENT_VERSIONS = ("1.0", "1.1")
 LEGACY_VERSIONS = ("0.17", "0.18")
@@ -57,14 +57,9 @@ class _Ctx:
 def scan_warc(cur: Cursor, col: Collector, gz: bool) -> WarcScan:
     scan = WarcScan()
     seen_ids: dict[str, int] = {}
-    while True:
-        gap = skip_newlines(cur)
-        if cur.at_eof():
-            break
-        upos = cur.pos
-        coff, at_start = cur.member_at(upos)
-        offset = coff if coff is not None else upos
-        line = cur.readline(MAX_LINE)
+    while (start := next_record_start(cur, MAX_LINE)) is not None:
+        gap, upos, offset, at_start, line = (start.gap, start.upos, start.offset,
+                                             start.at_start, start.line)
         if not VERSION_RE.match(line.rstrip(b"\r\n")):
             _garbage(cur, col, offset, upos, first=scan.records == 0)
             continue
