@@ -16,6 +16,7 @@ from archiver.errors import UnreadableInputError, UsageError
 from archiver.fetch import Exchange, Fetcher, FetchOptions, FetchResult, HostPacer
 from archiver.pipeline import (
     ArticleOutcome,
+    index_warcs,
     record_event,
     store_warc,
 )
@@ -87,7 +88,8 @@ def read_seed_list(path: Path) -> list[str]:
 
 
 def capture_urls(archive: Archive, urls: Iterable[str], options: CaptureOptions,
-                 on_done: Callable[[CaptureOutcome], None] | None = None) -> list[CaptureOutcome]:
+                 on_done: Callable[[CaptureOutcome], None] | None = None,
+                 on_warning: Callable[[str], None] | None = None) -> list[CaptureOutcome]:
     """Capture every URL (in parallel), calling `on_done` as each finishes; results in input
     order."""
     archive.ensure()
@@ -110,10 +112,14 @@ def capture_urls(archive: Archive, urls: Iterable[str], options: CaptureOptions,
 
     try:
         with ThreadPoolExecutor(max_workers=max(1, options.workers)) as pool:
-            return list(pool.map(work, urls))
+            outcomes = list(pool.map(work, urls))
     finally:
         for f in fetchers:
             f.close()
+    warning = index_warcs(archive, *[o.warc for o in outcomes if o.warc])
+    if warning and on_warning:
+        on_warning(warning)
+    return outcomes
 
 
 def capture_one(archive: Archive, fetcher: Fetcher, url: str,

@@ -168,8 +168,7 @@ def capture(urls: tuple[str, ...], seed_file: Path | None, archive_dir: Path | N
             click.echo(render_capture(outcome), err=not outcome.ok and quiet)
 
     archive = open_archive(archive_dir)
-    outcomes = capture_urls(archive, all_urls, options, on_done=report)
-    update_index(archive, [o.warc for o in outcomes if o.warc])
+    outcomes = capture_urls(archive, all_urls, options, on_done=report, on_warning=warn)
     sign_head(archive)
     failed = sum(1 for o in outcomes if not o.ok)
     if not as_json and not quiet:
@@ -184,12 +183,8 @@ def shown(text: str | None) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
 
 
-def update_index(archive: Archive, warcs: list[str]) -> None:
-    from archiver.pipeline import index_warcs
-
-    warning = index_warcs(archive, *warcs)
-    if warning:
-        click.echo(f"Warning: {warning}", err=True)
+def warn(message: str) -> None:
+    click.echo(f"Warning: {message}", err=True)
 
 
 def sign_head(archive: Archive) -> None:
@@ -261,8 +256,7 @@ def ingest(paths: tuple[Path, ...], url: str | None, accept_invalid: bool,
       archiver ingest saved-page.html --url https://vov.vn/...-post1064050.vov
       archiver ingest crawl.warc.gz
     """
-    from archiver.foreign import ingest_warc
-    from archiver.ingest import Ingested, ingest_document, is_warc_path, iter_inputs
+    from archiver.ingest import ingest_paths
 
     if url and (len(paths) > 1 or paths[0].is_dir()):
         raise UsageFailure("--url applies to a single file")
@@ -270,19 +264,15 @@ def ingest(paths: tuple[Path, ...], url: str | None, accept_invalid: bool,
         if not p.exists() and not p.is_symlink():
             raise UsageFailure(f"{p}: no such file or folder")
     archive = open_archive(archive_dir)
-    seen = Ingested(archive)  # one manifest scan for the whole run
-    outcomes = []
-    for path, explicit in iter_inputs(list(paths)):
-        if is_warc_path(path):
-            outcome = ingest_warc(archive, path, accept_invalid, operator, seen)
-        else:
-            outcome = ingest_document(archive, path, url, operator, explicit, seen)
-        outcomes.append(outcome)
+
+    def report(outcome: Any) -> None:
         if as_json:
             emit_json(outcome.to_dict())
         elif not (quiet and outcome.ok):
             click.echo(render_ingest(outcome))
-    update_index(archive, [o.warc for o in outcomes if o.warc and o.status == "ingested"])
+
+    outcomes = ingest_paths(archive, list(paths), url, accept_invalid, operator,
+                            on_done=report, on_warning=warn)
     sign_head(archive)
     failed = sum(1 for o in outcomes if not o.ok)
     if not as_json and not quiet:

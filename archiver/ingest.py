@@ -12,7 +12,7 @@ import os
 import re
 import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,7 +22,7 @@ from bs4 import BeautifulSoup
 
 from archiver import manifest
 from archiver.errors import UnreadableInputError, UsageError
-from archiver.pipeline import ArticleOutcome, record_event, store_warc
+from archiver.pipeline import ArticleOutcome, index_warcs, record_event, store_warc
 from archiver.store import Archive
 from archiver.warc import RecordRef, WarcFileWriter, sha256_label, warc_fields
 
@@ -295,3 +295,28 @@ def _write_document(writer: WarcFileWriter, doc: Document, when: datetime) -> Re
 
 def is_warc_path(path: Path) -> bool:
     return path.name.lower().endswith(WARC_SUFFIXES)
+
+
+def ingest_paths(archive: Archive, paths: list[Path], url: str | None = None,
+                 accept_invalid: bool = False, operator: str | None = None,
+                 on_done: Callable[[IngestOutcome], None] | None = None,
+                 on_warning: Callable[[str], None] | None = None) -> list[IngestOutcome]:
+    """Ingest files and folders (documents and foreign WARCs), then bring index.cdxj up to
+    date. `on_done` sees each outcome as it happens; `on_warning` gets non-fatal problems."""
+    from archiver.foreign import ingest_warc  # foreign builds on this module
+
+    seen = Ingested(archive)  # one manifest scan for the whole run
+    outcomes = []
+    for path, explicit in iter_inputs(paths):
+        if is_warc_path(path):
+            outcome = ingest_warc(archive, path, accept_invalid, operator, seen)
+        else:
+            outcome = ingest_document(archive, path, url, operator, explicit, seen)
+        outcomes.append(outcome)
+        if on_done:
+            on_done(outcome)
+    warning = index_warcs(archive, *[o.warc for o in outcomes
+                                     if o.warc and o.status == "ingested"])
+    if warning and on_warning:
+        on_warning(warning)
+    return outcomes
