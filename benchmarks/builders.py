@@ -26,10 +26,11 @@ for _path in (REPO / "tests", REPO):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
-from archiver import extract, manifest  # noqa: E402
-from archiver.pipeline import ArticleOutcome, StoredUnit, record_event, store_warc  # noqa: E402
-from archiver.store import Archive, FileInfo  # noqa: E402
-from archiver.warc import (  # noqa: E402
+from archiver import extract  # noqa: E402
+from archiver.pipeline.commit import ArticleOutcome, StoredUnit, record_event, store_warc  # noqa: E402
+from archiver.store import manifest  # noqa: E402
+from archiver.store.archive import Archive, FileInfo  # noqa: E402
+from archiver.store.warc import (  # noqa: E402
     RecordRef,
     StoredRecord,
     WarcFileWriter,
@@ -253,7 +254,7 @@ def _article_entry(archive: Archive, warc: FileInfo, ref: RecordRef, n: int,
     record = StoredRecord(Path(warc.path), ref.offset, "response",
                           {"WARC-Date": ref.date, "WARC-Record-ID": ref.record_id}, 200, {},
                           b"", False)
-    from archiver.pipeline import article_relpath
+    from archiver.pipeline.commit import article_relpath
 
     outcome = ArticleOutcome("stored", article=doc, path=article_relpath(doc["id"], record))
     data = extract.article_json_bytes(doc)

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner, Result
 from http_fixture import FixtureServer
 
-from archiver.cli import cli
+from archiver.cli.main import cli
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("ARCHIVER_SHARED") or REPO.parent / "shared")

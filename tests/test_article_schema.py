@@ -1,4 +1,4 @@
-"""schemas/article.schema.json and archiver.schemas: rejects bad documents with clear
+"""schemas/article.schema.json and archiver.base.schemas: rejects bad documents with clear
 pointers, format checks really on, and the compiled fast check agrees with jsonschema."""
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import pytest
 from jsonschema import Draft202012Validator
 from vov_pages import FIXTURES, SPECS, fixture_source
 
-from archiver import schemas
-from archiver.errors import SchemaError
+from archiver.base import schemas
+from archiver.base.errors import SchemaError
 from archiver.extract import extract
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -108,7 +108,7 @@ def test_every_shipped_schema_loads() -> None:
 
 
 def test_unknown_schema_is_a_clear_error() -> None:
-    from archiver.errors import UnreadableInputError
+    from archiver.base.errors import UnreadableInputError
     with pytest.raises(UnreadableInputError):
         schemas.validate({}, "no-such-schema")
 

@@ -10,9 +10,9 @@ import pytest
 from conftest import SEED_DOCUMENT, Cli
 from http_fixture import VOV_PATH, FixtureServer
 
-from archiver import manifest
-from archiver.signing import SIG_NAME
-from archiver.store import Archive
+from archiver.store import manifest
+from archiver.store.archive import Archive
+from archiver.store.signing import SIG_NAME
 
 
 @pytest.fixture(scope="module")
@@ -271,7 +271,7 @@ def test_record_ids_at_reads_headers_of_plain_and_gzip_records(tmp_path):
     import gzip
     from datetime import UTC, datetime
 
-    from archiver.warc import WarcFileWriter, record_ids_at
+    from archiver.store.warc import WarcFileWriter, record_ids_at
 
     gz = tmp_path / "x.warc.gz"
     with open(gz, "wb") as f:

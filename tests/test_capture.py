@@ -15,8 +15,8 @@ from http_fixture import VOV_PATH, article_bytes
 from warc_helpers import read_warc, warc_files, warcio_check
 from warcio.bufferedreaders import ChunkedDataReader
 
-from archiver import manifest
-from archiver.warc import parse_warc_fields
+from archiver.store import manifest
+from archiver.store.warc import parse_warc_fields
 
 
 def sha256_label(data: bytes) -> str:
@@ -264,7 +264,8 @@ def test_python_dash_m_runs_the_cli():
 
 def test_an_article_failing_its_schema_is_reported_and_not_stored(run, server, archive_dir,
                                                                    monkeypatch):
-    from archiver import extract, pipeline
+    from archiver import extract
+    from archiver.pipeline import commit as pipeline
 
     real = extract.extract
 

@@ -8,7 +8,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from archiver.cli import cli
+from archiver.cli.main import cli
 
 Path = tuple[str, ...]
 

@@ -15,8 +15,9 @@ import sys
 import pytest
 from conftest import REPO
 
-from archiver import audit, manifest
-from archiver.store import Archive
+from archiver.check import audit
+from archiver.store import manifest
+from archiver.store.archive import Archive
 
 pytestmark = pytest.mark.slow
 
@@ -28,8 +29,8 @@ AUDITOR = r"""
 import gzip, json, os, sys, time
 from pathlib import Path
 from warcio.archiveiterator import ArchiveIterator
-from archiver import audit
-from archiver.store import Archive
+from archiver.check import audit
+from archiver.store.archive import Archive
 
 root, stop = Path(sys.argv[1]), Path(sys.argv[2])
 rounds, problems, seen = 0, [], 0

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from archiver.warccheck import check_warc
+from archiver.check.warccheck import check_warc
 
 SHARED = Path(
     os.environ.get("ARCHIVER_SHARED") or Path(__file__).resolve().parents[1].parent / "shared"

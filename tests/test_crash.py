@@ -27,8 +27,9 @@ from conftest import REPO
 from http_fixture import FixtureServer
 from warcio.archiveiterator import ArchiveIterator
 
-from archiver import audit, manifest
-from archiver.store import Archive
+from archiver.check import audit
+from archiver.store import manifest
+from archiver.store.archive import Archive
 
 pytestmark = pytest.mark.slow
 
@@ -75,19 +76,20 @@ def is_manifest(fd, *_):
     except OSError:
         return False
 
-import archiver.capture, archiver.cli, archiver.extract, archiver.fetch, archiver.manifest
-import archiver.schemas, archiver.store, archiver.warc
-archiver.schemas.validate({}, "manifest-entry")  # compile the validators before forking
-before(archiver.fetch._RecordingSocket, "recv_into", "recv")           # during the fetch
-before(archiver.warc._GzipMember, "write", "warc-write")                # mid-WARC, temp file
+import archiver.capture.fetch, archiver.capture.run, archiver.cli.main, archiver.extract
+import archiver.store.manifest
+import archiver.base.schemas, archiver.store.archive, archiver.store.warc
+archiver.base.schemas.validate({}, "manifest-entry")  # compile the validators before forking
+before(archiver.capture.fetch._RecordingSocket, "recv_into", "recv")           # during the fetch
+before(archiver.store.warc._GzipMember, "write", "warc-write")                # mid-WARC, temp file
 before(os, "fsync", "fsync")                                            # before any fsync
 before(os, "replace", "rename")                                         # whole temp, no name
 after(os, "replace", "renamed")                                         # named, dir not synced
-before(archiver.store, "fsync_dir", "dir-fsync")
-before(archiver.manifest, "append_many", "append")                      # files in, no entry
+before(archiver.store.archive, "fsync_dir", "dir-fsync")
+before(archiver.store.manifest, "append_many", "append")                      # files in, no entry
 before(os, "write", "manifest-write", is_manifest)                      # lock held, no line
 after(os, "write", "manifest-written", is_manifest)                     # line, no fsync
-after(archiver.manifest, "append_many", "appended")                     # entry, next URL
+after(archiver.store.manifest, "append_many", "appended")                     # entry, next URL
 
 def run_child(kill_at, err_path, argv):
     point, _, n = kill_at.partition(":")
@@ -97,7 +99,7 @@ def run_child(kill_at, err_path, argv):
     os.dup2(os.open(err_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644), 2)
     code = 0
     try:
-        archiver.cli.cli.main(argv, prog_name="archiver")
+        archiver.cli.main.cli.main(argv, prog_name="archiver")
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1
     except BaseException:

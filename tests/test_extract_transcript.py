@@ -6,7 +6,7 @@ from pathlib import Path
 
 from vov_pages import SPECS, fixture_source
 
-from archiver import schemas
+from archiver.base import schemas
 from archiver.extract import NotAnArticle, article_json_bytes, extract, text_sha256
 
 SEED = Path(__file__).resolve().parent.parent / "seeds" / "000_0fe3eec24f29bb98.txt"

@@ -24,7 +24,7 @@ from vov_pages import (
     seed_paragraphs,
 )
 
-from archiver import schemas
+from archiver.base import schemas
 from archiver.extract import NotAnArticle, article_json_bytes, extract, text_sha256
 
 UPDATE = os.environ.get("ARCHIVER_UPDATE_GOLDEN") == "1"

@@ -18,10 +18,10 @@ from hypothesis import strategies as st
 
 from archiver import extract
 from archiver.extract import byline
-from archiver.warc import WarcFileWriter
+from archiver.store.warc import WarcFileWriter
 
 try:
-    from archiver.warccheck import WarcReport, check_warc
+    from archiver.check.warccheck import WarcReport, check_warc
 except ImportError:  # the validator may not have landed yet
     check_warc = None  # type: ignore[assignment]
 
@@ -80,12 +80,13 @@ def _internal(report: WarcReport) -> list[str]:
     return [f.message for f in report.findings if f.code == "internal-error"]
 
 
-needs_validator = pytest.mark.skipif(check_warc is None, reason="archiver.warccheck not importable")
+needs_validator = pytest.mark.skipif(check_warc is None,
+                                     reason="archiver.check.warccheck not importable")
 
 
 def test_the_sample_warc_is_valid():
     if check_warc is None:
-        pytest.skip("archiver.warccheck not importable")
+        pytest.skip("archiver.check.warccheck not importable")
     report = _validate(SAMPLE_WARC, ".warc.gz")
     assert [f for f in report.findings if f.severity == "error"] == []
 

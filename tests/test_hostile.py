@@ -25,10 +25,11 @@ from conftest import REPO, Cli
 from http_fixture import FixtureServer, Handler, article_bytes
 from warc_helpers import read_warc, warc_files
 
-from archiver import audit, manifest
-from archiver.errors import UsageError
-from archiver.store import Archive
-from archiver.warc import DEFAULT_PAYLOAD_CAP, read_record_at
+from archiver.base.errors import UsageError
+from archiver.check import audit
+from archiver.store import manifest
+from archiver.store.archive import Archive
+from archiver.store.warc import DEFAULT_PAYLOAD_CAP, read_record_at
 
 BOMB_INFLATED = 64 * 1024 * 1024
 
@@ -311,7 +312,7 @@ def test_compression_bomb_is_stored_as_sent_and_inflated_only_to_the_cap(
 
 
 def _response_offset(path: Path) -> int:
-    from archiver.warc import record_ids
+    from archiver.store.warc import record_ids
 
     return next(off for _, rtype, off in record_ids(path) if rtype == "response")
 
@@ -319,7 +320,7 @@ def _response_offset(path: Path) -> int:
 def test_compression_bomb_with_extraction_stays_small_and_fast(hostile, tmp_path):
     """In a child process under a 1.5 GB address-space limit, so the machine is safe."""
     code = ("import resource,sys;resource.setrlimit(resource.RLIMIT_AS,(1536<<20,1536<<20));"
-            "from archiver.cli import main;sys.argv[0]='archiver';main()")
+            "from archiver.cli.main import main;sys.argv[0]='archiver';main()")
     started = time.monotonic()
     try:
         done = subprocess.run(

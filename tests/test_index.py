@@ -10,9 +10,9 @@ from collections.abc import Iterator
 import pytest
 from news_site import REDIRECT_PATH, STORY_PATH, NewsServer, capture, serve_news
 
-from archiver import index
-from archiver.store import Archive
-from archiver.warc import read_record_at
+from archiver.store import cdxj
+from archiver.store.archive import Archive
+from archiver.store.warc import read_record_at
 
 
 @pytest.fixture
@@ -39,7 +39,7 @@ def test_index_command_indexes_every_replayable_record_sorted(run, news, archive
     assert stats == {"index": "index.cdxj", "warcs": 4, "lines": 5}
     lines = index_text(archive).splitlines()
     assert lines == sorted(lines)  # byte order, as pywb's binary search needs
-    parsed = [index.CdxjLine.parse(line) for line in lines]
+    parsed = [cdxj.CdxjLine.parse(line) for line in lines]
     # responses only: no warcinfo, request, metadata or conversion records
     assert sorted((p.url.removeprefix(news.base), p.fields["status"]) for p in parsed) == [
         ("/go/mua-ha-noi", "301"), ("/missing", "404"),
@@ -56,39 +56,39 @@ def test_index_command_indexes_every_replayable_record_sorted(run, news, archive
 
 
 def test_add_warc_merges_to_the_same_file_rebuild_makes(archive):
-    index.rebuild(archive)
+    cdxj.rebuild(archive)
     rebuilt = index_text(archive)
     archive.index_path.unlink()
-    warcs = index.warc_relpaths(archive)
+    warcs = cdxj.warc_relpaths(archive)
     random.Random(7).shuffle(warcs)
     for rel in warcs:
-        index.add_warc(archive, rel)
+        cdxj.add_warc(archive, rel)
         lines = index_text(archive).splitlines()
         assert lines == sorted(lines)
     assert index_text(archive) == rebuilt
 
 
 def test_adding_a_warc_again_replaces_its_lines(archive):
-    index.rebuild(archive)
+    cdxj.rebuild(archive)
     before = index_text(archive)
-    stats = index.add_warc(archive, index.warc_relpaths(archive)[0])
+    stats = cdxj.add_warc(archive, cdxj.warc_relpaths(archive)[0])
     assert index_text(archive) == before
     assert stats.lines == len(before.splitlines())
 
 
 def test_concurrent_adds_lose_no_lines(archive):
-    index.rebuild(archive)
+    cdxj.rebuild(archive)
     expected = index_text(archive)
     archive.index_path.unlink()
     errors: list[BaseException] = []
 
     def add(rel: str) -> None:
         try:
-            index.add_warc(archive, rel)
+            cdxj.add_warc(archive, rel)
         except BaseException as exc:  # surfaced below; a thread cannot fail the test
             errors.append(exc)
 
-    threads = [threading.Thread(target=add, args=(rel,)) for rel in index.warc_relpaths(archive)]
+    threads = [threading.Thread(target=add, args=(rel,)) for rel in cdxj.warc_relpaths(archive)]
     for t in threads:
         t.start()
     for t in threads:
@@ -98,25 +98,25 @@ def test_concurrent_adds_lose_no_lines(archive):
 
 
 def test_lookup_finds_every_capture_of_a_url(archive, news):
-    index.rebuild(archive)
-    found = index.lookup(archive, news.url(STORY_PATH))
+    cdxj.rebuild(archive)
+    found = cdxj.lookup(archive, news.url(STORY_PATH))
     assert len(found) == 3
     assert [f.timestamp for f in found] == sorted(f.timestamp for f in found)
-    assert index.lookup(archive, news.url("/never")) == []
+    assert cdxj.lookup(archive, news.url("/never")) == []
 
 
 def test_temporaries_of_interrupted_writes_are_not_indexed(archive):
     leftover = archive.warcs_dir / "2026" / ".tmp-deadbeef-x.warc.gz"
     leftover.parent.mkdir(parents=True, exist_ok=True)
     leftover.write_bytes(b"half a WARC")
-    stats = index.rebuild(archive)
+    stats = cdxj.rebuild(archive)
     assert stats.warcs == 4
     assert ".tmp-" not in index_text(archive)
     assert not list(archive.root.glob(".tmp-*"))  # the index itself was written atomically
 
 
 def test_an_unreadable_warc_is_a_clear_error_and_keeps_the_old_index(run, archive):
-    index.rebuild(archive)
+    cdxj.rebuild(archive)
     before = index_text(archive)
     bad = archive.warcs_dir / "2026" / "broken.warc.gz"
     bad.parent.mkdir(parents=True, exist_ok=True)
@@ -134,5 +134,5 @@ def test_index_refuses_a_missing_archive(run):
 
 
 def test_stats_are_json_serialisable():
-    assert json.loads(json.dumps(index.IndexStats(1, 2).to_dict())) == {
+    assert json.loads(json.dumps(cdxj.IndexStats(1, 2).to_dict())) == {
         "index": "index.cdxj", "warcs": 1, "lines": 2}

@@ -11,8 +11,8 @@ import pytest
 from conftest import REPO, SEED_DOCUMENT
 from warc_helpers import read_warc, warc_files, warcio_check
 
-from archiver import manifest
-from archiver.warc import parse_warc_fields
+from archiver.store import manifest
+from archiver.store.warc import parse_warc_fields
 
 SEED_URL = ("https://vov.vn/chinh-tri/can-lam-cho-the-gioi-hieu-ro-hon-ve-quyen-con-nguoi"
             "-o-viet-nam-post1064050.vov")

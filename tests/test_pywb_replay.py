@@ -23,8 +23,8 @@ import requests
 from conftest import Cli
 from news_site import REDIRECT_PATH, STORY_PATH, TITLE, NewsServer, capture, serve_news
 
-from archiver import index
-from archiver.store import Archive
+from archiver.store import cdxj
+from archiver.store.archive import Archive
 
 pytestmark = pytest.mark.slow
 
@@ -116,7 +116,7 @@ def archive(news: NewsServer, tmp_path_factory: pytest.TempPathFactory) -> Archi
     wacz = root / "export.wacz"
     assert run("export", "wacz", str(wacz)).exit_code == 0
     archive = Archive(root / "archive")
-    first = archive.resolve(index.warc_relpaths(archive)[0])
+    first = archive.resolve(cdxj.warc_relpaths(archive)[0])
     pywb_dir = root / "pywb"  # pywb finds wb-manager's collections/ in its cwd
     pywb_dir.mkdir()
     wb_manager(pywb_dir, ["init", "packed"], ["add", "packed", str(wacz), "--unpack-wacz"],
@@ -138,7 +138,7 @@ def test_pywb_replays_captures_latest_earlier_and_through_redirects(
     assert "Tin cập nhật:" in latest.text  # no timestamp: the latest snapshot
 
     # An earlier snapshot by its timestamp from our index.
-    first_ts = min(line.timestamp for line in index.lookup(archive, story))
+    first_ts = min(line.timestamp for line in cdxj.lookup(archive, story))
     earlier = requests.get(f"{pywb}/ours/{first_ts}/{story}", timeout=30)
     assert earlier.status_code == 200
     assert title_of(earlier.text) == TITLE

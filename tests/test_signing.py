@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from archiver import manifest, signing
-from archiver.store import Archive
+from archiver.store import manifest, signing
+from archiver.store.archive import Archive
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from conftest import SHARED
 from http_fixture import VOV_PATH
 from warc_helpers import warc_files
 
-from archiver import manifest
+from archiver.store import manifest
 
 
 def article_files(archive: Path) -> list[Path]:

@@ -1,5 +1,6 @@
-"""Unit tests for archiver.warccheck on the samples written by tests/data/warcs/make_samples.py
-(each with one known defect) and on small WARCs built inline for single field rules."""
+"""Unit tests for archiver.check.warccheck on the samples written by
+tests/data/warcs/make_samples.py (each with one known defect) and on small WARCs built inline
+for single field rules."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from archiver.errors import UnreadableInputError
-from archiver.findings import Finding
-from archiver.warccheck import WarcReport, check_paths, check_warc
+from archiver.base.errors import UnreadableInputError
+from archiver.base.findings import Finding
+from archiver.check.warccheck import WarcReport, check_paths, check_warc
 
 SAMPLES = Path(__file__).resolve().parent / "data" / "warcs"
 RID1 = "<urn:uuid:00000000-0000-4000-8000-000000000001>"
@@ -257,7 +258,7 @@ def test_arc_file_is_reported_as_arc(tmp_path: Path) -> None:
 
 def test_internal_failure_becomes_a_finding(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
                                             ) -> None:
-    import archiver.warccheck.warc as warc
+    import archiver.check.warccheck.warc as warc
 
     def boom(*_a: object, **_k: object) -> None:
         raise RuntimeError("bug")

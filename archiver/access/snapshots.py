@@ -1,0 +1,301 @@
+"""Repeated snapshots of one article: which captures exist, the latest one, and what changed.
+
+Capturing a URL again is normal (daily snapshots). Each capture's article goes to its own file
+`articles/<article-id>/<snapshot>.json`, so snapshots never overwrite each other. The manifest
+is the catalogue: every capture/ingestion event names the article files it produced with their
+`text_sha256`, so listing snapshots reads the manifest only, and deciding "did the text change"
+compares two digests before any file is opened.
+
+Snapshots are listed in manifest order (the order they entered the archive); a re-extraction of
+the same capture (same source record, newer extractor) replaces that capture's entry rather
+than counting as a new snapshot.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from archiver.base.errors import StoreError, UnreadableInputError, UsageError
+from archiver.store import manifest
+from archiver.store.archive import Archive
+
+
+@dataclass
+class Snapshot:
+    """One capture of an article, as the manifest names it."""
+
+    article_id: str
+    path: str  # the article file, relative to the archive root
+    url: str | None  # the article's URL
+    source_urls: tuple[str, ...]  # what was asked for and where redirects ended
+    record_id: str  # the WARC record the article came from
+    text_sha256: str | None
+    sha256: str  # of the article file
+    seq: int  # manifest entry that recorded it
+    recorded_at: str  # that entry's time
+    number: int = 0  # 1-based position among the article's snapshots
+    _article: dict[str, Any] | None = field(default=None, repr=False)
+
+    def load(self, archive: Archive) -> dict[str, Any]:
+        """The article document (read once, then kept)."""
+        if self._article is None:
+            path = archive.resolve(self.path)
+            try:
+                self._article = json.loads(path.read_bytes())
+            except FileNotFoundError as exc:
+                raise StoreError(f"{self.path}: article file named by the manifest is missing "
+                                 "(run `archiver audit`)") from exc
+            except (OSError, ValueError) as exc:
+                raise UnreadableInputError(f"{self.path}: cannot read article: {exc}") from exc
+        return self._article
+
+    def captured_at(self, archive: Archive) -> str:
+        """The WARC-Date of the source record: when the page was fetched."""
+        capture = self.load(archive).get("capture") or {}
+        return str(capture.get("warc_date") or self.recorded_at)
+
+    def matches(self, query: str) -> bool:
+        return query == self.article_id or query == self.url or query in self.source_urls
+
+    def to_dict(self, archive: Archive) -> dict[str, Any]:
+        capture = self.load(archive).get("capture") or {}
+        return {
+            "number": self.number,
+            "captured_at": self.captured_at(archive),
+            "text_sha256": self.text_sha256,
+            "path": self.path,
+            "sha256": self.sha256,
+            "record_id": self.record_id,
+            "warc_path": capture.get("warc_path"),
+            "manifest_seq": self.seq,
+        }
+
+
+@dataclass
+class ArticleHistory:
+    """Every snapshot of one article, oldest first."""
+
+    article_id: str
+    snapshots: list[Snapshot]
+
+    @property
+    def latest(self) -> Snapshot:
+        return self.snapshots[-1]
+
+    def pick(self, selector: str | None, default: int) -> Snapshot:
+        """A snapshot by 1-based number (negative counts from the end), or the default."""
+        if selector is None:
+            return self.snapshots[default]
+        try:
+            n = int(selector)
+        except ValueError:
+            matches = [s for s in self.snapshots if selector in s.path]
+            if len(matches) == 1:
+                return matches[0]
+            raise UsageError(f"{selector!r}: not a snapshot number or a unique snapshot "
+                             f"name of {self.article_id}") from None
+        count = len(self.snapshots)
+        if not (1 <= n <= count or -count <= n <= -1):
+            raise UsageError(f"{self.article_id} has {count} snapshots; there is no #{n}")
+        return self.snapshots[n - 1 if n > 0 else n]
+
+
+def iter_snapshots(archive: Archive) -> Iterator[Snapshot]:
+    """Every article file the manifest names, in manifest order (duplicates included)."""
+    if not archive.manifest_path.is_file():
+        raise UsageError(f"{archive.manifest_path}: no archive here")
+    for entry in manifest.iter_entries(archive.manifest_path):
+        source = entry.get("source") or {}
+        source_urls = tuple(str(u) for u in (source.get("url"), source.get("final_url")) if u)
+        for art in entry.get("articles") or []:
+            if not art.get("id") or not art.get("path"):
+                continue
+            yield Snapshot(
+                article_id=str(art["id"]), path=str(art["path"]), url=art.get("url"),
+                source_urls=source_urls, record_id=str(art.get("record_id") or art["path"]),
+                text_sha256=art.get("text_sha256"), sha256=str(art.get("sha256") or ""),
+                seq=int(entry.get("seq", -1)), recorded_at=str(entry.get("at") or ""),
+            )
+
+
+def histories(archive: Archive) -> dict[str, ArticleHistory]:
+    """Every article's snapshots, one per source record (a re-extraction replaces the
+    earlier article of the same capture in place), numbered in manifest order."""
+    by_id: dict[str, dict[str, Snapshot]] = {}
+    for snap in iter_snapshots(archive):
+        records = by_id.setdefault(snap.article_id, {})
+        earlier = records.pop(snap.record_id, None)
+        if earlier is not None:
+            snap.source_urls = tuple(dict.fromkeys(earlier.source_urls + snap.source_urls))
+            snap.seq = earlier.seq  # keep the capture's place in the order
+        records[snap.record_id] = snap
+    out: dict[str, ArticleHistory] = {}
+    for article_id, records in by_id.items():
+        snaps = sorted(records.values(), key=lambda s: s.seq)
+        for number, snap in enumerate(snaps, start=1):
+            snap.number = number
+        out[article_id] = ArticleHistory(article_id, snaps)
+    return out
+
+
+def find(archive: Archive, query: str) -> list[ArticleHistory]:
+    """Histories of the articles `query` names: an article id, the article's URL, or a URL
+    that was captured (before or after redirects)."""
+    found = [h for h in histories(archive).values()
+             if any(s.matches(query) for s in h.snapshots)]
+    return sorted(found, key=lambda h: h.article_id)
+
+
+def find_one(archive: Archive, query: str) -> ArticleHistory:
+    found = find(archive, query)
+    if not found:
+        raise UsageError(f"{query}: no article with this id or URL in the archive")
+    if len(found) > 1:
+        ids = ", ".join(h.article_id for h in found)
+        raise UsageError(f"{query}: names several articles ({ids}); pass an article id")
+    return found[0]
+
+
+# ---------------------------------------------------------------- diff
+
+
+@dataclass(frozen=True)
+class Hunk:
+    """One run of changed paragraphs (numbers are 1-based positions in lead + body)."""
+
+    op: str  # "replace", "delete" or "insert"
+    old_start: int
+    new_start: int
+    removed: tuple[str, ...]
+    added: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"op": self.op, "old_start": self.old_start, "new_start": self.new_start,
+                "removed": list(self.removed), "added": list(self.added)}
+
+
+@dataclass
+class TextDiff:
+    """Whether the article text differs between two snapshots, and where."""
+
+    article_id: str
+    old: Snapshot
+    new: Snapshot
+    changed: bool
+    title_change: tuple[str | None, str | None] | None = None
+    hunks: list[Hunk] = field(default_factory=list)
+
+    def to_dict(self, archive: Archive) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.article_id,
+            "from": self.old.to_dict(archive),
+            "to": self.new.to_dict(archive),
+            "text_changed": self.changed,
+            "hunks": [h.to_dict() for h in self.hunks],
+        }
+        if self.title_change is not None:
+            out["title"] = {"from": self.title_change[0], "to": self.title_change[1]}
+        return out
+
+
+def paragraphs(article: dict[str, Any]) -> list[str]:
+    """The text `text_sha256` covers: the lead (if any), then the body paragraphs."""
+    lead = article.get("lead")
+    return ([lead] if lead else []) + [str(p) for p in article.get("body") or []]
+
+
+def diff(archive: Archive, history: ArticleHistory, old: Snapshot, new: Snapshot) -> TextDiff:
+    """Compare two snapshots: equal `text_sha256` means unchanged text without reading the
+    files for the body; otherwise a paragraph-level diff (difflib) says what changed."""
+    old_article, new_article = old.load(archive), new.load(archive)
+    result = TextDiff(history.article_id, old, new, changed=False)
+    if old_article.get("title") != new_article.get("title"):
+        result.title_change = (old_article.get("title"), new_article.get("title"))
+    if old.text_sha256 and old.text_sha256 == new.text_sha256:
+        return result
+    a, b = paragraphs(old_article), paragraphs(new_article)
+    matcher = difflib.SequenceMatcher(a=a, b=b, autojunk=False)
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op != "equal":
+            result.hunks.append(Hunk(op, i1 + 1, j1 + 1, tuple(a[i1:i2]), tuple(b[j1:j2])))
+    result.changed = bool(result.hunks)
+    return result
+
+
+# ---------------------------------------------------------------- listing
+
+
+@dataclass(frozen=True)
+class ArticleSummary:
+    """One line of `archiver ls`: the latest snapshot's metadata and the snapshot count."""
+
+    article_id: str
+    date: str | None  # published_at, else the latest capture time
+    title: str | None
+    byline: str | None
+    source: str | None
+    url: str | None
+    snapshots: int
+    latest_path: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.article_id, "date": self.date, "title": self.title,
+                "byline": self.byline, "source": self.source, "url": self.url,
+                "snapshots": self.snapshots, "latest": self.latest_path}
+
+
+SORT_KEYS = ("date", "id", "title", "snapshots")
+
+
+def summarize(archive: Archive, history: ArticleHistory) -> ArticleSummary:
+    latest = history.latest
+    article = latest.load(archive)
+    byline = article.get("byline") or {}
+    publisher = article.get("publisher") or {}
+    return ArticleSummary(
+        article_id=history.article_id,
+        date=article.get("published_at") or latest.captured_at(archive),
+        title=article.get("title"),
+        byline=byline.get("raw"),
+        source=byline.get("source") or publisher.get("name"),
+        url=article.get("url"),
+        snapshots=len(history.snapshots),
+        latest_path=latest.path,
+    )
+
+
+def list_articles(archive: Archive, sort: str = "date", reverse: bool = False
+                  ) -> list[ArticleSummary]:
+    """Every article in the archive, one summary each, sorted (missing values last)."""
+    if sort not in SORT_KEYS:
+        raise UsageError(f"cannot sort by {sort!r}; choose one of {', '.join(SORT_KEYS)}")
+    rows = [summarize(archive, h) for h in histories(archive).values()]
+    present = [r for r in rows if getattr(r, _attr(sort)) is not None]
+    missing = [r for r in rows if getattr(r, _attr(sort)) is None]
+    present.sort(key=lambda r: (_sort_value(r, sort), r.article_id), reverse=reverse)
+    return present + sorted(missing, key=lambda r: r.article_id)
+
+
+def _attr(sort: str) -> str:
+    return "article_id" if sort == "id" else sort
+
+
+def _sort_value(row: ArticleSummary, sort: str) -> Any:
+    value = getattr(row, _attr(sort))
+    if sort == "date":
+        return _utc_key(str(value))
+    return value.casefold() if isinstance(value, str) else value
+
+
+def _utc_key(value: str) -> str:
+    """RFC 3339 dates with different offsets (+07:00, Z) compared as instants."""
+    from datetime import UTC, datetime
+
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC).isoformat()
+    except ValueError:
+        return value

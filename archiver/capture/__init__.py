@@ -1,0 +1,1 @@
+"""Fetching from the web: the HTTP client that records raw bytes, and capture runs."""

@@ -1,0 +1,301 @@
+"""audit: prove the manifest and the files still agree. Reports every finding, never the first
+only, and changes nothing (except an optional `fixity check` event, appended by the caller).
+
+Checks: the hash chain (order, links, each entry's hash, schema); every file the manifest names
+(present, size, sha256: streamed, in parallel threads since hashlib releases the GIL); every
+record id at its recorded offset; every article file's id and byline against the manifest;
+files nobody named (orphans: warnings, the trace of an interrupted write).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from array import array
+from bisect import bisect_left
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from archiver.base.errors import UnreadableInputError, UsageError
+from archiver.base.findings import Finding, Report
+from archiver.store import manifest, signing
+from archiver.store.archive import Archive, hash_file
+from archiver.store.warc import record_ids_at
+
+Progress = Callable[[int], None]
+
+
+@dataclass(slots=True)  # one per file named in the manifest: keep it small
+class Expected:
+    """What the manifest says about one stored file."""
+
+    path: str
+    sha256: str
+    size: int
+    seq: int
+    records: dict[str, int] = field(default_factory=dict)  # record id -> offset
+    article: dict[str, Any] | None = None
+
+
+@dataclass
+class AuditReport(Report):
+    entries: int = 0
+    files: int = 0
+    bytes: int = 0
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        mb = self.bytes / 1e6
+        rate = mb / self.seconds if self.seconds > 0 else 0.0
+        verdict = "OK" if self.ok else "PROBLEMS FOUND"
+        return (f"audit {verdict}: {self.entries} manifest entries, {self.files} files, "
+                f"{mb:.1f} MB in {self.seconds:.2f}s ({rate:.0f} MB/s); "
+                f"{self.errors} errors, {self.warnings} warnings")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "entries": self.entries, "files": self.files, "bytes": self.bytes,
+                "seconds": round(self.seconds, 3), "errors": self.errors,
+                "warnings": self.warnings, "findings": [f.to_dict() for f in self.findings]}
+
+
+class ClaimIndex:
+    """Which paths the manifest names, in 8 bytes a path (a sorted array of path hashes), so
+    audit's memory does not grow with the archive: a manifest can name millions of files."""
+
+    def __init__(self) -> None:
+        self._hashes = array("Q")
+        self._sorted = True
+
+    @staticmethod
+    def key(path: str) -> int:
+        return int.from_bytes(hashlib.blake2b(path.encode(), digest_size=8).digest(), "big")
+
+    def add(self, path: str) -> None:
+        self._hashes.append(self.key(path))
+        self._sorted = False
+
+    def _ensure_sorted(self) -> None:
+        if not self._sorted:
+            self._hashes = array("Q", sorted(self._hashes))
+            self._sorted = True
+
+    def __contains__(self, path: str) -> bool:
+        self._ensure_sorted()
+        key = self.key(path)
+        i = bisect_left(self._hashes, key)
+        return i < len(self._hashes) and self._hashes[i] == key
+
+    def repeated(self) -> set[int]:
+        """Keys of paths named more than once (checked again in a second, rare pass)."""
+        self._ensure_sorted()
+        h = self._hashes
+        return {h[i] for i in range(1, len(h)) if h[i] == h[i - 1]}
+
+
+def expectations(entry: dict[str, Any]) -> list[Expected]:
+    """The files one entry names, with the records and articles it places in them."""
+    seq = entry.get("seq", -1)
+    files = {f["path"]: Expected(f["path"], f["sha256"], f["size"], seq)
+             for f in entry.get("files") or [] if _valid_file_claim(f)}
+    for r in entry.get("records") or []:
+        if isinstance(r, dict) and r.get("file") in files and "offset" in r:
+            files[r["file"]].records[str(r.get("id"))] = int(r["offset"])
+    for a in entry.get("articles") or []:
+        if isinstance(a, dict) and a.get("path") in files:
+            files[a["path"]].article = a
+    return list(files.values())
+
+
+def conflicting_claims(archive: Archive, repeated: set[int]) -> list[Finding]:
+    """Second pass, only over paths named twice: do the claims agree?"""
+    first: dict[str, tuple[str, int, int]] = {}
+    findings = []
+    for entry in manifest.iter_entries(archive.manifest_path):
+        for f in entry.get("files") or []:
+            if not _valid_file_claim(f) or ClaimIndex.key(f["path"]) not in repeated:
+                continue
+            claim = (f["sha256"], f["size"], entry.get("seq", -1))
+            known = first.setdefault(f["path"], claim)
+            if known[:2] != claim[:2]:
+                findings.append(Finding("error", "conflicting-entries", f["path"],
+                                        f"seq {claim[2]} and seq {known[2]} give different "
+                                        "checksums"))
+    return findings
+
+
+def _valid_file_claim(f: Any) -> bool:
+    return (isinstance(f, dict) and isinstance(f.get("path"), str)
+            and isinstance(f.get("sha256"), str) and isinstance(f.get("size"), int))
+
+
+def check_file(archive: Archive, exp: Expected) -> list[Finding]:
+    """Fixity of one file, then its cross-references (only when its bytes are intact)."""
+    try:
+        path = archive.resolve(exp.path)
+    except UsageError as exc:
+        return [Finding("error", "unsafe-path", exp.path, str(exc))]
+    try:
+        sha, size = hash_file(path)
+    except FileNotFoundError:
+        return [Finding("error", "missing-file", exp.path,
+                        f"missing file (named by manifest seq {exp.seq})")]
+    except OSError as exc:
+        return [Finding("error", "unreadable-file", exp.path, f"cannot read: {exc.strerror}")]
+    findings = []
+    if size != exp.size:
+        findings.append(Finding("error", "size-changed", exp.path,
+                                f"size changed: expected {exp.size} bytes, found {size}",
+                                details={"expected": exp.size, "actual": size}))
+    if sha != exp.sha256:
+        findings.append(Finding("error", "checksum-mismatch", exp.path,
+                                f"checksum mismatch: expected sha256 {exp.sha256}, found {sha}",
+                                details={"expected": exp.sha256, "actual": sha}))
+        return findings
+    findings += list(_check_records(path, exp))
+    findings += list(_check_article(path, exp))
+    return findings
+
+
+def _check_records(path: Path, exp: Expected) -> Iterator[Finding]:
+    found_at = record_ids_at(path, sorted(exp.records.values()))
+    for record_id, offset in sorted(exp.records.items(), key=lambda kv: kv[1]):
+        found = found_at.get(offset)
+        if found != record_id:
+            yield Finding("error", "unknown-record-id", exp.path,
+                          f"record {record_id} named by seq {exp.seq} is not at offset {offset} "
+                          f"(found {found})", offset=offset, record_id=record_id)
+
+
+def _check_article(path: Path, exp: Expected) -> Iterator[Finding]:
+    if exp.article is None:
+        return
+    try:
+        doc = json.loads(path.read_bytes())
+    except ValueError:
+        yield Finding("error", "unreadable-article", exp.path, "article file is not valid JSON")
+        return
+    if doc.get("id") != exp.article.get("id"):
+        yield Finding("error", "article-id-mismatch", exp.path,
+                      f"article id {doc.get('id')!r} but manifest seq {exp.seq} says "
+                      f"{exp.article.get('id')!r}")
+    stored = doc.get("byline") or {}
+    claimed = exp.article.get("byline") or {}
+    for key in ("raw", "authors", "source"):
+        if stored.get(key) != claimed.get(key):
+            yield Finding("error", "byline-mismatch", exp.path,
+                          f"byline {key} in the manifest (seq {exp.seq}) is {claimed.get(key)!r}"
+                          f" but the article file says {stored.get(key)!r}", field=key)
+
+
+def find_orphans(archive: Archive, named: ClaimIndex) -> Iterator[Finding]:
+    for rel in archive.iter_data_files():
+        if rel not in named:
+            yield Finding("warning", "orphan-file", rel,
+                          "orphan: stored file named by no manifest entry "
+                          "(an interrupted capture, or a file added by hand)")
+    for rel in archive.iter_temp_files():
+        yield Finding("warning", "temporary-file", rel,
+                      "temporary file left by an interrupted write (safe to delete)")
+
+
+def audit(archive: Archive, jobs: int | None = None, progress: Progress | None = None,
+          on_start: Callable[[int], None] | None = None) -> AuditReport:
+    """Audit the whole archive in one streaming pass over the manifest: each entry's files are
+    checked as the entry is read, a few at a time per thread, so memory stays flat whatever
+    the archive's size. `on_start(total)` gets the manifest's size and `progress(n)` the bytes
+    of it whose files are checked. Raises UnreadableInputError when there is nothing to audit.
+    """
+    if not archive.exists():
+        raise UnreadableInputError(f"{archive.root}: no archive here")
+    if not archive.manifest_path.is_file():
+        raise UnreadableInputError(f"{archive.manifest_path}: no manifest to audit")
+    started = time.monotonic()
+    if on_start:
+        on_start(archive.manifest_path.stat().st_size)
+    run = _AuditRun(archive, jobs or os.cpu_count() or 1, progress, signing.signed_seqs(archive))
+    run.read_manifest()
+    findings = run.findings
+    # Signed heads catch an attacker who edits an entry and recomputes every hash after it.
+    findings += signing.verify(archive, chain=run.chain)
+    repeated = run.claims.repeated()
+    if repeated:
+        findings += conflicting_claims(archive, repeated)
+    findings += list(find_orphans(archive, run.claims))
+    return AuditReport(findings=findings, entries=run.entries, files=run.files,
+                       bytes=run.bytes, seconds=time.monotonic() - started)
+
+
+class _AuditRun:
+    """The state of one streaming audit: chain verifier, claims, files in flight."""
+
+    def __init__(self, archive: Archive, jobs: int, progress: Progress | None,
+                 signed: set[int]) -> None:
+        self.archive, self.jobs, self.progress, self.signed = archive, jobs, progress, signed
+        self.findings: list[Finding] = []
+        self.claims = ClaimIndex()
+        self.signed_hashes: dict[int, str] = {}  # only what signature checks need:
+        self.head: tuple[int, str] | None = None  # the signed seqs' hashes and the head
+        self.entries = self.files = self.bytes = 0
+        self._pool: ThreadPoolExecutor | None = None
+
+    @property
+    def chain(self) -> dict[int, str]:
+        chain = dict(self.signed_hashes)
+        if self.head is not None:
+            chain.setdefault(*self.head)
+        return chain
+
+    def read_manifest(self) -> None:
+        verifier = manifest.ChainVerifier("manifest.jsonl")
+        in_flight: deque[tuple[int, Future[list[Finding]]]] = deque()
+        with ThreadPoolExecutor(max_workers=self.jobs) as self._pool:
+            for line in manifest.read_lines(self.archive.manifest_path):
+                self.findings += verifier.check(line)
+                futures = self._entry(line.entry) if line.entry and not line.torn else []
+                # the line's bytes count as progress once its last file is checked
+                for i, future in enumerate(futures or [_done(None)], start=1):
+                    in_flight.append((len(line.raw) if i == max(len(futures), 1) else 0, future))
+                while len(in_flight) > IN_FLIGHT_PER_THREAD * self.jobs:
+                    self._collect(in_flight.popleft())
+            while in_flight:
+                self._collect(in_flight.popleft())
+
+    def _entry(self, entry: dict[str, Any]) -> list[Future[list[Finding]]]:
+        self.entries += 1
+        seq, entry_hash = entry.get("seq"), entry.get("hash")
+        if isinstance(seq, int) and isinstance(entry_hash, str):
+            if seq in self.signed:
+                self.signed_hashes.setdefault(seq, entry_hash)
+            if self.head is None or seq > self.head[0]:
+                self.head = (seq, entry_hash)
+        assert self._pool is not None
+        futures = []
+        for exp in expectations(entry):
+            self.claims.add(exp.path)
+            self.files += 1
+            self.bytes += exp.size
+            futures.append(self._pool.submit(check_file, self.archive, exp))
+        return futures
+
+    def _collect(self, item: tuple[int, Future[list[Finding]]]) -> None:
+        manifest_bytes, future = item
+        result = future.result()
+        if result:
+            self.findings += result
+        if manifest_bytes and self.progress:
+            self.progress(manifest_bytes)
+
+
+IN_FLIGHT_PER_THREAD = 16  # keeps the threads busy past a large file; memory stays flat
+
+
+def _done(value: Any) -> Future[Any]:
+    future: Future[Any] = Future()
+    future.set_result(value)
+    return future

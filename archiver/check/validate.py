@@ -1,0 +1,236 @@
+"""validate: check what is stored, not what the manifest says about it (that is audit's job).
+
+With an archive: every WARC (archiver.check.warccheck, stricter than `warcio check`), every article
+against schemas/article.schema.json and linked to a record that exists, every manifest entry
+against its schema. With paths: any WARC/ARC files or folders, no archive needed.
+Every finding is collected; an internal failure on one file is a finding for that file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+from archiver.base import schemas
+from archiver.base.findings import Finding, Report
+from archiver.store import manifest
+from archiver.store.archive import Archive
+from archiver.store.warc import WARC_SUFFIXES
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class ValidateReport(Report):
+    warcs: int = 0
+    records: int = 0
+    bytes: int = 0
+    articles: int = 0
+    entries: int = 0
+    seconds: float = 0.0
+    files: list[dict[str, Any]] = field(default_factory=list)  # one summary per WARC
+
+    def summary(self) -> str:
+        verdict = "valid" if self.ok else "INVALID"
+        parts = [f"{self.warcs} WARC files ({self.records} records, {self.bytes / 1e6:.1f} MB)"]
+        if self.articles or self.entries:
+            parts.append(f"{self.articles} articles, {self.entries} manifest entries")
+        return (f"validate {verdict}: " + ", ".join(parts)
+                + f" in {self.seconds:.2f}s; {self.errors} errors, {self.warnings} warnings")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "warcs": self.warcs, "records": self.records, "bytes": self.bytes,
+                "articles": self.articles, "entries": self.entries,
+                "seconds": round(self.seconds, 3), "errors": self.errors,
+                "warnings": self.warnings, "files": self.files,
+                "findings": [f.to_dict() for f in self.findings]}
+
+
+
+
+def find_warcs(paths: Iterable[Path]) -> Iterator[Path]:
+    for path in paths:
+        if path.is_dir():
+            for dirpath, dirnames, filenames in os.walk(path):
+                dirnames.sort()
+                for name in sorted(filenames):
+                    if name.lower().endswith(WARC_SUFFIXES) and not name.startswith("."):
+                        yield Path(dirpath) / name
+        else:
+            yield path
+
+
+def check_warcs(report: ValidateReport, paths: list[Path], jobs: int,
+                progress: Progress | None = None, base: Path | None = None) -> None:
+    from archiver.check.warccheck import check_paths
+
+    for warc in check_paths([str(p) for p in paths], jobs=jobs):
+        shown = _shown(Path(warc.path), base)
+        report.warcs += 1
+        report.records += warc.records
+        report.bytes += warc.bytes
+        report.findings += warc.findings
+        report.files.append({"path": shown, "ok": warc.ok, "format": warc.format,
+                             "compression": warc.compression, "records": warc.records})
+        if progress:
+            progress(shown)
+
+
+def _shown(path: Path, base: Path | None) -> str:
+    if base is not None:
+        try:
+            return path.absolute().relative_to(base).as_posix()
+        except ValueError:
+            pass
+    return str(path)
+
+
+def validate_paths(paths: list[Path], jobs: int = 1,
+                   progress: Progress | None = None) -> ValidateReport:
+    started = time.monotonic()
+    report = ValidateReport()
+    check_warcs(report, list(find_warcs(paths)), jobs, progress)
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def validate_archive(archive: Archive, jobs: int = 1,
+                     progress: Progress | None = None) -> ValidateReport:
+    started = time.monotonic()
+    report = ValidateReport()
+    warcs = sorted(archive.warcs_dir.rglob("*")) if archive.warcs_dir.is_dir() else []
+    warcs = [p for p in warcs if p.is_file() and p.name.lower().endswith(WARC_SUFFIXES)
+             and not p.name.startswith(".")]
+    check_warcs(report, warcs, jobs, progress, base=archive.root)
+    article_dirs = list_article_dirs(archive)
+    # Articles are listed, parsed and schema-checked in worker processes while this one reads
+    # the manifest: all pure Python, and a corpus holds 100,000s of each.
+    with _article_pool(jobs, len(article_dirs)) as pool:
+        pending = [pool.submit(read_article_dirs, str(archive.root), chunk)
+                   for chunk in _chunks(article_dirs, ARTICLES_PER_TASK)]
+        known = known_records(archive, report)
+        for future in pending:
+            for checked in future.result():
+                report.articles += 1
+                report.findings += checked.findings
+                report.findings += list(link_finding(archive, checked, known))
+    report.seconds = time.monotonic() - started
+    return report
+
+
+ARTICLES_PER_TASK = 2000  # article folders per worker task
+MIN_ARTICLES_FOR_PROCESSES = 5000  # below this, starting processes costs more than it saves
+
+
+def _article_pool(jobs: int, articles: int) -> Any:
+    if jobs > 1 and articles >= MIN_ARTICLES_FOR_PROCESSES:
+        return ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn"))
+    return _InlineExecutor()
+
+
+class _InlineExecutor:
+    """The executor interface, run in this process (small archives, --jobs 1)."""
+
+    def __enter__(self) -> _InlineExecutor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        future.set_result(fn(*args))
+        return future
+
+
+def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def list_article_dirs(archive: Archive) -> list[str]:
+    """The article-id folders under articles/ (one scandir; their files are listed by the
+    workers that read them)."""
+    if not archive.articles_dir.is_dir():
+        return []
+    return sorted(e.name for e in os.scandir(archive.articles_dir)
+                  if e.is_dir() and not e.name.startswith("."))
+
+
+def read_article_dirs(root: str, dir_names: list[str]) -> list[CheckedArticle]:
+    """Parse and schema-check every article file in these article-id folders."""
+    checked = []
+    for dir_name in dir_names:
+        folder = os.path.join(root, "articles", dir_name)
+        for name in sorted(os.listdir(folder)):
+            if name.endswith(".json") and not name.startswith("."):
+                rel = f"articles/{dir_name}/{name}"
+                checked.append(read_article(rel, Path(folder, name)))
+    return checked
+
+
+def known_records(archive: Archive, report: ValidateReport) -> dict[str, set[str]]:
+    """Record ids per WARC path, from the manifest (whose entries are checked on the way)."""
+    known: dict[str, set[str]] = {}
+    if not archive.manifest_path.is_file():
+        return known
+    for number, entry in enumerate(manifest.iter_entries(archive.manifest_path), start=1):
+        report.entries += 1
+        for pointer, message in schemas.validate(entry, manifest.SCHEMA):
+            report.findings.append(Finding("error", "invalid-entry", f"manifest.jsonl:{number}",
+                                           f"{pointer or '/'}: {message}"))
+        for rec in entry.get("records") or []:
+            if isinstance(rec, dict):
+                known.setdefault(str(rec.get("file")), set()).add(str(rec.get("id")))
+    return known
+
+
+@dataclass
+class CheckedArticle:
+    """One article file after parsing and its schema check (what a worker sends back)."""
+
+    rel: str
+    findings: list[Finding]
+    warc: Any = None
+    record_id: Any = None
+    readable: bool = True
+
+
+def read_article(rel: str, path: Path) -> CheckedArticle:
+    try:
+        doc = json.loads(path.read_bytes())
+    except (OSError, ValueError) as exc:
+        return CheckedArticle(rel, [Finding("error", "unreadable-article", rel,
+                                            f"not readable JSON: {exc}")], readable=False)
+    if not isinstance(doc, dict):
+        return CheckedArticle(rel, [Finding("error", "invalid-article", rel,
+                                            "not a JSON object")], readable=False)
+    findings = [Finding("error", "invalid-article", rel, f"{pointer or '/'}: {message}",
+                        field=pointer or "/")
+                for pointer, message in schemas.validate(doc, "article")]
+    capture = doc.get("capture") or {}
+    return CheckedArticle(rel, findings, capture.get("warc_path"), capture.get("record_id"))
+
+
+def link_finding(archive: Archive, checked: CheckedArticle,
+                 known: dict[str, set[str]]) -> Iterator[Finding]:
+    """Is the article's source record one the manifest names?"""
+    if not checked.readable:
+        return
+    warc, record_id, rel = checked.warc, checked.record_id, checked.rel
+    if warc not in known:
+        on_disk = isinstance(warc, str) and (archive.root / warc).is_file()
+        # A WARC on disk but not in the manifest is an interrupted capture's orphan.
+        yield Finding("warning" if on_disk else "error", "unlinked-article", rel,
+                      f"its source WARC {warc!r} is not in the manifest"
+                      + (" (orphan of an interrupted write)" if on_disk else ""))
+    elif record_id not in known[warc]:
+        yield Finding("error", "unlinked-article", rel,
+                      f"its source record {record_id} is not a known record of {warc}")

@@ -1,0 +1,53 @@
+"""Many files: expand folders, then validate serially or over a process pool (checking is
+CPU-bound inflate + hashing, so threads would not scale past the GIL-held parsing)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from archiver.base.errors import UnreadableInputError
+from archiver.base.findings import Finding
+from archiver.check.warccheck.report import WarcReport
+
+SUFFIXES = (".warc", ".warc.gz", ".arc", ".arc.gz")
+
+
+def expand(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
+    """Files as given; folders walked recursively for WARC/ARC names, sorted for stable output."""
+    out: list[str] = []
+    for p in paths:
+        path = Path(p)
+        if path.is_dir():
+            found = [
+                str(f) for f in path.rglob("*")
+                if f.is_file() and f.name.lower().endswith(SUFFIXES)
+            ]
+            out.extend(sorted(found))
+        else:
+            out.append(os.fspath(p))
+    return out
+
+
+def _one(path: str) -> WarcReport:
+    from archiver.check.warccheck import check_warc
+
+    try:
+        return check_warc(path)
+    except UnreadableInputError as exc:
+        # In a batch, one unreadable file is a finding, not the end of the run.
+        finding = Finding("error", "unreadable", path, str(exc))
+        return WarcReport(path=path, records=0, bytes=0, format="unknown",
+                          compression="none", findings=[finding])
+
+
+def iter_reports(paths: Iterable[str | os.PathLike[str]], *, jobs: int = 1) -> Iterator[WarcReport]:
+    files = expand(paths)
+    if jobs <= 1 or len(files) <= 1:
+        for f in files:
+            yield _one(f)
+        return
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        yield from pool.map(_one, files)

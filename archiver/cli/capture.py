@@ -1,0 +1,107 @@
+"""`archiver capture`: fetch URLs into the archive."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from archiver.cli.options import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    UsageFailure,
+    archive_option,
+    emit_json,
+    handle_errors,
+    json_option,
+    open_archive,
+    operator_option,
+    quiet_option,
+    render_article_outcome,
+    shown,
+    sign_head,
+    warn,
+)
+
+
+@click.command()
+@click.argument("urls", nargs=-1)
+@click.option("--seeds", "seed_file", type=click.Path(path_type=Path), default=None,
+              help="File of URLs to capture, one per line (# comments).")
+@archive_option
+@operator_option
+@click.option("--timeout", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
+              help="Seconds to wait to connect and for each read.")
+@click.option("--max-time", type=click.FloatRange(min=0.1), default=120.0, show_default=True,
+              help="Total seconds per URL, all redirects and retries included.")
+@click.option("--max-bytes", type=click.IntRange(min=1), default=50 * 1024 * 1024,
+              show_default=True, help="Stop reading a body after this many bytes "
+                                      "(kept, marked WARC-Truncated: length).")
+@click.option("--retries", type=click.IntRange(min=0), default=2, show_default=True,
+              help="Retries on connection errors and 429/5xx (Retry-After honoured).")
+@click.option("--delay", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="Politeness: seconds between requests to the same host.")
+@click.option("--workers", type=click.IntRange(min=1, max=64), default=4, show_default=True,
+              help="URLs fetched in parallel.")
+@click.option("--no-extract", is_flag=True, help="Store the WARC only; extract later.")
+@json_option
+@quiet_option
+@handle_errors
+def capture(urls: tuple[str, ...], seed_file: Path | None, archive_dir: Path | None,
+            operator: str | None, timeout: float, max_time: float, max_bytes: int,
+            retries: int, delay: float, workers: int, no_extract: bool, as_json: bool,
+            quiet: bool) -> None:
+    """Fetch URLs into WARC 1.1 files, extract their articles, record it all in the manifest.
+
+    Every redirect hop and every retried attempt is archived as its own request/response
+    pair; 4xx/5xx answers are archived too (they are evidence) and reported as failures.
+
+    \b
+    Examples:
+      archiver capture https://vov.vn/chinh-tri/...-post1064050.vov
+      archiver capture --seeds seeds/vov.txt --json
+    Exit status: 0 every URL archived with a 2xx answer, 1 any failed, 2 usage error.
+    """
+    from archiver.capture.fetch import FetchOptions
+    from archiver.capture.run import CaptureOptions, capture_urls, read_seed_list
+
+    all_urls = list(urls) + (read_seed_list(seed_file) if seed_file else [])
+    if not all_urls:
+        raise UsageFailure("no URLs given (pass URLs or --seeds FILE)")
+    options = CaptureOptions(
+        fetch=FetchOptions(timeout=timeout, max_time=max_time, max_bytes=max_bytes,
+                           retries=retries, delay=delay),
+        operator=operator, workers=workers, extract=not no_extract)
+
+    def report(outcome: Any) -> None:
+        if as_json:
+            emit_json(outcome.to_dict())
+        elif not (quiet and outcome.ok):
+            click.echo(render_capture(outcome), err=not outcome.ok and quiet)
+
+    archive = open_archive(archive_dir)
+    outcomes = capture_urls(archive, all_urls, options, on_done=report, on_warning=warn)
+    sign_head(archive)
+    failed = sum(1 for o in outcomes if not o.ok)
+    if not as_json and not quiet:
+        click.echo(f"{len(outcomes) - failed} of {len(outcomes)} URLs archived"
+                   + (f", {failed} with problems" if failed else ""))
+    sys.exit(EXIT_FINDINGS if failed else EXIT_OK)
+
+
+def render_capture(o: Any) -> str:
+    if o.warc is None:
+        return f"FAILED  {shown(o.url)}: {shown(o.error)}"
+    label = {"archived": "ok", "http-error": "HTTP", "failed": "FAILED",
+             "incomplete": "PARTIAL", "invalid-article": "INVALID"}[o.outcome]
+    line = f"{label:7} {o.status} {shown(o.url)}"
+    if o.final_url and o.final_url != o.url:
+        line += f" -> {shown(o.final_url)}"
+    line += f"  [{o.warc}]"
+    if o.truncated:
+        line += f" truncated ({o.truncated})"
+    if o.error:
+        line += f": {shown(o.error)}"
+    return line + render_article_outcome(o.article)

@@ -1,0 +1,145 @@
+"""`archiver validate`, `audit` and `repair`: checking what is stored."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from archiver.cli.options import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    EXIT_USAGE,
+    LazyProgress,
+    UsageFailure,
+    archive_option,
+    handle_errors,
+    json_option,
+    open_archive,
+    operator_option,
+    print_report,
+    quiet_option,
+)
+
+
+@click.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@archive_option
+@click.option("--jobs", type=click.IntRange(min=1, max=64), default=None,
+              help="WARC files checked in parallel processes [default: CPU count].")
+@json_option
+@quiet_option
+@handle_errors
+def validate(paths: tuple[Path, ...], archive_dir: Path | None, jobs: int | None,
+             as_json: bool, quiet: bool) -> None:
+    """Check stored content: WARCs record by record (stricter than `warcio check`), articles
+    against their schema and linked to existing records, manifest entries against theirs.
+
+    With PATHs, check those WARC/ARC files or folders only (no archive needed).
+
+    \b
+    Examples:
+      archiver validate
+      archiver validate crawl.warc.gz other-crawls/ --json
+    Exit status: 0 no errors (warnings allowed), 1 errors found, 2 unreadable input.
+    """
+    import os
+
+    from archiver.check import validate as validate_mod
+
+    jobs = jobs or os.cpu_count() or 1
+    for p in paths:
+        if not p.exists():
+            raise UsageFailure(f"{p}: no such file or folder")
+    show_progress = not as_json and not quiet and sys.stderr.isatty()
+
+    def progress(name: str) -> None:
+        if show_progress:
+            click.echo(f"checked {name}", err=True)
+
+    if paths:
+        report = validate_mod.validate_paths(list(paths), jobs, progress)
+    else:
+        archive = open_archive(archive_dir)
+        if not archive.exists():
+            raise UsageFailure(f"{archive.root}: no archive here")
+        report = validate_mod.validate_archive(archive, jobs, progress)
+    print_report(report, as_json, quiet)
+    unreadable = any(f.code == "unreadable-file" for f in report.findings)
+    sys.exit(EXIT_USAGE if unreadable and paths else EXIT_OK if report.ok else EXIT_FINDINGS)
+
+
+
+
+@click.command()
+@archive_option
+@operator_option
+@click.option("--jobs", type=click.IntRange(min=1, max=64), default=None,
+              help="Files hashed in parallel [default: CPU count].")
+@click.option("--record", is_flag=True,
+              help="Append a `fixity check` event with the outcome to the manifest.")
+@json_option
+@quiet_option
+@handle_errors
+def audit(archive_dir: Path | None, operator: str | None, jobs: int | None, record: bool,
+          as_json: bool, quiet: bool) -> None:
+    """Prove the manifest and the stored files still agree.
+
+    Recomputes sha256 and size of every file the manifest names, verifies the hash chain
+    (order, links, each entry's hash) and every entry's schema, checks every named WARC record
+    id and article id, and lists orphan files. Reports every finding, then a summary.
+
+    \b
+    Examples:
+      archiver audit
+      archiver audit --json --record
+    Exit status: 0 clean (warnings allowed), 1 any error found, 2 no readable archive.
+    """
+    from archiver.check import audit as audit_mod
+
+    archive = open_archive(archive_dir)
+    if not archive.manifest_path.is_file():
+        raise UsageFailure(f"{archive.manifest_path}: no manifest to audit")
+    bar = LazyProgress(not as_json and not quiet, "auditing")
+    try:
+        report = audit_mod.audit(archive, jobs=jobs, progress=bar.update, on_start=bar.start)
+    finally:
+        bar.finish()
+    if record:
+        from archiver.pipeline.commit import (
+            record_event,  # imports the extractors: only when needed
+        )
+
+        status = "success" if report.ok else "failure"
+        record_event(archive, "fixity check", status, report.summary(), operator,
+                     summary={k: v for k, v in report.to_dict().items() if k != "findings"},
+                     findings=[f.to_dict() for f in report.findings if f.severity == "error"][:100])
+    print_report(report, as_json, quiet)
+    sys.exit(EXIT_OK if report.ok else EXIT_FINDINGS)
+
+
+
+
+
+@click.command()
+@archive_option
+@operator_option
+@click.option("--yes", is_flag=True, help="Do it; without this only say what would be done.")
+@handle_errors
+def repair(archive_dir: Path | None, operator: str | None, yes: bool) -> None:
+    """Remove a torn last manifest line (left by power loss mid-append), and record that.
+
+    Only the incomplete tail after the last newline is cut; whole entries are never touched.
+
+    \b
+    Example:
+      archiver repair --yes
+    """
+    from archiver.check.repair import repair_torn_tail
+
+    archive = open_archive(archive_dir)
+    if not archive.manifest_path.is_file():
+        raise UsageFailure(f"{archive.manifest_path}: no manifest")
+    result = repair_torn_tail(archive, operator, dry_run=not yes)
+    click.echo(result)

@@ -1,0 +1,44 @@
+"""The `archiver` command group, and the one place where every command joins it.
+
+Nothing imports this module back: each group module takes its shared options from
+`archiver.cli.options`.
+
+Exit codes: 0 all good; 1 the work ran and found problems (failed URLs, invalid articles,
+audit findings); 2 usage errors or unreadable input.
+"""
+
+from __future__ import annotations
+
+import click
+
+from archiver import __version__
+from archiver.cli import capture, check, extract, history, ingest, security, share
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="archiver")
+def cli() -> None:
+    """archiver: capture web pages into WARC 1.1, extract articles, and keep a hash-chained
+    provenance manifest you can audit years later.
+
+    \b
+    Quick start (offline, the seed document):
+      archiver ingest seeds/
+      archiver audit
+    """
+
+
+# In the order of the data flow: write, derive, check, read, hand over, sign.
+COMMANDS = [
+    capture.capture, ingest.ingest, extract.extract,
+    check.validate, check.audit, check.repair,
+    history.log, history.show_command, history.diff_command, history.ls_command,
+    share.index_command, share.export_group,
+    security.keygen, security.sign,
+]
+for command in COMMANDS:
+    cli.add_command(command)
+
+
+def main() -> None:
+    cli(prog_name="archiver")

@@ -1,0 +1,175 @@
+"""What every command group shares: the options, errors that become one-line messages with
+the right exit code, JSON and progress output.
+
+Exit codes: 0 all good; 1 the work ran and found problems (failed URLs, invalid articles,
+audit findings); 2 usage errors or unreadable input.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+from archiver.base.errors import ArchiverError, UnreadableInputError, UsageError
+from archiver.store.archive import ENV_ARCHIVE, Archive, default_root
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+
+
+class Failure(click.ClickException):
+    """A clear one-line error: the work ran and something is wrong (exit 1)."""
+
+    exit_code = EXIT_FINDINGS
+
+
+class UsageFailure(Failure):
+    """Bad usage or unreadable input (exit 2)."""
+
+    exit_code = EXIT_USAGE
+
+
+def fail(exc: ArchiverError) -> NoReturn:
+    if isinstance(exc, UsageError | UnreadableInputError):
+        raise UsageFailure(str(exc)) from exc
+    raise Failure(str(exc)) from exc
+
+
+def handle_errors(func: F) -> F:
+    """Turn library errors into messages, never tracebacks."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ArchiverError as exc:
+            fail(exc)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def archive_option(func: F) -> F:
+    return click.option(
+        "--archive", "archive_dir", type=click.Path(file_okay=False, path_type=Path),
+        default=None, envvar=ENV_ARCHIVE, show_envvar=True,
+        help="Archive root folder [default: ./archive].",
+    )(func)
+
+
+def json_option(func: F) -> F:
+    return click.option("--json", "as_json", is_flag=True,
+                        help="Machine-readable output: one JSON object per line.")(func)
+
+
+def quiet_option(func: F) -> F:
+    return click.option("--quiet", "-q", is_flag=True, help="Print only problems.")(func)
+
+
+def operator_option(func: F) -> F:
+    return click.option("--operator", default=None,
+                        help="Who runs this, for warcinfo and the manifest "
+                             "[default: $ARCHIVER_OPERATOR or the login name].")(func)
+
+
+def open_archive(archive_dir: Path | None) -> Archive:
+    return Archive(archive_dir or default_root())
+
+
+def emit_json(obj: Any) -> None:
+    click.echo(json.dumps(obj, sort_keys=True, ensure_ascii=False))
+
+
+def print_report(report: Any, as_json: bool, quiet: bool) -> None:
+    """A checker's report: every finding (errors only with --quiet), then its summary."""
+    if as_json:
+        emit_json(report.to_dict())
+        return
+    for finding in report.findings:
+        if not (quiet and finding.severity != "error"):
+            click.echo(finding.render())
+    click.echo(report.summary())
+
+
+def shown(text: str | None) -> str:
+    """Text from the outside world made safe for one terminal line: control characters
+    (newlines, ESC sequences) are escaped, so a URL cannot split or forge output lines."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
+
+
+def warn(message: str) -> None:
+    click.echo(f"Warning: {message}", err=True)
+
+
+def sign_head(archive: Archive) -> None:
+    """Sign the new chain head when the operator has a key (see `archiver keygen`)."""
+    from archiver.store import signing
+
+    if archive.manifest_path.is_file():
+        signing.sign_if_key(archive)
+
+
+def byte_progress(total: int, enabled: bool, label: str) -> Any:
+    """A progress bar on stderr for terminals only; a no-op when piped or with --json."""
+    if not enabled or not sys.stderr.isatty():
+        return _NoProgress()
+    return click.progressbar(length=total, label=label, file=sys.stderr, show_eta=True)
+
+
+class LazyProgress:
+    """A byte progress bar whose total is known only once work starts (audit learns it from
+    the manifest it is reading anyway)."""
+
+    def __init__(self, enabled: bool, label: str) -> None:
+        self.enabled, self.label = enabled, label
+        self.bar: Any = None
+
+    def start(self, total: int) -> None:
+        self.bar = byte_progress(total, self.enabled, self.label).__enter__()
+
+    def update(self, n: int) -> None:
+        if self.bar is not None:
+            self.bar.update(n)
+
+    def finish(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+
+
+class _NoProgress:
+    def __enter__(self) -> _NoProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def update(self, n: int) -> None:
+        return None
+
+
+def existing_archive(archive_dir: Path | None) -> Archive:
+    """The archive for a command that only reads: its manifest must exist."""
+    archive = open_archive(archive_dir)
+    if not archive.manifest_path.is_file():
+        raise UsageFailure(f"{archive.manifest_path}: no archive here")
+    return archive
+
+
+def render_article_outcome(article: Any) -> str:
+    """The article part of a capture, ingest or extract line (empty when none was derived)."""
+    if article is None:
+        return ""
+    if article.status == "stored":
+        byline = (article.article or {}).get("byline") or {}
+        raw = f" ({byline['raw']})" if byline.get("raw") else ""
+        return f"  article {article.article_id}{raw}"
+    text = f"  {article.status}: {article.reason}"
+    for pointer, message in article.errors[:10]:
+        text += f"\n    {pointer or '/'}: {message}"
+    return text

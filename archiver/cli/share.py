@@ -1,0 +1,136 @@
+"""`archiver index` and `archiver export wacz|bag`: the archive in the formats other tools read."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from archiver.cli.options import (
+    archive_option,
+    byte_progress,
+    emit_json,
+    existing_archive,
+    handle_errors,
+    json_option,
+    quiet_option,
+)
+
+
+@click.command("index")
+@archive_option
+@json_option
+@quiet_option
+@handle_errors
+def index_command(archive_dir: Path | None, as_json: bool, quiet: bool) -> None:
+    """Rebuild the CDXJ index (index.cdxj) from every WARC in the archive.
+
+    capture and ingest keep the index current; run this after restoring or copying WARCs
+    by hand, or if index.cdxj was lost. pywb reads the file as it is (see the README).
+
+    \b
+    Examples:
+      archiver index
+      archiver index --archive /data/archive --json
+    """
+    from archiver.store import cdxj
+
+    archive = existing_archive(archive_dir)
+    total = len(cdxj.warc_relpaths(archive))
+    with byte_progress(total, not as_json and not quiet, "indexing") as bar:
+        stats = cdxj.rebuild(archive, progress=lambda _rel: bar.update(1))
+    if as_json:
+        emit_json(stats.to_dict())
+    elif not quiet:
+        click.echo(f"{archive.index_path}: {stats.lines} records from {stats.warcs} WARC files")
+
+
+
+
+
+
+@click.group("export")
+def export_group() -> None:
+    """Package the archive for others: WACZ for replay tools, BagIt for repositories.
+
+    Both hold every file the manifest names plus the manifest; each file is checked against
+    the manifest's sha256 before it is packed, and a damaged file stops the export.
+
+    \b
+    Examples:
+      archiver export wacz collection.wacz
+      archiver export bag handover-2026-11/
+    """
+
+
+@export_group.command("wacz")
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--title", default=None, help="Collection title in datapackage.json.")
+@archive_option
+@json_option
+@quiet_option
+@handle_errors
+def export_wacz_command(out: Path, title: str | None, archive_dir: Path | None, as_json: bool,
+                        quiet: bool) -> None:
+    """Write a WACZ 1.1.1 package (WARCs, CDXJ index, pages, manifest, articles) to OUT.
+
+    Pages list every 2xx HTML capture with its time and its article's title. Open the file
+    in ReplayWeb.page or pywb, or check it with `wacz validate -f OUT`.
+
+    \b
+    Example:
+      archiver export wacz vov-2026-11.wacz --title "VOV, November 2026"
+    """
+    from archiver.access import export
+
+    archive = existing_archive(archive_dir)
+    total = sum(f.size for f in export.pack_list(archive))
+    with byte_progress(total, not as_json and not quiet, "checking") as bar:
+        result = export.export_wacz(archive, out, title, progress=bar.update)
+    _report_export(result, as_json, quiet)
+
+
+@export_group.command("bag")
+@click.argument("out", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--organization", default=None,
+              help="Source-Organization in bag-info.txt "
+                   "[default: $ARCHIVER_ORGANIZATION or the operator].")
+@click.option("--external-id", default=None,
+              help="External-Identifier in bag-info.txt [default: the archive's name and "
+                   "manifest head hash, naming exactly this state].")
+@archive_option
+@json_option
+@quiet_option
+@handle_errors
+def export_bag_command(out: Path, organization: str | None, external_id: str | None,
+                       archive_dir: Path | None, as_json: bool, quiet: bool) -> None:
+    """Write a BagIt (RFC 8493) bag to the new folder OUT, with sha256 and sha512 manifests.
+
+    OUT/data/ is a copy of the archive (warcs/, articles/, manifest.jsonl), so
+    `archiver audit --archive OUT/data` works on it; `bagit.py --validate OUT` checks it.
+
+    \b
+    Example:
+      archiver export bag handover/ --organization "Example Library" --external-id coll-42
+    """
+    from archiver.access import export
+
+    archive = existing_archive(archive_dir)
+    info = export.default_bag_info(archive, organization, external_id)
+    total = sum(f.size for f in export.pack_list(archive))
+    with byte_progress(total, not as_json and not quiet, "bagging") as bar:
+        result = export.export_bag(archive, out, info, progress=bar.update)
+    _report_export(result, as_json, quiet)
+
+
+def _report_export(result: Any, as_json: bool, quiet: bool) -> None:
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    if not quiet:
+        pages = f", {result.pages} pages" if result.kind == "wacz" else ""
+        click.echo(f"{result.path}: {result.kind}, {result.files} files, "
+                   f"{result.bytes} bytes{pages}")

@@ -1,0 +1,1 @@
+"""Ingesting what was made elsewhere: local documents and foreign WARC/ARC files."""

@@ -1,0 +1,192 @@
+"""The archive's CDXJ index (`index.cdxj`): one line per replayable record, sorted, so pywb
+and other replay tools can find a capture by URL and time.
+
+The lines come from cdxj-indexer (webrecorder's indexer, the one pywb and py-wacz use); we
+only decide which files go in and keep the file sorted, whole and current:
+
+- `rebuild(archive)` indexes every WARC under warcs/ into a fresh file.
+- `add_warc(archive, relpath)` merges one new WARC's lines into the existing file.
+
+Both hold `index.cdxj.lock` and replace the file atomically, so a reader (pywb, a second
+archiver process) never sees a half-written or unsorted index. The index is derived data:
+deleting it loses nothing, `archiver index` makes it again.
+"""
+
+from __future__ import annotations
+
+import heapq
+import io
+import json
+import os
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from cdxj_indexer.main import CDXJIndexer
+from filelock import FileLock
+
+from archiver.base.errors import StoreError, UnreadableInputError
+from archiver.store.archive import TEMP_PREFIX, Archive
+from archiver.store.warc import WARC_SUFFIXES
+
+INDEX_NAME = "index.cdxj"
+# Only what replay serves. Named explicitly because py-wacz appends "warcinfo" to the
+# indexer's class-wide default list when imported, and we must not index warcinfo then.
+# Our metadata and conversion records share the page's URL and would shadow it in replay.
+REPLAY_RECORDS = "response,revisit,resource"
+
+
+@dataclass(frozen=True)
+class IndexStats:
+    """What an index run did: files read and lines the index now holds."""
+
+    warcs: int
+    lines: int
+    path: str = INDEX_NAME
+
+    def to_dict(self) -> dict[str, object]:
+        return {"index": self.path, "warcs": self.warcs, "lines": self.lines}
+
+
+@dataclass(frozen=True)
+class CdxjLine:
+    """One parsed index line: SURT key, 14-digit timestamp, and the JSON fields."""
+
+    urlkey: str
+    timestamp: str
+    fields: dict[str, str]
+
+    @classmethod
+    def parse(cls, line: str) -> CdxjLine:
+        urlkey, timestamp, blob = line.rstrip("\n").split(" ", 2)
+        return cls(urlkey, timestamp, json.loads(blob))
+
+    @property
+    def url(self) -> str:
+        return self.fields.get("url", "")
+
+    @property
+    def filename(self) -> str:
+        return self.fields.get("filename", "")
+
+
+def lock_for(archive: Archive) -> FileLock:
+    return FileLock(str(archive.index_path) + ".lock")
+
+
+def warc_relpaths(archive: Archive) -> list[str]:
+    """Every WARC/ARC file under warcs/, sorted, temporaries of interrupted writes excluded."""
+    if not archive.warcs_dir.is_dir():
+        return []
+    found: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(archive.warcs_dir):
+        dirnames.sort()
+        for name in sorted(filenames):
+            if name.endswith(WARC_SUFFIXES) and not name.startswith(TEMP_PREFIX):
+                found.append(archive.relpath(Path(dirpath) / name))
+    return found
+
+
+def index_lines(archive: Archive, relpaths: Iterable[str], sort: bool = True) -> list[str]:
+    """CDXJ lines for the given WARCs, `filename` relative to the archive root (so pywb can
+    use the root as its archive path)."""
+    paths = [str(archive.resolve(rel)) for rel in relpaths]
+    out = io.StringIO()
+    _run_indexer(archive, paths, out, sort)
+    return out.getvalue().splitlines(keepends=True)
+
+
+def _run_indexer(archive: Archive, paths: Iterable[str], out: IO[str] | io.TextIOBase,
+                 sort: bool) -> None:
+    indexer = CDXJIndexer(out, paths, sort=sort, dir_root=str(archive.root),
+                          records=REPLAY_RECORDS)
+    try:
+        indexer.process_all()
+    except OSError as exc:
+        raise UnreadableInputError(f"cannot index WARC: {exc}") from exc
+    except Exception as exc:  # warcio's parse errors are plain Exceptions
+        raise UnreadableInputError(f"cannot index WARC: {type(exc).__name__}: {exc}") from exc
+
+
+def rebuild(archive: Archive, progress: Callable[[str], None] | None = None) -> IndexStats:
+    """Index every WARC in the archive into a new `index.cdxj` (replacing the old one)."""
+    if not archive.exists():
+        raise StoreError(f"{archive.root}: no archive here")
+    relpaths = warc_relpaths(archive)
+    # cdxj-indexer sorts in memory up to 32 MiB and spills to temporary files beyond,
+    # so one pass over all WARCs gives a sorted file without holding it all.
+    with lock_for(archive), archive.atomic_file(INDEX_NAME) as raw:
+        text = io.TextIOWrapper(raw, encoding="utf-8", newline="\n")
+        counter = _CountingWriter(text)
+        _run_indexer(archive, _reporting(archive, relpaths, progress), counter, sort=True)
+        text.flush()
+        text.detach()  # atomic_file still owns the binary handle
+    return IndexStats(len(relpaths), counter.lines)
+
+
+def add_warc(archive: Archive, warc_relpath: str) -> IndexStats:
+    """Merge one WARC's lines into `index.cdxj` (see add_warcs)."""
+    return add_warcs(archive, [warc_relpath])
+
+
+def add_warcs(archive: Archive, warc_relpaths: list[str]) -> IndexStats:
+    """Merge these WARCs' lines into `index.cdxj`, keeping it sorted, in one rewrite. Re-adding
+    a WARC replaces its lines rather than duplicating them, so a retried call is harmless."""
+    new_lines = index_lines(archive, list(warc_relpaths))
+    lines = 0
+    with lock_for(archive), archive.atomic_file(INDEX_NAME) as raw:
+        old = _existing_lines(archive.index_path, set(warc_relpaths))
+        for line in heapq.merge(old, iter(new_lines)):
+            raw.write(line.encode("utf-8"))
+            lines += 1
+    return IndexStats(len(warc_relpaths), lines)
+
+
+def _existing_lines(path: Path, skip: set[str]) -> Iterator[str]:
+    """The current index's lines, minus those of the files in `skip` (being re-added)."""
+    if not path.is_file():
+        return
+    markers = [json.dumps(name) for name in skip]
+    with open(path, encoding="utf-8", newline="\n") as f:
+        for line in f:
+            # Cheap substring test first; parse only lines that might name a skipped file.
+            if any(m in line for m in markers) and CdxjLine.parse(line).filename in skip:
+                continue
+            yield line if line.endswith("\n") else line + "\n"
+
+
+def read(archive: Archive) -> Iterator[CdxjLine]:
+    """The index's lines, parsed (empty when there is no index yet)."""
+    if not archive.index_path.is_file():
+        return
+    with open(archive.index_path, encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                yield CdxjLine.parse(line)
+
+
+def lookup(archive: Archive, url: str) -> list[CdxjLine]:
+    """Every indexed capture of exactly `url`, oldest first."""
+    return [line for line in read(archive) if line.url == url]
+
+
+class _CountingWriter(io.TextIOBase):
+    """Counts the lines the indexer writes on their way to the file."""
+
+    def __init__(self, out: IO[str]) -> None:
+        self.out = out
+        self.lines = 0
+
+    def write(self, s: str) -> int:
+        self.lines += s.count("\n")
+        return self.out.write(s)
+
+
+def _reporting(archive: Archive, relpaths: list[str],
+               progress: Callable[[str], None] | None) -> Iterator[str]:
+    """Absolute WARC paths, reporting each as the indexer takes it (it reads inputs lazily)."""
+    for rel in relpaths:
+        if progress:
+            progress(rel)
+        yield str(archive.resolve(rel))
