@@ -255,7 +255,9 @@ def seeded(run: Cli, hostile: HostileServer, archive_dir: Path) -> Iterator[dict
 
 
 def last_entry(root: Path) -> dict:
-    return list(manifest.iter_entries(root / "manifest.jsonl"))[-1]
+    """The newest capture or ingestion (a capture run ends with its WARC's seal event)."""
+    entries = manifest.iter_entries(root / "manifest.jsonl")
+    return [e for e in entries if e["event"] != "message digest calculation"][-1]
 
 
 def newest_warc(root: Path, before: dict[Path, bytes]) -> Path:

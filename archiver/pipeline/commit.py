@@ -233,3 +233,8 @@ def record_event(archive: Archive, event: str, outcome: str, detail: str,
                  operator: str | None, **fields: Any) -> dict[str, Any]:
     event_body = manifest.new_event(event, outcome, detail, operator=operator, **fields)
     return manifest.appender_for(archive.manifest_path).append(event_body)
+
+
+def record_events(archive: Archive, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Several event bodies chained in one append (one write, one fsync): a group commit."""
+    return manifest.append_many(archive.manifest_path, events) if events else []
