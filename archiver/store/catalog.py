@@ -300,6 +300,13 @@ class Catalog:
         names = [d[0] for d in cur.description]
         return [dict(zip(names, row, strict=True)) for row in cur]
 
+    def counts(self) -> dict[str, Any]:
+        """Rows per table and the manifest seq they reach (for reports)."""
+        out: dict[str, Any] = {t: self.conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+                               for t in TABLES}
+        out["manifest_seq"] = self.position().seq
+        return out
+
     def dump(self) -> str:
         """Every row of every table in a canonical order, plus the full-text vocabulary:
         equal dumps mean equal catalogs (internal ids and the stored offset left out)."""
@@ -390,15 +397,7 @@ def _apply_entry(conn: sqlite3.Connection, entry: dict[str, Any], reader: Record
                      f"({', '.join('?' * len(CAPTURE_COLUMNS))})", rows)
     count = len(rows)
     for art in article_rows(entry, reader.archive):
-        v = art.values
-        cur = conn.execute(f"INSERT OR IGNORE INTO articles({', '.join(ARTICLE_COLUMNS)}) "
-                           f"VALUES ({', '.join('?' * len(ARTICLE_COLUMNS))})",
-                           [v[c] for c in ARTICLE_COLUMNS])
-        if cur.rowcount:
-            fulltext.add(conn, v["path"], v["id"], (v["captured_at"] or "", seq),
-                         {"title": v["title"], "lead": v["lead"], "body": art.body,
-                          "byline": v["byline"]})
-            count += 2
+        count += 2 * insert_article(conn, art.values, art.body)
     whole, ranges = file_claims(entry)
     for path, end in ranges:
         conn.execute("INSERT INTO files VALUES (?, 'open', NULL, ?, ?) ON CONFLICT(path) DO "
@@ -410,6 +409,21 @@ def _apply_entry(conn: sqlite3.Connection, entry: dict[str, Any], reader: Record
                      "size = excluded.size, seq = excluded.seq WHERE state = 'open'",
                      (path, sha256, size, seq))
     return count + len(whole) + len(ranges)
+
+
+def insert_article(conn: sqlite3.Connection, values: dict[str, Any], body: str | None) -> bool:
+    """One article snapshot row (the columns of ARTICLE_COLUMNS) and its full text, unless
+    a row for its path exists already. False when it did."""
+    cur = conn.execute(f"INSERT OR IGNORE INTO articles({', '.join(ARTICLE_COLUMNS)}) "
+                       f"VALUES ({', '.join('?' * len(ARTICLE_COLUMNS))})",
+                       [values.get(c) for c in ARTICLE_COLUMNS])
+    if not cur.rowcount:
+        return False
+    fulltext.add(conn, values["path"], values["id"],
+                 (values.get("captured_at") or "", int(values["seq"])),
+                 {"title": values.get("title"), "lead": values.get("lead"), "body": body,
+                  "byline": values.get("byline")})
+    return True
 
 
 def update(archive: Archive, entries: list[dict[str, Any]] | None = None) -> None:
