@@ -15,7 +15,6 @@ from archiver.store.archive import Archive
 from archiver.store.catalog import Catalog
 
 
-
 def check_revisits(archive: Archive) -> Iterator[Finding]:
     if not archive.manifest_path.is_file():
         return

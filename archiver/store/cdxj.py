@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import IO
 
 import surt
-from cdxj_indexer.main import CDXJIndexer
 from filelock import FileLock
 from warcio.timeutils import iso_date_to_timestamp
 
@@ -107,6 +106,10 @@ def index_lines(archive: Archive, relpaths: Iterable[str], sort: bool = True) ->
 
 def _run_indexer(archive: Archive, paths: Iterable[str], out: IO[str] | io.TextIOBase,
                  sort: bool) -> None:
+    # imported here: cdxj-indexer pulls in pkg_resources (~0.3 s), which a capture (its lines
+    # come from cdxj_line) should not pay
+    from cdxj_indexer.main import CDXJIndexer
+
     indexer = CDXJIndexer(out, paths, sort=sort, dir_root=str(archive.root),
                           records=REPLAY_RECORDS)
     try:
