@@ -186,3 +186,11 @@ def test_no_corpus_title_or_lead_keeps_an_html_entity() -> None:
         "Our BI Research Shows – A Mix of Native Ad Units")
     assert articles["33fe2471"]["title"].startswith(
         "‘The Medium is the Message’: the 7th Amsterdam")
+
+
+def test_deeply_nested_json_ld_does_not_fail_the_article() -> None:
+    nested: Any = "&amp;"
+    for _ in range(800):  # json.loads accepts this; a recursive walk without a bound fails
+        nested = [nested]
+    article = _article({**ARTICLE, "headline": "Budget &#8211; passed", "extra": nested})
+    assert article["title"] == "Budget – passed"

@@ -96,14 +96,22 @@ def _name(value: Any) -> str | None:
     return None
 
 
-def _decoded(value: Any) -> Any:
+# Deeper than this, JSON-LD strings are left as they are: nothing read from a page sits
+# that deep, and a hostile block nested ~900 levels (json.loads accepts it) must not
+# exhaust the stack here and fail the whole article.
+_MAX_DECODE_DEPTH = 32
+
+
+def _decoded(value: Any, depth: int = 0) -> Any:
     """JSON-LD data with every string (values, not keys) entity-decoded once."""
     if isinstance(value, str):
         return _CHAR_REF.sub(_char, value) if "&" in value else value
+    if depth >= _MAX_DECODE_DEPTH:
+        return value
     if isinstance(value, list):
-        return [_decoded(item) for item in value]
+        return [_decoded(item, depth + 1) for item in value]
     if isinstance(value, dict):
-        return {key: _decoded(item) for key, item in value.items()}
+        return {key: _decoded(item, depth + 1) for key, item in value.items()}
     return value
 
 
