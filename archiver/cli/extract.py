@@ -27,23 +27,28 @@ from archiver.cli.options import (
 @click.command()
 @click.argument("selectors", nargs=-1)
 @click.option("--all", "all_records", is_flag=True, help="Every source record in the archive.")
+@click.option("--force", is_flag=True,
+              help="Re-derive every selected record, also those whose article is current.")
 @archive_option
 @operator_option
 @json_option
 @quiet_option
 @handle_errors
-def extract(selectors: tuple[str, ...], all_records: bool, archive_dir: Path | None,
+def extract(selectors: tuple[str, ...], all_records: bool, force: bool, archive_dir: Path | None,
             operator: str | None, as_json: bool, quiet: bool) -> None:
     """Re-derive articles offline from the stored WARC records (never a second fetch).
 
     SELECTORS are article ids, URLs or WARC record ids. Output is deterministic: on an
     unchanged corpus nothing is written. A different result (a newer extractor) goes to a new
     file beside the old one, with a conversion record and a `metadata extraction` event.
+    A record whose article file is intact and was made by this extractor and schema version
+    is reported `unchanged` without re-deriving it; --force re-derives it anyway.
 
     \b
     Examples:
       archiver extract --all
       archiver extract vov-1064050 --json
+      archiver extract --all --force
     Exit status: 0 fine, 1 an article failed its schema, 2 usage error.
     """
     from archiver.pipeline.rederive import rederive
@@ -60,7 +65,7 @@ def extract(selectors: tuple[str, ...], all_records: bool, archive_dir: Path | N
         elif not (quiet and o.ok):
             click.echo(f"{o.status:11} {o.url}  [{o.warc}]" + render_article_outcome(o.article))
 
-    outcomes = rederive(archive, list(selectors), operator, on_done=report)
+    outcomes = rederive(archive, list(selectors), operator, on_done=report, force=force)
     if selectors and not outcomes:
         raise Failure("nothing matched: " + " ".join(selectors))
     bad = sum(1 for o in outcomes if not o.ok)

@@ -1,13 +1,17 @@
 """extract: re-derive articles offline from the stored WARCs (never the network).
 
 Extraction is deterministic, so re-running it on an unchanged corpus with the same extractor
-writes nothing. When the output differs (a newer extractor), the new article goes to a new
-file beside the old one (files named by the manifest are never rewritten), its conversion
-record to a new WARC, and a `metadata extraction` event names them.
+writes nothing; and a record whose article file is intact and was made by this extractor and
+schema version is not even re-derived (`force` re-derives everything). When the output
+differs (a newer extractor), the new article goes to a new file beside the old one (files
+named by the manifest are never rewritten), its conversion record to a new WARC, and a
+`metadata extraction` event names them.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -66,10 +70,65 @@ def manifest_warcs(archive: Archive) -> list[str]:
     return list(seen)
 
 
-def iter_derived(archive: Archive) -> Iterator[tuple[str, StoredRecord, ArticleOutcome]]:
+@dataclass(frozen=True)
+class KnownArticle:
+    """The article file the archive holds for a source record, as recorded."""
+
+    path: str
+    sha256: str
+
+
+def known_articles(archive: Archive) -> dict[str, KnownArticle]:
+    """The newest article file recorded for each source record id. The one place that asks:
+    the manifest today, the catalog's `articles` table once it exists."""
+    from archiver.store import manifest
+
+    known: dict[str, KnownArticle] = {}
+    for entry in manifest.iter_entries(archive.manifest_path):
+        for art in entry.get("articles") or []:
+            if isinstance(art, dict) and art.get("record_id") and art.get("path"):
+                known[str(art["record_id"])] = KnownArticle(str(art["path"]),
+                                                            str(art.get("sha256") or ""))
+    return known
+
+
+def current_article(archive: Archive, known: KnownArticle | None, warc: str,
+                    record: StoredRecord) -> ArticleOutcome | None:
+    """The stored article of `record` if re-deriving it would give the same file: intact (its
+    sha256 as recorded), from this very record, made by this extractor and schema version.
+    None means derive it again."""
+    if known is None:
+        return None
+    try:
+        data = archive.resolve(known.path).read_bytes()
+    except OSError:  # lost (or an unsafe recorded path): re-derive puts it back
+        return None
+    if hashlib.sha256(data).hexdigest() != known.sha256:
+        return None
+    try:
+        doc = json.loads(data)
+    except ValueError:
+        return None
+    extraction, capture = doc.get("extraction") or {}, doc.get("capture") or {}
+    if (extraction.get("version") != extract.EXTRACTOR_VERSION
+            or doc.get("schema_version") != extract.SCHEMA_VERSION
+            or capture.get("warc_path") != warc or capture.get("record_id") != record.record_id):
+        return None
+    return ArticleOutcome("stored", article=doc, path=known.path, sha256=known.sha256)
+
+
+def iter_derived(archive: Archive, force: bool = False,
+                 ) -> Iterator[tuple[str, StoredRecord, ArticleOutcome, bool]]:
+    """(WARC, source record, its article, whether the stored article is current and was
+    reused instead of re-derived)."""
+    known = {} if force else known_articles(archive)
     for rel in manifest_warcs(archive):
         for record in iter_sources(archive.resolve(rel)):
-            yield rel, record, derive_article(record, rel)
+            current = current_article(archive, known.get(record.record_id), rel, record)
+            if current is not None:
+                yield rel, record, current, True
+            else:
+                yield rel, record, derive_article(record, rel), False
 
 
 def matches(selectors: list[str], record: StoredRecord, outcome: ArticleOutcome) -> bool:
@@ -79,13 +138,17 @@ def matches(selectors: list[str], record: StoredRecord, outcome: ArticleOutcome)
 
 
 def rederive(archive: Archive, selectors: list[str], operator: str | None = None,
-             on_done: Callable[[ExtractOutcome], None] | None = None) -> list[ExtractOutcome]:
+             on_done: Callable[[ExtractOutcome], None] | None = None,
+             force: bool = False) -> list[ExtractOutcome]:
+    """Re-derive the selected records' articles (all when `selectors` is empty). Records
+    whose article is current are skipped unless `force`."""
     results: list[ExtractOutcome] = []
     pending = _Pending()
-    for rel, record, outcome in iter_derived(archive):
+    for rel, record, outcome, current in iter_derived(archive, force):
         if not matches(selectors, record, outcome):
             continue
-        result = _place(archive, rel, record, outcome)
+        result = (ExtractOutcome(rel, record.record_id, record.target_uri, "unchanged", outcome)
+                  if current else _place(archive, rel, record, outcome))
         results.append(result)
         if result.status in ("new", "changed"):
             pending.outcomes.append(result)
