@@ -49,7 +49,8 @@ def extract(selectors: tuple[str, ...], all_records: bool, force: bool, archive_
       archiver extract --all
       archiver extract vov-1064050 --json
       archiver extract --all --force
-    Exit status: 0 fine, 1 an article failed its schema, 2 usage error.
+    A damaged WARC is reported (file and offset) and the others are still read.
+    Exit status: 0 fine, 1 an article failed its schema or a WARC is damaged, 2 usage error.
     """
     from archiver.pipeline.rederive import rederive
 
@@ -62,11 +63,15 @@ def extract(selectors: tuple[str, ...], all_records: bool, force: bool, archive_
     def report(o: Any) -> None:
         if as_json:
             emit_json(o.to_dict(with_article=True))
+        elif o.status == "damaged":
+            at = f" @{o.offset}" if o.offset is not None else ""
+            click.echo(f"ERROR: {o.warc}{at}: damaged WARC, {o.article.reason}; the rest "
+                       "of the archive was read (run `archiver audit`)")
         elif not (quiet and o.ok):
             click.echo(f"{o.status:11} {o.url}  [{o.warc}]" + render_article_outcome(o.article))
 
     outcomes = rederive(archive, list(selectors), operator, on_done=report, force=force)
-    if selectors and not outcomes:
+    if selectors and not any(o.status != "damaged" for o in outcomes):
         raise Failure("nothing matched: " + " ".join(selectors))
     bad = sum(1 for o in outcomes if not o.ok)
     if not as_json and not quiet:

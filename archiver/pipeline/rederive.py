@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from archiver import extract
+from archiver.base.errors import DamagedFileError
 from archiver.pipeline.commit import (
     ArticleOutcome,
     derive_article,
@@ -36,16 +37,19 @@ class ExtractOutcome:
     warc: str
     record_id: str
     url: str
-    status: str  # "new", "unchanged", "changed", "not-article", "invalid"
+    status: str  # "new", "unchanged", "changed", "not-article", "invalid", "damaged"
     article: ArticleOutcome
+    offset: int | None = None  # of a damaged WARC: where it stops parsing
 
     @property
     def ok(self) -> bool:
-        return self.status != "invalid"
+        return self.status not in ("invalid", "damaged")
 
     def to_dict(self, with_article: bool = False) -> dict[str, Any]:
         out = {**self.article.to_dict(), "warc": self.warc, "record_id": self.record_id,
                "url": self.url, "status": self.status}
+        if self.offset is not None:
+            out["offset"] = self.offset
         if with_article and self.article.article is not None:
             out["article"] = self.article.article
         return out
@@ -117,18 +121,17 @@ def current_article(archive: Archive, known: KnownArticle | None, warc: str,
     return ArticleOutcome("stored", article=doc, path=known.path, sha256=known.sha256)
 
 
-def iter_derived(archive: Archive, force: bool = False,
-                 ) -> Iterator[tuple[str, StoredRecord, ArticleOutcome, bool]]:
-    """(WARC, source record, its article, whether the stored article is current and was
-    reused instead of re-derived)."""
-    known = {} if force else known_articles(archive)
-    for rel in manifest_warcs(archive):
-        for record in iter_sources(archive.resolve(rel)):
-            current = current_article(archive, known.get(record.record_id), rel, record)
-            if current is not None:
-                yield rel, record, current, True
-            else:
-                yield rel, record, derive_article(record, rel), False
+def iter_derived(archive: Archive, rel: str, known: dict[str, KnownArticle],
+                 ) -> Iterator[tuple[StoredRecord, ArticleOutcome, bool]]:
+    """(source record, its article, whether the stored article is current and was reused
+    instead of re-derived) for each source record of one WARC. Raises DamagedFileError
+    where the file stops parsing."""
+    for record in iter_sources(archive.resolve(rel)):
+        current = current_article(archive, known.get(record.record_id), rel, record)
+        if current is not None:
+            yield record, current, True
+        else:
+            yield record, derive_article(record, rel), False
 
 
 def matches(selectors: list[str], record: StoredRecord, outcome: ArticleOutcome) -> bool:
@@ -144,20 +147,39 @@ def rederive(archive: Archive, selectors: list[str], operator: str | None = None
     whose article is current are skipped unless `force`."""
     results: list[ExtractOutcome] = []
     pending = _Pending()
-    for rel, record, outcome, current in iter_derived(archive, force):
-        if not matches(selectors, record, outcome):
-            continue
-        result = (ExtractOutcome(rel, record.record_id, record.target_uri, "unchanged", outcome)
-                  if current else _place(archive, rel, record, outcome))
-        results.append(result)
-        if result.status in ("new", "changed"):
-            pending.outcomes.append(result)
-            pending.sources.append(record)
-        if on_done:
-            on_done(result)
+    known = {} if force else known_articles(archive)
+    for rel in manifest_warcs(archive):
+        try:
+            for record, outcome, current in iter_derived(archive, rel, known):
+                if not matches(selectors, record, outcome):
+                    continue
+                result = (ExtractOutcome(rel, record.record_id, record.target_uri, "unchanged",
+                                         outcome)
+                          if current else _place(archive, rel, record, outcome))
+                results.append(result)
+                if result.status in ("new", "changed"):
+                    pending.outcomes.append(result)
+                    pending.sources.append(record)
+                if on_done:
+                    on_done(result)
+        except (DamagedFileError, OSError) as exc:
+            # What came before the damage is kept; the other WARCs are still read.
+            result = _damaged(rel, exc)
+            results.append(result)
+            if on_done:
+                on_done(result)
     if pending.outcomes:
         _commit(archive, pending, operator)
     return results
+
+
+def _damaged(rel: str, exc: DamagedFileError | OSError) -> ExtractOutcome:
+    if isinstance(exc, DamagedFileError):
+        reason, offset = f"stops parsing: {exc.reason}", exc.offset
+    else:
+        reason, offset = f"cannot read: {exc.strerror or exc}", None
+    return ExtractOutcome(rel, "", "", "damaged", ArticleOutcome("damaged", reason=reason),
+                          offset=offset)
 
 
 def _place(archive: Archive, rel: str, record: StoredRecord,
