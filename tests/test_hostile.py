@@ -245,7 +245,9 @@ def seeded(run: Cli, hostile: HostileServer, archive_dir: Path) -> Iterator[dict
     yield before
     log = archive_dir / "manifest.jsonl"
     after = snapshot(archive_dir)
-    derived = {archive_dir / "index.cdxj"}  # rebuilt from the WARCs: it grows by design
+    # rebuilt from the WARCs and the manifest: they grow by design
+    derived = {archive_dir / name for name in
+               ("index.cdxj", "catalog.sqlite", "catalog.sqlite-wal", "catalog.sqlite-shm")}
     for path, data in before.items():
         if path == log:
             assert after[path].startswith(data), "manifest history changed"
@@ -255,7 +257,9 @@ def seeded(run: Cli, hostile: HostileServer, archive_dir: Path) -> Iterator[dict
 
 
 def last_entry(root: Path) -> dict:
-    return list(manifest.iter_entries(root / "manifest.jsonl"))[-1]
+    """The newest capture or ingestion (a capture run ends with its WARC's seal event)."""
+    entries = manifest.iter_entries(root / "manifest.jsonl")
+    return [e for e in entries if e["event"] != "message digest calculation"][-1]
 
 
 def newest_warc(root: Path, before: dict[Path, bytes]) -> Path:

@@ -30,8 +30,8 @@ def test_validate_whole_archive_is_clean(run, captured):
     result = run("validate")
     assert result.exit_code == 0, result.output
     line = result.output.splitlines()[-1]
-    assert line.startswith("validate valid: 2 WARC files")
-    assert "1 articles, 2 manifest entries" in line
+    assert line.startswith("validate valid: 1 WARC files")  # the run's rolling WARC
+    assert "1 articles, 3 manifest entries" in line  # 2 captures and the WARC's seal
 
 
 def test_validate_reports_a_schema_failure_in_an_article(run, captured):
@@ -128,7 +128,7 @@ def test_extract_all_is_deterministic_and_offline(run, captured, server):
     assert "1 unchanged" in result.output
     assert {p: p.read_bytes() for p in article_files(captured)} == before
     entries = list(manifest.iter_entries(captured / "manifest.jsonl"))
-    assert len(entries) == 2  # nothing changed, nothing recorded
+    assert len(entries) == 3  # nothing changed, nothing recorded (2 captures, 1 seal)
 
 
 def test_extract_after_an_article_is_lost_rewrites_it_and_records_the_event(run, captured):

@@ -134,18 +134,21 @@ def audit(archive_dir: Path | None, operator: str | None, jobs: int | None, reco
 @click.option("--yes", is_flag=True, help="Do it; without this only say what would be done.")
 @handle_errors
 def repair(archive_dir: Path | None, operator: str | None, yes: bool) -> None:
-    """Remove a torn last manifest line (left by power loss mid-append), and record that.
+    """Finish what a crash left, and record each change in the manifest.
 
-    Only the incomplete tail after the last newline is cut; whole entries are never touched.
+    A torn last manifest line (power loss mid-append) is cut: only the incomplete tail after
+    the last newline, never a whole entry. A rolling WARC left `.open` by a killed writer is
+    cut back to its last committed capture and sealed (the next capture does this too).
 
     \b
     Example:
       archiver repair --yes
     """
-    from archiver.check.repair import repair_torn_tail
+    from archiver.check.repair import repair_torn_tail, repair_warcs
 
     archive = open_archive(archive_dir)
     if not archive.manifest_path.is_file():
         raise UsageFailure(f"{archive.manifest_path}: no manifest")
-    result = repair_torn_tail(archive, operator, dry_run=not yes)
-    click.echo(result)
+    click.echo(repair_torn_tail(archive, operator, dry_run=not yes))
+    for line in repair_warcs(archive, operator, dry_run=not yes):
+        click.echo(line)

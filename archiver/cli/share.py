@@ -22,31 +22,42 @@ from archiver.cli.options import (
 
 
 @click.command("index")
+@click.option("--rebuild", is_flag=True,
+              help="Also rebuild catalog.sqlite (captures, articles, full-text search) "
+                   "from the manifest, WARC headers and article files.")
 @archive_option
 @json_option
 @quiet_option
 @handle_errors
-def index_command(archive_dir: Path | None, as_json: bool, quiet: bool) -> None:
-    """Rebuild the CDXJ index (index.cdxj) from every WARC in the archive.
+def index_command(rebuild: bool, archive_dir: Path | None, as_json: bool, quiet: bool) -> None:
+    """Rebuild the CDXJ index (index.cdxj) from every WARC in the archive; with --rebuild,
+    the catalog (catalog.sqlite, which search, show and ls read) too.
 
-    capture and ingest keep the index current; run this after restoring or copying WARCs
-    by hand, or if index.cdxj was lost. pywb reads the file as it is (see the README).
+    capture and ingest keep both current; run this after restoring or copying WARCs
+    by hand, or if a derived file was lost or damaged. pywb reads index.cdxj as it is
+    (see the README). Neither file is ever the source of truth: the manifest is.
     A damaged WARC is reported (file and offset) and the others are still indexed.
 
     \b
     Examples:
       archiver index
-      archiver index --archive /data/archive --json
+      archiver index --rebuild --archive /data/archive --json
     Exit status: 0 indexed, 1 a WARC is damaged (the rest indexed), 2 no archive.
     """
     from archiver.store import cdxj
+    from archiver.store.catalog import Catalog
 
     archive = existing_archive(archive_dir)
     total = len(cdxj.warc_relpaths(archive))
     with byte_progress(total, not as_json and not quiet, "indexing") as bar:
         stats = cdxj.rebuild(archive, progress=lambda _rel: bar.update(1))
+    result: dict[str, Any] = stats.to_dict()
+    if rebuild:
+        with Catalog.open(archive, catch_up=False) as catalog:
+            catalog.rebuild()
+            result["catalog"] = catalog.counts()
     if as_json:
-        emit_json(stats.to_dict())
+        emit_json(result)
     else:
         for finding in stats.findings:
             click.echo(finding.render())
@@ -54,6 +65,11 @@ def index_command(archive_dir: Path | None, as_json: bool, quiet: bool) -> None:
             click.echo(f"{archive.index_path}: {stats.lines} records from {stats.warcs} "
                        f"WARC files" + (f", {len(stats.findings)} damaged" if stats.findings
                                         else ""))
+        if rebuild and not quiet:
+            counts = result["catalog"]
+            click.echo(f"{archive.root / 'catalog.sqlite'}: {counts['captures']} captures, "
+                       f"{counts['articles']} article snapshots, {counts['files']} files "
+                       f"(manifest seq {counts['manifest_seq']})")
     sys.exit(EXIT_OK if stats.ok else EXIT_FINDINGS)
 
 

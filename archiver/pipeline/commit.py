@@ -9,6 +9,7 @@ names a missing or partial file.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -232,4 +233,28 @@ def index_warcs(archive: Archive, *relpaths: str) -> str | None:
 def record_event(archive: Archive, event: str, outcome: str, detail: str,
                  operator: str | None, **fields: Any) -> dict[str, Any]:
     event_body = manifest.new_event(event, outcome, detail, operator=operator, **fields)
-    return manifest.appender_for(archive.manifest_path).append(event_body)
+    entry = manifest.appender_for(archive.manifest_path).append(event_body)
+    update_catalog(archive, [entry])
+    return entry
+
+
+def record_events(archive: Archive, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Several event bodies chained in one append (one write, one fsync): a group commit.
+    The catalog follows, after the manifest (the manifest is the commit point)."""
+    entries = manifest.append_many(archive.manifest_path, events) if events else []
+    update_catalog(archive, entries)
+    return entries
+
+
+def update_catalog(archive: Archive, entries: list[dict[str, Any]]) -> None:
+    """Keep catalog.sqlite current after a manifest append. It is derived data (the next
+    open catches up, `archiver index --rebuild` remakes it), so a failure here is logged,
+    never a failed capture."""
+    from archiver.store import catalog
+
+    try:
+        catalog.update(archive, entries)
+    except Exception as exc:
+        logging.getLogger("archiver").warning(
+            "catalog.sqlite not updated (%s: %s); it catches up on next use",
+            type(exc).__name__, exc)

@@ -1,16 +1,21 @@
-"""The archive's CDXJ index (`index.cdxj`): one line per replayable record, sorted, so pywb
-and other replay tools can find a capture by URL and time.
+"""The archive's CDXJ indexes: one line per replayable record, sorted, so pywb and other
+replay tools can find a capture by URL and time. All of it is derived data: deleting it loses
+nothing, `archiver index` makes it again.
 
-The lines come from cdxj-indexer (webrecorder's indexer, the one pywb and py-wacz use); we
-only decide which files go in and keep the file sorted, whole and current:
+- `indexes/` holds one sorted CDXJ file per WARC, written once: when a rolling WARC is sealed
+  (from the offsets the writer already knows, no second read of the WARC), or when a WARC
+  made elsewhere is ingested. Captures still in an `.open` WARC are indexed batch by batch in
+  `indexes/<name>.open-<seq>.cdxj`, merged into the WARC's own file when it is sealed. pywb
+  reads the folder as a directory index source, merging the files at query time, so no run
+  ever rewrites a whole index.
+- `index.cdxj` is the single merged file of 0.1.0 (one WARC per capture); `archiver index`
+  still writes it, for tools that want one file, and it is what 0.1.0 archives replay from.
 
-- `rebuild(archive)` indexes every WARC under warcs/ into a fresh file; a damaged WARC is a
-  finding (file and offset), and the others are still indexed.
-- `add_warc(archive, relpath)` merges one new WARC's lines into the existing file.
-
-Both hold `index.cdxj.lock` and replace the file atomically, so a reader (pywb, a second
-archiver process) never sees a half-written or unsorted index. The index is derived data:
-deleting it loses nothing, `archiver index` makes it again.
+Lines come from cdxj-indexer (webrecorder's indexer, the one pywb and py-wacz use) where a
+WARC must be read, and from `cdxj_line` (the same format, proven equal by a test) where the
+writer knows the record already. Files are replaced atomically, so a reader (pywb, a second
+archiver process) never sees a half-written or unsorted index. A damaged WARC met by
+`rebuild` is a finding (file and offset), and the other WARCs are still indexed.
 """
 
 from __future__ import annotations
@@ -24,8 +29,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+import surt
 from cdxj_indexer.main import CDXJIndexer
 from filelock import FileLock
+from warcio.timeutils import iso_date_to_timestamp
 
 from archiver.base.errors import StoreError, UnreadableInputError
 from archiver.base.findings import Finding
@@ -33,6 +40,7 @@ from archiver.store.archive import TEMP_PREFIX, Archive
 from archiver.store.warc import WARC_SUFFIXES
 
 INDEX_NAME = "index.cdxj"
+INDEXES_DIR = "indexes"
 # Only what replay serves. Named explicitly because py-wacz appends "warcinfo" to the
 # indexer's class-wide default list when imported, and we must not index warcinfo then.
 # Our metadata and conversion records share the page's URL and would shadow it in replay.
@@ -208,7 +216,8 @@ def read(archive: Archive) -> Iterator[CdxjLine]:
 
 def lookup(archive: Archive, url: str) -> list[CdxjLine]:
     """Every indexed capture of exactly `url`, oldest first."""
-    return [line for line in read(archive) if line.url == url]
+    found = [line for line in read_all(archive) if line.url == url]
+    return sorted(found, key=lambda line: line.timestamp)
 
 
 class _CountingWriter(io.TextIOBase):
@@ -230,3 +239,79 @@ def _reporting(archive: Archive, relpaths: list[str],
         if progress:
             progress(rel)
         yield str(archive.resolve(rel))
+
+
+# ---------------------------------------------------------------- per-WARC indexes
+
+
+def cdxj_line(url: str, date: str, rec_type: str, mime: str | None, status: int | None,
+              digest: str | None, offset: int, length: int, filename: str) -> str:
+    """One line exactly as cdxj-indexer writes it (key order, revisit mime, no status on a
+    revisit), for a record whose facts the writer already has."""
+    fields: dict[str, str] = {"url": url}
+    if rec_type == "revisit":
+        fields["mime"] = "warc/revisit"
+    elif mime:
+        fields["mime"] = mime.split(";", 1)[0].strip()
+    if status is not None and rec_type != "revisit":
+        fields["status"] = str(status)
+    if digest:
+        fields["digest"] = digest
+    fields.update(length=str(length), offset=str(offset), filename=filename)
+    return f"{_url_key(url)} {iso_date_to_timestamp(date)} {json.dumps(fields)}\n"
+
+
+def _url_key(url: str) -> str:
+    try:
+        return str(surt.surt(url))
+    except Exception:  # the indexer's own fallback for what surt cannot parse
+        return url
+
+
+def index_name(warc_relpath: str) -> str:
+    """`warcs/2026/11/x.warc.gz` -> `indexes/warcs_2026_11_x.warc.gz.cdxj` (flat: pywb reads
+    one folder level)."""
+    return f"{INDEXES_DIR}/{warc_relpath.replace('/', '_')}.cdxj"
+
+
+def write_warc_index(archive: Archive, warc_relpath: str, lines: Iterable[str]) -> str:
+    """The sealed WARC's own sorted index; the batch files of its open life go away."""
+    rel = index_name(warc_relpath)
+    archive.write_bytes(rel, "".join(sorted(lines)).encode("utf-8"), durable=False)
+    for batch in _batch_files(archive, warc_relpath):
+        batch.unlink(missing_ok=True)
+    return rel
+
+
+def write_batch_index(archive: Archive, warc_relpath: str, seq: int, lines: list[str]) -> None:
+    """Lines of one group commit into a still-open WARC, so replay finds them at once."""
+    if lines:
+        rel = index_name(warc_relpath).removesuffix(".cdxj") + f".open-{seq}.cdxj"
+        archive.write_bytes(rel, "".join(sorted(lines)).encode("utf-8"), durable=False)
+
+
+def _batch_files(archive: Archive, warc_relpath: str) -> list[Path]:
+    folder = archive.root / INDEXES_DIR
+    stem = Path(index_name(warc_relpath)).name.removesuffix(".cdxj")
+    return sorted(folder.glob(f"{stem}.open-*.cdxj")) if folder.is_dir() else []
+
+
+def index_warc_file(archive: Archive, warc_relpath: str) -> str:
+    """Index a WARC by reading it (one made elsewhere, or after crash recovery)."""
+    return write_warc_index(archive, warc_relpath, index_lines(archive, [warc_relpath], False))
+
+
+def read_all(archive: Archive) -> Iterator[CdxjLine]:
+    """Every record indexed in `indexes/` or `index.cdxj`, once (unsorted)."""
+    seen: set[tuple[str, str]] = set()
+    folder = archive.root / INDEXES_DIR
+    for path in sorted(folder.glob("*.cdxj")) if folder.is_dir() else []:
+        with open(path, encoding="utf-8") as f:
+            for text in f:
+                if text.strip():
+                    line = CdxjLine.parse(text)
+                    seen.add((line.filename.removesuffix(".open"), line.fields["offset"]))
+                    yield line
+    for line in read(archive):
+        if (line.filename, line.fields.get("offset", "")) not in seen:
+            yield line

@@ -190,6 +190,14 @@ class WarcFileWriter:
         return ref
 
 
+def warcinfo_record(filename: str, fields: dict[str, str]) -> tuple[bytes, str]:
+    """A warcinfo record (one gzip member) for the start of the file `filename`, and its
+    record id (the WARC-Warcinfo-ID of the file's other records)."""
+    out = io.BytesIO()
+    ref = WarcFileWriter(out, filename).write_warcinfo(fields, datetime.now(UTC))
+    return out.getvalue(), ref.record_id
+
+
 @dataclass
 class StoredRecord:
     """A record read back from a WARC file: headers plus the (capped) decoded payload."""
@@ -243,6 +251,15 @@ def _read_payload(record: Any, cap: int) -> tuple[bytes, bool]:
     except Exception:  # a corrupt gzip/br body: keep the raw bytes instead
         payload = record.raw_stream.read(cap + 1)
     return payload[:cap], len(payload) > cap
+
+
+def read_record_from(data: bytes, offset: int, cap: int = DEFAULT_PAYLOAD_CAP) -> StoredRecord:
+    """Read the record at `offset` of WARC bytes still in memory (a capture being built)."""
+    stream = io.BytesIO(data)
+    stream.seek(offset)
+    for record in ArchiveIterator(stream):
+        return _to_stored(Path(""), offset, record, cap)
+    raise UnreadableInputError(f"no WARC record at offset {offset} of the capture")
 
 
 def read_record_at(path: Path, offset: int, cap: int = DEFAULT_PAYLOAD_CAP) -> StoredRecord:
