@@ -75,3 +75,13 @@ def test_a_damaged_or_lost_article_is_rederived(run, captured, derivations):
     result = run("extract", "--all")
     assert result.exit_code == 0 and result.output.startswith("changed")
     assert len(derivations) == 2  # its sha256 no longer matched the manifest
+
+
+def test_records_in_a_warc_still_open_are_found(run, captured):
+    # A rolling WARC is `<name>.open` until sealed; the manifest names it by its final name.
+    [warc] = sorted((captured / "warcs").rglob("*.warc.gz"))
+    warc.rename(warc.with_name(warc.name + ".open"))
+    result = run("extract", "--all", "--force", "--json")
+    assert result.exit_code == 0, result.output
+    [line] = [json.loads(x) for x in result.output.splitlines()]
+    assert line["status"] == "unchanged" and line["id"] == "vov-1064050"

@@ -29,6 +29,7 @@ from archiver.pipeline.commit import (
 )
 from archiver.pipeline.sources import iter_sources
 from archiver.store.archive import Archive, FileInfo
+from archiver.store.rolling import open_path
 from archiver.store.warc import RecordRef, StoredRecord, WarcFileWriter
 
 
@@ -68,9 +69,13 @@ def manifest_warcs(archive: Archive) -> list[str]:
 
     seen: dict[str, None] = {}
     for entry in manifest.iter_entries(archive.manifest_path):
-        for f in entry.get("files") or []:
-            if isinstance(f, dict) and str(f.get("path", "")).startswith("warcs/"):
-                seen.setdefault(f["path"], None)
+        # A rolling WARC is named by its records (and its seal, once sealed), not by the
+        # `files` of the captures written into it.
+        named = [f.get("path") for f in entry.get("files") or [] if isinstance(f, dict)]
+        named += [r.get("file") for r in entry.get("records") or [] if isinstance(r, dict)]
+        for path in named:
+            if isinstance(path, str) and path.startswith("warcs/"):
+                seen.setdefault(path, None)
     return list(seen)
 
 
@@ -126,7 +131,7 @@ def iter_derived(archive: Archive, rel: str, known: dict[str, KnownArticle],
     """(source record, its article, whether the stored article is current and was reused
     instead of re-derived) for each source record of one WARC. Raises DamagedFileError
     where the file stops parsing."""
-    for record in iter_sources(archive.resolve(rel)):
+    for record in iter_sources(open_path(archive, rel)):  # `<rel>.open` while being written
         current = current_article(archive, known.get(record.record_id), rel, record)
         if current is not None:
             yield record, current, True
