@@ -40,16 +40,20 @@ def test_index_command_indexes_every_replayable_record_sorted(run, news, archive
     lines = index_text(archive).splitlines()
     assert lines == sorted(lines)  # byte order, as pywb's binary search needs
     parsed = [cdxj.CdxjLine.parse(line) for line in lines]
-    # responses only: no warcinfo, request, metadata or conversion records
-    assert sorted((p.url.removeprefix(news.base), p.fields["status"]) for p in parsed) == [
-        ("/go/mua-ha-noi", "301"), ("/missing", "404"),
-        ("/news/mua-ha-noi", "200"), ("/news/mua-ha-noi", "200"), ("/news/mua-ha-noi", "200")]
+    # responses and revisits only: no warcinfo, request, metadata or conversion records. The
+    # story reached again through the 301, unchanged, is a revisit.
+    assert sorted((p.url.removeprefix(news.base), p.fields["status"], p.fields["mime"])
+                  for p in parsed) == [
+        ("/go/mua-ha-noi", "301", "text/plain"), ("/missing", "404", "text/html"),
+        ("/news/mua-ha-noi", "200", "text/html"), ("/news/mua-ha-noi", "200", "text/html"),
+        ("/news/mua-ha-noi", "200", "warc/revisit")]
     for p in parsed:
         assert p.urlkey.startswith("1,0,0,127:")  # SURT form
         assert len(p.timestamp) == 14
         assert p.filename.startswith("warcs/") and archive.resolve(p.filename).is_file()
         record = read_record_at(archive.resolve(p.filename), int(p.fields["offset"]))
-        assert record.rec_type == "response" and record.target_uri == p.url
+        assert record.rec_type in ("response", "revisit") and record.target_uri == p.url
+        assert (record.rec_type == "revisit") == (p.fields["mime"] == "warc/revisit")
         assert p.fields["digest"] == record.headers["WARC-Payload-Digest"]
     text = run("index").output
     assert "5 records from 3 WARC files" in text

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from archiver.base.errors import UnreadableInputError, UsageError
-from archiver.capture.fetch import Exchange, Fetcher, FetchOptions, FetchResult, HostPacer
+from archiver.capture.fetch import Fetcher, FetchOptions, FetchResult, HostPacer, check_url
+from archiver.capture.records import write_capture
 from archiver.pipeline.commit import ArticleOutcome, write_conversion
 from archiver.pipeline.committer import (
     DEFAULT_BATCH_SECONDS,
@@ -27,17 +28,14 @@ from archiver.pipeline.committer import (
     Committer,
     PendingCapture,
 )
+from archiver.pipeline.dedup import Dedup, Earlier, validators
 from archiver.pipeline.extractors import Extractors, default_processes
 from archiver.store import manifest
 from archiver.store.archive import Archive
 from archiver.store.rolling import DEFAULT_MAX_SIZE, DEFAULT_PREFIX
 from archiver.store.warc import (
-    RecordRef,
     WarcFileWriter,
-    new_record_id,
     read_record_from,
-    sha256_label,
-    warc_fields,
 )
 
 
@@ -52,6 +50,7 @@ class CaptureOptions:
     batch_size: int = DEFAULT_BATCH_SIZE
     batch_seconds: float = DEFAULT_BATCH_SECONDS
     extract_processes: int | None = None  # None: one per core for runs of 8+ pages
+    dedup: str = "url"  # revisit records for payloads already archived: url | any | off
 
 
 @dataclass
@@ -67,12 +66,14 @@ class CaptureOutcome:
     error: str | None = None
     truncated: str | None = None
     seq: int | None = None
+    not_modified: bool = False  # a 304 to our conditional request: archived as a revisit
 
     @property
     def outcome(self) -> str:
         if self.warc is None:
             return "failed"
-        if self.error or self.status is None or not 200 <= self.status < 300:
+        ok_status = self.status is not None and (200 <= self.status < 300 or self.not_modified)
+        if self.error or not ok_status:
             return "http-error" if self.status else "failed"
         if self.truncated in ("time", "disconnect"):
             return "incomplete"  # the server stopped short or too slowly; a cap we set is fine
@@ -117,6 +118,7 @@ class CaptureRun:
     options: CaptureOptions
     committer: Committer
     extractors: Extractors | None
+    dedup: Dedup | None = None
     on_done: Callable[[CaptureOutcome], None] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -147,7 +149,8 @@ def capture_urls(archive: Archive, urls: Iterable[str], options: CaptureOptions,
     if processes is None:
         processes = default_processes(len(urls))
     extractors = Extractors(processes) if options.extract else None
-    run = CaptureRun(archive, options, committer, extractors, on_done)
+    dedup = Dedup(archive, options.dedup) if options.dedup != "off" else None
+    run = CaptureRun(archive, options, committer, extractors, dedup, on_done)
 
     def work(url: str) -> CaptureOutcome:
         if not hasattr(local, "fetcher"):
@@ -165,23 +168,28 @@ def capture_urls(archive: Archive, urls: Iterable[str], options: CaptureOptions,
         if extractors is not None:
             extractors.close()
         committer.close()
+        if dedup is not None:
+            dedup.close()
     return outcomes
 
 
 def capture_one(run: CaptureRun, fetcher: Fetcher, url: str) -> CaptureOutcome:
+    prior = None
     try:
-        result = fetcher.fetch(url)  # refuses bad URLs before any traffic
+        check_url(url)
+        prior = run.dedup.last_capture(url) if run.dedup else None
+        result = fetcher.fetch(url, validators(prior))  # refuses bad URLs before any traffic
     except UsageError as exc:
         outcome = CaptureOutcome(url=url, error=str(exc).removeprefix(f"{url}: "))
         run.done(outcome)({"seq": None})  # nothing to commit: report it now
         return outcome
     try:
-        return _store(run, result)
+        return _store(run, result, prior)
     finally:
         result.close()
 
 
-def _store(run: CaptureRun, result: FetchResult) -> CaptureOutcome:
+def _store(run: CaptureRun, result: FetchResult, prior: Earlier | None) -> CaptureOutcome:
     options = run.options
     outcome = CaptureOutcome(url=result.url, final_url=result.final_url, status=result.status,
                              error=result.error)
@@ -197,8 +205,16 @@ def _store(run: CaptureRun, result: FetchResult) -> CaptureOutcome:
     buffer = io.BytesIO()
     writer = WarcFileWriter(buffer, warc.rsplit("/", 1)[-1])
     writer.warcinfo_id = warcinfo_id
-    source_ref, replayable = _write_exchanges(writer, result)
-    if source_ref is not None and run.extractors is not None:
+    written = write_capture(writer, result, run.dedup, prior)
+    source_ref = written.final
+    if written.revisit is not None:  # unchanged: the article of the referred capture stands
+        outcome.not_modified = result.status == 304
+        written.revisit["article"] = run.dedup.article_of(written.revisit["refers_to"]) \
+            if run.dedup else None
+        outcome.article = ArticleOutcome(
+            "unchanged", reason=f"payload unchanged since {written.revisit['refers_to_date']}",
+            path=written.revisit["article"])
+    elif source_ref is not None and run.extractors is not None:
         stored = read_record_from(buffer.getvalue(), source_ref.offset)
         outcome.article = run.extractors.derive(stored, warc)
         write_conversion(writer, outcome.article, source_ref.target_uri or "",
@@ -209,9 +225,9 @@ def _store(run: CaptureRun, result: FetchResult) -> CaptureOutcome:
     outcome.truncated = final.truncated if final else None
     status, detail = _event_outcome(outcome)
     event = manifest.new_event("capture", status, detail, operator=options.operator,
-                               source=source)
+                               source=source, revisit=written.revisit)
     run.committer.submit(PendingCapture(event, warc, buffer.getvalue(), list(writer.refs),
-                                        replayable, outcome.article, run.done(outcome)))
+                                        written.replayable, outcome.article, run.done(outcome)))
     return outcome
 
 
@@ -226,114 +242,3 @@ def _event_outcome(outcome: CaptureOutcome) -> tuple[str, str]:
         parts.append(f"article {art.article_id}" if art.status == "stored"
                      else f"{art.status}: {art.reason}")
     return ("success" if outcome.outcome == "archived" else "failure"), "; ".join(parts)
-
-
-Replayable = list[tuple[RecordRef, int | None, str | None]]
-
-
-def _write_exchanges(writer: WarcFileWriter,
-                     result: FetchResult) -> tuple[RecordRef | None, Replayable]:
-    """request + response for every answered exchange; one metadata record for the fetch.
-    Returns the final response record (the article's source) and, for the index, each
-    response with its HTTP status and Content-Type."""
-    final_ref: RecordRef | None = None
-    replayable: Replayable = []
-    for exchange in result.exchanges:
-        if exchange.status is None:
-            continue
-        response_id = new_record_id()
-        writer.write_record(
-            "request", exchange.url, exchange.request_bytes, exchange.started_at,
-            content_type="application/http; msgtype=request",
-            payload_digest=sha256_label(_request_payload_sha256(exchange.request_bytes)),
-            extra={"WARC-Concurrent-To": response_id, **_ip_header(exchange)},
-        )
-        final_ref = _write_response(writer, exchange, response_id)
-        replayable.append((final_ref, exchange.status, exchange.headers.get("content-type")))
-    if final_ref is not None:
-        writer.write_record(
-            "metadata", result.url, _metadata_block(result), datetime.now(UTC),
-            content_type="application/warc-fields", payload_digest=None,
-            extra={"WARC-Concurrent-To": final_ref.record_id},
-        )
-    return final_ref, replayable
-
-
-def _write_response(writer: WarcFileWriter, exchange: Exchange, record_id: str) -> RecordRef:
-    extra = _ip_header(exchange)
-    if exchange.truncated:
-        extra["WARC-Truncated"] = exchange.truncated
-    block = _Concat(exchange.response_head, exchange.response_body)
-    assert exchange.payload_sha256 is not None
-    return writer.write_record(
-        "response", exchange.url, block, exchange.started_at,
-        content_type="application/http; msgtype=response",
-        payload_digest=sha256_label(exchange.payload_sha256),
-        extra=extra, record_id=record_id,
-    )
-
-
-def _ip_header(exchange: Exchange) -> dict[str, str]:
-    return {"WARC-IP-Address": exchange.ip} if exchange.ip else {}
-
-
-def _request_payload_sha256(request_bytes: bytes) -> bytes:
-    import hashlib
-
-    head_end = request_bytes.find(b"\r\n\r\n")
-    body = request_bytes[head_end + 4:] if head_end >= 0 else b""
-    return hashlib.sha256(body).digest()
-
-
-def _metadata_block(result: FetchResult) -> bytes:
-    """Fetch facts a reader may need later: timings, addresses, the hop chain, failures."""
-    exchanges = [
-        {
-            "url": e.url,
-            "started_at": e.started_at.isoformat().replace("+00:00", "Z"),
-            "elapsed_ms": round(e.elapsed * 1000, 3),
-            "status": e.status,
-            "ip": e.ip,
-            "port": e.port,
-            "location": e.headers.get("location"),
-            "payload_bytes": e.payload_size,
-            "truncated": e.truncated,
-            "error": e.error,
-        }
-        for e in result.exchanges
-    ]
-    fields: dict[str, Any] = {"seed-url": result.url, "final-url": result.final_url}
-    if result.error:
-        fields["error"] = result.error
-    fields["exchange"] = exchanges
-    fields["redirect-chain"] = result.redirect_chain()
-    return warc_fields(fields)
-
-
-class _Concat:
-    """head bytes + body file as one seekable read-only stream (no copy of the body)."""
-
-    def __init__(self, head: bytes, body: Any) -> None:
-        self.head, self.body = head, body
-        body.seek(0, 2)
-        self.size = len(head) + body.tell()
-        self.pos = 0
-
-    def seek(self, pos: int, whence: int = 0) -> int:
-        self.pos = {0: pos, 1: self.pos + pos, 2: self.size + pos}[whence]
-        return self.pos
-
-    def tell(self) -> int:
-        return self.pos
-
-    def read(self, n: int = -1) -> bytes:
-        if n < 0:
-            n = self.size - self.pos
-        out = b""
-        if self.pos < len(self.head):
-            out = self.head[self.pos:self.pos + n]
-        if len(out) < n:
-            self.body.seek(max(0, self.pos + len(out) - len(self.head)))
-            out += self.body.read(n - len(out))
-        self.pos += len(out)
-        return out

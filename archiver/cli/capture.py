@@ -50,6 +50,11 @@ from archiver.cli.options import (
 @click.option("--extract-workers", type=click.IntRange(min=0, max=64), default=None,
               help="Processes extracting articles beside the fetchers (0: in the capturing "
                    "process) [default: one per core for 8 or more URLs, else 0].")
+@click.option("--dedup", type=click.Choice(["url", "any", "off"]), default="url",
+              show_default=True,
+              help="Store a payload the archive already holds as a WARC revisit record: when "
+                   "the same URL had it (url), any URL (any), or never (off). With url or any, "
+                   "a URL captured before is asked If-None-Match/If-Modified-Since.")
 @warc_options
 @json_option
 @quiet_option
@@ -58,7 +63,8 @@ def capture(urls: tuple[str, ...], seed_file: Path | None, archive_dir: Path | N
             operator: str | None, timeout: float, max_time: float, max_bytes: int,
             retries: int, delay: float, workers: int, no_extract: bool,
             extract_workers: int | None, warc_prefix: str, warc_size: int,
-            commit_every: int, commit_seconds: float, as_json: bool, quiet: bool) -> None:
+            commit_every: int, commit_seconds: float, dedup: str, as_json: bool,
+            quiet: bool) -> None:
     """Fetch URLs into WARC 1.1 files, extract their articles, record it all in the manifest.
 
     Every redirect hop and every retried attempt is archived as its own request/response
@@ -81,7 +87,7 @@ def capture(urls: tuple[str, ...], seed_file: Path | None, archive_dir: Path | N
                            retries=retries, delay=delay),
         operator=operator, workers=workers, extract=not no_extract,
         warc_prefix=warc_prefix, warc_size=warc_size, extract_processes=extract_workers,
-        batch_size=commit_every, batch_seconds=commit_seconds)
+        batch_size=commit_every, batch_seconds=commit_seconds, dedup=dedup)
 
     def report(outcome: Any) -> None:
         if as_json:

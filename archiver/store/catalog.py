@@ -269,6 +269,12 @@ class Catalog:
         rows = self._rows(sql + " ORDER BY timestamp, seq LIMIT 1", args)
         return rows[0] if rows else None
 
+    def article_path_for_record(self, record_id: str) -> str | None:
+        """The latest article file derived from the record `record_id`."""
+        rows = self._rows("SELECT path FROM articles WHERE record_id = ? "
+                          "ORDER BY seq DESC LIMIT 1", (record_id,))
+        return rows[0]["path"] if rows else None
+
     def articles(self, latest: bool = True) -> Iterator[dict[str, Any]]:
         """Article snapshots in manifest order; `latest`: only each article's latest."""
         sql = "SELECT a.* FROM articles a"

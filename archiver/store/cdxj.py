@@ -246,14 +246,14 @@ def _reporting(archive: Archive, relpaths: list[str],
 
 def cdxj_line(url: str, date: str, rec_type: str, mime: str | None, status: int | None,
               digest: str | None, offset: int, length: int, filename: str) -> str:
-    """One line exactly as cdxj-indexer writes it (key order, revisit mime, no status on a
-    revisit), for a record whose facts the writer already has."""
+    """One line exactly as cdxj-indexer writes it (key order, `warc/revisit` as a revisit's
+    mime), for a record whose facts the writer already has."""
     fields: dict[str, str] = {"url": url}
     if rec_type == "revisit":
         fields["mime"] = "warc/revisit"
     elif mime:
         fields["mime"] = mime.split(";", 1)[0].strip()
-    if status is not None and rec_type != "revisit":
+    if status is not None:
         fields["status"] = str(status)
     if digest:
         fields["digest"] = digest

@@ -130,6 +130,17 @@ class _GzipMember:
         self.out.write(self.compressor.flush())
 
 
+class _VerbatimBlock:
+    """A revisit record's block (the HTTP headers as received) in the place warcio writes
+    a revisit's headers from, kept byte for byte (warcio would re-serialise parsed ones)."""
+
+    def __init__(self, block: bytes) -> None:
+        self.headers_buff = block
+
+    def compute_headers_buffer(self, header_filter: Any = None) -> None:
+        return None  # keep the bytes as received
+
+
 class WarcFileWriter:
     """Appends records to an open binary file (the caller owns naming, fsync and rename)."""
 
@@ -180,6 +191,13 @@ class WarcFileWriter:
         warc_headers = StatusAndHeaders("", headers, protocol=WARC_VERSION)
         record = ArcWarcRecord("warc", rec_type, warc_headers, stream, None, content_type, length)
         record.payload_length = length
+        if rec_type == "revisit":
+            # warcio writes only the parsed HTTP headers of a revisit, never its stream
+            # (warcwriter._write_warc_record: http_headers_only); hand the block over as
+            # those headers, verbatim, so the record holds exactly the bytes we give.
+            stream.seek(0)
+            record.http_headers = _VerbatimBlock(stream.read())
+            record.raw_stream = io.BytesIO(b"")
         offset = self.out.tell()
         member = _GzipMember(self.out)
         self._warc._write_warc_record(member, record)
