@@ -119,16 +119,17 @@ def test_temporaries_of_interrupted_writes_are_not_indexed(archive):
     assert not list(archive.root.glob(".tmp-*"))  # the index itself was written atomically
 
 
-def test_an_unreadable_warc_is_a_clear_error_and_keeps_the_old_index(run, archive):
+def test_an_unreadable_warc_is_a_finding_and_the_others_are_indexed(run, archive):
+    # issue 16 item 5: a damaged file is a finding (file, offset), the rest is indexed, exit 1
     cdxj.rebuild(archive)
     before = index_text(archive)
     bad = archive.warcs_dir / "2026" / "broken.warc.gz"
     bad.parent.mkdir(parents=True, exist_ok=True)
     bad.write_bytes(b"\x1f\x8b\x08\x00garbage" * 10)
     result = run("index")
-    assert result.exit_code == 2
-    assert "cannot index WARC" in result.output
-    assert index_text(archive) == before
+    assert result.exit_code == 1
+    assert "ERROR: warcs/2026/broken.warc.gz @0: stops parsing" in result.output
+    assert index_text(archive) == before  # every readable record still indexed
 
 
 def test_index_refuses_a_missing_archive(run):

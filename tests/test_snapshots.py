@@ -147,3 +147,28 @@ def test_views_refuse_a_missing_archive(run):
         result = run(*args)
         assert result.exit_code == 2
         assert "no archive here" in result.output
+
+
+def _capture_story(run, title: str, published: str) -> None:
+    other = NewsServer()
+    other.story.title = title
+    other.story.published = published
+    other.start()
+    try:
+        capture(run, other.url(STORY_PATH))
+    finally:
+        other.shutdown()
+        other.server_close()
+
+
+def test_ls_shows_undated_articles_as_dashes_and_nulls_sorted_last(run, news, story):
+    # Go's zero time (Hugo and others print it for undated pages) is no date; nor is none.
+    _capture_story(run, "Tin không ngày", "0001-01-01T00:00:00Z")
+    _capture_story(run, "Tin cũ hơn", "2026-11-01T09:00:00+07:00")
+    rows = run.json_lines("ls")
+    assert [r["title"] for r in rows] == ["Tin cũ hơn", TITLE, "Tin không ngày"]
+    assert rows[-1]["date"] is None and rows[-1]["captured_at"]  # capture time kept apart
+    assert [r["title"] for r in run.json_lines("ls", "--reverse")] == \
+        [TITLE, "Tin cũ hơn", "Tin không ngày"]  # undated last either way
+    text = run("ls").output.splitlines()
+    assert text[-1].startswith("- ") and "0001" not in run("ls").output

@@ -234,21 +234,34 @@ class ArticleSummary:
     """One line of `archiver ls`: the latest snapshot's metadata and the snapshot count."""
 
     article_id: str
-    date: str | None  # published_at, else the latest capture time
+    date: str | None  # published_at; None when the article states no real date
     title: str | None
     byline: str | None
     source: str | None
     url: str | None
     snapshots: int
     latest_path: str
+    captured_at: str | None = None  # the latest snapshot's capture time
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.article_id, "date": self.date, "title": self.title,
                 "byline": self.byline, "source": self.source, "url": self.url,
-                "snapshots": self.snapshots, "latest": self.latest_path}
+                "snapshots": self.snapshots, "latest": self.latest_path,
+                "captured_at": self.captured_at}
 
 
 SORT_KEYS = ("date", "id", "title", "snapshots")
+# "No date" written as a date: Go's zero time.Time and .NET's DateTime.MinValue (Hugo and
+# other generators print it into JSON-LD and meta tags of undated pages).
+PLACEHOLDER_YEAR = "0001-"
+
+
+def publication_date(article: dict[str, Any]) -> str | None:
+    """The article's stated publication date, or None (absent or a placeholder)."""
+    value = article.get("published_at")
+    if not isinstance(value, str) or not value or value.startswith(PLACEHOLDER_YEAR):
+        return None
+    return value
 
 
 def summarize(archive: Archive, history: ArticleHistory) -> ArticleSummary:
@@ -258,19 +271,21 @@ def summarize(archive: Archive, history: ArticleHistory) -> ArticleSummary:
     publisher = article.get("publisher") or {}
     return ArticleSummary(
         article_id=history.article_id,
-        date=article.get("published_at") or latest.captured_at(archive),
+        date=publication_date(article),
         title=article.get("title"),
         byline=byline.get("raw"),
         source=byline.get("source") or publisher.get("name"),
         url=article.get("url"),
         snapshots=len(history.snapshots),
         latest_path=latest.path,
+        captured_at=latest.captured_at(archive),
     )
 
 
 def list_articles(archive: Archive, sort: str = "date", reverse: bool = False
                   ) -> list[ArticleSummary]:
-    """Every article in the archive, one summary each, sorted (missing values last)."""
+    """Every article in the archive, one summary each, sorted; rows without the sort value
+    (an undated article when sorting by date) come last, also when reversed."""
     if sort not in SORT_KEYS:
         raise UsageError(f"cannot sort by {sort!r}; choose one of {', '.join(SORT_KEYS)}")
     rows = [summarize(archive, h) for h in histories(archive).values()]

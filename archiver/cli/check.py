@@ -37,12 +37,15 @@ def validate(paths: tuple[Path, ...], archive_dir: Path | None, jobs: int | None
     against their schema and linked to existing records, manifest entries against theirs.
 
     With PATHs, check those WARC/ARC files or folders only (no archive needed).
+    In an archive, findings in a foreign WARC that its ingestion accepted (recorded in the
+    manifest entry) are listed as ACCEPTED with that entry's seq, apart from the errors.
 
     \b
     Examples:
       archiver validate
       archiver validate crawl.warc.gz other-crawls/ --json
-    Exit status: 0 no errors (warnings allowed), 1 errors found, 2 unreadable input.
+    Exit status: 0 no errors (warnings and accepted findings allowed), 1 errors found,
+    2 unreadable input.
     """
     import os
 
@@ -65,6 +68,9 @@ def validate(paths: tuple[Path, ...], archive_dir: Path | None, jobs: int | None
         if not archive.exists():
             raise UsageFailure(f"{archive.root}: no archive here")
         report = validate_mod.validate_archive(archive, jobs, progress)
+        if not as_json and not quiet:
+            for line in report.accepted_lines():
+                click.echo(line)
     print_report(report, as_json, quiet)
     unreadable = any(f.code == "unreadable-file" for f in report.findings)
     sys.exit(EXIT_USAGE if unreadable and paths else EXIT_OK if report.ok else EXIT_FINDINGS)

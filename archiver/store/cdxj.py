@@ -14,7 +14,8 @@ nothing, `archiver index` makes it again.
 Lines come from cdxj-indexer (webrecorder's indexer, the one pywb and py-wacz use) where a
 WARC must be read, and from `cdxj_line` (the same format, proven equal by a test) where the
 writer knows the record already. Files are replaced atomically, so a reader (pywb, a second
-archiver process) never sees a half-written or unsorted index.
+archiver process) never sees a half-written or unsorted index. A damaged WARC met by
+`rebuild` is a finding (file and offset), and the other WARCs are still indexed.
 """
 
 from __future__ import annotations
@@ -25,14 +26,16 @@ import json
 import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import surt
 from filelock import FileLock
 from warcio.timeutils import iso_date_to_timestamp
 
 from archiver.base.errors import StoreError, UnreadableInputError
+from archiver.base.findings import Finding
 from archiver.store.archive import TEMP_PREFIX, Archive
 from archiver.store.warc import WARC_SUFFIXES
 
@@ -46,14 +49,23 @@ REPLAY_RECORDS = "response,revisit,resource"
 
 @dataclass(frozen=True)
 class IndexStats:
-    """What an index run did: files read and lines the index now holds."""
+    """What an index run did: files read, lines the index now holds, damaged files (their
+    records up to the damage are indexed; the rest of the file is not)."""
 
     warcs: int
     lines: int
     path: str = INDEX_NAME
+    findings: tuple[Finding, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
 
     def to_dict(self) -> dict[str, object]:
-        return {"index": self.path, "warcs": self.warcs, "lines": self.lines}
+        out: dict[str, object] = {"index": self.path, "warcs": self.warcs, "lines": self.lines}
+        if self.findings:
+            out["findings"] = [f.to_dict() for f in self.findings]
+        return out
 
 
 @dataclass(frozen=True)
@@ -97,27 +109,60 @@ def warc_relpaths(archive: Archive) -> list[str]:
 
 def index_lines(archive: Archive, relpaths: Iterable[str], sort: bool = True) -> list[str]:
     """CDXJ lines for the given WARCs, `filename` relative to the archive root (so pywb can
-    use the root as its archive path)."""
+    use the root as its archive path). A damaged WARC raises UnreadableInputError naming it
+    and the offset (callers that must go on use `rebuild`)."""
     paths = [str(archive.resolve(rel)) for rel in relpaths]
     out = io.StringIO()
-    _run_indexer(archive, paths, out, sort)
+    damaged = _run_indexer(archive, paths, out, sort)
+    if damaged:
+        raise UnreadableInputError("cannot index WARC: " + damaged[0].render())
     return out.getvalue().splitlines(keepends=True)
 
 
-def _run_indexer(archive: Archive, paths: Iterable[str], out: IO[str] | io.TextIOBase,
-                 sort: bool) -> None:
-    # imported here: cdxj-indexer pulls in pkg_resources (~0.3 s), which a capture (its lines
-    # come from cdxj_line) should not pay
+@cache
+def _filewise_indexer() -> Any:
+    """cdxj-indexer's indexer class, extended; imported on first use, since cdxj-indexer pulls
+    in pkg_resources (~0.3 s), which a capture (its lines come from cdxj_line) should not pay.
+    """
     from cdxj_indexer.main import CDXJIndexer
 
-    indexer = CDXJIndexer(out, paths, sort=sort, dir_root=str(archive.root),
-                          records=REPLAY_RECORDS)
+    class _FilewiseIndexer(CDXJIndexer):
+        """cdxj-indexer, but a file that stops parsing becomes a finding (with the offset where
+        it stopped) and the next file is indexed; lines of its records before the damage stay."""
+
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, **kwargs)
+            self.damaged: list[Finding] = []
+            self._records: object = None
+
+        def _create_record_iter(self, input_: object) -> object:
+            self._records = super()._create_record_iter(input_)
+            return self._records
+
+        def process_one(self, input_: object, output: object, filename: str) -> None:
+            self._records = None
+            try:
+                super().process_one(input_, output, filename)
+            except Exception as exc:  # warcio's and zlib's parse errors are plain Exceptions
+                offset = getattr(self._records, "offset", None)
+                text = "".join(c if c.isprintable() else "?" for c in str(exc))[:160]
+                self.damaged.append(Finding(
+                    "error", "damaged-warc", self._resolve_rel_path(filename),
+                    f"stops parsing here ({type(exc).__name__}: {text}); records before it are "
+                    "indexed, the rest of the file is not", offset=offset))
+
+    return _FilewiseIndexer
+
+
+def _run_indexer(archive: Archive, paths: Iterable[str], out: IO[str] | io.TextIOBase,
+                 sort: bool) -> list[Finding]:
+    indexer = _filewise_indexer()(out, paths, sort=sort, dir_root=str(archive.root),
+                                  records=REPLAY_RECORDS)
     try:
         indexer.process_all()
     except OSError as exc:
         raise UnreadableInputError(f"cannot index WARC: {exc}") from exc
-    except Exception as exc:  # warcio's parse errors are plain Exceptions
-        raise UnreadableInputError(f"cannot index WARC: {type(exc).__name__}: {exc}") from exc
+    return indexer.damaged
 
 
 def rebuild(archive: Archive, progress: Callable[[str], None] | None = None) -> IndexStats:
@@ -130,10 +175,11 @@ def rebuild(archive: Archive, progress: Callable[[str], None] | None = None) -> 
     with lock_for(archive), archive.atomic_file(INDEX_NAME) as raw:
         text = io.TextIOWrapper(raw, encoding="utf-8", newline="\n")
         counter = _CountingWriter(text)
-        _run_indexer(archive, _reporting(archive, relpaths, progress), counter, sort=True)
+        damaged = _run_indexer(archive, _reporting(archive, relpaths, progress), counter,
+                               sort=True)
         text.flush()
         text.detach()  # atomic_file still owns the binary handle
-    return IndexStats(len(relpaths), counter.lines)
+    return IndexStats(len(relpaths), counter.lines, findings=tuple(damaged))
 
 
 def add_warc(archive: Archive, warc_relpath: str) -> IndexStats:

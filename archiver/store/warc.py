@@ -26,7 +26,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.timeutils import datetime_to_iso_date
 from warcio.warcwriter import WARCWriter
 
-from archiver.base.errors import UnreadableInputError
+from archiver.base.errors import DamagedFileError, UnreadableInputError
 
 # Names of files that hold WARC or ARC records, compressed or not.
 WARC_SUFFIXES = (".warc.gz", ".warc", ".arc.gz", ".arc")
@@ -300,12 +300,22 @@ def iter_records(path: Path, cap: int = DEFAULT_PAYLOAD_CAP,
     `want_payload` says so (all when it is None)."""
     with open(path, "rb") as f:
         it = ArchiveIterator(f, arc2warc=True)
-        for record in it:
-            if types is None or record.rec_type in types:
-                stored = _to_stored(path, -1, record, cap, want_payload)
-                # only after the payload is read: get_record_offset() consumes the record
-                stored.offset = it.get_record_offset()
-                yield stored
+        try:
+            for record in it:
+                if types is None or record.rec_type in types:
+                    stored = _to_stored(path, -1, record, cap, want_payload)
+                    # only after the payload is read: get_record_offset() consumes the record
+                    stored.offset = it.get_record_offset()
+                    yield stored
+        except Exception as exc:  # warcio and zlib fail in many ways on damaged bytes
+            # it.offset: where the record that failed began (the end of the last good one)
+            raise DamagedFileError(str(path), it.offset, _short(exc)) from exc
+
+
+def _short(exc: Exception, limit: int = 160) -> str:
+    """One printable line about a parse error (warcio quotes the damaged bytes it met)."""
+    text = "".join(c if c.isprintable() else "\N{REPLACEMENT CHARACTER}" for c in str(exc))
+    return f"{type(exc).__name__}: {text[:limit]}" + ("..." if len(text) > limit else "")
 
 
 def record_ids(path: Path) -> Iterator[tuple[str, str, int]]:
