@@ -130,7 +130,7 @@ def search(archive: Archive, query: str, filters: Filters | None = None,
 
 def _run(conn: sqlite3.Connection, expression: str, query: str, filters: Filters, limit: int,
          all_snapshots: bool, marks: tuple[str, str]) -> list[Hit]:
-    where = ["article_fts MATCH ?"]
+    where = ["1"]
     args: list[Any] = [expression]
     if not all_snapshots:
         where.append("t.latest = 1")
@@ -151,17 +151,23 @@ def _run(conn: sqlite3.Connection, expression: str, query: str, filters: Filters
         where.append("(instr(fold_key(a.authors), ?) > 0 OR instr(fold_key(a.byline), ?) > 0)")
         args += [fold_key(filters.author)] * 2
     weights = ", ".join(str(w) for w in WEIGHTS)
-    sql = (f"SELECT a.id, a.path, a.url, a.title, a.published_at, a.captured_at, a.section, "
-           f"a.byline, a.source, "
-           f"snippet(article_fts, -1, ?, ?, '…', {SNIPPET_TOKENS}), "
-           f"bm25(article_fts, {weights}) AS score "
-           f"FROM article_fts JOIN article_text t ON t.docid = article_fts.rowid "
-           f"JOIN articles a ON a.path = t.path "
-           f"WHERE {' AND '.join(where)} ORDER BY score, a.path LIMIT ?")
+    # Two steps: rank and filter without snippets (an ORDER BY evaluates every selected
+    # column of every match before sorting), then snippets for the hits kept only.
+    sql = (f"WITH m AS MATERIALIZED (SELECT rowid, bm25(article_fts, {weights}) AS score "
+           f"FROM article_fts WHERE article_fts MATCH ?) "
+           f"SELECT t.docid, m.score, a.id, a.path, a.url, a.title, a.published_at, "
+           f"a.captured_at, a.section, a.byline, a.source "
+           f"FROM m JOIN article_text t ON t.docid = m.rowid JOIN articles a ON a.path = t.path "
+           f"WHERE {' AND '.join(where)} ORDER BY m.score, a.path LIMIT ?")
     try:
-        rows = conn.execute(sql, [*marks, *args, limit]).fetchall()
+        rows = conn.execute(sql, [*args, limit]).fetchall()
+        snippets = dict(conn.execute(
+            f"SELECT rowid, snippet(article_fts, -1, ?, ?, '…', {SNIPPET_TOKENS}) "
+            f"FROM article_fts WHERE article_fts MATCH ? AND rowid IN "
+            f"({', '.join('?' * len(rows))})", [*marks, expression, *(r[0] for r in rows)]
+        ).fetchall()) if rows else {}
     except sqlite3.OperationalError as exc:
         # FTS5 reports query syntax errors this way (a dangling OR, unbalanced parentheses)
         raise UsageError(f"malformed query {query!r}: {exc}") from None
-    return [Hit(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], -float(r[10]))
-            for r in rows]
+    return [Hit(r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10],
+                snippets.get(r[0], ""), -float(r[1])) for r in rows]

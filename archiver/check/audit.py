@@ -4,7 +4,8 @@ only, and changes nothing (except an optional `fixity check` event, appended by 
 Checks: the hash chain (order, links, each entry's hash, schema); every file the manifest names
 (present, size, sha256: streamed, in parallel threads since hashlib releases the GIL); every
 record id at its recorded offset; every article file's id and byline against the manifest;
-files nobody named (orphans: warnings, the trace of an interrupted write).
+files nobody named (orphans: warnings, the trace of an interrupted write); catalog.sqlite rows
+that disagree with the manifest (warnings: derived data, the manifest wins).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from archiver.base.errors import UnreadableInputError, UsageError
 from archiver.base.findings import Finding, Report
 from archiver.store import manifest, signing
 from archiver.store.archive import Archive, hash_file
+from archiver.store.catalog_check import CatalogVerifier
 from archiver.store.warc import record_ids_at
 
 Progress = Callable[[int], None]
@@ -227,6 +229,7 @@ def audit(archive: Archive, jobs: int | None = None, progress: Progress | None =
     if repeated:
         findings += conflicting_claims(archive, repeated)
     findings += list(find_orphans(archive, run.claims))
+    findings += run.catalog.finish()  # derived data that disagrees: warnings
     return AuditReport(findings=findings, entries=run.entries, files=run.files,
                        bytes=run.bytes, seconds=time.monotonic() - started)
 
@@ -243,6 +246,7 @@ class _AuditRun:
         self.head: tuple[int, str] | None = None  # the signed seqs' hashes and the head
         self.entries = self.files = self.bytes = 0
         self._pool: ThreadPoolExecutor | None = None
+        self.catalog = CatalogVerifier.open(archive)
 
     @property
     def chain(self) -> dict[int, str]:
@@ -274,6 +278,7 @@ class _AuditRun:
                 self.signed_hashes.setdefault(seq, entry_hash)
             if self.head is None or seq > self.head[0]:
                 self.head = (seq, entry_hash)
+        self.catalog.check(entry)
         assert self._pool is not None
         futures = []
         for exp in expectations(entry):

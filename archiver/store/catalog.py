@@ -103,7 +103,12 @@ class Catalog:
         except sqlite3.Error as exc:
             raise StoreError(f"{path}: cannot open the catalog: {exc}") from exc
         if catch_up:
-            catalog.catch_up()
+            try:
+                catalog.catch_up()
+            except sqlite3.Error as exc:  # locked past the timeout, read-only, damaged
+                catalog.close()
+                raise StoreError(f"{path}: cannot bring the catalog up to date: {exc}"
+                                 ) from exc
         return catalog
 
     def close(self) -> None:
@@ -182,6 +187,10 @@ class Catalog:
                 for entry in entries:
                     pos = batch.position
                     seq = entry.get("seq")
+                    if seq == pos.seq and entry.get("hash") != pos.hash:
+                        # the manifest was cut and written again (repair): not ours
+                        batch.commit()
+                        return applied + self.rebuild()
                     if not isinstance(seq, int) or (pos.seq is not None and seq <= pos.seq):
                         continue
                     if seq != (pos.seq + 1 if pos.seq is not None else 0) or \

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import sqlite3
 import unicodedata
-from functools import lru_cache
 from typing import Any
 
 SCHEMA = """
@@ -39,22 +38,32 @@ TABLES = ("article_vocab", "article_fts", "article_text")
 COLUMNS = ("title", "lead", "body", "byline")
 
 
-@lru_cache(maxsize=4096)
-def _fold_char(ch: str) -> str:
-    if ch == "đ":
-        return "d"
-    if ch == "Đ":
-        return "D"
-    base = unicodedata.normalize("NFD", ch)[0]
-    # a base that is a combining mark itself would glue tokens differently: keep the original
-    return ch if unicodedata.combining(base) else base
+class _FoldTable(dict[int, str]):
+    """str.translate table filled on first sight of each character (translate runs in C;
+    the fold itself is computed once per distinct character)."""
+
+    def __missing__(self, code: int) -> str:
+        ch = chr(code)
+        if ch == "đ":
+            folded = "d"
+        elif ch == "Đ":
+            folded = "D"
+        else:
+            base = unicodedata.normalize("NFD", ch)[0]
+            # a base that is itself a combining mark would tokenize differently: keep it
+            folded = ch if unicodedata.combining(base) else base
+        self[code] = folded
+        return folded
+
+
+_FOLD = _FoldTable()
 
 
 def fold(text: str) -> str:
     """Diacritics off, đ→d, one character for one character (so positions are kept)."""
     if text.isascii():
         return text
-    return "".join(_fold_char(ch) for ch in text)
+    return text.translate(_FOLD)
 
 
 def fold_key(text: Any) -> str | None:
@@ -71,24 +80,16 @@ def add(conn: sqlite3.Connection, path: str, article_id: str, newer_key: tuple[s
         texts: dict[str, str | None]) -> None:
     """Index one snapshot and keep `latest` right for its article. `newer_key` (captured_at,
     seq) orders the snapshots of one article; the largest is the latest."""
-    latest = _is_latest(conn, article_id, newer_key)
-    if latest:
-        conn.execute("UPDATE article_text SET latest = 0 WHERE latest = 1 AND path IN "
-                     "(SELECT path FROM articles WHERE id = ?)", (article_id,))
+    current = conn.execute(
+        "SELECT t.docid, a.captured_at, a.seq FROM articles a "
+        "JOIN article_text t ON t.path = a.path WHERE a.id = ? AND t.latest = 1",
+        (article_id,)).fetchone()
+    latest = current is None or (current[1] or "", current[2]) <= newer_key
+    if latest and current is not None:
+        conn.execute("UPDATE article_text SET latest = 0 WHERE docid = ?", (current[0],))
     values = [texts.get(c) for c in COLUMNS]
     cur = conn.execute("INSERT INTO article_text(path, latest, title, lead, body, byline) "
                        "VALUES (?, ?, ?, ?, ?, ?)", (path, int(latest), *values))
     conn.execute("INSERT INTO article_fts(rowid, title, lead, body, byline) "
                  "VALUES (?, ?, ?, ?, ?)",
                  (cur.lastrowid, *[fold(v) if v else v for v in values]))
-
-
-def _is_latest(conn: sqlite3.Connection, article_id: str, key: tuple[str, int]) -> bool:
-    row = conn.execute(
-        "SELECT a.captured_at, a.seq FROM articles a JOIN article_text t ON t.path = a.path "
-        "WHERE a.id = ? AND t.latest = 1", (article_id,)).fetchone()
-    return row is None or (row[0] or "", row[1]) <= key
-
-
-def body_text(article: dict[str, Any]) -> str:
-    return "\n".join(str(p) for p in article.get("body") or [])
