@@ -26,6 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from archiver.access.search import Filters, search
+from archiver.store import fulltext
 from archiver.store.archive import Archive
 from archiver.store.catalog import Catalog, insert_article
 from archiver.store.fulltext import fold
@@ -45,11 +46,19 @@ TARGET_MEDIAN_MS, TARGET_P95_MS = 50.0, 200.0
 def vocabulary(rng: random.Random) -> list[str]:
     import unicodedata
 
-    words = {unicodedata.normalize("NFC", o + r + t) for o in ONSETS for r in RHYMES
+    words = {unicodedata.normalize("NFC", o + _toned(r, t)) for o in ONSETS for r in RHYMES
              for t in TONES}
     ordered = sorted(words)
     rng.shuffle(ordered)
     return ordered
+
+
+def _toned(rhyme: str, tone: str) -> str:
+    """The tone mark on the rhyme's main vowel: the one with a hat or horn, else the first."""
+    vowels = [i for i, ch in enumerate(rhyme) if ch in "aăâeêioôơuưy"]
+    hats = [i for i in vowels if rhyme[i] in "ăâêôơư"]
+    i = (hats or vowels)[-1 if hats else 0]
+    return rhyme[:i + 1] + tone + rhyme[i + 1:]
 
 
 class Text:
@@ -103,6 +112,7 @@ def build(root: Path, count: int, seed: int = 7) -> Archive:
                 conn.execute("BEGIN")
                 print(f"  {i + 1} articles, {time.monotonic() - started:.0f}s", flush=True)
         conn.execute("COMMIT")
+        fulltext.optimize(conn)  # as `archiver index --rebuild` leaves it
         conn.execute("PRAGMA optimize")
     marker.touch()
     print(f"built {count} articles in {time.monotonic() - started:.0f}s")
@@ -145,20 +155,23 @@ def main() -> int:
     search(archive, "nguoi")  # warm-up: page cache and SQLite's schema parse
     failed = False
     print(f"| queries ({args.articles:,} articles) | n | median ms | p95 ms | max ms | "
-          f"median hits |")
-    print("| --- | --- | --- | --- | --- | --- |")
+          f"CPU median ms | CPU p95 ms | median hits |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for kind, items in queries(rng, archive, args.queries).items():
-        times, hits = [], []
+        times, cpu, hits = [], [], []
         for query, filters in items:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             found = search(archive, query, filters)
             times.append((time.perf_counter() - t0) * 1000)
+            cpu.append((time.process_time() - c0) * 1000)
             hits.append(len(found))
         times.sort()
         median = statistics.median(times)
         p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
         failed |= median > TARGET_MEDIAN_MS or p95 > TARGET_P95_MS
+        cpu.sort()
         print(f"| {kind} | {len(times)} | {median:.1f} | {p95:.1f} | {times[-1]:.1f} | "
+              f"{statistics.median(cpu):.1f} | {cpu[round(0.95 * (len(cpu) - 1))]:.1f} | "
               f"{statistics.median(hits):.0f} |")
     print(f"targets: median ≤ {TARGET_MEDIAN_MS:.0f} ms, p95 ≤ {TARGET_P95_MS:.0f} ms: "
           f"{'MISSED' if failed else 'met'}")

@@ -298,3 +298,15 @@ def test_views_fall_back_to_the_manifest_without_a_catalog(run, archive_dir):
     (archive_dir / CATALOG_NAME).mkdir()  # cannot be opened as a database
     assert run("ls", "--json").output == listed
     assert run("show", "vov-1064050", "--json").output == shown
+
+
+def test_a_damaged_catalog_is_reported_survived_and_rebuilt(run, archive_dir):
+    assert run("ingest", str(SEED_DOCUMENT)).exit_code == 0
+    listed = run("ls", "--json").output
+    (archive_dir / CATALOG_NAME).write_bytes(b"not a database" * 100)
+    assert run("ls", "--json").output == listed  # the manifest serves meanwhile
+    assert catalog_findings(archive_dir) == {"catalog-unreadable"}
+    assert run("search", "quyen").exit_code == 2  # search needs it: a one-line error
+    assert run("index", "--rebuild", "--quiet").exit_code == 0
+    assert catalog_findings(archive_dir) == set()
+    assert run("search", "quyen").exit_code == 0

@@ -50,7 +50,7 @@ class CatalogVerifier:
                                    isolation_level=None)
             conn.execute("BEGIN")  # one read snapshot, whatever a writer does meanwhile
             return cls(conn)
-        except sqlite3.Error as exc:
+        except sqlite3.Error as exc:  # not a database, or damaged
             return cls(None, f"cannot read the catalog: {exc}")
 
     def _warn(self, code: str, message: str) -> None:

@@ -24,7 +24,6 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS article_text(
     docid INTEGER PRIMARY KEY,      -- the FTS rowid
     path TEXT NOT NULL UNIQUE,      -- articles.path
-    latest INTEGER NOT NULL,        -- 1 for the latest snapshot of its article
     title TEXT, lead TEXT, body TEXT, byline TEXT   -- as written (snippets come from here)
 );
 CREATE VIRTUAL TABLE IF NOT EXISTS article_fts USING fts5(
@@ -33,9 +32,17 @@ CREATE VIRTUAL TABLE IF NOT EXISTS article_fts USING fts5(
     tokenize='unicode61 remove_diacritics 2'
 );
 CREATE VIRTUAL TABLE IF NOT EXISTS article_vocab USING fts5vocab(article_fts, 'row');
+-- What search filters on, one narrow row per snapshot: a common word matches tens of
+-- thousands of snapshots, and each is looked up here (article_text rows hold whole bodies).
+CREATE TABLE IF NOT EXISTS search_docs(
+    docid INTEGER PRIMARY KEY,      -- article_text.docid
+    latest INTEGER NOT NULL,        -- 1 for the latest snapshot of its article
+    published TEXT,                 -- published_at as written
+    section_key TEXT, source_key TEXT,   -- fold_key() of section and source
+    people_key TEXT                 -- fold_key() of the byline and the authors
+);
 """
-TABLES = ("article_vocab", "article_fts", "article_text")
-COLUMNS = ("title", "lead", "body", "byline")
+TABLES = ("article_vocab", "article_fts", "search_docs", "article_text")
 
 
 class _FoldTable(dict[int, str]):
@@ -76,20 +83,29 @@ def register(conn: sqlite3.Connection) -> None:
     conn.create_function("fold_key", 1, fold_key, deterministic=True)
 
 
-def add(conn: sqlite3.Connection, path: str, article_id: str, newer_key: tuple[str, int],
-        texts: dict[str, str | None]) -> None:
-    """Index one snapshot and keep `latest` right for its article. `newer_key` (captured_at,
-    seq) orders the snapshots of one article; the largest is the latest."""
+def add(conn: sqlite3.Connection, article: dict[str, Any], body: str | None) -> None:
+    """Index one snapshot (an `articles` row's values) and keep `latest` right for its
+    article: of its snapshots, the one with the largest (captured_at, seq)."""
+    key = (article.get("captured_at") or "", int(article["seq"]))
     current = conn.execute(
-        "SELECT t.docid, a.captured_at, a.seq FROM articles a "
-        "JOIN article_text t ON t.path = a.path WHERE a.id = ? AND t.latest = 1",
-        (article_id,)).fetchone()
-    latest = current is None or (current[1] or "", current[2]) <= newer_key
+        "SELECT d.docid, a.captured_at, a.seq FROM articles a "
+        "JOIN article_text t ON t.path = a.path JOIN search_docs d ON d.docid = t.docid "
+        "WHERE a.id = ? AND d.latest = 1", (article["id"],)).fetchone()
+    latest = current is None or (current[1] or "", current[2]) <= key
     if latest and current is not None:
-        conn.execute("UPDATE article_text SET latest = 0 WHERE docid = ?", (current[0],))
-    values = [texts.get(c) for c in COLUMNS]
-    cur = conn.execute("INSERT INTO article_text(path, latest, title, lead, body, byline) "
-                       "VALUES (?, ?, ?, ?, ?, ?)", (path, int(latest), *values))
+        conn.execute("UPDATE search_docs SET latest = 0 WHERE docid = ?", (current[0],))
+    values = [article.get("title"), article.get("lead"), body, article.get("byline")]
+    docid = conn.execute("INSERT INTO article_text(path, title, lead, body, byline) "
+                         "VALUES (?, ?, ?, ?, ?)", (article["path"], *values)).lastrowid
     conn.execute("INSERT INTO article_fts(rowid, title, lead, body, byline) "
-                 "VALUES (?, ?, ?, ?, ?)",
-                 (cur.lastrowid, *[fold(v) if v else v for v in values]))
+                 "VALUES (?, ?, ?, ?, ?)", (docid, *[fold(v) if v else v for v in values]))
+    people = "\n".join(x for x in (article.get("byline"), article.get("authors")) if x)
+    conn.execute("INSERT INTO search_docs VALUES (?, ?, ?, ?, ?, ?)",
+                 (docid, int(latest), article.get("published_at"),
+                  fold_key(article.get("section")), fold_key(article.get("source")),
+                  fold_key(people) if people else None))
+
+
+def optimize(conn: sqlite3.Connection) -> None:
+    """Merge the index's segments into one (after a bulk load: fewer b-trees per query)."""
+    conn.execute("INSERT INTO article_fts(article_fts) VALUES ('optimize')")
