@@ -17,9 +17,11 @@ from news_site import NewsServer, serve_news, three_snapshots
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
+from archiver.check.audit import audit
 from archiver.store import manifest
 from archiver.store.archive import Archive
 from archiver.store.catalog import CATALOG_NAME, Catalog
+from archiver.store.catalog_check import CatalogVerifier
 
 REPO = Path(__file__).resolve().parents[1]
 SEED_DOCUMENT = REPO / "seeds" / "000_0fe3eec24f29bb98.txt"
@@ -218,6 +220,10 @@ def test_rolling_warc_ranges_revisits_sealing_incremental_equals_rebuilt(tmp_pat
     assert incremental.find_digest(url, digest)["record_id"] == rec1["id"]
     incremental.close()
     assert dump == fresh_dump(archive, tmp_path)
+    verifier = CatalogVerifier.open(archive)
+    for entry in chain.entries:
+        verifier.check(entry)
+    assert verifier.finish() == []  # open, then sealed by a later entry: no disagreement
     first, second = captures
     assert (first["record_type"], first["status"], first["mime"]) == ("response", 200,
                                                                         "text/html")
@@ -247,3 +253,60 @@ def test_catalog_is_sqlite_in_wal_mode(run, archive_dir):
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     conn.close()
+
+
+# ---------------------------------------------------------------- audit
+
+
+def catalog_findings(archive_dir: Path) -> set[str]:
+    report = audit(Archive(archive_dir), jobs=1)
+    return {f.code for f in report.findings if f.where == CATALOG_NAME}
+
+
+@pytest.mark.parametrize("tamper, code", [
+    ("UPDATE captures SET offset = offset + 1", "catalog-row-mismatch"),
+    ("UPDATE articles SET sha256 = 'x'", "catalog-row-mismatch"),
+    ("DELETE FROM articles", "catalog-missing-row"),
+    ("UPDATE files SET size = 1 WHERE path LIKE 'warcs/%'", "catalog-row-mismatch"),
+    ("INSERT INTO files VALUES ('warcs/x.warc.gz', 'sealed', 'y', 1, 0)",
+     "catalog-extra-rows"),
+    ("UPDATE meta SET value = 'sha256:0' WHERE key = 'manifest_hash'", "catalog-stale"),
+])
+def test_audit_reports_a_catalog_that_disagrees_with_the_manifest(run, archive_dir, tamper,
+                                                                   code):
+    assert run("ingest", str(SEED_DOCUMENT)).exit_code == 0
+    assert catalog_findings(archive_dir) == set()
+    conn = sqlite3.connect(archive_dir / CATALOG_NAME)
+    with conn:
+        conn.execute(tamper)
+    conn.close()
+    before = (archive_dir / CATALOG_NAME).read_bytes()
+    report = audit(Archive(archive_dir), jobs=1)
+    found = [f for f in report.findings if f.where == CATALOG_NAME]
+    assert {f.code for f in found} == {code}
+    assert all(f.severity == "warning" for f in found) and report.ok  # the manifest wins
+    assert (archive_dir / CATALOG_NAME).read_bytes() == before  # audit changes nothing
+    assert run("index", "--rebuild", "--quiet").exit_code == 0
+    assert catalog_findings(archive_dir) == set()
+
+
+def test_views_fall_back_to_the_manifest_without_a_catalog(run, archive_dir):
+    assert run("ingest", str(SEED_DOCUMENT)).exit_code == 0
+    listed = run("ls", "--json").output
+    shown = run("show", "vov-1064050", "--json").output
+    (archive_dir / CATALOG_NAME).unlink()
+    (archive_dir / CATALOG_NAME).mkdir()  # cannot be opened as a database
+    assert run("ls", "--json").output == listed
+    assert run("show", "vov-1064050", "--json").output == shown
+
+
+def test_a_damaged_catalog_is_reported_survived_and_rebuilt(run, archive_dir):
+    assert run("ingest", str(SEED_DOCUMENT)).exit_code == 0
+    listed = run("ls", "--json").output
+    (archive_dir / CATALOG_NAME).write_bytes(b"not a database" * 100)
+    assert run("ls", "--json").output == listed  # the manifest serves meanwhile
+    assert catalog_findings(archive_dir) == {"catalog-unreadable"}
+    assert run("search", "quyen").exit_code == 2  # search needs it: a one-line error
+    assert run("index", "--rebuild", "--quiet").exit_code == 0
+    assert catalog_findings(archive_dir) == set()
+    assert run("search", "quyen").exit_code == 0

@@ -15,7 +15,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-from archiver.base.errors import UsageError
+from archiver.base.errors import StoreError, UnreadableInputError, UsageError
 from archiver.store.archive import Archive
 from archiver.store.catalog import Catalog
 from archiver.store.fulltext import fold, fold_key
@@ -24,6 +24,7 @@ DEFAULT_LIMIT = 20
 # bm25 weights of title, lead, body, byline: a word in the title says more than one in
 # the body; a byline match (searching a reporter's name) counts like a lead match.
 WEIGHTS = (10.0, 4.0, 1.0, 4.0)
+RANK = f"bm25({', '.join(str(w) for w in WEIGHTS)})"
 SNIPPET_TOKENS = 16
 OPERATORS = {"AND", "OR", "NOT"}
 DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
@@ -124,44 +125,70 @@ def search(archive: Archive, query: str, filters: Filters | None = None,
     if limit < 1:
         raise UsageError(f"--limit {limit}: give a positive number")
     expression = fts_query(query)
-    with Catalog.open(archive) as catalog:
+    try:
+        catalog = Catalog.open(archive)
+    except StoreError as exc:
+        raise UnreadableInputError(f"{exc}; `archiver index --rebuild` remakes it") from exc
+    with catalog:
         return _run(catalog.conn, expression, query, filters, limit, all_snapshots, marks)
 
 
 def _run(conn: sqlite3.Connection, expression: str, query: str, filters: Filters, limit: int,
          all_snapshots: bool, marks: tuple[str, str]) -> list[Hit]:
-    where = ["article_fts MATCH ?"]
-    args: list[Any] = [expression]
-    if not all_snapshots:
-        where.append("t.latest = 1")
-    if filters.since:
-        where.append("a.published_at >= ?")
-        args.append(filters.since)
-    if filters.until:
-        # a date prefix compares as the whole day (month, year): 2026-11 covers 2026-11-30
-        where.append("substr(a.published_at, 1, ?) <= ?")
-        args += [len(filters.until), filters.until]
-    if filters.section:
-        where.append("fold_key(a.section) = ?")
-        args.append(fold_key(filters.section))
-    if filters.source:
-        where.append("fold_key(a.source) = ?")
-        args.append(fold_key(filters.source))
-    if filters.author:
-        where.append("(instr(fold_key(a.authors), ?) > 0 OR instr(fold_key(a.byline), ?) > 0)")
-        args += [fold_key(filters.author)] * 2
-    weights = ", ".join(str(w) for w in WEIGHTS)
-    sql = (f"SELECT a.id, a.path, a.url, a.title, a.published_at, a.captured_at, a.section, "
-           f"a.byline, a.source, "
-           f"snippet(article_fts, -1, ?, ?, '…', {SNIPPET_TOKENS}), "
-           f"bm25(article_fts, {weights}) AS score "
-           f"FROM article_fts JOIN article_text t ON t.docid = article_fts.rowid "
-           f"JOIN articles a ON a.path = t.path "
-           f"WHERE {' AND '.join(where)} ORDER BY score, a.path LIMIT ?")
+    where, args = _filters(filters, all_snapshots)
+    # `rank MATCH` picks bm25 with our column weights for this query, and `ORDER BY rank`
+    # lets FTS5 sort the matches itself: SQLite then joins search_docs (the filters) row by
+    # row in rank order and stops at the limit, instead of joining every match and sorting.
+    # Article fields and snippets come after, for the hits kept only.
+    ranked = (f"SELECT f.rowid, f.rank FROM article_fts f "
+              f"JOIN search_docs d ON d.docid = f.rowid "
+              f"WHERE article_fts MATCH ? AND f.rank MATCH '{RANK}' "
+              f"AND {' AND '.join(where)} ORDER BY f.rank LIMIT ?")
     try:
-        rows = conn.execute(sql, [*marks, *args, limit]).fetchall()
+        top = conn.execute(ranked, [expression, *args, limit]).fetchall()
+        if not top:
+            return []
+        marks_in = ", ".join("?" * len(top))
+        snippets = dict(conn.execute(
+            f"SELECT rowid, snippet(article_fts, -1, ?, ?, '…', {SNIPPET_TOKENS}) "
+            f"FROM article_fts WHERE article_fts MATCH ? AND rowid IN ({marks_in})",
+            [*marks, expression, *(r[0] for r in top)]).fetchall())
     except sqlite3.OperationalError as exc:
         # FTS5 reports query syntax errors this way (a dangling OR, unbalanced parentheses)
         raise UsageError(f"malformed query {query!r}: {exc}") from None
-    return [Hit(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], -float(r[10]))
-            for r in rows]
+    fields = {r[0]: r[1:] for r in conn.execute(
+        f"SELECT t.docid, a.id, a.path, a.url, a.title, a.published_at, a.captured_at, "
+        f"a.section, a.byline, a.source FROM article_text t JOIN articles a ON a.path = t.path "
+        f"WHERE t.docid IN ({marks_in})", [r[0] for r in top])}
+    hits = []
+    for docid, score in top:
+        f = fields[docid]
+        hits.append(Hit(article_id=f[0], path=f[1], url=f[2], title=f[3], published_at=f[4],
+                        captured_at=f[5], section=f[6], byline=f[7], source=f[8],
+                        snippet=snippets.get(docid, ""), score=-float(score)))
+    return hits
+
+
+def _filters(filters: Filters, all_snapshots: bool) -> tuple[list[str], list[Any]]:
+    """SQL conditions on search_docs (d) for the filters; keys are folded like the index."""
+    where: list[str] = ["1"]
+    args: list[Any] = []
+    if not all_snapshots:
+        where.append("d.latest = 1")
+    if filters.since:
+        where.append("d.published >= ?")
+        args.append(filters.since)
+    if filters.until:
+        # a date prefix compares as the whole day (month, year): 2026-11 covers 2026-11-30
+        where.append("substr(d.published, 1, ?) <= ?")
+        args += [len(filters.until), filters.until]
+    if filters.section:
+        where.append("d.section_key = ?")
+        args.append(fold_key(filters.section))
+    if filters.source:
+        where.append("d.source_key = ?")
+        args.append(fold_key(filters.source))
+    if filters.author:
+        where.append("instr(d.people_key, ?) > 0")
+        args.append(fold_key(filters.author))
+    return where, args

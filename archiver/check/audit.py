@@ -4,7 +4,8 @@ only, and changes nothing (except an optional `fixity check` event, appended by 
 Checks: the hash chain (order, links, each entry's hash, schema); every file the manifest names
 (present, size, sha256: streamed, in parallel threads since hashlib releases the GIL); every
 record id at its recorded offset; every article file's id and byline against the manifest;
-files nobody named (orphans: warnings, the trace of an interrupted write).
+files nobody named (orphans: warnings, the trace of an interrupted write); catalog.sqlite rows
+that disagree with the manifest (warnings: derived data, the manifest wins).
 
 Rolling WARCs are checked as the manifest names them: a sealed one whole, from its seal event
 (`message digest calculation`), like any file; one still `.open` range by range, from the
@@ -31,6 +32,7 @@ from archiver.base.errors import UnreadableInputError, UsageError
 from archiver.base.findings import Finding, Report
 from archiver.store import manifest, signing
 from archiver.store.archive import Archive, hash_file
+from archiver.store.catalog_check import CatalogVerifier
 from archiver.store.rolling import OPEN_SUFFIX, open_path
 from archiver.store.warc import record_ids_at
 
@@ -278,6 +280,7 @@ def audit(archive: Archive, jobs: int | None = None, progress: Progress | None =
         findings += conflicting_claims(archive, repeated)
     findings += run.unsealed()
     findings += list(find_orphans(archive, run.claims, run.rolling))
+    findings += run.catalog.finish()  # derived data that disagrees: warnings
     return AuditReport(findings=findings, entries=run.entries, files=run.files,
                        bytes=run.bytes, seconds=time.monotonic() - started)
 
@@ -296,6 +299,7 @@ class _AuditRun:
         self.rolling: set[str] = set()  # WARCs named by capture ranges (few: ~1 GB each)
         self.sealed: set[str] = set()
         self._pool: ThreadPoolExecutor | None = None
+        self.catalog = CatalogVerifier.open(archive)
 
     def unsealed(self) -> list[Finding]:
         """A rolling WARC renamed to its final name is sealed in the manifest first."""
@@ -339,6 +343,7 @@ class _AuditRun:
                 self.signed_hashes.setdefault(seq, entry_hash)
             if self.head is None or seq > self.head[0]:
                 self.head = (seq, entry_hash)
+        self.catalog.check(entry)
         assert self._pool is not None
         futures = []
         for exp in expectations(entry):

@@ -44,6 +44,7 @@ def index_command(rebuild: bool, archive_dir: Path | None, as_json: bool, quiet:
       archiver index --rebuild --archive /data/archive --json
     Exit status: 0 indexed, 1 a WARC is damaged (the rest indexed), 2 no archive.
     """
+    from archiver.base.errors import StoreError
     from archiver.store import cdxj
     from archiver.store.catalog import Catalog
 
@@ -53,7 +54,11 @@ def index_command(rebuild: bool, archive_dir: Path | None, as_json: bool, quiet:
         stats = cdxj.rebuild(archive, progress=lambda _rel: bar.update(1))
     result: dict[str, Any] = stats.to_dict()
     if rebuild:
-        with Catalog.open(archive, catch_up=False) as catalog:
+        try:
+            catalog = Catalog.open(archive, catch_up=False)
+        except StoreError:
+            catalog = Catalog.recreate(archive)  # damaged: derived data, make it anew
+        with catalog:
             catalog.rebuild()
             result["catalog"] = catalog.counts()
     if as_json:

@@ -38,6 +38,8 @@ from archiver.store.catalog_rows import (
 
 CATALOG_NAME = "catalog.sqlite"
 SCHEMA_VERSION = "1"
+MMAP_BYTES = 256 * 1024 * 1024
+CACHE_KIB = 32 * 1024
 BATCH_ROWS = 2000  # rows per transaction: memory stays flat, commits stay few
 
 SCHEMA = """
@@ -92,19 +94,39 @@ class Catalog:
     def open(cls, archive: Archive, catch_up: bool = True) -> Catalog:
         """Open (creating if needed) and catch up with the manifest."""
         path = archive.root / CATALOG_NAME
+        conn: sqlite3.Connection | None = None
         try:
             conn = sqlite3.connect(path, timeout=60, isolation_level=None,
                                    check_same_thread=False)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
+            # Search reads many index pages per query: map them (no read() per page) and
+            # keep more of them than SQLite's 2 MB default.
+            conn.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
+            conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
             fulltext.register(conn)
             catalog = cls(archive, conn)
             catalog._ensure_schema()
         except sqlite3.Error as exc:
+            if conn is not None:
+                conn.close()
             raise StoreError(f"{path}: cannot open the catalog: {exc}") from exc
         if catch_up:
-            catalog.catch_up()
+            try:
+                catalog.catch_up()
+            except sqlite3.Error as exc:  # locked past the timeout, read-only, damaged
+                catalog.close()
+                raise StoreError(f"{path}: cannot bring the catalog up to date: {exc}"
+                                 ) from exc
         return catalog
+
+    @classmethod
+    def recreate(cls, archive: Archive) -> Catalog:
+        """A new, empty catalog in place of one that cannot be opened (damaged, or not a
+        database at all): it is derived data, so nothing is lost."""
+        for suffix in ("", "-wal", "-shm"):
+            (archive.root / (CATALOG_NAME + suffix)).unlink(missing_ok=True)
+        return cls.open(archive, catch_up=False)
 
     def close(self) -> None:
         self.conn.close()
@@ -123,7 +145,9 @@ class Catalog:
             version = row[0] if row else None
         except sqlite3.OperationalError:
             pass  # a new file
-        if version not in (None, SCHEMA_VERSION):
+        if version == SCHEMA_VERSION:
+            return  # made by this version (the common case: no DDL to parse on each open)
+        if version is not None:
             self._drop_all()  # made by another version: derived data, so make it again
         self.conn.executescript(SCHEMA + fulltext.SCHEMA)
         self.conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
@@ -182,6 +206,10 @@ class Catalog:
                 for entry in entries:
                     pos = batch.position
                     seq = entry.get("seq")
+                    if seq == pos.seq and entry.get("hash") != pos.hash:
+                        # the manifest was cut and written again (repair): not ours
+                        batch.commit()
+                        return applied + self.rebuild()
                     if not isinstance(seq, int) or (pos.seq is not None and seq <= pos.seq):
                         continue
                     if seq != (pos.seq + 1 if pos.seq is not None else 0) or \
@@ -203,6 +231,7 @@ class Catalog:
                 for table in TABLES:
                     self.conn.execute(f"DELETE FROM {table}")
                 self.conn.execute("DELETE FROM article_text")
+                self.conn.execute("DELETE FROM search_docs")
                 # external-content FTS: 'delete-all' empties the index itself
                 self.conn.execute("INSERT INTO article_fts(article_fts) VALUES ('delete-all')")
                 self.conn.execute("DELETE FROM meta WHERE key != 'schema_version'")
@@ -211,7 +240,9 @@ class Catalog:
                 if self.conn.in_transaction:
                     self.conn.execute("ROLLBACK")
                 raise
-            return self._apply_from_manifest() or 0
+            applied = self._apply_from_manifest() or 0
+            fulltext.optimize(self.conn)
+            return applied
 
     def _apply_from_manifest(self) -> int | None:
         """Stream the manifest from the stored offset; None when the line there does not
@@ -279,7 +310,8 @@ class Catalog:
         """Article snapshots in manifest order; `latest`: only each article's latest."""
         sql = "SELECT a.* FROM articles a"
         if latest:
-            sql += " JOIN article_text t ON t.path = a.path WHERE t.latest = 1"
+            sql += (" JOIN article_text t ON t.path = a.path "
+                    "JOIN search_docs d ON d.docid = t.docid WHERE d.latest = 1")
         cur = self.conn.execute(sql + " ORDER BY a.seq, a.path")
         names = [d[0] for d in cur.description]
         for row in cur:
@@ -323,8 +355,10 @@ class Catalog:
                              ("files", "path")):
             for row in self.conn.execute(f"SELECT * FROM {table} ORDER BY {order}"):
                 out.append(f"{table} " + json.dumps(row, ensure_ascii=False))
-        for row in self.conn.execute("SELECT path, latest, title, lead, body, byline "
-                                     "FROM article_text ORDER BY path"):
+        for row in self.conn.execute(
+                "SELECT t.path, t.title, t.lead, t.body, t.byline, d.latest, d.published, "
+                "d.section_key, d.source_key, d.people_key FROM article_text t "
+                "JOIN search_docs d ON d.docid = t.docid ORDER BY t.path"):
             out.append("article_text " + json.dumps(row, ensure_ascii=False))
         for row in self.conn.execute("SELECT term, doc, cnt FROM article_vocab ORDER BY term"):
             out.append("vocab " + json.dumps(row, ensure_ascii=False))
@@ -425,10 +459,7 @@ def insert_article(conn: sqlite3.Connection, values: dict[str, Any], body: str |
                        [values.get(c) for c in ARTICLE_COLUMNS])
     if not cur.rowcount:
         return False
-    fulltext.add(conn, values["path"], values["id"],
-                 (values.get("captured_at") or "", int(values["seq"])),
-                 {"title": values.get("title"), "lead": values.get("lead"), "body": body,
-                  "byline": values.get("byline")})
+    fulltext.add(conn, values, body)
     return True
 
 

@@ -18,14 +18,12 @@ from __future__ import annotations
 
 import sqlite3
 import unicodedata
-from functools import lru_cache
 from typing import Any
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS article_text(
     docid INTEGER PRIMARY KEY,      -- the FTS rowid
     path TEXT NOT NULL UNIQUE,      -- articles.path
-    latest INTEGER NOT NULL,        -- 1 for the latest snapshot of its article
     title TEXT, lead TEXT, body TEXT, byline TEXT   -- as written (snippets come from here)
 );
 CREATE VIRTUAL TABLE IF NOT EXISTS article_fts USING fts5(
@@ -34,27 +32,45 @@ CREATE VIRTUAL TABLE IF NOT EXISTS article_fts USING fts5(
     tokenize='unicode61 remove_diacritics 2'
 );
 CREATE VIRTUAL TABLE IF NOT EXISTS article_vocab USING fts5vocab(article_fts, 'row');
+-- What search filters on, one narrow row per snapshot: a common word matches tens of
+-- thousands of snapshots, and each is looked up here (article_text rows hold whole bodies).
+CREATE TABLE IF NOT EXISTS search_docs(
+    docid INTEGER PRIMARY KEY,      -- article_text.docid
+    latest INTEGER NOT NULL,        -- 1 for the latest snapshot of its article
+    published TEXT,                 -- published_at as written
+    section_key TEXT, source_key TEXT,   -- fold_key() of section and source
+    people_key TEXT                 -- fold_key() of the byline and the authors
+);
 """
-TABLES = ("article_vocab", "article_fts", "article_text")
-COLUMNS = ("title", "lead", "body", "byline")
+TABLES = ("article_vocab", "article_fts", "search_docs", "article_text")
 
 
-@lru_cache(maxsize=4096)
-def _fold_char(ch: str) -> str:
-    if ch == "đ":
-        return "d"
-    if ch == "Đ":
-        return "D"
-    base = unicodedata.normalize("NFD", ch)[0]
-    # a base that is a combining mark itself would glue tokens differently: keep the original
-    return ch if unicodedata.combining(base) else base
+class _FoldTable(dict[int, str]):
+    """str.translate table filled on first sight of each character (translate runs in C;
+    the fold itself is computed once per distinct character)."""
+
+    def __missing__(self, code: int) -> str:
+        ch = chr(code)
+        if ch == "đ":
+            folded = "d"
+        elif ch == "Đ":
+            folded = "D"
+        else:
+            base = unicodedata.normalize("NFD", ch)[0]
+            # a base that is itself a combining mark would tokenize differently: keep it
+            folded = ch if unicodedata.combining(base) else base
+        self[code] = folded
+        return folded
+
+
+_FOLD = _FoldTable()
 
 
 def fold(text: str) -> str:
     """Diacritics off, đ→d, one character for one character (so positions are kept)."""
     if text.isascii():
         return text
-    return "".join(_fold_char(ch) for ch in text)
+    return text.translate(_FOLD)
 
 
 def fold_key(text: Any) -> str | None:
@@ -67,28 +83,29 @@ def register(conn: sqlite3.Connection) -> None:
     conn.create_function("fold_key", 1, fold_key, deterministic=True)
 
 
-def add(conn: sqlite3.Connection, path: str, article_id: str, newer_key: tuple[str, int],
-        texts: dict[str, str | None]) -> None:
-    """Index one snapshot and keep `latest` right for its article. `newer_key` (captured_at,
-    seq) orders the snapshots of one article; the largest is the latest."""
-    latest = _is_latest(conn, article_id, newer_key)
-    if latest:
-        conn.execute("UPDATE article_text SET latest = 0 WHERE latest = 1 AND path IN "
-                     "(SELECT path FROM articles WHERE id = ?)", (article_id,))
-    values = [texts.get(c) for c in COLUMNS]
-    cur = conn.execute("INSERT INTO article_text(path, latest, title, lead, body, byline) "
-                       "VALUES (?, ?, ?, ?, ?, ?)", (path, int(latest), *values))
+def add(conn: sqlite3.Connection, article: dict[str, Any], body: str | None) -> None:
+    """Index one snapshot (an `articles` row's values) and keep `latest` right for its
+    article: of its snapshots, the one with the largest (captured_at, seq)."""
+    key = (article.get("captured_at") or "", int(article["seq"]))
+    current = conn.execute(
+        "SELECT d.docid, a.captured_at, a.seq FROM articles a "
+        "JOIN article_text t ON t.path = a.path JOIN search_docs d ON d.docid = t.docid "
+        "WHERE a.id = ? AND d.latest = 1", (article["id"],)).fetchone()
+    latest = current is None or (current[1] or "", current[2]) <= key
+    if latest and current is not None:
+        conn.execute("UPDATE search_docs SET latest = 0 WHERE docid = ?", (current[0],))
+    values = [article.get("title"), article.get("lead"), body, article.get("byline")]
+    docid = conn.execute("INSERT INTO article_text(path, title, lead, body, byline) "
+                         "VALUES (?, ?, ?, ?, ?)", (article["path"], *values)).lastrowid
     conn.execute("INSERT INTO article_fts(rowid, title, lead, body, byline) "
-                 "VALUES (?, ?, ?, ?, ?)",
-                 (cur.lastrowid, *[fold(v) if v else v for v in values]))
+                 "VALUES (?, ?, ?, ?, ?)", (docid, *[fold(v) if v else v for v in values]))
+    people = "\n".join(x for x in (article.get("byline"), article.get("authors")) if x)
+    conn.execute("INSERT INTO search_docs VALUES (?, ?, ?, ?, ?, ?)",
+                 (docid, int(latest), article.get("published_at"),
+                  fold_key(article.get("section")), fold_key(article.get("source")),
+                  fold_key(people) if people else None))
 
 
-def _is_latest(conn: sqlite3.Connection, article_id: str, key: tuple[str, int]) -> bool:
-    row = conn.execute(
-        "SELECT a.captured_at, a.seq FROM articles a JOIN article_text t ON t.path = a.path "
-        "WHERE a.id = ? AND t.latest = 1", (article_id,)).fetchone()
-    return row is None or (row[0] or "", row[1]) <= key
-
-
-def body_text(article: dict[str, Any]) -> str:
-    return "\n".join(str(p) for p in article.get("body") or [])
+def optimize(conn: sqlite3.Connection) -> None:
+    """Merge the index's segments into one (after a bulk load: fewer b-trees per query)."""
+    conn.execute("INSERT INTO article_fts(article_fts) VALUES ('optimize')")
