@@ -272,7 +272,6 @@ def test_python_dash_m_runs_the_cli():
 def test_an_article_failing_its_schema_is_reported_and_not_stored(run, server, archive_dir,
                                                                    monkeypatch):
     from archiver import extract
-    from archiver.pipeline import commit as pipeline
 
     real = extract.extract
 
@@ -281,7 +280,7 @@ def test_an_article_failing_its_schema_is_reported_and_not_stored(run, server, a
         article["published_at"] = "hôm qua"
         return article
 
-    monkeypatch.setattr(pipeline.extract, "extract", broken)
+    monkeypatch.setattr(extract, "extract", broken)
     result = run("capture", "--extract-workers", "0", server.url(VOV_PATH))
     assert result.exit_code == 1
     assert "INVALID" in result.output

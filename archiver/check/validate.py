@@ -21,6 +21,7 @@ from typing import Any
 
 from archiver.base import schemas
 from archiver.base.findings import Finding, Report
+from archiver.check.revisits import check_revisits
 from archiver.store import manifest
 from archiver.store.archive import Archive
 from archiver.store.warc import WARC_SUFFIXES
@@ -133,6 +134,7 @@ def validate_archive(archive: Archive, jobs: int = 1,
                 report.articles += 1
                 report.findings += checked.findings
                 report.findings += list(link_finding(archive, checked, known))
+    report.findings += list(check_revisits(archive))
     report.seconds = time.monotonic() - started
     return report
 

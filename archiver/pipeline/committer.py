@@ -29,8 +29,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from archiver import extract
-from archiver.pipeline.commit import ArticleOutcome, place_article, record_events, warcinfo_fields
+from archiver.pipeline.commit import (
+    ArticleOutcome,
+    extractors,
+    place_article,
+    record_events,
+    warcinfo_fields,
+)
 from archiver.store import cdxj
 from archiver.store.archive import Archive, FileInfo
 from archiver.store.recovery import recover, seal_event
@@ -134,7 +139,7 @@ class Committer:
     def _article_file(self, outcome: ArticleOutcome | None) -> tuple[str, bytes] | None:
         if outcome is None or outcome.status != "stored" or not outcome.article:
             return None
-        data = extract.article_json_bytes(outcome.article)
+        data = extractors().article_json_bytes(outcome.article)
         outcome.sha256 = hashlib.sha256(data).hexdigest()
         with self._commit_lock:  # placement looks at files earlier batches wrote
             state = place_article(self.archive, outcome)

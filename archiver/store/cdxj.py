@@ -26,11 +26,11 @@ import json
 import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import surt
-from cdxj_indexer.main import CDXJIndexer
 from filelock import FileLock
 from warcio.timeutils import iso_date_to_timestamp
 
@@ -119,36 +119,45 @@ def index_lines(archive: Archive, relpaths: Iterable[str], sort: bool = True) ->
     return out.getvalue().splitlines(keepends=True)
 
 
-class _FilewiseIndexer(CDXJIndexer):
-    """cdxj-indexer, but a file that stops parsing becomes a finding (with the offset where
-    it stopped) and the next file is indexed; lines of its records before the damage stay."""
+@cache
+def _filewise_indexer() -> Any:
+    """cdxj-indexer's indexer class, extended; imported on first use, since cdxj-indexer pulls
+    in pkg_resources (~0.3 s), which a capture (its lines come from cdxj_line) should not pay.
+    """
+    from cdxj_indexer.main import CDXJIndexer
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)
-        self.damaged: list[Finding] = []
-        self._records: object = None
+    class _FilewiseIndexer(CDXJIndexer):
+        """cdxj-indexer, but a file that stops parsing becomes a finding (with the offset where
+        it stopped) and the next file is indexed; lines of its records before the damage stay."""
 
-    def _create_record_iter(self, input_: object) -> object:
-        self._records = super()._create_record_iter(input_)
-        return self._records
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, **kwargs)
+            self.damaged: list[Finding] = []
+            self._records: object = None
 
-    def process_one(self, input_: object, output: object, filename: str) -> None:
-        self._records = None
-        try:
-            super().process_one(input_, output, filename)
-        except Exception as exc:  # warcio's and zlib's parse errors are plain Exceptions
-            offset = getattr(self._records, "offset", None)
-            text = "".join(c if c.isprintable() else "?" for c in str(exc))[:160]
-            self.damaged.append(Finding(
-                "error", "damaged-warc", self._resolve_rel_path(filename),
-                f"stops parsing here ({type(exc).__name__}: {text}); records before it are "
-                "indexed, the rest of the file is not", offset=offset))
+        def _create_record_iter(self, input_: object) -> object:
+            self._records = super()._create_record_iter(input_)
+            return self._records
+
+        def process_one(self, input_: object, output: object, filename: str) -> None:
+            self._records = None
+            try:
+                super().process_one(input_, output, filename)
+            except Exception as exc:  # warcio's and zlib's parse errors are plain Exceptions
+                offset = getattr(self._records, "offset", None)
+                text = "".join(c if c.isprintable() else "?" for c in str(exc))[:160]
+                self.damaged.append(Finding(
+                    "error", "damaged-warc", self._resolve_rel_path(filename),
+                    f"stops parsing here ({type(exc).__name__}: {text}); records before it are "
+                    "indexed, the rest of the file is not", offset=offset))
+
+    return _FilewiseIndexer
 
 
 def _run_indexer(archive: Archive, paths: Iterable[str], out: IO[str] | io.TextIOBase,
                  sort: bool) -> list[Finding]:
-    indexer = _FilewiseIndexer(out, paths, sort=sort, dir_root=str(archive.root),
-                               records=REPLAY_RECORDS)
+    indexer = _filewise_indexer()(out, paths, sort=sort, dir_root=str(archive.root),
+                                  records=REPLAY_RECORDS)
     try:
         indexer.process_all()
     except OSError as exc:
