@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from vov_pages import fixture_source
 
-from archiver import schemas
+from archiver.base import schemas
 from archiver.extract import NotAnArticle, extract
 
 REPO = Path(__file__).resolve().parents[1]
