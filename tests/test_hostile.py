@@ -677,3 +677,25 @@ def test_show_ls_and_diff_read_no_warc_and_are_unaffected(run, damaged):
         result = run(*args)
         assert result.exit_code == 0, (args, result.output)
     assert "text changed" in run("diff", "https://news.example.org/one").output
+
+
+def test_show_ls_and_diff_report_a_damaged_article_file_and_go_on(run, damaged, archive_dir):
+    history = json.loads(run("show", "https://news.example.org/one", "--json").output)
+    latest = archive_dir / history["snapshots"][-1]["path"]
+    text = latest.read_bytes()
+    cut = len(text) // 2
+    latest.write_bytes(text[:cut])  # torn in the middle
+    # The offset is where the JSON breaks: the start of the string the cut left open.
+    start = text.rfind(b'"', 0, cut)
+    shown = f"{latest.relative_to(archive_dir).as_posix()} @{start}"
+
+    listed = run("ls")
+    assert listed.exit_code == 1 and "Traceback" not in listed.output
+    assert shown in listed.output and "Story two" in listed.output  # the others are listed
+    showed = run("show", "https://news.example.org/one")
+    assert showed.exit_code == 1 and shown in showed.output
+    assert run("show", "https://news.example.org/two").exit_code == 0
+    compared = run("diff", "https://news.example.org/one")  # nothing else to compare with
+    assert compared.exit_code == 1 and "Traceback" not in compared.output
+    assert f"{latest.relative_to(archive_dir).as_posix()}: damaged at offset {start}" in \
+        compared.output

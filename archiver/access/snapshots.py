@@ -21,7 +21,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from archiver.base.errors import StoreError, UnreadableInputError, UsageError
+from archiver.base.errors import DamagedFileError, StoreError, UsageError
+from archiver.base.findings import Finding
 from archiver.store import manifest
 from archiver.store.archive import Archive
 
@@ -44,16 +45,25 @@ class Snapshot:
     row: dict[str, Any] | None = field(default=None, repr=False)  # its catalog row, if any
 
     def load(self, archive: Archive) -> dict[str, Any]:
-        """The article document (read once, then kept)."""
+        """The article document (read once, then kept). A missing or damaged file raises
+        StoreError (DamagedFileError, with the offset where the JSON breaks)."""
         if self._article is None:
             path = archive.resolve(self.path)
             try:
-                self._article = json.loads(path.read_bytes())
+                data = path.read_bytes()
             except FileNotFoundError as exc:
                 raise StoreError(f"{self.path}: article file named by the manifest is missing "
                                  "(run `archiver audit`)") from exc
-            except (OSError, ValueError) as exc:
-                raise UnreadableInputError(f"{self.path}: cannot read article: {exc}") from exc
+            except OSError as exc:
+                raise DamagedFileError(self.path, None, f"cannot read: {exc}") from exc
+            try:
+                doc = json.loads(data)
+            except ValueError as exc:
+                raise DamagedFileError(self.path, _byte_offset(data, exc),
+                                       f"not readable JSON: {exc}") from exc
+            if not isinstance(doc, dict):
+                raise DamagedFileError(self.path, 0, "not a JSON object")
+            self._article = doc
         return self._article
 
     def captured_at(self, archive: Archive) -> str:
@@ -107,6 +117,15 @@ class ArticleHistory:
         if not (1 <= n <= count or -count <= n <= -1):
             raise UsageError(f"{self.article_id} has {count} snapshots; there is no #{n}")
         return self.snapshots[n - 1 if n > 0 else n]
+
+
+def _byte_offset(data: bytes, exc: ValueError) -> int | None:
+    """Where in the file JSON parsing failed, in bytes (JSONDecodeError counts characters)."""
+    if isinstance(exc, UnicodeDecodeError):
+        return exc.start
+    if isinstance(exc, json.JSONDecodeError):
+        return len(data.decode("utf-8", "replace")[:exc.pos].encode("utf-8"))
+    return None
 
 
 def iter_snapshots(archive: Archive) -> Iterator[Snapshot]:
@@ -344,13 +363,29 @@ def summarize(archive: Archive, history: ArticleHistory) -> ArticleSummary:
     )
 
 
-def list_articles(archive: Archive, sort: str = "date", reverse: bool = False
-                  ) -> list[ArticleSummary]:
+def problem(exc: StoreError) -> Finding:
+    """A missing or damaged article file, as a finding for the views to report."""
+    if isinstance(exc, DamagedFileError):
+        return Finding("error", "damaged-file", exc.path, exc.reason, offset=exc.offset)
+    where, _, message = str(exc).partition(": ")
+    return Finding("error", "missing-file", where, message)
+
+
+def list_articles(archive: Archive, sort: str = "date", reverse: bool = False,
+                  problems: list[Finding] | None = None) -> list[ArticleSummary]:
     """Every article in the archive, one summary each, sorted; rows without the sort value
-    (an undated article when sorting by date) come last, also when reversed."""
+    (an undated article when sorting by date) come last, also when reversed. With `problems`,
+    an article whose latest file is missing or damaged is a finding there, not an error."""
     if sort not in SORT_KEYS:
         raise UsageError(f"cannot sort by {sort!r}; choose one of {', '.join(SORT_KEYS)}")
-    rows = [summarize(archive, h) for h in histories(archive).values()]
+    rows = []
+    for history in histories(archive).values():
+        try:
+            rows.append(summarize(archive, history))
+        except StoreError as exc:  # one unreadable article file does not hide the others
+            if problems is None:
+                raise
+            problems.append(problem(exc))
     present = [r for r in rows if getattr(r, _attr(sort)) is not None]
     missing = [r for r in rows if getattr(r, _attr(sort)) is None]
     present.sort(key=lambda r: (_sort_value(r, sort), r.article_id), reverse=reverse)
