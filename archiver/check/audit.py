@@ -149,7 +149,7 @@ def check_file(archive: Archive, exp: Expected) -> list[Finding]:
     except UsageError as exc:
         return [Finding("error", "unsafe-path", exp.path, str(exc))]
     try:
-        sha, size = hash_file(path)
+        sha, size = _hash_following_a_seal(archive, exp.path, path)
     except FileNotFoundError:
         return [Finding("error", "missing-file", exp.path,
                         f"missing file (named by manifest seq {exp.seq})")]
@@ -199,6 +199,25 @@ def _check_article(path: Path, exp: Expected) -> Iterator[Finding]:
             yield Finding("error", "byline-mismatch", exp.path,
                           f"byline {key} in the manifest (seq {exp.seq}) is {claimed.get(key)!r}"
                           f" but the article file says {stored.get(key)!r}", field=key)
+
+
+def _hash_following_a_seal(archive: Archive, rel: str, path: Path) -> tuple[str, int]:
+    """hash_file, once more under the file's new name if a writer sealed it meanwhile
+    (`<name>.open` renamed to `<name>` between our look and our read)."""
+    try:
+        return hash_file(path)
+    except FileNotFoundError:
+        again = open_path(archive, rel)
+        if again == path:
+            raise
+        return hash_file(again)
+
+
+def sealed_files(archive: Archive) -> set[str]:
+    """Every WARC a seal event (`message digest calculation`) names."""
+    return {f["path"] for e in manifest.iter_entries(archive.manifest_path)
+            if e.get("event") == "message digest calculation"
+            for f in e.get("files") or [] if _valid_file_claim(f)}
 
 
 def check_range(archive: Archive, rng: dict[str, Any], records: dict[str, int],
@@ -302,15 +321,17 @@ class _AuditRun:
         self.catalog = CatalogVerifier.open(archive)
 
     def unsealed(self) -> list[Finding]:
-        """A rolling WARC renamed to its final name is sealed in the manifest first."""
+        """A rolling WARC renamed to its final name is sealed in the manifest first. A writer
+        may have sealed it after this audit read the manifest: read the seals again."""
         findings = []
-        for rel in sorted(self.rolling - self.sealed):
-            try:
-                if self.archive.resolve(rel).exists():
-                    findings.append(Finding("error", "unsealed-file", rel,
-                                            "closed WARC with no seal event in the manifest"))
-            except UsageError:
-                pass  # reported as unsafe-path by its range check
+        candidates = [rel for rel in sorted(self.rolling - self.sealed)
+                      if self._exists(rel)]
+        if candidates:
+            self.sealed |= sealed_files(self.archive)
+        for rel in candidates:
+            if rel not in self.sealed:
+                findings.append(Finding("error", "unsealed-file", rel,
+                                        "closed WARC with no seal event in the manifest"))
         return findings
 
     @property
@@ -334,6 +355,12 @@ class _AuditRun:
                     self._collect(in_flight.popleft())
             while in_flight:
                 self._collect(in_flight.popleft())
+
+    def _exists(self, rel: str) -> bool:
+        try:
+            return self.archive.resolve(rel).exists()
+        except UsageError:
+            return False  # reported as unsafe-path by its range check
 
     def _entry(self, entry: dict[str, Any]) -> list[Future[list[Finding]]]:
         self.entries += 1

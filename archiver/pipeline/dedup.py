@@ -15,10 +15,12 @@ last capture's response; a 304 becomes a revisit with the server-not-modified pr
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass
 from typing import Any
 
+from archiver.base.errors import StoreError
 from archiver.store.archive import Archive
 from archiver.store.catalog import Catalog
 from archiver.store.catalog_rows import surt_key
@@ -50,12 +52,20 @@ class Dedup:
         self._seen: dict[tuple[str | None, str], Earlier] = {}  # this run's responses
         self._lock = threading.Lock()
         self._catalog_handle: Catalog | None = None
+        self._unavailable = False
 
     def _catalog(self) -> Catalog | None:
-        """Opened on first use (it catches up with the manifest); none for a new archive."""
+        """Opened on first use (it catches up with the manifest); none for a new archive, or
+        when it cannot be opened: then payloads are stored again, never a capture lost."""
         with self._lock:
-            if self._catalog_handle is None and self.archive.manifest_path.is_file():
-                self._catalog_handle = Catalog.open(self.archive)
+            if self._catalog_handle is None and self.archive.manifest_path.is_file() \
+                    and not self._unavailable:
+                try:
+                    self._catalog_handle = Catalog.open(self.archive)
+                except StoreError as exc:
+                    self._unavailable = True
+                    logging.getLogger("archiver").warning(
+                        "no deduplication against earlier runs: %s", exc)
             return self._catalog_handle
 
     def _key(self, url: str, digest: str) -> tuple[str | None, str]:
