@@ -9,12 +9,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import queue
 import re
-import select
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -33,7 +34,7 @@ from archiver.store.warc import WarcFileWriter, sha256_label
 
 pytestmark = pytest.mark.slow
 
-STARTUP_SECONDS = 90
+STARTUP_SECONDS = 150
 REVISIT_PROFILE = "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest"
 OPEN_PAGE = b"<!doctype html><html><head><title>Dang ghi</title></head><body><h1>Dang ghi</h1>"\
     b"<p>A record in a WARC that is still open.</p></body></html>"
@@ -106,18 +107,30 @@ def archive(news: NewsServer, tmp_path_factory: pytest.TempPathFactory) -> dict[
             "revisit_date": later}
 
 
-def read_json_line(proc: subprocess.Popen[str], deadline: float, log: Path) -> dict[str, Any]:
-    assert proc.stdout is not None
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([proc.stdout], [], [], 0.5)
-        if ready:
-            line = proc.stdout.readline()
-            if line:
-                return dict(json.loads(line))
-        if proc.poll() is not None:
-            pytest.fail(f"archiver replay exited with {proc.returncode}:\n{log.read_text()}")
-    pytest.fail(f"archiver replay printed nothing within {STARTUP_SECONDS}s:\n"
-                f"{log.read_text()}")
+class Lines:
+    """The subprocess's stdout lines, read by a thread (select() on a buffered pipe misses
+    lines already in Python's buffer)."""
+
+    def __init__(self, proc: subprocess.Popen[str], log: Path) -> None:
+        self.proc, self.log = proc, log
+        self.queue: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    def _pump(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.queue.put(line)
+
+    def next_json(self, deadline: float) -> dict[str, Any]:
+        while time.monotonic() < deadline:
+            try:
+                return dict(json.loads(self.queue.get(timeout=0.5)))
+            except queue.Empty:
+                if self.proc.poll() is not None and self.queue.empty():
+                    pytest.fail(f"archiver replay exited with {self.proc.returncode}:\n"
+                                f"{self.log.read_text()}")
+        pytest.fail(f"archiver replay printed nothing within {STARTUP_SECONDS}s:\n"
+                    f"{self.log.read_text()}")
 
 
 @pytest.fixture(scope="module")
@@ -132,8 +145,9 @@ def served(archive: dict[str, Any]) -> Iterator[dict[str, Any]]:
         env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
         deadline = time.monotonic() + STARTUP_SECONDS
-        head = read_json_line(proc, deadline, log)
-        links = [read_json_line(proc, deadline, log)]  # one article in this archive
+        lines = Lines(proc, log)
+        head = lines.next_json(deadline)
+        links = [lines.next_json(deadline)]  # one article in this archive
         yield {"proc": proc, "head": head, "links": links, "port": port}
     finally:
         if proc.poll() is None:

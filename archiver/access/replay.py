@@ -39,7 +39,7 @@ from archiver.base.errors import StoreError, UsageError
 from archiver.store.archive import Archive
 
 COLLECTION = "archive"
-STARTUP_SECONDS = 60.0  # pywb's imports alone take seconds on a loaded machine
+STARTUP_SECONDS = 120.0  # pywb's imports alone take seconds, tens on a loaded machine
 STOP_SECONDS = 10.0
 EXTRA_HINT = "pywb is not installed: pip install 'archiver[replay]'"
 

@@ -145,7 +145,7 @@ def article_row(doc: dict[str, Any], ref: ArticleRef) -> Row:
 
 # ---------------------------------------------------------------- articles
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ArticleRef:
     """An article file to export, as the manifest names it."""
 
@@ -226,7 +226,7 @@ def _entries(archive: Archive, head_seq: int) -> Iterator[dict[str, Any]]:
 
 # ---------------------------------------------------------------- captures
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CaptureRef:
     """A replayable record a manifest entry names."""
 
@@ -264,6 +264,9 @@ def capture_rows(archive: Archive, refs: list[CaptureRef]) -> Iterator[Row]:
                     current[1].close()
                 current = (ref.file, open(warc_path(archive, ref.file), "rb"))
             yield _capture_row(current[1], ref)
+    except FileNotFoundError as exc:
+        raise StoreError(f"{exc.filename}: WARC named by the manifest is missing "
+                         "(run `archiver audit`)") from exc
     except OSError as exc:
         raise UnreadableInputError(f"cannot read WARC: {exc}") from exc
     finally:

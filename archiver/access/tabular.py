@@ -49,9 +49,11 @@ MEDIA_TYPES = {
 }
 SIDECAR_SUFFIX = ".meta.json"
 SIDECAR_VERSION = "1.0"
-# Rows per batch and Parquet row group (~30 MB of text). Peak memory follows it: Python
-# keeps each str's UTF-8 copy once Arrow has asked for it, until the batch is dropped.
-BATCH_ROWS = 4096
+# Rows converted at a time. Peak memory follows it: Python keeps each str's UTF-8 copy once
+# Arrow has asked for it, until the rows are dropped; so rows go to Arrow 1024 at a time,
+# and Arrow batches are gathered into row groups of ROW_GROUP_ROWS (~60 MB of text).
+BATCH_ROWS = 1024
+ROW_GROUP_ROWS = 8192
 PARQUET_HINT = "Parquet export needs pyarrow: pip install 'archiver[parquet]'"
 
 
@@ -287,15 +289,18 @@ def write_parquet(path: Path, columns: tuple[Column, ...], source: Iterator[Row]
     schema = arrow_schema(columns, stamp)
     names = [c.name for c in columns]
     count = 0
+    group: list[Any] = []  # Arrow record batches of the row group being gathered
     with pq.ParquetWriter(str(path), schema, compression="zstd") as writer:
         for batch in _batches(source):
             # Column-wise conversion; aware datetimes become UTC instants.
-            table = pa.Table.from_pydict({n: [row[n] for row in batch] for n in names},
-                                         schema=schema)
-            writer.write_table(table)
+            group.append(pa.RecordBatch.from_pydict(
+                {n: [row[n] for row in batch] for n in names}, schema=schema))
             count += len(batch)
-        if count == 0:
-            writer.write_table(schema.empty_table())
+            if sum(b.num_rows for b in group) >= ROW_GROUP_ROWS:
+                writer.write_table(pa.Table.from_batches(group, schema))  # one row group
+                group = []
+        if group or count == 0:
+            writer.write_table(pa.Table.from_batches(group, schema))
     return count
 
 
