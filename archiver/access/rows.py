@@ -1,12 +1,12 @@
 """The rows of the research exports (`archiver export parquet|csv|jsonl`): one per article
 snapshot, or one per capture, each with its declared columns and plain Python values.
 
-Where the rows come from is isolated in two functions, `article_refs` and `capture_refs`,
-which read the manifest up to a given head. They stand in for the catalog
-(`archiver/store/catalog.py`, CONTRACTS.md), which will answer the same questions from
-SQLite; switching is a change to those two functions only. What they hold in memory is the
-list of what to export (~250 bytes per row); the rows themselves (article text, WARC headers)
-are read one at a time as the writer asks for them.
+Where the rows come from: the catalog (`archiver/store/catalog.py`, CONTRACTS.md), which
+lists the article snapshots and holds every capture's columns; when it cannot be opened (a
+read-only copy of an archive) the manifest is read instead, with the WARC headers for the
+captures. Either way only entries up to the manifest head the export cites are used. What is
+held in memory is the list of article files to export (~250 bytes each); the rows
+themselves (article text) are read one at a time as the writer asks for them.
 
 Values: str, int, list[str], None, and timezone-aware `datetime` for timestamps, keeping
 the offset as published (`+07:00`). Writers decide how a type is stored (tabular.py).
@@ -27,10 +27,10 @@ from typing import IO, Any
 from warcio.archiveiterator import ArchiveIterator
 
 from archiver.base.errors import StoreError, UnreadableInputError
-from archiver.store import manifest
+from archiver.store import catalog_rows, manifest
 from archiver.store.archive import Archive
+from archiver.store.catalog import Catalog
 
-OPEN_SUFFIX = ".open"  # a rolling WARC being written (CONTRACTS.md)
 CAPTURE_RECORD_TYPES = ("response", "revisit", "resource")
 
 Row = dict[str, Any]
@@ -157,17 +157,12 @@ class ArticleRef:
 def article_refs(archive: Archive, head_seq: int, latest: bool) -> list[ArticleRef]:
     """Snapshots in manifest order up to `head_seq`, as `archiver show` counts them: one per
     source record, a re-extraction replacing the earlier file of the same capture in place;
-    with `latest`, only each article's last snapshot. (Catalog: `articles(latest=...)`.)"""
+    with `latest`, only each article's last snapshot."""
     by_capture: dict[tuple[str, str], ArticleRef] = {}
-    for entry in _entries(archive, head_seq):
-        seq = int(entry["seq"])
-        for art in entry.get("articles") or []:
-            if not art.get("id") or not art.get("path"):
-                continue
-            key = (str(art["id"]), str(art.get("record_id") or art["path"]))
-            first = by_capture.get(key)
-            by_capture[key] = ArticleRef(str(art["path"]), str(art.get("sha256") or ""),
-                                         first.seq if first else seq)
+    for article_id, record_id, path, sha256, seq in _article_listing(archive, head_seq):
+        key = (article_id, record_id or path)
+        first = by_capture.get(key)
+        by_capture[key] = ArticleRef(path, sha256, first.seq if first else seq)
     if not latest:
         return list(by_capture.values())
     last: dict[str, ArticleRef] = {}
@@ -175,6 +170,37 @@ def article_refs(archive: Archive, head_seq: int, latest: bool) -> list[ArticleR
         last.pop(article_id, None)  # re-inserted at the end: the newest capture's place
         last[article_id] = ref
     return list(last.values())
+
+
+Listing = Iterator[tuple[str, str, str, str, int]]  # id, record id, path, sha256, seq
+
+
+def _article_listing(archive: Archive, head_seq: int) -> Listing:
+    catalog = open_catalog(archive)
+    if catalog is None:
+        yield from _manifest_article_listing(archive, head_seq)
+        return
+    with catalog:
+        for row in catalog.snapshots_of():
+            if row["seq"] <= head_seq:
+                yield (str(row["id"]), str(row["record_id"] or ""), str(row["path"]),
+                       str(row["sha256"] or ""), int(row["seq"]))
+
+
+def _manifest_article_listing(archive: Archive, head_seq: int) -> Listing:
+    for entry in _entries(archive, head_seq):
+        for art in entry.get("articles") or []:
+            if art.get("id") and art.get("path"):
+                yield (str(art["id"]), str(art.get("record_id") or ""), str(art["path"]),
+                       str(art.get("sha256") or ""), int(entry["seq"]))
+
+
+def open_catalog(archive: Archive) -> Catalog | None:
+    """The archive's catalog, caught up with the manifest; None when it cannot be opened."""
+    try:
+        return Catalog.open(archive)
+    except StoreError:
+        return None
 
 
 def article_rows(archive: Archive, refs: list[ArticleRef]) -> Iterator[Row]:
@@ -239,7 +265,7 @@ class CaptureRef:
 
 def capture_refs(archive: Archive, head_seq: int) -> list[CaptureRef]:
     """Every response, revisit and resource record the manifest names up to `head_seq`, in
-    manifest order. (Catalog: the `captures` table.)"""
+    manifest order (when the catalog cannot be opened)."""
     refs: list[CaptureRef] = []
     for entry in _entries(archive, head_seq):
         discovery = entry.get("discovery")
@@ -254,7 +280,41 @@ def capture_refs(archive: Archive, head_seq: int) -> list[CaptureRef]:
     return refs
 
 
-def capture_rows(archive: Archive, refs: list[CaptureRef]) -> Iterator[Row]:
+CATALOG_CAPTURES = (
+    "SELECT url, timestamp, record_type, status, mime, payload_digest, file, offset, length, "
+    "revisit_of, discovered_via, record_id, seq FROM captures WHERE seq <= ? "
+    "ORDER BY seq, file, offset")
+
+
+def capture_rows(archive: Archive, head_seq: int) -> Iterator[Row]:
+    """One row per response, revisit and resource record up to `head_seq`, in manifest order:
+    the catalog's `captures` table, else the manifest's records and their WARC headers."""
+    catalog = open_catalog(archive)
+    if catalog is None:
+        yield from _warc_capture_rows(archive, capture_refs(archive, head_seq))
+        return
+    with catalog:
+        # The table is the contract (CONTRACTS.md), read in one statement: one snapshot.
+        for (url, timestamp, record_type, status, mime, digest, file, offset, length,
+             revisit_of, via, record_id, seq) in catalog.conn.execute(CATALOG_CAPTURES,
+                                                                      (head_seq,)):
+            yield {"url": url, "timestamp": parse_time(timestamp), "record_type": record_type,
+                   "status": status, "mime": mime, "payload_digest": digest,
+                   "warc_file": file, "offset": offset, "length": length,
+                   "revisit_of": revisit_of, "discovered_via": via, "record_id": record_id,
+                   "manifest_seq": seq}
+
+
+def count_captures(archive: Archive, head_seq: int) -> int:
+    catalog = open_catalog(archive)
+    if catalog is None:
+        return len(capture_refs(archive, head_seq))
+    with catalog:
+        return int(catalog.conn.execute("SELECT count(*) FROM captures WHERE seq <= ?",
+                                        (head_seq,)).fetchone()[0])
+
+
+def _warc_capture_rows(archive: Archive, refs: list[CaptureRef]) -> Iterator[Row]:
     """Each record's row, from its WARC and HTTP headers (one file open at a time)."""
     current: tuple[str, IO[bytes]] | None = None
     try:
@@ -275,11 +335,8 @@ def capture_rows(archive: Archive, refs: list[CaptureRef]) -> Iterator[Row]:
 
 
 def warc_path(archive: Archive, relpath: str) -> Path:
-    """A WARC by its final name, or `<name>.open` while it is being written.
-    (To be replaced by `Archive.warc_path` once the storage engine provides it.)"""
-    final = archive.resolve(relpath)
-    opened = final.with_name(final.name + OPEN_SUFFIX)
-    return opened if not final.exists() and opened.exists() else final
+    """A WARC by its final name, or `<name>.open` while it is being written."""
+    return catalog_rows.warc_path(archive, relpath)
 
 
 def _capture_row(f: IO[bytes], ref: CaptureRef) -> Row:

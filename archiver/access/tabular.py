@@ -130,9 +130,8 @@ def export_table(archive: Archive, out: Path, fmt: str, what: str = "articles",
         progress.start(len(article_refs))
         source = rows.article_rows(archive, article_refs)
     else:
-        capture_refs = rows.capture_refs(archive, head_seq)
-        progress.start(len(capture_refs))
-        source = rows.capture_rows(archive, capture_refs)
+        progress.start(rows.count_captures(archive, head_seq))
+        source = rows.capture_rows(archive, head_seq)
 
     stamp = {"what": what, "latest": latest, "manifest_seq": head_seq if head else None,
              "manifest_hash": head_hash, "software": f"{SOFTWARE_NAME}/{__version__}"}

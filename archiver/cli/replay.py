@@ -33,7 +33,7 @@ from archiver.cli.options import (
 @handle_errors
 def replay_command(port: int, host: str, open_browser: bool, list_links: bool,
                    archive_dir: Path | None, as_json: bool, quiet: bool) -> None:
-    """Replay the archive in pywb, reading its WARCs and index.cdxj in place.
+    """Replay the archive in pywb, reading its WARCs and CDXJ indexes in place.
 
     Prints the collection URL once pywb answers, then serves until Ctrl-C. Open
     COLLECTION/<URL> for the latest capture of a URL, COLLECTION/<YYYYMMDDhhmmss>/<URL> for
@@ -57,7 +57,8 @@ def replay_command(port: int, host: str, open_browser: bool, list_links: bool,
     try:
         collection = server.collection_url
         if as_json:
-            emit_json({"collection": collection, "index": str(archive.index_path),
+            emit_json({"collection": collection,
+                       "indexes": [str(p) for p in replay.index_sources(archive).values()],
                        "config": str(server.config_path), "pid": server.pid})
         elif not quiet:
             click.echo(f"pywb is replaying {archive.root} at {collection}  (Ctrl-C stops)")
