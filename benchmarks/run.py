@@ -18,6 +18,8 @@ Benchmarks (names for --only):
               --force` (every record re-derived) on the same archive (issue 16 item 7)
     corpus    `archiver validate` of a whole archive of 100,000 articles (--quick: 10,000);
               no anchor, the target is absolute
+    export    `archiver export parquet` of the same 100,000 articles (--quick: 10,000) vs
+              reading their files (json.loads each, writing nothing: the floor)
 
 Inputs are built under --work (default benchmarks/work/, git-ignored) through archiver's
 library and kept for the next run. Each repetition runs archiver and the anchor back to
@@ -61,7 +63,7 @@ from measure import (  # noqa: E402
 )
 
 ARCHIVER = [PY, "-m", "archiver"]
-ALL = ("audit", "validate", "capture", "extract", "unchanged", "corpus")
+ALL = ("audit", "validate", "capture", "extract", "unchanged", "corpus", "export")
 SLOW_SAMPLE = 90.0  # seconds: a run this slow is measured once (the figure is clear enough)
 
 
@@ -264,6 +266,31 @@ def corpus_bench(work: Path, articles: int) -> Bench:
              f"{articles:,} manifest entries")
 
 
+# Reads every article file the way export does (bytes, then json.loads), writes nothing.
+READ_ARTICLES = ("import json, pathlib, sys\n"
+                 "for p in sorted(pathlib.Path(sys.argv[1]).rglob('*.json')):\n"
+                 "    json.loads(p.read_bytes())\n")
+
+
+def export_bench(work: Path, articles: int) -> Bench:
+    root = builders.build_corpus_archive(work / f"corpus-{articles}", articles)
+    out = work / f"export-{articles}.parquet"
+    limit = 15.0 * articles / 100_000  # issue 14: 100,000 articles in 15 s; scaled for --quick
+
+    def clear() -> None:
+        out.unlink(missing_ok=True)
+        out.with_name(out.name + ".meta.json").unlink(missing_ok=True)
+
+    return Bench(
+        f"export parquet {articles:,} articles", articles, "articles/s",
+        Side("archiver export parquet", [*ARCHIVER, "export", "parquet", str(out),
+                                         "--archive", str(root), "--quiet"], clear),
+        Side("read the article files", [PY, "-c", READ_ARTICLES, str(root / "articles")]),
+        f"≤ {limit:g} s, RSS ≤ 300 MB",
+        lambda b: b.archiver.seconds <= limit and b.archiver.rss <= 300,
+        note=f"{articles:,} article files, one row each, zstd Parquet")
+
+
 # ---------------------------------------------------------------- plan
 
 @dataclass(frozen=True)
@@ -307,6 +334,8 @@ def benches(names: Sequence[str], plan: Plan, work: Path,
         yield unchanged_bench(work, plan.pages), min(plan.reps, 3)
     if "corpus" in names:
         yield corpus_bench(work, plan.articles), 3
+    if "export" in names:
+        yield export_bench(work, plan.articles), 3
 
 
 # ---------------------------------------------------------------- report

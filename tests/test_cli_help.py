@@ -24,7 +24,9 @@ def all_commands(group: click.Group = cli, prefix: Path = ()) -> Iterator[Path]:
 def test_the_expected_commands_are_registered():
     names = {path[0] for path in all_commands()}
     assert {"capture", "ingest", "extract", "validate", "audit", "log", "repair", "index",
-            "export", "show", "diff", "ls", "keygen", "sign"} <= names
+            "export", "show", "diff", "ls", "keygen", "sign", "replay"} <= names
+    exports = {path[1] for path in all_commands() if path[0] == "export" and len(path) == 2}
+    assert {"wacz", "bag", "parquet", "csv", "jsonl"} <= exports
 
 
 @pytest.mark.parametrize("path", list(all_commands()), ids=" ".join)

@@ -12,7 +12,17 @@ from __future__ import annotations
 import click
 
 from archiver import __version__
-from archiver.cli import capture, check, extract, history, ingest, search, security, share
+from archiver.cli import (
+    capture,
+    check,
+    extract,
+    history,
+    ingest,
+    replay,
+    search,
+    security,
+    share,
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -34,7 +44,7 @@ COMMANDS = [
     check.validate, check.audit, check.repair,
     history.log, history.show_command, history.diff_command, history.ls_command,
     search.search,
-    share.index_command, share.export_group,
+    share.index_command, replay.replay_command, share.export_group,
     security.keygen, security.sign,
 ]
 for command in COMMANDS:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ import click
 from archiver.cli.options import (
     EXIT_FINDINGS,
     EXIT_OK,
+    LazyProgress,
     archive_option,
     byte_progress,
     emit_json,
@@ -84,16 +86,19 @@ def index_command(rebuild: bool, archive_dir: Path | None, as_json: bool, quiet:
 
 @click.group("export")
 def export_group() -> None:
-    """Package the archive for others: WACZ for replay tools, BagIt for repositories.
+    """Hand the archive over: WACZ for replay tools, BagIt for repositories, and tables
+    (Parquet, CSV, JSON Lines) of articles or captures for research.
 
-    Both hold every file the manifest names plus the manifest; each file is checked against
-    the manifest's sha256 before it is packed. Damaged or missing files are all listed (for
-    a WARC, with the offsets of the damage) and nothing is packaged (exit status 1).
+    WACZ and bags hold every file the manifest names plus the manifest; each file is checked
+    against the manifest's sha256 before it is packed. Damaged or missing files are all
+    listed (for a WARC, with the offsets of the damage) and nothing is packaged (exit status
+    1). Tables come with OUT.meta.json naming the manifest head they were made from.
 
     \b
     Examples:
       archiver export wacz collection.wacz
       archiver export bag handover-2026-11/
+      archiver export parquet articles.parquet --latest
     """
 
 
@@ -161,6 +166,69 @@ def export_bag_command(out: Path, organization: str | None, external_id: str | N
     except export.ExportRefused as refused:
         _report_refused(refused, as_json)
     _report_export(result, as_json, quiet)
+
+
+TABLE_HELP = {
+    "parquet": ("Parquet (pyarrow; needs pip install 'archiver[parquet]')", "parquet"),
+    "csv": ("CSV (RFC 4180, UTF-8)", "csv"),
+    "jsonl": ("JSON Lines", "jsonl"),
+}
+
+
+def _table_command(fmt: str) -> click.Command:
+    label, ext = TABLE_HELP[fmt]
+
+    @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+    @click.option("--what", type=click.Choice(["articles", "captures"]), default="articles",
+                  show_default=True,
+                  help="articles: one row per snapshot; captures: one row per response, "
+                       "revisit or resource record.")
+    @click.option("--latest", is_flag=True, help="Articles: only each article's latest "
+                                                 "snapshot.")
+    @archive_option
+    @json_option
+    @quiet_option
+    @handle_errors
+    def command(out: Path, what: str, latest: bool, archive_dir: Path | None, as_json: bool,
+                quiet: bool) -> None:
+        from archiver.access import tabular
+
+        archive = existing_archive(archive_dir)
+        # The command that remakes this export, with every choice spelled out.
+        argv = ["archiver", "export", fmt, str(out), "--what", what,
+                *(["--latest"] if latest else []), "--archive", str(archive.root)]
+        progress = LazyProgress(not as_json and not quiet, "exporting")
+        try:
+            result = tabular.export_table(archive, out, fmt, what, latest,
+                                          command=shlex.join(argv), progress=progress)
+        finally:
+            progress.finish()
+        if as_json:
+            emit_json(result.to_dict())
+        elif not quiet:
+            click.echo(f"{result.path}: {result.rows} rows ({what}), {result.size} bytes, "
+                       f"sha256 {result.sha256}; manifest seq {result.manifest_seq} "
+                       f"(see {result.sidecar})")
+
+    command.__doc__ = f"""Export the archive's articles or captures as {label} to OUT.
+
+    Articles: id, url, title, lead, body, published_at (+ its UTC offset), section, byline,
+    authors, source, publisher, language, text_sha256, capture time, WARC file and record,
+    article file and sha256. Captures: url, timestamp, status, MIME type, payload digest,
+    WARC file, offset, length, revisit-of, discovered-via. OUT.meta.json records the manifest
+    head (seq, hash), the command, the software, the row count and OUT's sha256.
+
+    \b
+    Examples:
+      archiver export {fmt} articles.{ext}
+      archiver export {fmt} latest.{ext} --latest
+      archiver export {fmt} captures.{ext} --what captures
+    """
+    return export_group.command(fmt)(command)
+
+
+for _fmt in TABLE_HELP:
+    _table_command(_fmt)
 
 
 def _report_refused(refused: Any, as_json: bool) -> None:
