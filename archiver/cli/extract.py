@@ -14,6 +14,8 @@ from archiver.cli.options import (
     Failure,
     UsageFailure,
     archive_option,
+    cluster_for,
+    dask_option,
     emit_json,
     handle_errors,
     json_option,
@@ -21,6 +23,7 @@ from archiver.cli.options import (
     operator_option,
     quiet_option,
     render_article_outcome,
+    task_progress,
 )
 
 
@@ -29,11 +32,13 @@ from archiver.cli.options import (
 @click.option("--all", "all_records", is_flag=True, help="Every source record in the archive.")
 @archive_option
 @operator_option
+@dask_option
 @json_option
 @quiet_option
 @handle_errors
 def extract(selectors: tuple[str, ...], all_records: bool, archive_dir: Path | None,
-            operator: str | None, as_json: bool, quiet: bool) -> None:
+            operator: str | None, dask_address: str | None, as_json: bool,
+            quiet: bool) -> None:
     """Re-derive articles offline from the stored WARC records (never a second fetch).
 
     SELECTORS are article ids, URLs or WARC record ids. Output is deterministic: on an
@@ -44,6 +49,7 @@ def extract(selectors: tuple[str, ...], all_records: bool, archive_dir: Path | N
     Examples:
       archiver extract --all
       archiver extract vov-1064050 --json
+      archiver extract --all --dask tcp://scheduler.example.org:8786
     Exit status: 0 fine, 1 an article failed its schema, 2 usage error.
     """
     from archiver.pipeline.rederive import rederive
@@ -60,7 +66,12 @@ def extract(selectors: tuple[str, ...], all_records: bool, archive_dir: Path | N
         elif not (quiet and o.ok):
             click.echo(f"{o.status:11} {o.url}  [{o.warc}]" + render_article_outcome(o.article))
 
-    outcomes = rederive(archive, list(selectors), operator, on_done=report)
+    tasks = task_progress(not as_json and not quiet, "extracting")
+    with cluster_for(dask_address) as cluster:
+        outcomes = rederive(archive, list(selectors), operator, on_done=report,
+                            cluster=cluster, progress=tasks)
+    if dask_address:
+        tasks.finish()
     if selectors and not outcomes:
         raise Failure("nothing matched: " + " ".join(selectors))
     bad = sum(1 for o in outcomes if not o.ok)

@@ -9,11 +9,15 @@ record to a new WARC, and a `metadata extraction` event names them.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from archiver import extract
+from archiver.base.cluster import Cluster, Task
+from archiver.base.cluster import Progress as TaskProgress
+from archiver.base.errors import UnreadableInputError
 from archiver.pipeline.commit import (
     ArticleOutcome,
     derive_article,
@@ -66,10 +70,58 @@ def manifest_warcs(archive: Archive) -> list[str]:
     return list(seen)
 
 
-def iter_derived(archive: Archive) -> Iterator[tuple[str, StoredRecord, ArticleOutcome]]:
-    for rel in manifest_warcs(archive):
+Derived = tuple[str, StoredRecord, ArticleOutcome]
+
+
+def iter_derived(archive: Archive, cluster: Cluster | None = None,
+                 progress: TaskProgress | None = None) -> Iterator[Derived]:
+    """Every source record's article, WARC by WARC in manifest order; on a Dask cluster, a
+    few WARCs per task, the results in the same order (the workers only read)."""
+    rels = manifest_warcs(archive)
+    if cluster is None:
+        for rel in rels:
+            yield from derive_files(str(archive.root), [rel]) or []
+        return
+    tasks = (Task(derive_files, (str(archive.root), batch), size)
+             for batch, size in _batches(archive, rels))
+    for derived in cluster.map_ordered(tasks, progress, "extract"):
+        if derived is None:
+            raise UnreadableInputError(f"a Dask worker cannot read the archive at {archive.root}"
+                                       " (workers must mount it at the same path); nothing "
+                                       "was written")
+        yield from derived
+
+
+def derive_files(root: str, rels: list[str]) -> list[Derived] | None:
+    """The articles of these WARCs (a task: reads only). Payloads are dropped from the
+    records returned: the client needs their ids and URIs, not their bytes."""
+    archive = Archive(Path(root))
+    if len(rels) > 0 and not archive.manifest_path.is_file():
+        return None
+    out = []
+    for rel in rels:
         for record in iter_sources(archive.resolve(rel)):
-            yield rel, record, derive_article(record, rel)
+            outcome = derive_article(record, rel)
+            out.append((rel, replace(record, payload=b""), outcome))
+    return out
+
+
+TASK_FILES, TASK_BYTES = 64, 64 * 1024 * 1024  # WARCs per extract task, at most
+
+
+def _batches(archive: Archive, rels: list[str]) -> Iterator[tuple[list[str], int]]:
+    batch: list[str] = []
+    size = 0
+    for rel in rels:
+        path = archive.resolve(rel)
+        n = path.stat().st_size if path.is_file() else 0
+        if batch and (len(batch) >= TASK_FILES or size + n > TASK_BYTES):
+            yield batch, size
+            batch, size = [], 0
+        batch.append(rel)
+        size += n
+    if batch:
+        yield batch, size
 
 
 def matches(selectors: list[str], record: StoredRecord, outcome: ArticleOutcome) -> bool:
@@ -79,10 +131,14 @@ def matches(selectors: list[str], record: StoredRecord, outcome: ArticleOutcome)
 
 
 def rederive(archive: Archive, selectors: list[str], operator: str | None = None,
-             on_done: Callable[[ExtractOutcome], None] | None = None) -> list[ExtractOutcome]:
+             on_done: Callable[[ExtractOutcome], None] | None = None,
+             cluster: Cluster | None = None,
+             progress: TaskProgress | None = None) -> list[ExtractOutcome]:
+    """Re-derive the selected (or all) articles; only this process writes (article files,
+    the conversion WARC, the manifest event), also when a Dask `cluster` derives them."""
     results: list[ExtractOutcome] = []
     pending = _Pending()
-    for rel, record, outcome in iter_derived(archive):
+    for rel, record, outcome in iter_derived(archive, cluster, progress):
         if not matches(selectors, record, outcome):
             continue
         result = _place(archive, rel, record, outcome)
