@@ -29,7 +29,7 @@ from archiver.base.cluster import Progress as TaskProgress
 from archiver.base.errors import UnreadableInputError, UsageError
 from archiver.base.findings import Finding, Report
 from archiver.store import manifest, signing
-from archiver.store.archive import Archive, hash_file
+from archiver.store.archive import TEMP_PREFIX, Archive, hash_file
 from archiver.store.warc import record_ids_at
 
 Progress = Callable[[int], None]
@@ -197,15 +197,27 @@ def _check_article(path: Path, exp: Expected) -> Iterator[Finding]:
                           f" but the article file says {stored.get(key)!r}", field=key)
 
 
-def find_orphans(archive: Archive, named: ClaimIndex) -> Iterator[Finding]:
-    for rel in archive.iter_data_files():
-        if rel not in named:
-            yield Finding("warning", "orphan-file", rel,
-                          "orphan: stored file named by no manifest entry "
-                          "(an interrupted capture, or a file added by hand)")
-    for rel in archive.iter_temp_files():
-        yield Finding("warning", "temporary-file", rel,
-                      "temporary file left by an interrupted write (safe to delete)")
+def find_orphans(archive: Archive, named: ClaimIndex) -> list[Finding]:
+    """Files under warcs/ and articles/ that no entry names, then the temporaries, from one
+    walk (plain strings: a Path per file cost more than the walk itself)."""
+    orphans: list[Finding] = []
+    temporaries: list[str] = []
+    for top in ("warcs", "articles"):
+        found: list[str] = []
+        for dirpath, dirnames, filenames in os.walk(os.path.join(archive.root, top)):
+            dirnames.sort()
+            rel_dir = os.path.relpath(dirpath, archive.root).replace(os.sep, "/")
+            for name in sorted(filenames):
+                rel = f"{rel_dir}/{name}"
+                if name.startswith(TEMP_PREFIX):
+                    found.append(rel)
+                elif rel not in named:
+                    orphans.append(Finding("warning", "orphan-file", rel,
+                                           "orphan: stored file named by no manifest entry "
+                                           "(an interrupted capture, or a file added by hand)"))
+        temporaries += sorted(found, key=lambda rel: rel.split("/"))  # sorted Paths' order
+    return orphans + [Finding("warning", "temporary-file", rel, "temporary file left by an "
+                              "interrupted write (safe to delete)") for rel in temporaries]
 
 
 def audit(archive: Archive, jobs: int | None = None, progress: Progress | None = None,
@@ -239,7 +251,7 @@ def audit(archive: Archive, jobs: int | None = None, progress: Progress | None =
     repeated = run.claims.repeated()
     if repeated:
         findings += conflicting_claims(archive, repeated)
-    findings += list(find_orphans(archive, run.claims))
+    findings += find_orphans(archive, run.claims)
     return AuditReport(findings=findings, entries=run.entries, files=run.files,
                        bytes=run.bytes, seconds=time.monotonic() - started)
 
