@@ -102,10 +102,13 @@ class Distributed:
     archive: Archive | None = None
 
 
+FILES_PER_TASK = 256  # small WARCs checked by one validate task, at most
+
+
 def _cluster_reports(paths: list[Path], base: Path | None,
                      on: Distributed) -> Iterator[WarcReport]:
     """One report per file, in order, from tasks of whole files or byte ranges."""
-    from archiver.check.warccheck.paths import check_one, expand
+    from archiver.check.warccheck.paths import check_one, check_parts, expand
 
     files = expand([str(p) for p in paths])
     sizes = {f: os.path.getsize(f) if os.path.isfile(f) else 0 for f in files}
@@ -117,12 +120,22 @@ def _cluster_reports(paths: list[Path], base: Path | None,
             for f in files]
 
     def tasks() -> Iterator[Task]:
+        """Small files go several to a task (a task has a fixed cost on the scheduler)."""
+        batch: list[tuple[str, tuple[int, int] | None]] = []
+        size = 0
         for f, windows in plan:
             for window in windows:
-                yield Task(check_one, (f, window if len(windows) > 1 else None),
-                           window[1] - window[0])
+                n = window[1] - window[0]
+                if batch and (size + n > ranges.RANGE_BYTES or len(batch) >= FILES_PER_TASK):
+                    yield Task(check_parts, (batch,), size)
+                    batch, size = [], 0
+                batch.append((f, window if len(windows) > 1 else None))
+                size += n
+        if batch:
+            yield Task(check_parts, (batch,), size)
 
-    results = on.cluster.map_ordered(tasks(), on.progress, "validate")
+    done = on.cluster.map_ordered(tasks(), on.progress, "validate")
+    results = (part for reports in done for part in reports)
     for f, windows in plan:
         parts = [next(results) for _ in windows]
         merged = ranges.merge(f, sizes[f], parts)

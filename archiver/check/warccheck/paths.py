@@ -44,6 +44,11 @@ def check_one(path: str, window: tuple[int, int] | None = None) -> WarcReport:
                           compression="none", findings=[finding])
 
 
+def check_parts(parts: list[tuple[str, tuple[int, int] | None]]) -> list[WarcReport]:
+    """check_one for each (file, byte range or None): one task of a distributed validate."""
+    return [check_one(path, window) for path, window in parts]
+
+
 def iter_reports(paths: Iterable[str | os.PathLike[str]], *, jobs: int = 1) -> Iterator[WarcReport]:
     files = expand(paths)
     if jobs <= 1 or len(files) <= 1:
