@@ -19,10 +19,8 @@ from archiver.check.warccheck.report import Collector, WarcReport
 from archiver.check.warccheck.source import (
     READ_SIZE,
     Cursor,
-    GzipEvents,
     GzipSource,
     PlainSource,
-    Prefetch,
     sniff_compression,
 )
 from archiver.check.warccheck.warc import Layout, scan_warc
@@ -99,24 +97,7 @@ def _scan(fh: BinaryIO, head: bytes, report: WarcReport, col: Collector,
         col.add("error", "not-a-warc", "a byte range of a WARC must start a gzip member",
                 offset=start)
         return
-    source: PlainSource | GzipSource | Prefetch = PlainSource(fh, head)
-    if gz:
-        inflating = GzipSource(fh, head, start)
-        source = Prefetch(inflating) if report.bytes >= PREFETCH_FROM else inflating
-    try:
-        _scan_source(source, report, col, window)
-    finally:
-        if isinstance(source, Prefetch):
-            source.close()
-
-
-PREFETCH_FROM = 8 * READ_SIZE  # smaller files: a thread costs more than it overlaps
-
-
-def _scan_source(source: PlainSource | GzipSource | Prefetch, report: WarcReport,
-                 col: Collector, window: tuple[int, int] | None) -> None:
-    gz = not isinstance(source, PlainSource)
-    start = window[0] if window else 0
+    source = GzipSource(fh, head, start) if gz else PlainSource(fh, head)
     cur = Cursor(source)
     first = _first_line(cur)
     if first.upper().startswith(b"WARC/"):
@@ -134,10 +115,10 @@ def _scan_source(source: PlainSource | GzipSource | Prefetch, report: WarcReport
         col.add("error", "not-a-warc", f"neither WARC nor ARC; starts with {first[:40]!r}",
                 offset=0)
         layout = None
-    if gz:
+    if isinstance(source, GzipSource):
         while cur.peek(1):  # drain (a parser may stop early), so the gzip events are final
             cur.feed(1 << 20, [])
-        report.compression = _judge_gzip(source.events, layout, report.records, col)
+        report.compression = _judge_gzip(source, layout, report.records, col)
     if report.records == 0 and report.format != "unknown":
         col.add("error", "no-records", "no record could be read", offset=0)
 
@@ -147,7 +128,8 @@ def _first_line(cur: Cursor) -> bytes:
     return head.split(b"\n", 1)[0]
 
 
-def _judge_gzip(ev: GzipEvents, layout: Layout | None, records: int, col: Collector) -> str:
+def _judge_gzip(src: GzipSource, layout: Layout | None, records: int, col: Collector) -> str:
+    ev = src.events
     if ev.corrupt_at is not None:
         col.add("error", "gzip-corrupt", f"gzip member does not inflate: {ev.corrupt_reason}",
                 offset=ev.corrupt_at)

@@ -161,68 +161,10 @@ class GzipSource:
             return b""
 
 
-class Prefetch:
-    """A GzipSource inflated ahead in its own thread, so inflating one stretch overlaps with
-    parsing and hashing the one before (inflate and hashlib both release the GIL): on a large
-    WARC the record checks then cost about max(inflate, hash) rather than their sum.
-
-    The member bookkeeping stays the inner source's: it records a member's start before the
-    first chunk of that member is queued, which is all Cursor.member_at/member_end need."""
-
-    AHEAD = 8  # chunks of at most OUT_MAX bytes: memory stays bounded
-
-    def __init__(self, source: GzipSource) -> None:
-        import queue
-        import threading
-
-        self.inner = source
-        self.events, self.starts, self.ends = source.events, source.starts, source.ends
-        self._queue: queue.Queue[bytes | BaseException | None] = queue.Queue(self.AHEAD)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="warccheck-inflate",
-                                        daemon=True)
-        self._thread.start()
-        self._ended = False
-
-    def _run(self) -> None:
-        import queue
-
-        item: bytes | BaseException | None
-        while not self._stop.is_set():
-            try:
-                item = self.inner.next_chunk()
-            except BaseException as exc:  # handed to the reading thread, raised there
-                item = exc
-            while not self._stop.is_set():
-                try:
-                    self._queue.put(item, timeout=0.1)
-                    break
-                except queue.Full:
-                    continue
-            if not isinstance(item, bytes):
-                return
-
-    def next_chunk(self) -> bytes | None:
-        if self._ended:
-            return None
-        item = self._queue.get()
-        if isinstance(item, BaseException):
-            self._ended = True
-            raise item
-        if item is None:
-            self._ended = True
-        return item
-
-    def close(self) -> None:
-        """Stop the thread (before the file is closed under it)."""
-        self._stop.set()
-        self._thread.join()
-
-
 class Cursor:
     """Buffered reading over a source's chunks: lines, peeks and counted reads fed to sinks."""
 
-    def __init__(self, source: PlainSource | GzipSource | Prefetch) -> None:
+    def __init__(self, source: PlainSource | GzipSource) -> None:
         self._src = source
         self._buf = b""
         self._i = 0
