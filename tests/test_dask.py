@@ -258,3 +258,23 @@ def test_a_worker_that_cannot_see_the_archive_reports_it(clean):
     [(number, [finding])] = audit_mod.check_batch("/nowhere/archive", [(1, exp)])
     assert (number, finding.code, finding.where) == (1, "archive-unreachable", exp.path)
     assert "/nowhere/archive" in finding.message
+
+
+def test_a_scheduler_gone_mid_run_is_a_clear_error(clean, monkeypatch):
+    monkeypatch.setattr(audit_mod, "TASK_FILES", 1)
+    before = (clean / "manifest.jsonl").read_bytes()
+    procs = DaskProcesses()
+    killed = []
+
+    def kill_scheduler(done: int, submitted: int, done_bytes: int) -> None:
+        if not killed:
+            procs.scheduler.send_signal(signal.SIGKILL)
+            killed.append(done)
+
+    try:
+        gone = pytest.raises(cluster_mod.ClusterError, match="went away")
+        with gone, Cluster(procs.address) as cluster:
+            audit_mod.audit(Archive(clean), cluster=cluster, task_progress=kill_scheduler)
+    finally:
+        procs.stop()
+    assert killed and (clean / "manifest.jsonl").read_bytes() == before
