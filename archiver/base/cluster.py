@@ -108,6 +108,15 @@ class Cluster:
         """Start one task now (beside those of map_ordered); its value from result_of."""
         return self._submit(task, f"{label}-{uuid.uuid4().hex[:12]}")
 
+    def share(self, value: Any) -> Any:
+        """Send a value to every worker once; pass the returned handle as a task argument
+        (Dask hands the task the value itself)."""
+        try:
+            return self.client.scatter([value], broadcast=True, hash=False)[0]  # a dict
+            # given bare would be scattered value by value
+        except (OSError, TimeoutError) as exc:
+            raise ClusterError(f"Dask scheduler at {self.address} went away: {exc}") from exc
+
     def result_of(self, future: Any) -> Any:
         return self._result(future)
 

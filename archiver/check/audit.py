@@ -4,7 +4,13 @@ only, and changes nothing (except an optional `fixity check` event, appended by 
 Checks: the hash chain (order, links, each entry's hash, schema); every file the manifest names
 (present, size, sha256: streamed, in parallel threads since hashlib releases the GIL); every
 record id at its recorded offset; every article file's id and byline against the manifest;
-files nobody named (orphans: warnings, the trace of an interrupted write).
+files nobody named (orphans: warnings, the trace of an interrupted write); catalog.sqlite rows
+that disagree with the manifest (warnings: derived data, the manifest wins).
+
+Rolling WARCs are checked as the manifest names them: a sealed one whole, from its seal event
+(`message digest calculation`), like any file; one still `.open` range by range, from the
+capture entries' `ranges` (the sha256 of each capture's bytes), since its whole-file digest
+does not exist yet.
 """
 
 from __future__ import annotations
@@ -29,10 +35,13 @@ from archiver.base.cluster import Progress as TaskProgress
 from archiver.base.errors import UnreadableInputError, UsageError
 from archiver.base.findings import Finding, Report
 from archiver.store import manifest, signing
-from archiver.store.archive import TEMP_PREFIX, Archive, hash_file
+from archiver.store.archive import Archive, hash_file
+from archiver.store.catalog_check import CatalogVerifier
+from archiver.store.rolling import OPEN_SUFFIX, open_path
 from archiver.store.warc import record_ids_at
 
 Progress = Callable[[int], None]
+Check = tuple[Callable[..., list[Finding]], tuple[Any, ...], int]  # fn(archive, *args); bytes
 
 
 @dataclass(slots=True)  # one per file named in the manifest: keep it small
@@ -141,7 +150,7 @@ def _valid_file_claim(f: Any) -> bool:
 def check_file(archive: Archive, exp: Expected) -> list[Finding]:
     """Fixity of one file, then its cross-references (only when its bytes are intact)."""
     try:
-        path = archive.resolve(exp.path)
+        path = open_path(archive, exp.path)  # a WARC whose seal a crash cut short is .open
     except UsageError as exc:
         return [Finding("error", "unsafe-path", exp.path, str(exc))]
     try:
@@ -197,27 +206,59 @@ def _check_article(path: Path, exp: Expected) -> Iterator[Finding]:
                           f" but the article file says {stored.get(key)!r}", field=key)
 
 
-def find_orphans(archive: Archive, named: ClaimIndex) -> list[Finding]:
-    """Files under warcs/ and articles/ that no entry names, then the temporaries, from one
-    walk (plain strings: a Path per file cost more than the walk itself)."""
-    orphans: list[Finding] = []
-    temporaries: list[str] = []
-    for top in ("warcs", "articles"):
-        found: list[str] = []
-        for dirpath, dirnames, filenames in os.walk(os.path.join(archive.root, top)):
-            dirnames.sort()
-            rel_dir = os.path.relpath(dirpath, archive.root).replace(os.sep, "/")
-            for name in sorted(filenames):
-                rel = f"{rel_dir}/{name}"
-                if name.startswith(TEMP_PREFIX):
-                    found.append(rel)
-                elif rel not in named:
-                    orphans.append(Finding("warning", "orphan-file", rel,
-                                           "orphan: stored file named by no manifest entry "
-                                           "(an interrupted capture, or a file added by hand)"))
-        temporaries += sorted(found, key=lambda rel: rel.split("/"))  # sorted Paths' order
-    return orphans + [Finding("warning", "temporary-file", rel, "temporary file left by an "
-                              "interrupted write (safe to delete)") for rel in temporaries]
+def check_range(archive: Archive, rng: dict[str, Any], records: dict[str, int],
+                seq: int) -> list[Finding]:
+    """One capture's bytes in a rolling WARC. While the file is `.open`, its range is hashed
+    (the only digest it has); once sealed, the seal event's whole-file check covers the bytes
+    and only the record ids are read here."""
+    rel, offset, length = rng["file"], int(rng["offset"]), int(rng["length"])
+    try:
+        final = archive.resolve(rel)
+    except UsageError as exc:
+        return [Finding("error", "unsafe-path", rel, str(exc))]
+    path = final if final.exists() else final.with_name(final.name + OPEN_SUFFIX)
+    exp = Expected(rel, "", 0, seq, records)
+    try:
+        if path.name.endswith(OPEN_SUFFIX):
+            digest = _hash_range(path, offset, length)
+            if digest != rng["sha256"]:
+                return [Finding("error", "range-mismatch", rel,
+                                f"bytes {offset}-{offset + length} of the open file do not "
+                                f"match the sha256 of manifest seq {seq}", offset=offset)]
+        return list(_check_records(path, exp))
+    except FileNotFoundError:
+        return [Finding("error", "missing-file", rel,
+                        f"missing file (named by manifest seq {seq})")]
+    except OSError as exc:
+        return [Finding("error", "unreadable-file", rel, f"cannot read: {exc.strerror}")]
+
+
+def _hash_range(path: Path, offset: int, length: int) -> str | None:
+    """sha256 of `length` bytes at `offset`; None when the file is shorter."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        f.seek(offset)
+        left = length
+        while left:
+            chunk = f.read(min(left, 1 << 20))
+            if not chunk:
+                return None
+            h.update(chunk)
+            left -= len(chunk)
+    return h.hexdigest()
+
+
+def find_orphans(archive: Archive, named: ClaimIndex,
+                 rolling: set[str] | None = None) -> Iterator[Finding]:
+    for rel in archive.iter_data_files():
+        final = rel.removesuffix(OPEN_SUFFIX)
+        if rel not in named and final not in (rolling or set()) and final not in named:
+            yield Finding("warning", "orphan-file", rel,
+                          "orphan: stored file named by no manifest entry "
+                          "(an interrupted capture, or a file added by hand)")
+    for rel in archive.iter_temp_files():
+        yield Finding("warning", "temporary-file", rel,
+                      "temporary file left by an interrupted write (safe to delete)")
 
 
 def audit(archive: Archive, jobs: int | None = None, progress: Progress | None = None,
@@ -228,9 +269,9 @@ def audit(archive: Archive, jobs: int | None = None, progress: Progress | None =
     the archive's size. `on_start(total)` gets the manifest's size and `progress(n)` the bytes
     of it whose files are checked. Raises UnreadableInputError when there is nothing to audit.
 
-    With a Dask `cluster`, files are checked in batches on its workers and the chain by one
-    task beside them (`task_progress` gets tasks done/submitted and bytes); the findings are
-    the same, in the same order, as a local run's.
+    With a Dask `cluster`, files and ranges are checked in batches on its workers and the
+    chain by one task beside them (`task_progress` gets tasks done/submitted and bytes); the
+    findings are the same, in the same order, as a local run's.
     """
     if not archive.exists():
         raise UnreadableInputError(f"{archive.root}: no archive here")
@@ -251,7 +292,9 @@ def audit(archive: Archive, jobs: int | None = None, progress: Progress | None =
     repeated = run.claims.repeated()
     if repeated:
         findings += conflicting_claims(archive, repeated)
-    findings += find_orphans(archive, run.claims)
+    findings += run.unsealed()
+    findings += list(find_orphans(archive, run.claims, run.rolling))
+    findings += run.catalog.finish()  # derived data that disagrees: warnings
     return AuditReport(findings=findings, entries=run.entries, files=run.files,
                        bytes=run.bytes, seconds=time.monotonic() - started)
 
@@ -267,7 +310,22 @@ class _AuditRun:
         self.signed_hashes: dict[int, str] = {}  # only what signature checks need:
         self.head: tuple[int, str] | None = None  # the signed seqs' hashes and the head
         self.entries = self.files = self.bytes = 0
+        self.rolling: set[str] = set()  # WARCs named by capture ranges (few: ~1 GB each)
+        self.sealed: set[str] = set()
         self._pool: ThreadPoolExecutor | None = None
+        self.catalog = CatalogVerifier.open(archive)
+
+    def unsealed(self) -> list[Finding]:
+        """A rolling WARC renamed to its final name is sealed in the manifest first."""
+        findings = []
+        for rel in sorted(self.rolling - self.sealed):
+            try:
+                if self.archive.resolve(rel).exists():
+                    findings.append(Finding("error", "unsealed-file", rel,
+                                            "closed WARC with no seal event in the manifest"))
+            except UsageError:
+                pass  # reported as unsafe-path by its range check
+        return findings
 
     @property
     def chain(self) -> dict[int, str]:
@@ -294,10 +352,12 @@ class _AuditRun:
 
     def _entry(self, entry: dict[str, Any]) -> list[Future[list[Finding]]]:
         assert self._pool is not None
-        return [self._pool.submit(check_file, self.archive, exp) for exp in self._note(entry)]
+        return [self._pool.submit(fn, self.archive, *args) for fn, args, _ in self._note(entry)]
 
-    def _note(self, entry: dict[str, Any]) -> list[Expected]:
-        """Count the entry, keep what the signature check needs, claim its files."""
+    def _note(self, entry: dict[str, Any]) -> list[Check]:
+        """Count the entry, keep what the signature and seal checks need, claim its files;
+        the checks its files and ranges need, as (function, arguments after the archive,
+        bytes)."""
         self.entries += 1
         seq, entry_hash = entry.get("seq"), entry.get("hash")
         if isinstance(seq, int) and isinstance(entry_hash, str):
@@ -305,12 +365,24 @@ class _AuditRun:
                 self.signed_hashes.setdefault(seq, entry_hash)
             if self.head is None or seq > self.head[0]:
                 self.head = (seq, entry_hash)
-        found = expectations(entry)
-        for exp in found:
+        self.catalog.check(entry)
+        checks: list[Check] = []
+        for exp in expectations(entry):
             self.claims.add(exp.path)
             self.files += 1
             self.bytes += exp.size
-        return found
+            checks.append((check_file, (exp,), exp.size))
+        if entry.get("event") == "message digest calculation":
+            self.sealed.update(f["path"] for f in entry.get("files") or [] if _valid_file_claim(f))
+        for rng in entry.get("ranges") or []:
+            if not isinstance(rng, dict) or not isinstance(rng.get("file"), str):
+                continue  # the schema check reports it
+            self.rolling.add(rng["file"])
+            records = {str(r.get("id")): int(r["offset"]) for r in entry.get("records") or []
+                       if isinstance(r, dict) and r.get("file") == rng["file"] and "offset" in r}
+            checks.append((check_range, (rng, records, entry.get("seq", -1)),
+                           int(rng.get("length") or 0)))
+        return checks
 
     def _collect(self, item: tuple[int, Future[list[Finding]]]) -> None:
         manifest_bytes, future = item
@@ -357,27 +429,34 @@ class _ClusterAuditRun(_AuditRun):
         self.findings = [f for _, found in merged for f in found]
 
     def _tasks(self) -> Iterator[Task]:
-        batch: list[tuple[int, Expected]] = []
+        batch: list[tuple[int, Callable[..., list[Finding]], tuple[Any, ...]]] = []
         size = 0
         for line in manifest.read_lines(self.archive.manifest_path):
             if line.entry is None or line.torn:
                 continue
-            for exp in self._note(line.entry):
-                if batch and (size + exp.size > TASK_BYTES or len(batch) >= TASK_FILES):
+            for fn, args, n in self._note(line.entry):
+                if batch and (size + n > TASK_BYTES or len(batch) >= TASK_FILES):
                     yield Task(check_batch, (str(self.archive.root), batch), size)
                     batch, size = [], 0
-                batch.append((line.number, exp))
-                size += exp.size
+                batch.append((line.number, fn, args))
+                size += n
         if batch:
             yield Task(check_batch, (str(self.archive.root), batch), size)
 
 
-def check_batch(root: str, batch: list[tuple[int, Expected]]) -> list[tuple[int, list[Finding]]]:
-    """A worker's task: check_file for each (manifest line, file); reads only."""
+def check_batch(root: str, batch: list[tuple[int, Callable[..., list[Finding]], tuple[Any, ...]]]
+                ) -> list[tuple[int, list[Finding]]]:
+    """A worker's task: check_file or check_range for each (manifest line, function,
+    arguments); reads only."""
     archive = Archive(Path(root))
     if not archive.manifest_path.is_file():  # this worker does not see the archive
-        return [(number, [_unreachable(exp.path, root)]) for number, exp in batch]
-    return [(number, check_file(archive, exp)) for number, exp in batch]
+        return [(number, [_unreachable(_where(args), root)]) for number, _, args in batch]
+    return [(number, fn(archive, *args)) for number, fn, args in batch]
+
+
+def _where(args: tuple[Any, ...]) -> str:
+    first = args[0]
+    return first.path if isinstance(first, Expected) else str(first.get("file"))
 
 
 def chain_findings(manifest_path: str) -> list[tuple[int, list[Finding]]]:

@@ -207,15 +207,15 @@ def render_diff(archive: Archive, d: Any) -> str:
 @click.command("ls")
 @click.option("--sort", "sort_key", type=click.Choice(["date", "id", "title", "snapshots"]),
               default="date", show_default=True,
-              help="Order by publication date (else capture time), id, title or count.")
+              help="Order by publication date (undated articles last), id, title or count.")
 @click.option("--reverse", "-r", is_flag=True, help="Newest (or last) first.")
 @archive_option
 @json_option
 @handle_errors
 def ls_command(sort_key: str, reverse: bool, archive_dir: Path | None, as_json: bool) -> None:
-    """List the archive's articles: id, date, title, byline, source, number of snapshots.
-
-    `--json` prints one object per line.
+    """List the archive's articles: id, publication date, title, byline, source, number of
+    snapshots. An article that states no publication date shows `-` (`null` in `--json`,
+    which also gives the latest capture time as `captured_at`).
 
     \b
     Examples:
