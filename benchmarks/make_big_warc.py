@@ -1,6 +1,7 @@
 """Write a large, deterministic, per-record-gzip WARC/1.1 of HTML responses for benchmarks.
 
     python benchmarks/make_big_warc.py OUT.warc.gz [--records 5000] [--page-kb 165] [--seed 1]
+    python benchmarks/make_big_warc.py OUT.warc.gz --records 300 --page-kb 1600 --incompressible
 
 Defaults give ~300 MB: 5000 request/response pairs whose HTML is random words (so it compresses
 about as badly as real text, ~3.5x), every 20th response chunked. Digests are sha1 base32 with
@@ -47,7 +48,11 @@ def _record(rng: random.Random, rtype: str, uri: str, ctype: str, block: bytes,
     return head.encode() + block + b"\r\n\r\n"
 
 
-def _html(rng: random.Random, n: int, kb: int) -> bytes:
+def _html(rng: random.Random, n: int, kb: int, noise: bool = False) -> bytes:
+    if noise:  # incompressible: base64 of random bytes (images inlined as data: URIs)
+        data = base64.b64encode(rng.randbytes(kb * 1024 * 3 // 4)).decode()
+        return (f"<!doctype html><html><head><title>Page {n}</title></head><body>"
+                f'<img src="data:image/jpeg;base64,{data}"></body></html>').encode()
     words = rng.choices(WORDS, k=kb * 1024 // 6)
     paras = [" ".join(words[i : i + 80]) for i in range(0, len(words), 80)]
     body = "\n".join(f"<p>{p}</p>" for p in paras)
@@ -61,11 +66,11 @@ def _chunk(body: bytes, size: int = 8192) -> bytes:
     return b"".join(parts) + b"0\r\n\r\n"
 
 
-def _pair(rng: random.Random, n: int, kb: int) -> bytes:
+def _pair(rng: random.Random, n: int, kb: int, noise: bool = False) -> bytes:
     uri = f"http://bench.example/articles/{n}.html"
     date = f"2025-01-{1 + n % 28:02d}T{n % 24:02d}:{n % 60:02d}:{(n * 7) % 60:02d}Z"
     req = f"GET /articles/{n}.html HTTP/1.1\r\nHost: bench.example\r\n\r\n".encode()
-    body = _html(rng, n, kb)
+    body = _html(rng, n, kb, noise)
     chunked = n % 20 == 0
     head = "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n"
     framing = "Transfer-Encoding: chunked" if chunked else f"Content-Length: {len(body)}"
@@ -82,6 +87,8 @@ def main() -> None:
     ap.add_argument("--records", type=int, default=5000, help="HTML responses to write")
     ap.add_argument("--page-kb", type=int, default=165, help="uncompressed HTML size")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--incompressible", action="store_true",
+                    help="pages of base64 noise (large records that do not compress)")
     args = ap.parse_args()
     rng = random.Random(args.seed)
     info = b"software: archiver benchmarks/make_big_warc.py\r\nformat: WARC File Format 1.1\r\n"
@@ -89,7 +96,7 @@ def main() -> None:
         fh.write(_gzip_member(_record(rng, "warcinfo", "urn:x-bench", "application/warc-fields",
                                       info, None, "2025-01-01T00:00:00Z")))
         for n in range(args.records):
-            fh.write(_pair(rng, n, args.page_kb))
+            fh.write(_pair(rng, n, args.page_kb, args.incompressible))
     print(f"{args.out}: {args.out.stat().st_size / 1e6:.1f} MB, {1 + 2 * args.records} records")
 
 

@@ -16,8 +16,10 @@ does not exist yet.
 from __future__ import annotations
 
 import hashlib
+import heapq
 import json
 import os
+import socket
 import time
 from array import array
 from bisect import bisect_left
@@ -28,6 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from archiver.base.cluster import Cluster, Task
+from archiver.base.cluster import Progress as TaskProgress
 from archiver.base.errors import UnreadableInputError, UsageError
 from archiver.base.findings import Finding, Report
 from archiver.store import manifest, signing
@@ -37,6 +41,7 @@ from archiver.store.rolling import OPEN_SUFFIX, open_path
 from archiver.store.warc import record_ids_at
 
 Progress = Callable[[int], None]
+Check = tuple[Callable[..., list[Finding]], tuple[Any, ...], int]  # fn(archive, *args); bytes
 
 
 @dataclass(slots=True)  # one per file named in the manifest: keep it small
@@ -276,11 +281,16 @@ def find_orphans(archive: Archive, named: ClaimIndex,
 
 
 def audit(archive: Archive, jobs: int | None = None, progress: Progress | None = None,
-          on_start: Callable[[int], None] | None = None) -> AuditReport:
+          on_start: Callable[[int], None] | None = None, cluster: Cluster | None = None,
+          task_progress: TaskProgress | None = None) -> AuditReport:
     """Audit the whole archive in one streaming pass over the manifest: each entry's files are
     checked as the entry is read, a few at a time per thread, so memory stays flat whatever
     the archive's size. `on_start(total)` gets the manifest's size and `progress(n)` the bytes
     of it whose files are checked. Raises UnreadableInputError when there is nothing to audit.
+
+    With a Dask `cluster`, files and ranges are checked in batches on its workers and the
+    chain by one task beside them (`task_progress` gets tasks done/submitted and bytes); the
+    findings are the same, in the same order, as a local run's.
     """
     if not archive.exists():
         raise UnreadableInputError(f"{archive.root}: no archive here")
@@ -289,7 +299,11 @@ def audit(archive: Archive, jobs: int | None = None, progress: Progress | None =
     started = time.monotonic()
     if on_start:
         on_start(archive.manifest_path.stat().st_size)
-    run = _AuditRun(archive, jobs or os.cpu_count() or 1, progress, signing.signed_seqs(archive))
+    signed = signing.signed_seqs(archive)
+    if cluster is not None:
+        run: _AuditRun = _ClusterAuditRun(archive, cluster, task_progress, signed)
+    else:
+        run = _AuditRun(archive, jobs or os.cpu_count() or 1, progress, signed)
     run.read_manifest()
     findings = run.findings
     # Signed heads catch an attacker who edits an entry and recomputes every hash after it.
@@ -346,7 +360,8 @@ class _AuditRun:
         in_flight: deque[tuple[int, Future[list[Finding]]]] = deque()
         with ThreadPoolExecutor(max_workers=self.jobs) as self._pool:
             for line in manifest.read_lines(self.archive.manifest_path):
-                self.findings += verifier.check(line)
+                # queued, not added: a line's chain findings come before its files' findings
+                in_flight.append((0, _done(verifier.check(line))))
                 futures = self._entry(line.entry) if line.entry and not line.torn else []
                 # the line's bytes count as progress once its last file is checked
                 for i, future in enumerate(futures or [_done(None)], start=1):
@@ -363,6 +378,13 @@ class _AuditRun:
             return False  # reported as unsafe-path by its range check
 
     def _entry(self, entry: dict[str, Any]) -> list[Future[list[Finding]]]:
+        assert self._pool is not None
+        return [self._pool.submit(fn, self.archive, *args) for fn, args, _ in self._note(entry)]
+
+    def _note(self, entry: dict[str, Any]) -> list[Check]:
+        """Count the entry, keep what the signature and seal checks need, claim its files;
+        the checks its files and ranges need, as (function, arguments after the archive,
+        bytes)."""
         self.entries += 1
         seq, entry_hash = entry.get("seq"), entry.get("hash")
         if isinstance(seq, int) and isinstance(entry_hash, str):
@@ -371,13 +393,12 @@ class _AuditRun:
             if self.head is None or seq > self.head[0]:
                 self.head = (seq, entry_hash)
         self.catalog.check(entry)
-        assert self._pool is not None
-        futures = []
+        checks: list[Check] = []
         for exp in expectations(entry):
             self.claims.add(exp.path)
             self.files += 1
             self.bytes += exp.size
-            futures.append(self._pool.submit(check_file, self.archive, exp))
+            checks.append((check_file, (exp,), exp.size))
         if entry.get("event") == "message digest calculation":
             self.sealed.update(f["path"] for f in entry.get("files") or [] if _valid_file_claim(f))
         for rng in entry.get("ranges") or []:
@@ -386,9 +407,9 @@ class _AuditRun:
             self.rolling.add(rng["file"])
             records = {str(r.get("id")): int(r["offset"]) for r in entry.get("records") or []
                        if isinstance(r, dict) and r.get("file") == rng["file"] and "offset" in r}
-            futures.append(self._pool.submit(check_range, self.archive, rng, records,
-                                             entry.get("seq", -1)))
-        return futures
+            checks.append((check_range, (rng, records, entry.get("seq", -1)),
+                           int(rng.get("length") or 0)))
+        return checks
 
     def _collect(self, item: tuple[int, Future[list[Finding]]]) -> None:
         manifest_bytes, future = item
@@ -406,3 +427,76 @@ def _done(value: Any) -> Future[Any]:
     future: Future[Any] = Future()
     future.set_result(value)
     return future
+
+
+# -- on a Dask cluster ----------------------------------------------------------------------
+
+TASK_BYTES = 256 * 1024 * 1024  # a task hashes about this much (or one larger file)...
+TASK_FILES = 512  # ...or this many files, so small files do not make tiny tasks
+
+
+class _ClusterAuditRun(_AuditRun):
+    """The same audit with the file checks in batches on Dask workers and the chain checked
+    by one streaming task beside them; findings merged back by manifest line."""
+
+    def __init__(self, archive: Archive, cluster: Cluster, progress: TaskProgress | None,
+                 signed: set[int]) -> None:
+        super().__init__(archive, 1, None, signed)
+        self.cluster, self.task_progress = cluster, progress
+
+    def read_manifest(self) -> None:
+        chain = self.cluster.submit(Task(chain_findings, (str(self.archive.manifest_path),)),
+                                    "audit-chain")
+        by_line: list[tuple[int, list[Finding]]] = []
+        for batch in self.cluster.map_ordered(self._tasks(), self.task_progress, "audit"):
+            by_line += [(number, found) for number, found in batch if found]
+        chain_by_line: list[tuple[int, list[Finding]]] = self.cluster.result_of(chain)
+        # the local order: each line's chain findings, then its files' findings
+        merged = heapq.merge(chain_by_line, by_line, key=lambda item: item[0])
+        self.findings = [f for _, found in merged for f in found]
+
+    def _tasks(self) -> Iterator[Task]:
+        batch: list[tuple[int, Callable[..., list[Finding]], tuple[Any, ...]]] = []
+        size = 0
+        for line in manifest.read_lines(self.archive.manifest_path):
+            if line.entry is None or line.torn:
+                continue
+            for fn, args, n in self._note(line.entry):
+                if batch and (size + n > TASK_BYTES or len(batch) >= TASK_FILES):
+                    yield Task(check_batch, (str(self.archive.root), batch), size)
+                    batch, size = [], 0
+                batch.append((line.number, fn, args))
+                size += n
+        if batch:
+            yield Task(check_batch, (str(self.archive.root), batch), size)
+
+
+def check_batch(root: str, batch: list[tuple[int, Callable[..., list[Finding]], tuple[Any, ...]]]
+                ) -> list[tuple[int, list[Finding]]]:
+    """A worker's task: check_file or check_range for each (manifest line, function,
+    arguments); reads only."""
+    archive = Archive(Path(root))
+    if not archive.manifest_path.is_file():  # this worker does not see the archive
+        return [(number, [_unreachable(_where(args), root)]) for number, _, args in batch]
+    return [(number, fn(archive, *args)) for number, fn, args in batch]
+
+
+def _where(args: tuple[Any, ...]) -> str:
+    first = args[0]
+    return first.path if isinstance(first, Expected) else str(first.get("file"))
+
+
+def chain_findings(manifest_path: str) -> list[tuple[int, list[Finding]]]:
+    """A worker's task: the whole chain, streamed; findings by manifest line number."""
+    path = Path(manifest_path)
+    if not path.is_file():
+        return [(0, [_unreachable("manifest.jsonl", str(path.parent))])]
+    verifier = manifest.ChainVerifier("manifest.jsonl")
+    return [(line.number, found) for line in manifest.read_lines(path)
+            if (found := verifier.check(line))]
+
+
+def _unreachable(where: str, root: str) -> Finding:
+    return Finding("error", "archive-unreachable", where,
+                   f"Dask worker on {socket.gethostname()} cannot read the archive at {root} "
+                   "(workers must mount it at the same path)")

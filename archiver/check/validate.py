@@ -20,8 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from archiver.base import schemas
+from archiver.base.cluster import Cluster, Task
+from archiver.base.cluster import Progress as TaskProgress
 from archiver.base.findings import Finding, Report
+from archiver.check import ranges
 from archiver.check.revisits import check_revisits
+from archiver.check.warccheck.report import WarcReport
 from archiver.store import manifest
 from archiver.store.archive import Archive
 from archiver.store.warc import WARC_SUFFIXES
@@ -79,10 +83,15 @@ def find_warcs(paths: Iterable[Path]) -> Iterator[Path]:
 
 
 def check_warcs(report: ValidateReport, paths: list[Path], jobs: int,
-                progress: Progress | None = None, base: Path | None = None) -> None:
-    from archiver.check.warccheck import check_paths
+                progress: Progress | None = None, base: Path | None = None,
+                on: Distributed | None = None) -> None:
+    if on is not None:
+        reports: Iterable[WarcReport] = _cluster_reports(paths, base, on)
+    else:
+        from archiver.check.warccheck import check_paths
 
-    for warc in check_paths([str(p) for p in paths], jobs=jobs):
+        reports = check_paths([str(p) for p in paths], jobs=jobs)
+    for warc in reports:
         shown = _shown(Path(warc.path), base)
         report.warcs += 1
         report.records += warc.records
@@ -94,6 +103,58 @@ def check_warcs(report: ValidateReport, paths: list[Path], jobs: int,
             progress(shown)
 
 
+@dataclass
+class Distributed:
+    """Where validate's tasks run: a Dask cluster, and how to find record starts in large
+    WARCs (None outside an archive: those files are then one task each)."""
+
+    cluster: Cluster
+    progress: TaskProgress | None = None
+    archive: Archive | None = None
+
+
+FILES_PER_TASK = 256  # small WARCs checked by one validate task, at most
+
+
+def _cluster_reports(paths: list[Path], base: Path | None,
+                     on: Distributed) -> Iterator[WarcReport]:
+    """One report per file, in order, from tasks of whole files or byte ranges."""
+    from archiver.check.warccheck.paths import check_one, check_parts, expand
+
+    files = expand([str(p) for p in paths])
+    sizes = {f: os.path.getsize(f) if os.path.isfile(f) else 0 for f in files}
+    large = {_shown(Path(f), base): f for f in files
+             if sizes[f] > ranges.RANGE_BYTES and f.lower().endswith(".gz")}
+    known = (ranges.record_boundaries(on.archive, large) if on.archive is not None and large
+             else {})
+    plan = [(f, ranges.cut(sizes[f], known.get(_shown(Path(f), base), []), ranges.RANGE_BYTES))
+            for f in files]
+
+    def tasks() -> Iterator[Task]:
+        """Small files go several to a task (a task has a fixed cost on the scheduler)."""
+        batch: list[tuple[str, tuple[int, int] | None]] = []
+        size = 0
+        for f, windows in plan:
+            for window in windows:
+                n = window[1] - window[0]
+                if batch and (size + n > ranges.RANGE_BYTES or len(batch) >= FILES_PER_TASK):
+                    yield Task(check_parts, (batch,), size)
+                    batch, size = [], 0
+                batch.append((f, window if len(windows) > 1 else None))
+                size += n
+        if batch:
+            yield Task(check_parts, (batch,), size)
+
+    done = on.cluster.map_ordered(tasks(), on.progress, "validate")
+    results = (part for reports in done for part in reports)
+    for f, windows in plan:
+        parts = [next(results) for _ in windows]
+        merged = ranges.merge(f, sizes[f], parts)
+        if merged is None:  # the ranges saw something only the whole file can judge
+            merged = on.cluster.result_of(on.cluster.submit(Task(check_one, (f,)), "validate"))
+        yield merged
+
+
 def _shown(path: Path, base: Path | None) -> str:
     if base is not None:
         try:
@@ -103,27 +164,32 @@ def _shown(path: Path, base: Path | None) -> str:
     return str(path)
 
 
-def validate_paths(paths: list[Path], jobs: int = 1,
-                   progress: Progress | None = None) -> ValidateReport:
+def validate_paths(paths: list[Path], jobs: int = 1, progress: Progress | None = None,
+                   on: Distributed | None = None) -> ValidateReport:
     started = time.monotonic()
     report = ValidateReport()
-    check_warcs(report, list(find_warcs(paths)), jobs, progress)
+    check_warcs(report, list(find_warcs(paths)), jobs, progress, on=on)
     report.seconds = time.monotonic() - started
     return report
 
 
-def validate_archive(archive: Archive, jobs: int = 1,
-                     progress: Progress | None = None) -> ValidateReport:
+def validate_archive(archive: Archive, jobs: int = 1, progress: Progress | None = None,
+                     on: Distributed | None = None) -> ValidateReport:
+    """Every WARC, article and manifest entry of the archive. `on` a Dask cluster, the WARCs
+    (large ones as byte ranges) and the article folders are checked by its workers."""
     started = time.monotonic()
     report = ValidateReport()
     warcs = sorted(archive.warcs_dir.rglob("*")) if archive.warcs_dir.is_dir() else []
     warcs = [p for p in warcs if p.is_file() and p.name.lower().endswith(WARC_SUFFIXES)
              and not p.name.startswith(".")]
-    check_warcs(report, warcs, jobs, progress, base=archive.root)
+    if on is not None:
+        on = Distributed(on.cluster, on.progress, archive)
+    check_warcs(report, warcs, jobs, progress, base=archive.root, on=on)
     article_dirs = list_article_dirs(archive)
     # Articles are listed, parsed and schema-checked in worker processes while this one reads
     # the manifest: all pure Python, and a corpus holds 100,000s of each.
-    with _article_pool(jobs, len(article_dirs)) as pool:
+    pool = _ClusterPool(on.cluster) if on else _article_pool(jobs, len(article_dirs))
+    with pool:
         pending = [pool.submit(read_article_dirs, str(archive.root), chunk)
                    for chunk in _chunks(article_dirs, ARTICLES_PER_TASK)]
         accepted: AcceptedFindings = {}
@@ -147,6 +213,28 @@ def _article_pool(jobs: int, articles: int) -> Any:
     if jobs > 1 and articles >= MIN_ARTICLES_FOR_PROCESSES:
         return ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn"))
     return _InlineExecutor()
+
+
+class _ClusterPool:
+    """The executor interface over a Dask cluster: futures whose result() is the task's."""
+
+    def __init__(self, cluster: Cluster) -> None:
+        self.cluster = cluster
+
+    def __enter__(self) -> _ClusterPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Any:
+        future = self.cluster.submit(Task(fn, args), "validate-articles")
+        return _Result(lambda: self.cluster.result_of(future))
+
+
+@dataclass
+class _Result:
+    result: Callable[[], Any]
 
 
 class _InlineExecutor:

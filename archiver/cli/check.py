@@ -14,12 +14,15 @@ from archiver.cli.options import (
     LazyProgress,
     UsageFailure,
     archive_option,
+    cluster_for,
+    dask_option,
     handle_errors,
     json_option,
     open_archive,
     operator_option,
     print_report,
     quiet_option,
+    task_progress,
 )
 
 
@@ -28,11 +31,12 @@ from archiver.cli.options import (
 @archive_option
 @click.option("--jobs", type=click.IntRange(min=1, max=64), default=None,
               help="WARC files checked in parallel processes [default: CPU count].")
+@dask_option
 @json_option
 @quiet_option
 @handle_errors
 def validate(paths: tuple[Path, ...], archive_dir: Path | None, jobs: int | None,
-             as_json: bool, quiet: bool) -> None:
+             dask_address: str | None, as_json: bool, quiet: bool) -> None:
     """Check stored content: WARCs record by record (stricter than `warcio check`), articles
     against their schema and linked to existing records, manifest entries against theirs.
 
@@ -44,6 +48,7 @@ def validate(paths: tuple[Path, ...], archive_dir: Path | None, jobs: int | None
     Examples:
       archiver validate
       archiver validate crawl.warc.gz other-crawls/ --json
+      archiver validate --dask local:4
     Exit status: 0 no errors (warnings and accepted findings allowed), 1 errors found,
     2 unreadable input.
     """
@@ -58,19 +63,24 @@ def validate(paths: tuple[Path, ...], archive_dir: Path | None, jobs: int | None
     show_progress = not as_json and not quiet and sys.stderr.isatty()
 
     def progress(name: str) -> None:
-        if show_progress:
+        if show_progress and not dask_address:
             click.echo(f"checked {name}", err=True)
 
-    if paths:
-        report = validate_mod.validate_paths(list(paths), jobs, progress)
-    else:
-        archive = open_archive(archive_dir)
-        if not archive.exists():
-            raise UsageFailure(f"{archive.root}: no archive here")
-        report = validate_mod.validate_archive(archive, jobs, progress)
-        if not as_json and not quiet:
-            for line in report.accepted_lines():
-                click.echo(line)
+    archive = None if paths else open_archive(archive_dir)
+    if archive is not None and not archive.exists():
+        raise UsageFailure(f"{archive.root}: no archive here")
+    tasks = task_progress(show_progress, "validating")
+    with cluster_for(dask_address) as cluster:
+        on = validate_mod.Distributed(cluster, tasks) if cluster else None
+        if archive is None:
+            report = validate_mod.validate_paths(list(paths), jobs, progress, on=on)
+        else:
+            report = validate_mod.validate_archive(archive, jobs, progress, on=on)
+    if dask_address:
+        tasks.finish()
+    if archive is not None and not as_json and not quiet:
+        for line in report.accepted_lines():
+            click.echo(line)
     print_report(report, as_json, quiet)
     unreadable = any(f.code == "unreadable-file" for f in report.findings)
     sys.exit(EXIT_USAGE if unreadable and paths else EXIT_OK if report.ok else EXIT_FINDINGS)
@@ -85,11 +95,12 @@ def validate(paths: tuple[Path, ...], archive_dir: Path | None, jobs: int | None
               help="Files hashed in parallel [default: CPU count].")
 @click.option("--record", is_flag=True,
               help="Append a `fixity check` event with the outcome to the manifest.")
+@dask_option
 @json_option
 @quiet_option
 @handle_errors
 def audit(archive_dir: Path | None, operator: str | None, jobs: int | None, record: bool,
-          as_json: bool, quiet: bool) -> None:
+          dask_address: str | None, as_json: bool, quiet: bool) -> None:
     """Prove the manifest and the stored files still agree.
 
     Recomputes sha256 and size of every file the manifest names, verifies the hash chain
@@ -100,6 +111,7 @@ def audit(archive_dir: Path | None, operator: str | None, jobs: int | None, reco
     Examples:
       archiver audit
       archiver audit --json --record
+      archiver audit --dask tcp://scheduler.example.org:8786
     Exit status: 0 clean (warnings allowed), 1 any error found, 2 no readable archive.
     """
     from archiver.check import audit as audit_mod
@@ -107,11 +119,16 @@ def audit(archive_dir: Path | None, operator: str | None, jobs: int | None, reco
     archive = open_archive(archive_dir)
     if not archive.manifest_path.is_file():
         raise UsageFailure(f"{archive.manifest_path}: no manifest to audit")
-    bar = LazyProgress(not as_json and not quiet, "auditing")
+    bar = LazyProgress(not as_json and not quiet and not dask_address, "auditing")
+    tasks = task_progress(not as_json and not quiet, "auditing")
     try:
-        report = audit_mod.audit(archive, jobs=jobs, progress=bar.update, on_start=bar.start)
+        with cluster_for(dask_address) as cluster:
+            report = audit_mod.audit(archive, jobs=jobs, progress=bar.update,
+                                     on_start=bar.start, cluster=cluster, task_progress=tasks)
     finally:
         bar.finish()
+        if dask_address:
+            tasks.finish()
     if record:
         from archiver.pipeline.commit import (
             record_event,  # imports the extractors: only when needed

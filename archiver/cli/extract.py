@@ -14,6 +14,8 @@ from archiver.cli.options import (
     Failure,
     UsageFailure,
     archive_option,
+    cluster_for,
+    dask_option,
     emit_json,
     handle_errors,
     json_option,
@@ -21,6 +23,7 @@ from archiver.cli.options import (
     operator_option,
     quiet_option,
     render_article_outcome,
+    task_progress,
 )
 
 
@@ -31,11 +34,13 @@ from archiver.cli.options import (
               help="Re-derive every selected record, also those whose article is current.")
 @archive_option
 @operator_option
+@dask_option
 @json_option
 @quiet_option
 @handle_errors
 def extract(selectors: tuple[str, ...], all_records: bool, force: bool, archive_dir: Path | None,
-            operator: str | None, as_json: bool, quiet: bool) -> None:
+            operator: str | None, dask_address: str | None, as_json: bool,
+            quiet: bool) -> None:
     """Re-derive articles offline from the stored WARC records (never a second fetch).
 
     SELECTORS are article ids, URLs or WARC record ids. Output is deterministic: on an
@@ -49,6 +54,7 @@ def extract(selectors: tuple[str, ...], all_records: bool, force: bool, archive_
       archiver extract --all
       archiver extract vov-1064050 --json
       archiver extract --all --force
+      archiver extract --all --dask tcp://scheduler.example.org:8786
     A damaged WARC is reported (file and offset) and the others are still read.
     Exit status: 0 fine, 1 an article failed its schema or a WARC is damaged, 2 usage error.
     """
@@ -70,7 +76,12 @@ def extract(selectors: tuple[str, ...], all_records: bool, force: bool, archive_
         elif not (quiet and o.ok):
             click.echo(f"{o.status:11} {o.url}  [{o.warc}]" + render_article_outcome(o.article))
 
-    outcomes = rederive(archive, list(selectors), operator, on_done=report, force=force)
+    tasks = task_progress(not as_json and not quiet, "extracting")
+    with cluster_for(dask_address) as cluster:
+        outcomes = rederive(archive, list(selectors), operator, on_done=report, force=force,
+                            cluster=cluster, progress=tasks)
+    if dask_address:
+        tasks.finish()
     if selectors and not any(o.status != "damaged" for o in outcomes):
         raise Failure("nothing matched: " + " ".join(selectors))
     bad = sum(1 for o in outcomes if not o.ok)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
@@ -76,6 +77,34 @@ def operator_option(func: F) -> F:
     return click.option("--operator", default=None,
                         help="Who runs this, for warcinfo and the manifest "
                              "[default: $ARCHIVER_OPERATOR or the login name].")(func)
+
+
+def dask_option(func: F) -> F:
+    return click.option(
+        "--dask", "dask_address", default=None, metavar="ADDRESS",
+        help="Run on a Dask cluster: tcp://HOST:PORT of a running scheduler whose workers "
+             "mount the archive at the same path, or local / local:N worker processes here "
+             "(needs the extra: pip install 'archiver[dask]').")(func)
+
+
+@contextmanager
+def cluster_for(address: str | None) -> Iterator[Any]:
+    """The Dask cluster named by --dask (None without it), closed afterwards."""
+    if address is None:
+        yield None
+        return
+    from archiver.base.cluster import Cluster
+
+    with Cluster(address) as cluster:
+        yield cluster
+
+
+def task_progress(enabled: bool, label: str) -> Any:
+    """Tasks done/total and MB/s on stderr, for terminals only."""
+    from archiver.base.cluster import TaskProgress
+
+    return TaskProgress(label, enabled and sys.stderr.isatty(),
+                        lambda text: click.echo(text, err=True, nl=False))
 
 
 class SizeType(click.ParamType):

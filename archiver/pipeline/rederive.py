@@ -13,12 +13,15 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from archiver import extract
-from archiver.base.errors import DamagedFileError
+from archiver.base.cluster import Cluster, Task
+from archiver.base.cluster import Progress as TaskProgress
+from archiver.base.errors import DamagedFileError, UnreadableInputError
 from archiver.pipeline.commit import (
     ArticleOutcome,
     derive_article,
@@ -147,35 +150,109 @@ def matches(selectors: list[str], record: StoredRecord, outcome: ArticleOutcome)
 
 def rederive(archive: Archive, selectors: list[str], operator: str | None = None,
              on_done: Callable[[ExtractOutcome], None] | None = None,
-             force: bool = False) -> list[ExtractOutcome]:
+             force: bool = False, cluster: Cluster | None = None,
+             progress: TaskProgress | None = None) -> list[ExtractOutcome]:
     """Re-derive the selected records' articles (all when `selectors` is empty). Records
-    whose article is current are skipped unless `force`."""
-    results: list[ExtractOutcome] = []
-    pending = _Pending()
+    whose article is current are skipped unless `force`. With a Dask `cluster`, its workers
+    derive (a few WARCs per task) and this process alone writes: article files, the
+    conversion WARC, the manifest event."""
+    run = _Run(archive, selectors, on_done)
     known = {} if force else known_articles(archive)
-    for rel in manifest_warcs(archive):
+    if cluster is not None:
+        for rel, derived, damaged in _derive_on(cluster, archive, known, progress):
+            for record, outcome, current in derived:
+                run.take(rel, record, outcome, current)
+            if damaged is not None:
+                run.add(damaged)
+    for rel in manifest_warcs(archive) if cluster is None else []:
         try:
             for record, outcome, current in iter_derived(archive, rel, known):
-                if not matches(selectors, record, outcome):
-                    continue
-                result = (ExtractOutcome(rel, record.record_id, record.target_uri, "unchanged",
-                                         outcome)
-                          if current else _place(archive, rel, record, outcome))
-                results.append(result)
-                if result.status in ("new", "changed"):
-                    pending.outcomes.append(result)
-                    pending.sources.append(record)
-                if on_done:
-                    on_done(result)
+                run.take(rel, record, outcome, current)
         except (DamagedFileError, OSError) as exc:
             # What came before the damage is kept; the other WARCs are still read.
-            result = _damaged(rel, exc)
-            results.append(result)
-            if on_done:
-                on_done(result)
-    if pending.outcomes:
-        _commit(archive, pending, operator)
-    return results
+            run.add(_damaged(rel, exc))
+    if run.pending.outcomes:
+        _commit(archive, run.pending, operator)
+    return run.results
+
+
+@dataclass
+class _Run:
+    archive: Archive
+    selectors: list[str]
+    on_done: Callable[[ExtractOutcome], None] | None
+    results: list[ExtractOutcome] = field(default_factory=list)
+    pending: _Pending = field(default_factory=_Pending)
+
+    def take(self, rel: str, record: StoredRecord, outcome: ArticleOutcome,
+             current: bool) -> None:
+        if not matches(self.selectors, record, outcome):
+            return
+        result = (ExtractOutcome(rel, record.record_id, record.target_uri, "unchanged", outcome)
+                  if current else _place(self.archive, rel, record, outcome))
+        if result.status in ("new", "changed"):
+            self.pending.outcomes.append(result)
+            self.pending.sources.append(record)
+        self.add(result)
+
+    def add(self, result: ExtractOutcome) -> None:
+        self.results.append(result)
+        if self.on_done:
+            self.on_done(result)
+
+
+Derived = tuple[StoredRecord, ArticleOutcome, bool]
+FileResult = tuple[str, list[Derived], ExtractOutcome | None]  # (WARC, sources, damage)
+
+
+def _derive_on(cluster: Cluster, archive: Archive, known: dict[str, KnownArticle],
+               progress: TaskProgress | None) -> Iterator[FileResult]:
+    shared = cluster.share(known)  # sent to the workers once, not with every task
+    tasks = (Task(derive_files, (str(archive.root), batch, shared), size)
+             for batch, size in _batches(archive, manifest_warcs(archive)))
+    for results in cluster.map_ordered(tasks, progress, "extract"):
+        if results is None:
+            raise UnreadableInputError(f"a Dask worker cannot read the archive at {archive.root}"
+                                       " (workers must mount it at the same path); nothing "
+                                       "was written")
+        yield from results
+
+
+def derive_files(root: str, rels: list[str],
+                 known: dict[str, KnownArticle]) -> list[FileResult] | None:
+    """A worker's task: iter_derived over these WARCs, reading only. Payloads are dropped
+    from the records returned (the client needs their ids and URIs, not their bytes)."""
+    archive = Archive(Path(root))
+    if not archive.manifest_path.is_file():
+        return None
+    out: list[FileResult] = []
+    for rel in rels:
+        derived: list[Derived] = []
+        try:
+            for record, outcome, current in iter_derived(archive, rel, known):
+                derived.append((replace(record, payload=b""), outcome, current))
+            out.append((rel, derived, None))
+        except (DamagedFileError, OSError) as exc:  # sent back as its outcome: it pickles
+            out.append((rel, derived, _damaged(rel, exc)))
+    return out
+
+
+TASK_FILES, TASK_BYTES = 64, 64 * 1024 * 1024  # WARCs per extract task, at most
+
+
+def _batches(archive: Archive, rels: list[str]) -> Iterator[tuple[list[str], int]]:
+    batch: list[str] = []
+    size = 0
+    for rel in rels:
+        path = open_path(archive, rel)
+        n = path.stat().st_size if path.is_file() else 0
+        if batch and (len(batch) >= TASK_FILES or size + n > TASK_BYTES):
+            yield batch, size
+            batch, size = [], 0
+        batch.append(rel)
+        size += n
+    if batch:
+        yield batch, size
 
 
 def _damaged(rel: str, exc: DamagedFileError | OSError) -> ExtractOutcome:

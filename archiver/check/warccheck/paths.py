@@ -31,11 +31,12 @@ def expand(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
     return out
 
 
-def _one(path: str) -> WarcReport:
+def check_one(path: str, window: tuple[int, int] | None = None) -> WarcReport:
+    """check_warc, with a file that cannot be read as a finding (a batch goes on)."""
     from archiver.check.warccheck import check_warc
 
     try:
-        return check_warc(path)
+        return check_warc(path, window=window)
     except UnreadableInputError as exc:
         # In a batch, one unreadable file is a finding, not the end of the run.
         finding = Finding("error", "unreadable", path, str(exc))
@@ -43,11 +44,16 @@ def _one(path: str) -> WarcReport:
                           compression="none", findings=[finding])
 
 
+def check_parts(parts: list[tuple[str, tuple[int, int] | None]]) -> list[WarcReport]:
+    """check_one for each (file, byte range or None): one task of a distributed validate."""
+    return [check_one(path, window) for path, window in parts]
+
+
 def iter_reports(paths: Iterable[str | os.PathLike[str]], *, jobs: int = 1) -> Iterator[WarcReport]:
     files = expand(paths)
     if jobs <= 1 or len(files) <= 1:
         for f in files:
-            yield _one(f)
+            yield check_one(f)
         return
     with ProcessPoolExecutor(max_workers=jobs) as pool:
-        yield from pool.map(_one, files)
+        yield from pool.map(check_one, files)

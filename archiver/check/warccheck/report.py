@@ -28,6 +28,9 @@ class WarcReport:
     findings: list[Finding]
     # digests["block"|"payload"]["passed"|"failed"|"not-checked"] = number of records
     digests: dict[str, dict[str, int]] = field(default_factory=empty_tally)
+    # for merging byte ranges of one file (archiver.check.ranges); empty for whole files
+    tail: int = 0  # uncompressed bytes after the last record's end
+    ids: set[str] = field(default_factory=set)  # record id keys, to find duplicates across
 
     @property
     def ok(self) -> bool:

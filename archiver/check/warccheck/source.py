@@ -82,15 +82,15 @@ class GzipSource:
     Input is fed in FEED-sized memoryview slices of one read buffer: `unused_data` copies what
     follows a member's end, and feeding the whole buffer would copy ~1 MB per record."""
 
-    def __init__(self, fh: BinaryIO, head: bytes) -> None:
+    def __init__(self, fh: BinaryIO, head: bytes, start: int = 0) -> None:
         self._fh = fh
         self._buf = head  # compressed bytes read from the file
         self._idx = 0  # next unread byte of _buf
-        self._base = 0  # file offset of _buf[0]
+        self._base = start  # file offset of _buf[0] (a range of a file starts past 0)
         self._upos = 0  # uncompressed bytes produced so far
         self._d: Any = None
         self._done = False
-        self._member_offset = 0  # compressed offset of the member being inflated
+        self._member_offset = start  # compressed offset of the member being inflated
         self.starts: deque[tuple[int, int]] = deque()
         self.ends: deque[tuple[int, int]] = deque()
         self.events = GzipEvents()

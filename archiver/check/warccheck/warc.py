@@ -33,6 +33,8 @@ class WarcScan:
     records: int = 0
     version: str | None = None
     layout: Layout = field(default_factory=Layout)
+    tail: int = 0  # uncompressed bytes after the last record read (newlines, garbage)
+    ids: set[str] = field(default_factory=set)  # record id keys (for ranges only)
 
 
 class _Ctx:
@@ -54,16 +56,21 @@ class _Ctx:
                      record_id=self.record_id, field=field, **extra, **details)
 
 
-def scan_warc(cur: Cursor, col: Collector, gz: bool) -> WarcScan:
+def scan_warc(cur: Cursor, col: Collector, gz: bool, continuing: bool = False,
+              keep_ids: bool = False) -> WarcScan:
+    """Every record to the end of the stream. `continuing`: the stream is a byte range that
+    starts after other records of the file (they are not "the first"); `keep_ids`: return the
+    record id keys, so the ranges of one file can be checked for duplicates between them."""
     scan = WarcScan()
     seen_ids: dict[str, int] = {}
+    ended = 0
     while (start := next_record_start(cur, MAX_LINE)) is not None:
         gap, upos, offset, at_start, line = (start.gap, start.upos, start.offset,
                                              start.at_start, start.line)
         if not VERSION_RE.match(line.rstrip(b"\r\n")):
-            _garbage(cur, col, offset, upos, first=scan.records == 0)
+            _garbage(cur, col, offset, upos, first=scan.records == 0 and not continuing)
             continue
-        if gap and scan.records:
+        if gap and (scan.records or continuing):
             col.add("warning", "extra-newlines", f"{gap} extra line-break bytes before record",
                     offset=offset)
         scan.records += 1
@@ -84,6 +91,10 @@ def scan_warc(cur: Cursor, col: Collector, gz: bool) -> WarcScan:
         _check_terminator(cur, ctx)
         if gz:
             _note_layout(cur, scan.layout, ctx, at_start)
+        ended = cur.pos
+    scan.tail = cur.pos - ended
+    if keep_ids:
+        scan.ids = set(seen_ids)
     return scan
 
 
