@@ -181,10 +181,10 @@ def _article_listing(archive: Archive, head_seq: int) -> Listing:
         yield from _manifest_article_listing(archive, head_seq)
         return
     with catalog:
-        for row in catalog.snapshots_of():
-            if row["seq"] <= head_seq:
-                yield (str(row["id"]), str(row["record_id"] or ""), str(row["path"]),
-                       str(row["sha256"] or ""), int(row["seq"]))
+        for article_id, record_id, path, sha256, seq in catalog.conn.execute(
+                "SELECT id, record_id, path, sha256, seq FROM articles WHERE seq <= ? "
+                "ORDER BY seq, path", (head_seq,)):
+            yield str(article_id), str(record_id or ""), str(path), str(sha256 or ""), seq
 
 
 def _manifest_article_listing(archive: Archive, head_seq: int) -> Listing:
@@ -195,12 +195,21 @@ def _manifest_article_listing(archive: Archive, head_seq: int) -> Listing:
                        str(art.get("sha256") or ""), int(entry["seq"]))
 
 
+EXPORT_CACHE_KIB = 8 * 1024
+
+
 def open_catalog(archive: Archive) -> Catalog | None:
-    """The archive's catalog, caught up with the manifest; None when it cannot be opened."""
+    """The archive's catalog, caught up with the manifest; None when it cannot be opened.
+    An export scans its tables once: memory-mapping them (as search does) gains nothing and
+    every mapped page counts in the export's memory (398 MB peak at 100,000 articles), so
+    this connection reads pages through a small cache instead."""
     try:
-        return Catalog.open(archive)
+        catalog = Catalog.open(archive)
     except StoreError:
         return None
+    catalog.conn.execute("PRAGMA mmap_size=0")
+    catalog.conn.execute(f"PRAGMA cache_size=-{EXPORT_CACHE_KIB}")
+    return catalog
 
 
 def article_rows(archive: Archive, refs: list[ArticleRef]) -> Iterator[Row]:
