@@ -12,7 +12,7 @@ from __future__ import annotations
 import click
 
 from archiver import __version__
-from archiver.cli import capture, check, extract, history, ingest, security, share
+from archiver.cli import capture, check, crawl, extract, history, ingest, security, share
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -30,7 +30,7 @@ def cli() -> None:
 
 # In the order of the data flow: write, derive, check, read, hand over, sign.
 COMMANDS = [
-    capture.capture, ingest.ingest, extract.extract,
+    capture.capture, crawl.crawl, ingest.ingest, extract.extract,
     check.validate, check.audit, check.repair,
     history.log, history.show_command, history.diff_command, history.ls_command,
     share.index_command, share.export_group,
