@@ -10,7 +10,7 @@ WARCs, group commit, revisits, the catalog), only this module changes.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -74,8 +74,10 @@ class Captured:
 class Committer:
     """One per worker thread: its own Fetcher (session, socket recorder)."""
 
-    def __init__(self, archive: Archive, options: CommitOptions, pacer: HostPacer) -> None:
+    def __init__(self, archive: Archive, options: CommitOptions, pacer: HostPacer,
+                 on_fetched: Callable[[str], None] | None = None) -> None:
         self.archive, self.options = archive, options
+        self.on_fetched = on_fetched  # told as soon as the network part is over
         # No redirects followed and no retries inside the fetch: the crawler queues a
         # redirect's target and re-queues a retry, so both pass the seen-check and the
         # host's politeness like any other request.
@@ -94,6 +96,9 @@ class Committer:
             result = self.fetcher.fetch(url)
         except UsageError as exc:
             return Captured(url, error=str(exc).removeprefix(f"{url}: "))
+        finally:
+            if self.on_fetched:
+                self.on_fetched(url)
         try:
             return self._commit(result, discovery, derive)
         finally:

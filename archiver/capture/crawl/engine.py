@@ -347,14 +347,11 @@ class Crawl:
 
         def work(item: Item) -> Captured:
             if not hasattr(local, "committer"):
-                local.committer = Committer(self.archive, commit, self.pacing)
+                local.committer = Committer(self.archive, commit, self.pacing,
+                                            on_fetched=self.pacing.request_done)
                 committers.append(local.committer)
             derive = item.role == "page"
-            try:
-                return local.committer.capture(item.url, item.discovery(self.crawl_id),
-                                               derive)
-            finally:
-                self.pacing.request_done(item.url)
+            return local.committer.capture(item.url, item.discovery(self.crawl_id), derive)
 
         started = time.monotonic()
         self.frontier.set_meta("status", "running")
@@ -372,9 +369,11 @@ class Crawl:
                     if not active:
                         if not self._waiting_hosts():
                             break
-                        time.sleep(min(0.05, max(0.001, self._next_slot() - now)))
+                        time.sleep(min(0.05, max(0.001, self._next_slot() - now)))  # all paced
                         continue
-                    done, _ = wait(list(active), timeout=0.1, return_when=FIRST_COMPLETED)
+                    # wake for the first completion or the next host's slot, whichever first
+                    timeout = min(0.1, max(0.001, self._next_slot() - time.monotonic()))
+                    done, _ = wait(list(active), timeout=timeout, return_when=FIRST_COMPLETED)
                     with self.frontier.transaction():
                         for future in done:
                             self._settle(active.pop(future), future.result())
@@ -416,8 +415,9 @@ class Crawl:
         return [h for h in self.frontier.active_hosts() if h not in paused]
 
     def _next_slot(self) -> float:
-        hosts = self._waiting_hosts()
-        return min((self.pacing.next_ready_at(h) for h in hosts), default=time.monotonic())
+        """When the next host with queued URLs and a free request slot may be sent one."""
+        hosts = [h for h in self._waiting_hosts() if self.pacing.has_room(h)]
+        return min((self.pacing.next_ready_at(h) for h in hosts), default=time.monotonic() + 1)
 
     def _progress(self) -> dict[str, Any]:
         counts = self.frontier.counts()

@@ -25,6 +25,7 @@ class HostState:
     delay: float
     next_at: float = 0.0  # monotonic time of the next allowed request
     last_at: float | None = None  # when the last request was allowed to start
+    last_done: float | None = None  # when the last request's fetch ended
     active: int = 0
     failures: int = 0  # in a row
     paused: str | None = None  # why, once paused
@@ -55,8 +56,10 @@ class Politeness(HostPacer):
         with self._lock:
             st = self._state(host)
             st.delay = max(self.delay, crawl_delay or 0.0)
-            if st.last_at is not None:  # the gap after robots.txt itself counts too
-                st.next_at = max(st.next_at, st.last_at + st.delay)
+            # the gap after robots.txt itself counts too
+            last = st.last_done if self.host_workers == 1 else st.last_at
+            if last is not None:
+                st.next_at = max(st.next_at, last + st.delay)
 
     def wait(self, url: str) -> None:
         host = urlsplit(url).netloc.lower()
@@ -70,22 +73,29 @@ class Politeness(HostPacer):
             time.sleep(slot - now)
 
     def request_done(self, url: str) -> None:
-        """Called by a worker as soon as its fetch ends. With one request per host at a time,
-        the delay also runs from here (as wget --wait and Heritrix do): the gap the server
+        """Called by a worker as soon as its fetch ends: the host may take another request
+        (storing and parsing overlap it). With one request per host at a time, the delay
+        also runs from here (as wget --wait and Heritrix do): the gap the server
         sees between two requests is then at least the delay, whatever the scheduling jitter
         on our side."""
-        if self.host_workers > 1:
-            return
         host = urlsplit(url).netloc.lower()
         with self._lock:
             st = self._state(host)
-            st.next_at = max(st.next_at, time.monotonic() + st.delay)
+            st.active -= 1  # the host is free again while we store and parse
+            st.last_done = time.monotonic()
+            if self.host_workers == 1:
+                st.next_at = max(st.next_at, st.last_done + st.delay)
 
     def ready(self, host: str, now: float) -> bool:
         """May the scheduler hand this host a URL now?"""
         with self._lock:
             st = self._state(host)
             return st.paused is None and st.active < self.host_workers and st.next_at <= now
+
+    def has_room(self, host: str) -> bool:
+        with self._lock:
+            st = self._state(host)
+            return st.paused is None and st.active < self.host_workers
 
     def next_ready_at(self, host: str) -> float:
         with self._lock:
@@ -96,10 +106,10 @@ class Politeness(HostPacer):
             self._state(host).active += 1
 
     def ended(self, host: str, ok: bool, retry_after: float | None = None) -> str | None:
-        """Account for one finished fetch; returns a message when the host is now paused."""
+        """Account for one stored fetch (back-off, failures in a row); returns a message when
+        the host is now paused."""
         with self._lock:
             st = self._state(host)
-            st.active -= 1
             if retry_after is not None:
                 st.next_at = max(st.next_at, time.monotonic() + min(retry_after, MAX_BACKOFF))
             if ok:
