@@ -161,10 +161,14 @@ def _css_url_values(nodes: list[Any]) -> Iterator[str]:
                 if arg.type == "string":
                     yield arg.value
         elif kind == "at-rule" and node.lower_at_keyword == "import":
-            for tok in node.prelude:
+            for tok in node.prelude:  # @import "x.css" | url(x.css) | url("x.css")
                 if tok.type in ("string", "url"):
                     yield tok.value
                     break
+                if tok.type == "function" and tok.lower_name == "url":
+                    yield from (a.value for a in tok.arguments if a.type == "string")
+                    break
+            continue
         for child_attr in ("prelude", "content", "value", "arguments"):
             children = getattr(node, child_attr, None)
             if isinstance(children, list):

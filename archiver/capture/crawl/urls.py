@@ -25,9 +25,11 @@ def canonical(url: str) -> str:
     """The canonical form of an absolute http(s) URL; raises BadUrl otherwise."""
     url = url.strip()
     try:
-        scheme = urlsplit(url).scheme.lower()
-        if scheme not in ("http", "https"):
+        raw = urlsplit(url)
+        if raw.scheme.lower() not in ("http", "https"):
             raise BadUrl(f"not an http(s) URL: {url[:200]}")
+        if not raw.hostname:  # checked before url-normalize, which "repairs" http:///x
+            raise BadUrl(f"no host: {url[:200]}")
         normal = url_normalize(url)
         if not normal:
             raise BadUrl(f"cannot normalise: {url[:200]}")
