@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -114,6 +114,7 @@ class Crawl:
         self.robots_pending: set[str] = set()  # hosts whose robots.txt is being fetched
         self.pages = frontier.pages_dispatched()
         self.stop_reason: str | None = None
+        self.wake = threading.Event()  # set by workers: a fetch or a capture has ended
 
     # -- creating and resuming ----------------------------------------------------------
     @classmethod
@@ -345,10 +346,14 @@ class Crawl:
         committers: list[Committer] = []
         local = threading.local()
 
+        def fetched(url: str) -> None:
+            self.pacing.request_done(url)
+            self.wake.set()  # the host may take its next request while this one is stored
+
         def work(item: Item) -> Captured:
             if not hasattr(local, "committer"):
                 local.committer = Committer(self.archive, commit, self.pacing,
-                                            on_fetched=self.pacing.request_done)
+                                            on_fetched=fetched)
                 committers.append(local.committer)
             derive = item.role == "page"
             return local.committer.capture(item.url, item.discovery(self.crawl_id), derive)
@@ -371,9 +376,12 @@ class Crawl:
                             break
                         time.sleep(min(0.05, max(0.001, self._next_slot() - now)))  # all paced
                         continue
-                    # wake for the first completion or the next host's slot, whichever first
+                    # wake at a completion, at a host freed by a finished fetch, or at the
+                    # next host's slot, whichever comes first
                     timeout = min(0.1, max(0.001, self._next_slot() - time.monotonic()))
-                    done, _ = wait(list(active), timeout=timeout, return_when=FIRST_COMPLETED)
+                    self.wake.wait(timeout)
+                    self.wake.clear()
+                    done = [f for f in active if f.done()]
                     with self.frontier.transaction():
                         for future in done:
                             self._settle(active.pop(future), future.result())
@@ -407,7 +415,9 @@ class Crawl:
                 if item is None:
                     continue
                 self.pacing.started(host)
-                active[pool.submit(work, item)] = item
+                future = pool.submit(work, item)
+                future.add_done_callback(lambda _f: self.wake.set())
+                active[future] = item
 
     def _waiting_hosts(self) -> list[str]:
         """Hosts with queued URLs that are not paused (the crawl is not over while any)."""
