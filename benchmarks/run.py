@@ -12,8 +12,10 @@ Benchmarks (names for --only):
               WARC from make_big_warc.py (--quick: 60 MB)
     capture   `archiver capture` (extraction on) vs `wget --warc-file -i urls.txt` on 500
               loopback pages of ~100 KB served by page_server.py (--quick: 100)
-    extract   `archiver extract --all` vs `trafilatura.extract` (trafilatura_anchor.py) over
-              the same stored pages, one process each
+    extract   `archiver extract --all --force` vs `trafilatura.extract`
+              (trafilatura_anchor.py) over the same stored pages, one process each
+    unchanged `archiver extract --all` (articles current: skipped) vs `archiver extract --all
+              --force` (every record re-derived) on the same archive (issue 16 item 7)
     corpus    `archiver validate` of a whole archive of 100,000 articles (--quick: 10,000);
               no anchor, the target is absolute
 
@@ -59,7 +61,7 @@ from measure import (  # noqa: E402
 )
 
 ARCHIVER = [PY, "-m", "archiver"]
-ALL = ("audit", "validate", "capture", "extract", "corpus")
+ALL = ("audit", "validate", "capture", "extract", "unchanged", "corpus")
 SLOW_SAMPLE = 90.0  # seconds: a run this slow is measured once (the figure is clear enough)
 
 
@@ -233,9 +235,22 @@ def extract_bench(work: Path, pages: int) -> Bench:
         note += "; trafilatura cannot be imported here, so no anchor"
     return Bench(
         f"extract {pages} pages", pages, "pages/s",
-        Side("archiver extract --all", [*ARCHIVER, "extract", "--all", "--archive", str(root),
-                                        "--quiet"]),
+        Side("archiver extract --all --force", [*ARCHIVER, "extract", "--all", "--force",
+                                                "--archive", str(root), "--quiet"]),
         anchor, "≥ 1.5× trafilatura", lambda b: b.ratio >= 1.5, note=note)
+
+
+def unchanged_bench(work: Path, pages: int) -> Bench:
+    """`extract --all` on an archive whose articles are all current: records are skipped,
+    not re-derived; the yardstick re-derives them all (--force), as 0.1.0 did."""
+    root = captured_archive(work, pages)
+    cmd = [*ARCHIVER, "extract", "--all", "--archive", str(root), "--quiet"]
+    return Bench(
+        f"extract --all, nothing changed, {pages} pages", pages, "pages/s",
+        Side("archiver extract --all", cmd),
+        Side("archiver extract --all --force", [*cmd, "--force"]),
+        "≥ 2× --force", lambda b: b.ratio >= 2.0,
+        note="whole process; both read every WARC, only --force runs the extractor")
 
 
 def corpus_bench(work: Path, articles: int) -> Bench:
@@ -288,6 +303,8 @@ def benches(names: Sequence[str], plan: Plan, work: Path,
             yield capture_bench(work, plan.pages, urls), min(plan.reps, 3)
     if "extract" in names:
         yield extract_bench(work, plan.pages), min(plan.reps, 3)
+    if "unchanged" in names:
+        yield unchanged_bench(work, plan.pages), min(plan.reps, 3)
     if "corpus" in names:
         yield corpus_bench(work, plan.articles), 3
 

@@ -52,3 +52,11 @@ class Cli:
 @pytest.fixture
 def run(archive_dir: Path) -> Cli:
     return Cli(archive_dir)
+
+
+def last_capture(archive: Path) -> dict[str, Any]:
+    """The newest capture entry (a run ends with seal events for its WARC files)."""
+    from archiver.store import manifest
+
+    entries = manifest.iter_entries(archive / "manifest.jsonl")
+    return [e for e in entries if e["event"] == "capture"][-1]

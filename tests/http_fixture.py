@@ -114,7 +114,19 @@ def _big(h: Handler) -> None:
     h.send_body(b"A" * h.server.big_size, ctype="application/octet-stream")
 
 
+def _etag(h: Handler) -> None:
+    """A page with a validator: a conditional request that matches gets 304, no body."""
+    h.server.conditional.append(h.headers.get("If-None-Match"))
+    if h.headers.get("If-None-Match") == '"v1"':
+        h.send_response(304)
+        h.send_header("ETag", '"v1"')
+        h.end_headers()
+    else:
+        h.send_body(article_bytes(), extra={"ETag": '"v1"'})
+
+
 ROUTES = {
+    "/etag": _etag,
     VOV_PATH: lambda h: h.send_body(article_bytes()),
     "/article": lambda h: h.send_body(article_bytes()),
     "/redirect/1": lambda h: h.redirect(301, "/redirect/2"),
@@ -137,6 +149,7 @@ class FixtureServer(ThreadingHTTPServer):
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), Handler)
         self.hits: list[str] = []
+        self.conditional: list[str | None] = []  # If-None-Match of each /etag request
         self.flaky_count = 0
         self.slow_seconds = 3.0
         self.big_size = 300_000

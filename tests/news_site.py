@@ -77,19 +77,21 @@ def serve_news() -> Iterator[NewsServer]:
     srv.server_close()
 
 
-def capture(run: Cli, *urls: str) -> None:
-    result = run("capture", *urls, "--workers", "1")
+def capture(run: Cli, *urls: str, dedup: str = "url") -> None:
+    result = run("capture", *urls, "--workers", "1", "--dedup", dedup)
     assert result.exit_code == 0, result.output
 
 
 def three_snapshots(run: Cli, news: NewsServer) -> str:
     """Capture the story three times: as first published, with paragraph 2 corrected, and
-    unchanged again. Returns the story URL."""
+    unchanged again. Returns the story URL. Without deduplication, so the unchanged third
+    capture stores its payload and derives its own snapshot (tests/test_revisits.py covers
+    the default, where it becomes a revisit record)."""
     url = news.url(STORY_PATH)
-    capture(run, url)
+    capture(run, url, dedup="off")
     news.story.paragraphs[1] = PARAGRAPHS[1].replace("cuối tuần", "thứ Hai tuần sau")
-    capture(run, url)
-    capture(run, url)
+    capture(run, url, dedup="off")
+    capture(run, url, dedup="off")
     return url
 
 

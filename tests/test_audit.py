@@ -53,7 +53,8 @@ def entries(root: Path) -> list[dict]:
 
 
 def a_warc(root: Path) -> str:
-    return next(f["path"] for f in entries(root)[0]["files"] if f["path"].startswith("warcs/"))
+    return next(f["path"] for e in entries(root) for f in e.get("files", [])
+                if f["path"].startswith("warcs/"))
 
 
 def an_article(root: Path) -> str:
@@ -75,14 +76,14 @@ def test_clean_archive_audits_clean(copy):
     assert report["errors"] == 0 and codes(report) == set()
     signing = [(f["severity"], f["code"]) for f in report["findings"] if f["where"] == SIG_NAME]
     assert signing == [("warning", "unsigned")]  # no key: a warning, never a failure
-    assert report["entries"] == 3
+    assert report["entries"] == 5  # 2 captures, the seal of each run's WARC, 1 ingest
     assert report["files"] == 6  # 3 WARCs + 3 articles
 
 
 def test_text_summary_line(copy):
     result = Cli(copy)("audit")
     assert result.exit_code == 0
-    assert result.output.splitlines()[-1].startswith("audit OK: 3 manifest entries, 6 files")
+    assert result.output.splitlines()[-1].startswith("audit OK: 5 manifest entries, 6 files")
 
 
 def test_flipped_byte_in_a_warc(copy):
@@ -141,15 +142,27 @@ def test_one_character_of_article_text_changed(copy):
 
 def test_manifest_line_deleted_in_the_middle(copy):
     lines = manifest_lines(copy)
-    del lines[1]
+    assert b'"event":"capture"' in lines[2]
+    del lines[2]
     write_lines(copy, lines)
     code, report = audit_json(copy)
     assert code == 1
     found = codes(report)
-    assert ("seq-out-of-order", "manifest.jsonl:2") in found
-    assert ("broken-link", "manifest.jsonl:2") in found
-    # the deleted entry's files are now orphans
-    assert any(c == "orphan-file" for c, _ in found)
+    assert ("seq-out-of-order", "manifest.jsonl:3") in found
+    assert ("broken-link", "manifest.jsonl:3") in found
+    # the deleted capture's article is now an orphan
+    assert any(c == "orphan-file" and w.startswith("articles/") for c, w in found)
+
+
+def test_a_deleted_seal_event_leaves_an_unsealed_warc(copy):
+    lines = manifest_lines(copy)
+    assert b'"event":"message digest calculation"' in lines[1]
+    sealed = json.loads(lines[1])["files"][0]["path"]
+    del lines[1]
+    write_lines(copy, lines)
+    code, report = audit_json(copy)
+    assert code == 1
+    assert ("unsealed-file", sealed) in codes(report)
 
 
 def test_two_manifest_lines_swapped(copy):
@@ -195,7 +208,7 @@ def test_torn_last_line_then_repair(copy):
     write_lines(copy, lines)
     code, report = audit_json(copy)
     assert code == 1
-    assert ("torn-line", "manifest.jsonl:3") in codes(report)
+    assert ("torn-line", "manifest.jsonl:5") in codes(report)
 
     run = Cli(copy)
     dry = run("repair")
@@ -204,10 +217,10 @@ def test_torn_last_line_then_repair(copy):
     fixed = run("repair", "--yes")
     assert fixed.exit_code == 0 and "removed" in fixed.output
     after = entries(copy)
-    assert [e["seq"] for e in after] == [0, 1, 2]
+    assert [e["seq"] for e in after] == [0, 1, 2, 3, 4]  # the torn 5th line became the repair
     assert after[-1]["event"] == "repair"
     code, report = audit_json(copy)
-    assert ("torn-line", "manifest.jsonl:3") not in codes(report)
+    assert ("torn-line", "manifest.jsonl:5") not in codes(report)
     assert {c for c, _ in codes(report)} <= {"orphan-file"}  # the torn entry's files
 
 

@@ -186,3 +186,66 @@ def test_byline_parser_on_random_strings(raw):
     assert isinstance(parsed["authors"], list)
     if parsed["source"] is not None:
         assert parsed["raw"] is not None
+
+
+# ---------------------------------------------------------------- damaged stored WARCs
+
+STORED = settings(max_examples=60, deadline=None, derandomize=True,
+                  suppress_health_check=[HealthCheck.too_slow])
+_ARCHIVE: list[Path] = []  # built once per session (hypothesis reuses no fixtures)
+
+
+def stored_archive() -> Path:
+    """An archive with one ingested document (built on first use)."""
+    if not _ARCHIVE:
+        from news_site import Story
+
+        from archiver.ingest.paths import ingest_paths
+        from archiver.store.archive import Archive
+
+        root = Path(tempfile.mkdtemp(prefix="fuzz-archive-"))
+        doc = root / "story.html"
+        doc.write_bytes(Story().html())
+        [outcome] = ingest_paths(Archive(root / "archive"), [doc], url="https://news.example.org/a")
+        assert outcome.status == "ingested" and outcome.article is not None
+        assert outcome.article.status == "stored"
+        _ARCHIVE.append(root / "archive")
+    return _ARCHIVE[0]
+
+
+@STORED
+@given(edits)
+def test_readers_of_a_mutated_stored_warc_report_it_and_never_raise(changes):
+    """extract --all, index, export (wacz and bag check every file first), show/ls: a damaged
+    WARC is a finding for that file, never an exception."""
+    import shutil
+
+    from archiver.access import export, snapshots
+    from archiver.pipeline.rederive import rederive
+    from archiver.store import cdxj
+    from archiver.store.archive import Archive
+
+    with tempfile.TemporaryDirectory() as d:
+        root = Path(d) / "archive"
+        shutil.copytree(stored_archive(), root)
+        archive = Archive(root)
+        [warc] = sorted(root.glob("warcs/*/*/*.warc.gz"))
+        rel = warc.relative_to(root).as_posix()
+        original = warc.read_bytes()
+        damaged = mutate(original, changes)
+        warc.write_bytes(damaged)
+
+        for result in rederive(archive, [], force=True):
+            assert result.warc == rel
+            if result.status == "damaged":
+                assert result.offset is None or 0 <= result.offset <= len(damaged)
+        stats = cdxj.rebuild(archive)
+        assert all(f.where == rel for f in stats.findings)
+        try:
+            export.check_all(archive, export.pack_list(archive))
+            assert damaged == original
+        except export.ExportRefused as refused:
+            assert damaged != original
+            assert {f.where for f in refused.findings} == {rel}
+        for history in snapshots.histories(archive).values():
+            snapshots.summarize(archive, history)

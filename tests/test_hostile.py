@@ -245,7 +245,9 @@ def seeded(run: Cli, hostile: HostileServer, archive_dir: Path) -> Iterator[dict
     yield before
     log = archive_dir / "manifest.jsonl"
     after = snapshot(archive_dir)
-    derived = {archive_dir / "index.cdxj"}  # rebuilt from the WARCs: it grows by design
+    # rebuilt from the WARCs and the manifest: they grow by design
+    derived = {archive_dir / name for name in
+               ("index.cdxj", "catalog.sqlite", "catalog.sqlite-wal", "catalog.sqlite-shm")}
     for path, data in before.items():
         if path == log:
             assert after[path].startswith(data), "manifest history changed"
@@ -255,7 +257,9 @@ def seeded(run: Cli, hostile: HostileServer, archive_dir: Path) -> Iterator[dict
 
 
 def last_entry(root: Path) -> dict:
-    return list(manifest.iter_entries(root / "manifest.jsonl"))[-1]
+    """The newest capture or ingestion (a capture run ends with its WARC's seal event)."""
+    entries = manifest.iter_entries(root / "manifest.jsonl")
+    return [e for e in entries if e["event"] != "message digest calculation"][-1]
 
 
 def newest_warc(root: Path, before: dict[Path, bytes]) -> Path:
@@ -588,3 +592,110 @@ def test_captured_content_is_never_fetched_from_or_executed(run, hostile, seeded
     for p in archive_dir.rglob("*"):
         if p.is_file():
             assert b"TOP-SECRET" not in p.read_bytes(), p  # no external entity resolved
+
+
+# ---------------------------------------------------------------- a damaged stored WARC
+
+def _story(title: str, extra: str = "") -> bytes:
+    from news_site import Story
+
+    story = Story()
+    story.title = title
+    if extra:
+        story.paragraphs = [*story.paragraphs, extra]
+    return story.html()
+
+
+@pytest.fixture
+def damaged(run: Cli, archive_dir: Path, tmp_path: Path) -> dict[str, object]:
+    """Three ingested documents (two snapshots of one story, one other story), then one
+    flipped byte inside the resource record of the first WARC."""
+    docs = [("one.html", "https://news.example.org/one", _story("Story one")),
+            ("two.html", "https://news.example.org/two", _story("Story two")),
+            ("one-b.html", "https://news.example.org/one",
+             _story("Story one", "Cập nhật: thêm một đoạn văn mới cho bài báo này."))]
+    for name, url, body in docs:
+        (tmp_path / name).write_bytes(body)
+        assert run("ingest", str(tmp_path / name), "--url", url).exit_code == 0
+    first = warc_files(archive_dir)[0]
+    offset = next(off for _, kind, off in _record_ids(first) if kind == "resource")
+    data = bytearray(first.read_bytes())
+    data[offset + 200] ^= 0xFF  # inside the resource record's deflate stream
+    first.write_bytes(bytes(data))
+    return {"warc": first.relative_to(archive_dir).as_posix(), "offset": offset,
+            "others": [w.relative_to(archive_dir).as_posix() for w in warc_files(archive_dir)[1:]]}
+
+
+def _record_ids(path: Path) -> list[tuple[str, str, int]]:
+    from archiver.store.warc import record_ids
+
+    return list(record_ids(path))
+
+
+def test_extract_all_reports_a_damaged_warc_and_goes_on(run, damaged):
+    result = run("extract", "--all")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert f"ERROR: {damaged['warc']} @" in result.output and "damaged WARC" in result.output
+    for other in damaged["others"]:
+        assert f"[{other}]" in result.output  # the other WARCs were read
+    lines = [json.loads(x) for x in run("extract", "--all", "--json").output.splitlines()]
+    [bad] = [x for x in lines if x["status"] == "damaged"]
+    assert bad["warc"] == damaged["warc"] and isinstance(bad["offset"], int)
+    assert {x["warc"] for x in lines if x["status"] == "unchanged"} == set(damaged["others"])
+
+
+def test_index_reports_a_damaged_warc_and_indexes_the_rest(run, damaged, archive_dir):
+    result = run("index", "--json")
+    assert result.exit_code == 1
+    stats = json.loads(result.output)
+    [finding] = stats["findings"]
+    assert finding["where"] == damaged["warc"] and isinstance(finding["offset"], int)
+    indexed = (archive_dir / "index.cdxj").read_text()
+    assert all(other in indexed for other in damaged["others"])
+
+
+@pytest.mark.parametrize("kind", ["wacz", "bag"])
+def test_export_names_every_damaged_file_with_its_offset(run, damaged, archive_dir, tmp_path,
+                                                         kind):
+    article = sorted((archive_dir / "articles").rglob("*.json"))[-1]
+    article.write_bytes(article.read_bytes() + b" ")  # a second damaged file
+    out = tmp_path / f"out.{kind}"
+    result = run("export", kind, str(out), "--json")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    findings = json.loads(result.output)["findings"]
+    located = [f for f in findings if f["where"] == damaged["warc"] and "offset" in f]
+    assert located and located[0]["offset"] == damaged["offset"]  # the damaged member
+    assert any(f["where"] == article.relative_to(archive_dir).as_posix() for f in findings)
+    assert not out.exists() and not list(tmp_path.glob(".tmp-*"))
+
+
+def test_show_ls_and_diff_read_no_warc_and_are_unaffected(run, damaged):
+    # They read the manifest and the article files only: a damaged WARC is audit's and
+    # validate's to report, and the views still work.
+    for args in (("show", "https://news.example.org/one"), ("ls",),
+                 ("diff", "https://news.example.org/one")):
+        result = run(*args)
+        assert result.exit_code == 0, (args, result.output)
+    assert "text changed" in run("diff", "https://news.example.org/one").output
+
+
+def test_show_ls_and_diff_report_a_damaged_article_file_and_go_on(run, damaged, archive_dir):
+    history = json.loads(run("show", "https://news.example.org/one", "--json").output)
+    latest = archive_dir / history["snapshots"][-1]["path"]
+    text = latest.read_bytes()
+    cut = len(text) // 2
+    latest.write_bytes(text[:cut])  # torn in the middle
+    # The offset is where the JSON breaks: the start of the string the cut left open.
+    start = text.rfind(b'"', 0, cut)
+    shown = f"{latest.relative_to(archive_dir).as_posix()} @{start}"
+
+    listed = run("ls")
+    assert listed.exit_code == 1 and "Traceback" not in listed.output
+    assert shown in listed.output and "Story two" in listed.output  # the others are listed
+    showed = run("show", "https://news.example.org/one")
+    assert showed.exit_code == 1 and shown in showed.output
+    assert run("show", "https://news.example.org/two").exit_code == 0
+    compared = run("diff", "https://news.example.org/one")  # nothing else to compare with
+    assert compared.exit_code == 1 and "Traceback" not in compared.output
+    assert f"{latest.relative_to(archive_dir).as_posix()}: damaged at offset {start}" in \
+        compared.output

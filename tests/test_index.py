@@ -22,7 +22,7 @@ def news() -> Iterator[NewsServer]:
 
 @pytest.fixture
 def archive(run, news, archive_dir) -> Archive:
-    """Four WARCs: the story twice, a redirect chain, a 404."""
+    """Three WARCs, one per run: the story; the story again with a redirect chain; a 404."""
     capture(run, news.url(STORY_PATH))
     news.story.paragraphs[0] = "Cập nhật: " + news.story.paragraphs[0]
     capture(run, news.url(STORY_PATH), news.url(REDIRECT_PATH))
@@ -36,23 +36,27 @@ def index_text(archive: Archive) -> str:
 
 def test_index_command_indexes_every_replayable_record_sorted(run, news, archive):
     [stats] = run.json_lines("index")
-    assert stats == {"index": "index.cdxj", "warcs": 4, "lines": 5}
+    assert stats == {"index": "index.cdxj", "warcs": 3, "lines": 5}
     lines = index_text(archive).splitlines()
     assert lines == sorted(lines)  # byte order, as pywb's binary search needs
     parsed = [cdxj.CdxjLine.parse(line) for line in lines]
-    # responses only: no warcinfo, request, metadata or conversion records
-    assert sorted((p.url.removeprefix(news.base), p.fields["status"]) for p in parsed) == [
-        ("/go/mua-ha-noi", "301"), ("/missing", "404"),
-        ("/news/mua-ha-noi", "200"), ("/news/mua-ha-noi", "200"), ("/news/mua-ha-noi", "200")]
+    # responses and revisits only: no warcinfo, request, metadata or conversion records. The
+    # story reached again through the 301, unchanged, is a revisit.
+    assert sorted((p.url.removeprefix(news.base), p.fields["status"], p.fields["mime"])
+                  for p in parsed) == [
+        ("/go/mua-ha-noi", "301", "text/plain"), ("/missing", "404", "text/html"),
+        ("/news/mua-ha-noi", "200", "text/html"), ("/news/mua-ha-noi", "200", "text/html"),
+        ("/news/mua-ha-noi", "200", "warc/revisit")]
     for p in parsed:
         assert p.urlkey.startswith("1,0,0,127:")  # SURT form
         assert len(p.timestamp) == 14
         assert p.filename.startswith("warcs/") and archive.resolve(p.filename).is_file()
         record = read_record_at(archive.resolve(p.filename), int(p.fields["offset"]))
-        assert record.rec_type == "response" and record.target_uri == p.url
+        assert record.rec_type in ("response", "revisit") and record.target_uri == p.url
+        assert (record.rec_type == "revisit") == (p.fields["mime"] == "warc/revisit")
         assert p.fields["digest"] == record.headers["WARC-Payload-Digest"]
     text = run("index").output
-    assert "5 records from 4 WARC files" in text
+    assert "5 records from 3 WARC files" in text
 
 
 def test_add_warc_merges_to_the_same_file_rebuild_makes(archive):
@@ -110,21 +114,22 @@ def test_temporaries_of_interrupted_writes_are_not_indexed(archive):
     leftover.parent.mkdir(parents=True, exist_ok=True)
     leftover.write_bytes(b"half a WARC")
     stats = cdxj.rebuild(archive)
-    assert stats.warcs == 4
+    assert stats.warcs == 3
     assert ".tmp-" not in index_text(archive)
     assert not list(archive.root.glob(".tmp-*"))  # the index itself was written atomically
 
 
-def test_an_unreadable_warc_is_a_clear_error_and_keeps_the_old_index(run, archive):
+def test_an_unreadable_warc_is_a_finding_and_the_others_are_indexed(run, archive):
+    # issue 16 item 5: a damaged file is a finding (file, offset), the rest is indexed, exit 1
     cdxj.rebuild(archive)
     before = index_text(archive)
     bad = archive.warcs_dir / "2026" / "broken.warc.gz"
     bad.parent.mkdir(parents=True, exist_ok=True)
     bad.write_bytes(b"\x1f\x8b\x08\x00garbage" * 10)
     result = run("index")
-    assert result.exit_code == 2
-    assert "cannot index WARC" in result.output
-    assert index_text(archive) == before
+    assert result.exit_code == 1
+    assert "ERROR: warcs/2026/broken.warc.gz @0: stops parsing" in result.output
+    assert index_text(archive) == before  # every readable record still indexed
 
 
 def test_index_refuses_a_missing_archive(run):

@@ -1,9 +1,11 @@
-"""Replay proven with pywb itself: our WARCs and our index.cdxj, served by a real pywb on
-127.0.0.1, give back the archived article, earlier snapshots by time, and redirects.
+"""Replay proven with pywb itself: our WARCs and our per-WARC indexes, served by a real pywb
+on 127.0.0.1, give back the archived article, earlier snapshots by time, redirects, and the
+original payload for a revisit record.
 
 pywb comes with the test extra (`pip install -e '.[test]'`); nothing is installed here.
-Collections in one pywb: `ours` reads the archive in place through its index.cdxj (the
-README's recipe); `packed` is our WACZ export added with `wb-manager add --unpack-wacz`;
+Collections in one pywb: `ours` reads the archive in place through its indexes/ folder (a
+directory index source: one CDXJ per WARC, written by capture itself); `packed` is our WACZ
+export added with `wb-manager add --unpack-wacz`;
 `added` is one WARC added with plain `wb-manager add`, which pywb re-indexes itself.
 """
 
@@ -16,6 +18,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import pytest
@@ -56,7 +59,7 @@ def write_config(cwd: Path, archive: Path) -> None:
     (cwd / "config.yaml").write_text(
         "collections:\n"
         "  ours:\n"
-        f"    index_paths: {archive / 'index.cdxj'}\n"
+        f"    index_paths: {archive / 'indexes'}\n"
         f"    archive_paths: {archive}/\n"
         "framed_replay: false\n",
         encoding="utf-8")
@@ -103,16 +106,18 @@ def wait_until_up(proc: subprocess.Popen[bytes], base: str, log: Path) -> None:
 
 @pytest.fixture(scope="module")
 def archive(news: NewsServer, tmp_path_factory: pytest.TempPathFactory) -> Archive:
-    """The story captured, then (a second later, so 14-digit timestamps differ) captured
-    with changed text and once through a 301; indexed, exported, put in two collections."""
+    """The story captured; a second later (14-digit timestamps differ) captured unchanged, a
+    revisit record; then with changed text, and once through a 301 (a revisit of that);
+    exported, and put in two more collections."""
     root = tmp_path_factory.mktemp("replay")
     run = Cli(root / "archive")
     capture(run, news.url(STORY_PATH))
     time.sleep(1.1)
+    capture(run, news.url(STORY_PATH))  # unchanged: a revisit record
+    time.sleep(1.1)
     news.story.paragraphs[0] = "Tin cập nhật: " + news.story.paragraphs[0]
     capture(run, news.url(STORY_PATH))
     capture(run, news.url(REDIRECT_PATH))
-    assert run("index").exit_code == 0
     wacz = root / "export.wacz"
     assert run("export", "wacz", str(wacz)).exit_code == 0
     archive = Archive(root / "archive")
@@ -162,6 +167,20 @@ def test_pywb_replays_captures_latest_earlier_and_through_redirects(
     assert title_of(packed.text) == TITLE and "Tin cập nhật:" in packed.text
     hop = requests.get(f"{pywb}/packed/{news.url(REDIRECT_PATH)}", timeout=30)
     assert hop.status_code == 200 and title_of(hop.text) == TITLE
+
+
+def test_a_revisit_replays_with_the_original_payload(archive, pywb, news):
+    story = news.url(STORY_PATH)
+    lines = sorted(cdxj.lookup(archive, story), key=lambda line: line.timestamp)
+    revisit = lines[1]
+    assert revisit.fields["mime"] == "warc/revisit" and lines[0].fields["mime"] == "text/html"
+    replayed = requests.get(f"{pywb}/ours/{revisit.timestamp}/{story}", timeout=30)
+    assert replayed.status_code == 200, replayed.text[:300]
+    assert title_of(replayed.text) == TITLE
+    assert "Tin cập nhật:" not in replayed.text  # the payload of the first capture
+    # served as the revisit itself (its own time), with the payload it refers to
+    served_at = parsedate_to_datetime(replayed.headers["Memento-Datetime"])
+    assert served_at.strftime("%Y%m%d%H%M%S") == revisit.timestamp != lines[0].timestamp
 
 
 def test_plain_wb_manager_add_of_a_warc_replays_the_page(archive, pywb, news):

@@ -63,7 +63,7 @@ def test_show_finds_the_article_by_id_and_by_the_url_that_redirected(run, news, 
     [by_url] = run.json_lines("show", story)
     [by_id] = run.json_lines("show", by_url["id"])
     assert by_id["snapshots"] == by_url["snapshots"]
-    capture(run, news.url(REDIRECT_PATH))
+    capture(run, news.url(REDIRECT_PATH), dedup="off")  # a snapshot of its own, via the 301
     [via_redirect] = run.json_lines("show", news.url(REDIRECT_PATH))
     assert via_redirect["id"] == by_url["id"]
     assert len(via_redirect["snapshots"]) == 4
@@ -147,3 +147,28 @@ def test_views_refuse_a_missing_archive(run):
         result = run(*args)
         assert result.exit_code == 2
         assert "no archive here" in result.output
+
+
+def _capture_story(run, title: str, published: str) -> None:
+    other = NewsServer()
+    other.story.title = title
+    other.story.published = published
+    other.start()
+    try:
+        capture(run, other.url(STORY_PATH))
+    finally:
+        other.shutdown()
+        other.server_close()
+
+
+def test_ls_shows_undated_articles_as_dashes_and_nulls_sorted_last(run, news, story):
+    # Go's zero time (Hugo and others print it for undated pages) is no date; nor is none.
+    _capture_story(run, "Tin không ngày", "0001-01-01T00:00:00Z")
+    _capture_story(run, "Tin cũ hơn", "2026-11-01T09:00:00+07:00")
+    rows = run.json_lines("ls")
+    assert [r["title"] for r in rows] == ["Tin cũ hơn", TITLE, "Tin không ngày"]
+    assert rows[-1]["date"] is None and rows[-1]["captured_at"]  # capture time kept apart
+    assert [r["title"] for r in run.json_lines("ls", "--reverse")] == \
+        [TITLE, "Tin cũ hơn", "Tin không ngày"]  # undated last either way
+    text = run("ls").output.splitlines()
+    assert text[-1].startswith("- ") and "0001" not in run("ls").output

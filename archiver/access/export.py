@@ -11,7 +11,9 @@ packing a corrupted file would launder the corruption into a package that valida
   (`archiver audit --archive BAG/data` works on it).
 
 Outputs are built under a temporary name beside the target and renamed into place, so an
-interrupted export leaves no half-package under the final name.
+interrupted export leaves no half-package under the final name. Every file is checked before
+anything is kept: each damaged one is a finding (for a WARC, the offsets `warccheck` locates)
+and the export is refused as a whole (ExportRefused), never packed without it.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from archiver import SOFTWARE_NAME, __version__
 from archiver.access import snapshots
 from archiver.base import agent
 from archiver.base.errors import StoreError, UsageError
+from archiver.base.findings import Finding
 from archiver.store import cdxj, manifest
 from archiver.store.archive import COPY_CHUNK, Archive, fsync_dir
 from archiver.store.warc import WARC_SUFFIXES
@@ -142,6 +145,50 @@ def verify_file(archive: Archive, item: PackFile, progress: Progress | None = No
     copy_verified(archive, item, _NullWriter(), progress)
 
 
+class ExportRefused(StoreError):
+    """Some files the manifest names are damaged or missing: nothing was packaged."""
+
+    def __init__(self, findings: list[Finding]) -> None:
+        super().__init__("\n".join([f.render() for f in findings]
+                                   + [f"{len({f.where for f in findings})} damaged or missing "
+                                      "files; nothing packaged. Run `archiver audit`"]))
+        self.findings = findings
+
+
+def damage_findings(archive: Archive, item: PackFile, error: StoreError) -> list[Finding]:
+    """What is wrong with a file that failed its check: the error, and for a WARC where it
+    is damaged (warccheck's errors, with their offsets)."""
+    found = [Finding("error", "damaged-file", item.relpath,
+                     str(error).removeprefix(f"{item.relpath}: "))]
+    path = archive.resolve(item.relpath)
+    if item.relpath.endswith(WARC_SUFFIXES) and path.is_file():
+        from archiver.check.warccheck import check_warc
+
+        found += [f for f in check_warc(path, where=item.relpath).findings
+                  if f.severity == "error"]
+    return found
+
+
+def check_all(archive: Archive, files: list[PackFile], progress: Progress | None = None,
+              copy_to: Callable[[PackFile], IO[bytes]] | None = None) -> int:
+    """Check (and with `copy_to`, copy) every file; raise ExportRefused naming every damaged
+    or missing one, after all were looked at. Returns the bytes checked."""
+    findings: list[Finding] = []
+    total = 0
+    for item in files:
+        try:
+            if copy_to is None:
+                verify_file(archive, item, progress)
+            else:
+                with copy_to(item) as out:
+                    total += copy_verified(archive, item, out, progress)
+        except StoreError as exc:
+            findings += damage_findings(archive, item, exc)
+    if findings:
+        raise ExportRefused(findings)
+    return total
+
+
 # ---------------------------------------------------------------- atomic output
 
 
@@ -203,8 +250,7 @@ def export_wacz(archive: Archive, out: Path, title: str | None = None,
     if not warcs:
         raise UsageError(f"{archive.root}: no WARC files to package")
     _check_unique_names(warcs)
-    for item in files:  # py-wacz reads the WARCs itself: check them first
-        verify_file(archive, item, progress)
+    check_all(archive, files, progress)  # py-wacz reads the WARCs itself: check them first
     pages = wacz_pages(archive, [w.relpath for w in warcs])
     result = ExportResult("wacz", str(out), 0, 0, pages=len(pages))
     with _atomic_output(out) as temp:
@@ -356,11 +402,13 @@ def export_bag(archive: Archive, out: Path, info: BagInfo,
     result = ExportResult("bag", str(out), len(files), 0)
     with _atomic_output(out) as temp:
         temp.mkdir()
-        for item in files:
+
+        def create(item: PackFile) -> IO[bytes]:
             target = temp / item.relpath
             target.parent.mkdir(parents=True, exist_ok=True)
-            with open(target, "xb") as f:
-                result.bytes += copy_verified(archive, item, f, progress)
+            return open(target, "xb")
+
+        result.bytes = check_all(archive, files, progress, copy_to=create)
         # make_bag moves the folder's contents into data/ and chdirs while it works.
         bag = bagit.make_bag(str(temp), info.to_dict(), checksums=["sha256", "sha512"])
         _declare_rfc8493(bag)

@@ -1,10 +1,12 @@
 """Repeated snapshots of one article: which captures exist, the latest one, and what changed.
 
 Capturing a URL again is normal (daily snapshots). Each capture's article goes to its own file
-`articles/<article-id>/<snapshot>.json`, so snapshots never overwrite each other. The manifest
-is the catalogue: every capture/ingestion event names the article files it produced with their
-`text_sha256`, so listing snapshots reads the manifest only, and deciding "did the text change"
-compares two digests before any file is opened.
+`articles/<article-id>/<snapshot>.json`, so snapshots never overwrite each other. Every
+capture/ingestion event names the article files it produced with their `text_sha256`, and
+catalog.sqlite (derived from those events) answers "which snapshots has this article" by
+index, so listing snapshots reads neither the whole manifest nor the article files, and
+deciding "did the text change" compares two digests before any file is opened. When the
+catalog cannot be opened (a read-only copy of an archive), the manifest is read instead.
 
 Snapshots are listed in manifest order (the order they entered the archive); a re-extraction of
 the same capture (same source record, newer extractor) replaces that capture's entry rather
@@ -19,7 +21,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from archiver.base.errors import StoreError, UnreadableInputError, UsageError
+from archiver.base.errors import DamagedFileError, StoreError, UsageError
+from archiver.base.findings import Finding
 from archiver.store import manifest
 from archiver.store.archive import Archive
 
@@ -39,22 +42,34 @@ class Snapshot:
     recorded_at: str  # that entry's time
     number: int = 0  # 1-based position among the article's snapshots
     _article: dict[str, Any] | None = field(default=None, repr=False)
+    row: dict[str, Any] | None = field(default=None, repr=False)  # its catalog row, if any
 
     def load(self, archive: Archive) -> dict[str, Any]:
-        """The article document (read once, then kept)."""
+        """The article document (read once, then kept). A missing or damaged file raises
+        StoreError (DamagedFileError, with the offset where the JSON breaks)."""
         if self._article is None:
             path = archive.resolve(self.path)
             try:
-                self._article = json.loads(path.read_bytes())
+                data = path.read_bytes()
             except FileNotFoundError as exc:
                 raise StoreError(f"{self.path}: article file named by the manifest is missing "
                                  "(run `archiver audit`)") from exc
-            except (OSError, ValueError) as exc:
-                raise UnreadableInputError(f"{self.path}: cannot read article: {exc}") from exc
+            except OSError as exc:
+                raise DamagedFileError(self.path, None, f"cannot read: {exc}") from exc
+            try:
+                doc = json.loads(data)
+            except ValueError as exc:
+                raise DamagedFileError(self.path, _byte_offset(data, exc),
+                                       f"not readable JSON: {exc}") from exc
+            if not isinstance(doc, dict):
+                raise DamagedFileError(self.path, 0, "not a JSON object")
+            self._article = doc
         return self._article
 
     def captured_at(self, archive: Archive) -> str:
         """The WARC-Date of the source record: when the page was fetched."""
+        if self.row is not None and self.row["captured_at"]:
+            return str(self.row["captured_at"])  # the catalog read it from the file
         capture = self.load(archive).get("capture") or {}
         return str(capture.get("warc_date") or self.recorded_at)
 
@@ -104,6 +119,15 @@ class ArticleHistory:
         return self.snapshots[n - 1 if n > 0 else n]
 
 
+def _byte_offset(data: bytes, exc: ValueError) -> int | None:
+    """Where in the file JSON parsing failed, in bytes (JSONDecodeError counts characters)."""
+    if isinstance(exc, UnicodeDecodeError):
+        return exc.start
+    if isinstance(exc, json.JSONDecodeError):
+        return len(data.decode("utf-8", "replace")[:exc.pos].encode("utf-8"))
+    return None
+
+
 def iter_snapshots(archive: Archive) -> Iterator[Snapshot]:
     """Every article file the manifest names, in manifest order (duplicates included)."""
     if not archive.manifest_path.is_file():
@@ -122,11 +146,49 @@ def iter_snapshots(archive: Archive) -> Iterator[Snapshot]:
             )
 
 
-def histories(archive: Archive) -> dict[str, ArticleHistory]:
-    """Every article's snapshots, one per source record (a re-extraction replaces the
-    earlier article of the same capture in place), numbered in manifest order."""
+def catalog_snapshots(archive: Archive, article_ids: list[str] | None = None
+                      ) -> Iterator[Snapshot] | None:
+    """The same snapshots from catalog.sqlite (all, or of these articles), or None when the
+    catalog cannot be opened (a read-only copy of an archive): then the manifest serves."""
+    from archiver.store.catalog import Catalog
+
+    if not archive.manifest_path.is_file():
+        raise UsageError(f"{archive.manifest_path}: no archive here")
+    try:
+        catalog = Catalog.open(archive)
+    except StoreError:
+        return None
+    return _rows_as_snapshots(catalog, article_ids)
+
+
+def _rows_as_snapshots(catalog: Any, article_ids: list[str] | None) -> Iterator[Snapshot]:
+    with catalog:
+        for article_id in article_ids if article_ids is not None else [None]:
+            for row in catalog.snapshots_of(article_id):
+                yield _snapshot(row)
+
+
+def _snapshot(row: dict[str, Any]) -> Snapshot:
+    urls = tuple(str(u) for u in (row["source_url"], row["final_url"]) if u)
+    snap = Snapshot(article_id=row["id"], path=row["path"], url=row["url"], source_urls=urls,
+                    record_id=row["record_id"], text_sha256=row["text_sha256"],
+                    sha256=row["sha256"], seq=row["seq"], recorded_at=row["recorded_at"])
+    snap.row = row
+    return snap
+
+
+def histories(archive: Archive, article_ids: list[str] | None = None
+              ) -> dict[str, ArticleHistory]:
+    """Every article's snapshots (or these articles'), one per source record (a
+    re-extraction replaces the earlier article of the same capture in place), numbered in
+    manifest order."""
+    snaps = catalog_snapshots(archive, article_ids)
+    if snaps is None:
+        wanted = set(article_ids) if article_ids is not None else None
+        snaps = (s for s in iter_snapshots(archive)
+                 if wanted is None or s.article_id in wanted)
     by_id: dict[str, dict[str, Snapshot]] = {}
-    for snap in iter_snapshots(archive):
+    for snap in snaps:
         records = by_id.setdefault(snap.article_id, {})
         earlier = records.pop(snap.record_id, None)
         if earlier is not None:
@@ -135,17 +197,27 @@ def histories(archive: Archive) -> dict[str, ArticleHistory]:
         records[snap.record_id] = snap
     out: dict[str, ArticleHistory] = {}
     for article_id, records in by_id.items():
-        snaps = sorted(records.values(), key=lambda s: s.seq)
-        for number, snap in enumerate(snaps, start=1):
+        ordered = sorted(records.values(), key=lambda s: s.seq)
+        for number, snap in enumerate(ordered, start=1):
             snap.number = number
-        out[article_id] = ArticleHistory(article_id, snaps)
+        out[article_id] = ArticleHistory(article_id, ordered)
     return out
 
 
 def find(archive: Archive, query: str) -> list[ArticleHistory]:
     """Histories of the articles `query` names: an article id, the article's URL, or a URL
-    that was captured (before or after redirects)."""
-    found = [h for h in histories(archive).values()
+    that was captured (before or after redirects). The catalog answers which articles
+    those are; without it, every snapshot the manifest names is tested."""
+    from archiver.store.catalog import Catalog
+
+    if not archive.manifest_path.is_file():
+        raise UsageError(f"{archive.manifest_path}: no archive here")
+    try:
+        with Catalog.open(archive) as catalog:
+            ids: list[str] | None = catalog.article_ids_matching(query)
+    except StoreError:
+        ids = None
+    found = [h for h in histories(archive, ids).values()
              if any(s.matches(query) for s in h.snapshots)]
     return sorted(found, key=lambda h: h.article_id)
 
@@ -234,46 +306,86 @@ class ArticleSummary:
     """One line of `archiver ls`: the latest snapshot's metadata and the snapshot count."""
 
     article_id: str
-    date: str | None  # published_at, else the latest capture time
+    date: str | None  # published_at; None when the article states no real date
     title: str | None
     byline: str | None
     source: str | None
     url: str | None
     snapshots: int
     latest_path: str
+    captured_at: str | None = None  # the latest snapshot's capture time
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.article_id, "date": self.date, "title": self.title,
                 "byline": self.byline, "source": self.source, "url": self.url,
-                "snapshots": self.snapshots, "latest": self.latest_path}
+                "snapshots": self.snapshots, "latest": self.latest_path,
+                "captured_at": self.captured_at}
 
 
 SORT_KEYS = ("date", "id", "title", "snapshots")
+# "No date" written as a date: Go's zero time.Time and .NET's DateTime.MinValue (Hugo and
+# other generators print it into JSON-LD and meta tags of undated pages).
+PLACEHOLDER_YEAR = "0001-"
+
+
+def publication_date(article: dict[str, Any]) -> str | None:
+    """The article's stated publication date, or None (absent or a placeholder)."""
+    value = article.get("published_at")
+    if not isinstance(value, str) or not value or value.startswith(PLACEHOLDER_YEAR):
+        return None
+    return value
 
 
 def summarize(archive: Archive, history: ArticleHistory) -> ArticleSummary:
     latest = history.latest
+    row = latest.row
+    if row is not None and row["schema_version"] is not None:
+        # the catalog holds these fields of the article file: no need to open it
+        return ArticleSummary(
+            article_id=history.article_id,
+            date=publication_date({"published_at": row["published_at"]}),
+            title=row["title"], byline=row["byline"], source=row["source"], url=row["url"],
+            snapshots=len(history.snapshots), latest_path=latest.path,
+            captured_at=latest.captured_at(archive))
     article = latest.load(archive)
     byline = article.get("byline") or {}
     publisher = article.get("publisher") or {}
     return ArticleSummary(
         article_id=history.article_id,
-        date=article.get("published_at") or latest.captured_at(archive),
+        date=publication_date(article),
         title=article.get("title"),
         byline=byline.get("raw"),
         source=byline.get("source") or publisher.get("name"),
         url=article.get("url"),
         snapshots=len(history.snapshots),
         latest_path=latest.path,
+        captured_at=latest.captured_at(archive),
     )
 
 
-def list_articles(archive: Archive, sort: str = "date", reverse: bool = False
-                  ) -> list[ArticleSummary]:
-    """Every article in the archive, one summary each, sorted (missing values last)."""
+def problem(exc: StoreError) -> Finding:
+    """A missing or damaged article file, as a finding for the views to report."""
+    if isinstance(exc, DamagedFileError):
+        return Finding("error", "damaged-file", exc.path, exc.reason, offset=exc.offset)
+    where, _, message = str(exc).partition(": ")
+    return Finding("error", "missing-file", where, message)
+
+
+def list_articles(archive: Archive, sort: str = "date", reverse: bool = False,
+                  problems: list[Finding] | None = None) -> list[ArticleSummary]:
+    """Every article in the archive, one summary each, sorted; rows without the sort value
+    (an undated article when sorting by date) come last, also when reversed. With `problems`,
+    an article whose latest file is missing or damaged is a finding there, not an error."""
     if sort not in SORT_KEYS:
         raise UsageError(f"cannot sort by {sort!r}; choose one of {', '.join(SORT_KEYS)}")
-    rows = [summarize(archive, h) for h in histories(archive).values()]
+    rows = []
+    for history in histories(archive).values():
+        try:
+            rows.append(summarize(archive, history))
+        except StoreError as exc:  # one unreadable article file does not hide the others
+            if problems is None:
+                raise
+            problems.append(problem(exc))
     present = [r for r in rows if getattr(r, _attr(sort)) is not None]
     missing = [r for r in rows if getattr(r, _attr(sort)) is None]
     present.sort(key=lambda r: (_sort_value(r, sort), r.article_id), reverse=reverse)

@@ -21,6 +21,16 @@ class StoreError(ArchiverError):
     """The archive on disk could not be written or read as expected."""
 
 
+class DamagedFileError(StoreError):
+    """A stored file stops parsing at `offset` (a flipped byte, a torn copy): readers report
+    it as a finding for that file and go on with the others."""
+
+    def __init__(self, path: str, offset: int | None, reason: str) -> None:
+        at = f" at offset {offset}" if offset is not None else ""
+        super().__init__(f"{path}: damaged{at}: {reason}")
+        self.path, self.offset, self.reason = path, offset, reason
+
+
 class ManifestError(StoreError):
     """The provenance manifest is unreadable or an entry would be invalid."""
 

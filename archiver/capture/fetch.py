@@ -294,17 +294,20 @@ class Fetcher:
     def close(self) -> None:
         self.session.close()
 
-    def fetch(self, url: str) -> FetchResult:
+    def fetch(self, url: str, headers: dict[str, str] | None = None) -> FetchResult:
         """Fetch `url`, following redirects hop by hop. Raises UsageError for a URL we refuse;
-        network failures end up in `FetchResult.error` with every exchange made so far."""
+        network failures end up in `FetchResult.error` with every exchange made so far.
+        `headers` go with the request for `url` itself (a conditional request's validators),
+        not with the redirect hops."""
         check_url(url)
         deadline = time.monotonic() + self.options.max_time
         result = FetchResult(url=url, exchanges=[], final_url=url)
         seen = {url}
         current = url
         try:
-            for _hop in range(self.options.max_redirects + 1):
-                exchange = self._fetch_with_retries(current, deadline, result)
+            for hop in range(self.options.max_redirects + 1):
+                exchange = self._fetch_with_retries(current, deadline, result,
+                                                    headers if hop == 0 else None)
                 if exchange is None:
                     return result
                 result.final_url = current
@@ -331,11 +334,11 @@ class Fetcher:
             raise FetchError(f"redirect loop at {target}")
         return target
 
-    def _fetch_with_retries(self, url: str, deadline: float,
-                            result: FetchResult) -> Exchange | None:
+    def _fetch_with_retries(self, url: str, deadline: float, result: FetchResult,
+                            headers: dict[str, str] | None = None) -> Exchange | None:
         attempt = 0
         while True:
-            exchange = self._exchange(url, deadline)
+            exchange = self._exchange(url, deadline, headers)
             result.exchanges.append(exchange)
             retry_wait = self._retry_wait(exchange, attempt)
             if retry_wait is None or time.monotonic() + retry_wait >= deadline:
@@ -358,7 +361,8 @@ class Fetcher:
             return min(wait, MAX_RETRY_AFTER)
         return None
 
-    def _exchange(self, url: str, deadline: float) -> Exchange:
+    def _exchange(self, url: str, deadline: float,
+                  headers: dict[str, str] | None = None) -> Exchange:
         self.pacer.wait(url)
         exchange = Exchange(url=url, started_at=datetime.now(UTC))
         rec = Recording()
@@ -367,7 +371,8 @@ class Fetcher:
         try:
             remaining = max(0.001, deadline - t0)
             timeout = (min(self.options.timeout, remaining), min(self.options.timeout, remaining))
-            response = self.session.get(url, stream=True, allow_redirects=False, timeout=timeout)
+            response = self.session.get(url, stream=True, allow_redirects=False, timeout=timeout,
+                                        headers=headers)
             try:
                 self._read_body(response, exchange)
             finally:

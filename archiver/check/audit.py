@@ -4,7 +4,13 @@ only, and changes nothing (except an optional `fixity check` event, appended by 
 Checks: the hash chain (order, links, each entry's hash, schema); every file the manifest names
 (present, size, sha256: streamed, in parallel threads since hashlib releases the GIL); every
 record id at its recorded offset; every article file's id and byline against the manifest;
-files nobody named (orphans: warnings, the trace of an interrupted write).
+files nobody named (orphans: warnings, the trace of an interrupted write); catalog.sqlite rows
+that disagree with the manifest (warnings: derived data, the manifest wins).
+
+Rolling WARCs are checked as the manifest names them: a sealed one whole, from its seal event
+(`message digest calculation`), like any file; one still `.open` range by range, from the
+capture entries' `ranges` (the sha256 of each capture's bytes), since its whole-file digest
+does not exist yet.
 """
 
 from __future__ import annotations
@@ -26,6 +32,8 @@ from archiver.base.errors import UnreadableInputError, UsageError
 from archiver.base.findings import Finding, Report
 from archiver.store import manifest, signing
 from archiver.store.archive import Archive, hash_file
+from archiver.store.catalog_check import CatalogVerifier
+from archiver.store.rolling import OPEN_SUFFIX, open_path
 from archiver.store.warc import record_ids_at
 
 Progress = Callable[[int], None]
@@ -137,7 +145,7 @@ def _valid_file_claim(f: Any) -> bool:
 def check_file(archive: Archive, exp: Expected) -> list[Finding]:
     """Fixity of one file, then its cross-references (only when its bytes are intact)."""
     try:
-        path = archive.resolve(exp.path)
+        path = open_path(archive, exp.path)  # a WARC whose seal a crash cut short is .open
     except UsageError as exc:
         return [Finding("error", "unsafe-path", exp.path, str(exc))]
     try:
@@ -193,9 +201,53 @@ def _check_article(path: Path, exp: Expected) -> Iterator[Finding]:
                           f" but the article file says {stored.get(key)!r}", field=key)
 
 
-def find_orphans(archive: Archive, named: ClaimIndex) -> Iterator[Finding]:
+def check_range(archive: Archive, rng: dict[str, Any], records: dict[str, int],
+                seq: int) -> list[Finding]:
+    """One capture's bytes in a rolling WARC. While the file is `.open`, its range is hashed
+    (the only digest it has); once sealed, the seal event's whole-file check covers the bytes
+    and only the record ids are read here."""
+    rel, offset, length = rng["file"], int(rng["offset"]), int(rng["length"])
+    try:
+        final = archive.resolve(rel)
+    except UsageError as exc:
+        return [Finding("error", "unsafe-path", rel, str(exc))]
+    path = final if final.exists() else final.with_name(final.name + OPEN_SUFFIX)
+    exp = Expected(rel, "", 0, seq, records)
+    try:
+        if path.name.endswith(OPEN_SUFFIX):
+            digest = _hash_range(path, offset, length)
+            if digest != rng["sha256"]:
+                return [Finding("error", "range-mismatch", rel,
+                                f"bytes {offset}-{offset + length} of the open file do not "
+                                f"match the sha256 of manifest seq {seq}", offset=offset)]
+        return list(_check_records(path, exp))
+    except FileNotFoundError:
+        return [Finding("error", "missing-file", rel,
+                        f"missing file (named by manifest seq {seq})")]
+    except OSError as exc:
+        return [Finding("error", "unreadable-file", rel, f"cannot read: {exc.strerror}")]
+
+
+def _hash_range(path: Path, offset: int, length: int) -> str | None:
+    """sha256 of `length` bytes at `offset`; None when the file is shorter."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        f.seek(offset)
+        left = length
+        while left:
+            chunk = f.read(min(left, 1 << 20))
+            if not chunk:
+                return None
+            h.update(chunk)
+            left -= len(chunk)
+    return h.hexdigest()
+
+
+def find_orphans(archive: Archive, named: ClaimIndex,
+                 rolling: set[str] | None = None) -> Iterator[Finding]:
     for rel in archive.iter_data_files():
-        if rel not in named:
+        final = rel.removesuffix(OPEN_SUFFIX)
+        if rel not in named and final not in (rolling or set()) and final not in named:
             yield Finding("warning", "orphan-file", rel,
                           "orphan: stored file named by no manifest entry "
                           "(an interrupted capture, or a file added by hand)")
@@ -226,7 +278,9 @@ def audit(archive: Archive, jobs: int | None = None, progress: Progress | None =
     repeated = run.claims.repeated()
     if repeated:
         findings += conflicting_claims(archive, repeated)
-    findings += list(find_orphans(archive, run.claims))
+    findings += run.unsealed()
+    findings += list(find_orphans(archive, run.claims, run.rolling))
+    findings += run.catalog.finish()  # derived data that disagrees: warnings
     return AuditReport(findings=findings, entries=run.entries, files=run.files,
                        bytes=run.bytes, seconds=time.monotonic() - started)
 
@@ -242,7 +296,22 @@ class _AuditRun:
         self.signed_hashes: dict[int, str] = {}  # only what signature checks need:
         self.head: tuple[int, str] | None = None  # the signed seqs' hashes and the head
         self.entries = self.files = self.bytes = 0
+        self.rolling: set[str] = set()  # WARCs named by capture ranges (few: ~1 GB each)
+        self.sealed: set[str] = set()
         self._pool: ThreadPoolExecutor | None = None
+        self.catalog = CatalogVerifier.open(archive)
+
+    def unsealed(self) -> list[Finding]:
+        """A rolling WARC renamed to its final name is sealed in the manifest first."""
+        findings = []
+        for rel in sorted(self.rolling - self.sealed):
+            try:
+                if self.archive.resolve(rel).exists():
+                    findings.append(Finding("error", "unsealed-file", rel,
+                                            "closed WARC with no seal event in the manifest"))
+            except UsageError:
+                pass  # reported as unsafe-path by its range check
+        return findings
 
     @property
     def chain(self) -> dict[int, str]:
@@ -274,6 +343,7 @@ class _AuditRun:
                 self.signed_hashes.setdefault(seq, entry_hash)
             if self.head is None or seq > self.head[0]:
                 self.head = (seq, entry_hash)
+        self.catalog.check(entry)
         assert self._pool is not None
         futures = []
         for exp in expectations(entry):
@@ -281,6 +351,16 @@ class _AuditRun:
             self.files += 1
             self.bytes += exp.size
             futures.append(self._pool.submit(check_file, self.archive, exp))
+        if entry.get("event") == "message digest calculation":
+            self.sealed.update(f["path"] for f in entry.get("files") or [] if _valid_file_claim(f))
+        for rng in entry.get("ranges") or []:
+            if not isinstance(rng, dict) or not isinstance(rng.get("file"), str):
+                continue  # the schema check reports it
+            self.rolling.add(rng["file"])
+            records = {str(r.get("id")): int(r["offset"]) for r in entry.get("records") or []
+                       if isinstance(r, dict) and r.get("file") == rng["file"] and "offset" in r}
+            futures.append(self._pool.submit(check_range, self.archive, rng, records,
+                                             entry.get("seq", -1)))
         return futures
 
     def _collect(self, item: tuple[int, Future[list[Finding]]]) -> None:

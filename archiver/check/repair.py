@@ -1,5 +1,6 @@
 """repair: the one change to the manifest that is not an append. A torn last line (power lost
-mid-write) is cut off, and a `repair` event records what was cut and its digest."""
+mid-write) is cut off, and a `repair` event records what was cut and its digest. Then rolling
+WARCs a crash left unsealed are recovered (archiver.store.recovery)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import os
 from archiver.pipeline.commit import record_event
 from archiver.store import manifest
 from archiver.store.archive import Archive
+from archiver.store.recovery import recover
 
 
 def repair_torn_tail(archive: Archive, operator: str | None, dry_run: bool = True) -> str:
@@ -35,3 +37,9 @@ def repair_torn_tail(archive: Archive, operator: str | None, dry_run: bool = Tru
                  details={"removed_bytes": torn, "removed_sha256": hashlib.sha256(tail).hexdigest(),
                           "removed_prefix": tail[:200].decode("utf-8", "replace")})
     return detail
+
+
+def repair_warcs(archive: Archive, operator: str | None, dry_run: bool = True) -> list[str]:
+    """Cut uncommitted tails of abandoned `.open` WARCs and seal every unsealed one."""
+    lines = recover(archive, operator, everything=True, dry_run=dry_run)
+    return [("would: " if dry_run else "") + line for line in lines]

@@ -8,6 +8,7 @@ Every finding is collected; an internal failure on one file is a finding for tha
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
@@ -20,6 +21,7 @@ from typing import Any
 
 from archiver.base import schemas
 from archiver.base.findings import Finding, Report
+from archiver.check.revisits import check_revisits
 from archiver.store import manifest
 from archiver.store.archive import Archive
 from archiver.store.warc import WARC_SUFFIXES
@@ -36,6 +38,9 @@ class ValidateReport(Report):
     entries: int = 0
     seconds: float = 0.0
     files: list[dict[str, Any]] = field(default_factory=list)  # one summary per WARC
+    # Findings the manifest recorded as accepted when their file was ingested, with that
+    # entry's seq: listed, but neither errors nor warnings.
+    accepted: list[tuple[Finding, int]] = field(default_factory=list)
 
     def summary(self) -> str:
         verdict = "valid" if self.ok else "INVALID"
@@ -43,14 +48,20 @@ class ValidateReport(Report):
         if self.articles or self.entries:
             parts.append(f"{self.articles} articles, {self.entries} manifest entries")
         return (f"validate {verdict}: " + ", ".join(parts)
-                + f" in {self.seconds:.2f}s; {self.errors} errors, {self.warnings} warnings")
+                + f" in {self.seconds:.2f}s; {self.errors} errors, {self.warnings} warnings"
+                + (f", {len(self.accepted)} accepted at ingest" if self.accepted else ""))
+
+    def accepted_lines(self) -> list[str]:
+        return [f"ACCEPTED (manifest seq {seq}) {finding.render()}"
+                for finding, seq in self.accepted]
 
     def to_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "warcs": self.warcs, "records": self.records, "bytes": self.bytes,
                 "articles": self.articles, "entries": self.entries,
                 "seconds": round(self.seconds, 3), "errors": self.errors,
                 "warnings": self.warnings, "files": self.files,
-                "findings": [f.to_dict() for f in self.findings]}
+                "findings": [f.to_dict() for f in self.findings],
+                "accepted": [{**f.to_dict(), "manifest_seq": seq} for f, seq in self.accepted]}
 
 
 
@@ -115,12 +126,15 @@ def validate_archive(archive: Archive, jobs: int = 1,
     with _article_pool(jobs, len(article_dirs)) as pool:
         pending = [pool.submit(read_article_dirs, str(archive.root), chunk)
                    for chunk in _chunks(article_dirs, ARTICLES_PER_TASK)]
-        known = known_records(archive, report)
+        accepted: AcceptedFindings = {}
+        known = known_records(archive, report, accepted)
+        set_apart_accepted(report, accepted, archive.root)
         for future in pending:
             for checked in future.result():
                 report.articles += 1
                 report.findings += checked.findings
                 report.findings += list(link_finding(archive, checked, known))
+    report.findings += list(check_revisits(archive))
     report.seconds = time.monotonic() - started
     return report
 
@@ -176,8 +190,10 @@ def read_article_dirs(root: str, dir_names: list[str]) -> list[CheckedArticle]:
     return checked
 
 
-def known_records(archive: Archive, report: ValidateReport) -> dict[str, set[str]]:
-    """Record ids per WARC path, from the manifest (whose entries are checked on the way)."""
+def known_records(archive: Archive, report: ValidateReport,
+                  accepted: AcceptedFindings | None = None) -> dict[str, set[str]]:
+    """Record ids per WARC path, from the manifest (whose entries are checked on the way);
+    fills `accepted` with the findings ingest entries accepted."""
     known: dict[str, set[str]] = {}
     if not archive.manifest_path.is_file():
         return known
@@ -189,7 +205,46 @@ def known_records(archive: Archive, report: ValidateReport) -> dict[str, set[str
         for rec in entry.get("records") or []:
             if isinstance(rec, dict):
                 known.setdefault(str(rec.get("file")), set()).add(str(rec.get("id")))
+        if accepted is not None and entry.get("event") == "ingestion" and entry.get("findings"):
+            note_accepted(entry, accepted)
     return known
+
+
+# Stored file -> finding key -> manifest seq of the ingestion that accepted it.
+AcceptedFindings = dict[str, dict[tuple[Any, ...], int]]
+
+
+def _finding_key(f: dict[str, Any]) -> tuple[Any, ...]:
+    """What identifies a finding in one file, whatever the file was called when checked."""
+    return (f.get("severity"), f.get("code"), f.get("offset"), f.get("record_id"), f.get("field"))
+
+
+def note_accepted(entry: dict[str, Any], accepted: AcceptedFindings) -> None:
+    """A foreign WARC ingested with findings: the copy in the archive is the entry's file
+    with the source file's sha256, and its findings were accepted by this entry."""
+    source_sha = ((entry.get("source") or {}).get("file") or {}).get("sha256")
+    for f in entry.get("files") or []:
+        if isinstance(f, dict) and source_sha and f.get("sha256") == source_sha:
+            keys = accepted.setdefault(str(f.get("path")), {})
+            for finding in entry["findings"]:
+                if isinstance(finding, dict):
+                    keys.setdefault(_finding_key(finding), int(entry.get("seq", 0)))
+
+
+def set_apart_accepted(report: ValidateReport, accepted: AcceptedFindings, root: Path) -> None:
+    """Move the WARC findings an ingestion accepted out of the errors and warnings. Any other
+    finding in that file (the file changed, or a newer check found more) stays as it is."""
+    if not accepted:
+        return
+    kept = []
+    for finding in report.findings:
+        rel = _shown(Path(finding.where), root)
+        seq = accepted.get(rel, {}).get(_finding_key(finding.to_dict()))
+        if seq is None:
+            kept.append(finding)
+        else:  # named as the manifest names the file
+            report.accepted.append((dataclasses.replace(finding, where=rel), seq))
+    report.findings = kept
 
 
 @dataclass

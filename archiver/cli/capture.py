@@ -22,6 +22,7 @@ from archiver.cli.options import (
     render_article_outcome,
     shown,
     sign_head,
+    warc_options,
     warn,
 )
 
@@ -46,12 +47,23 @@ from archiver.cli.options import (
 @click.option("--workers", type=click.IntRange(min=1, max=64), default=4, show_default=True,
               help="URLs fetched in parallel.")
 @click.option("--no-extract", is_flag=True, help="Store the WARC only; extract later.")
+@click.option("--extract-workers", type=click.IntRange(min=0, max=64), default=None,
+              help="Processes extracting articles beside the fetchers (0: in the capturing "
+                   "process) [default: one per core for 8 or more URLs, else 0].")
+@click.option("--dedup", type=click.Choice(["url", "any", "off"]), default="url",
+              show_default=True,
+              help="Store a payload the archive already holds as a WARC revisit record: when "
+                   "the same URL had it (url), any URL (any), or never (off). With url or any, "
+                   "a URL captured before is asked If-None-Match/If-Modified-Since.")
+@warc_options
 @json_option
 @quiet_option
 @handle_errors
 def capture(urls: tuple[str, ...], seed_file: Path | None, archive_dir: Path | None,
             operator: str | None, timeout: float, max_time: float, max_bytes: int,
-            retries: int, delay: float, workers: int, no_extract: bool, as_json: bool,
+            retries: int, delay: float, workers: int, no_extract: bool,
+            extract_workers: int | None, warc_prefix: str, warc_size: int,
+            commit_every: int, commit_seconds: float, dedup: str, as_json: bool,
             quiet: bool) -> None:
     """Fetch URLs into WARC 1.1 files, extract their articles, record it all in the manifest.
 
@@ -73,7 +85,9 @@ def capture(urls: tuple[str, ...], seed_file: Path | None, archive_dir: Path | N
     options = CaptureOptions(
         fetch=FetchOptions(timeout=timeout, max_time=max_time, max_bytes=max_bytes,
                            retries=retries, delay=delay),
-        operator=operator, workers=workers, extract=not no_extract)
+        operator=operator, workers=workers, extract=not no_extract,
+        warc_prefix=warc_prefix, warc_size=warc_size, extract_processes=extract_workers,
+        batch_size=commit_every, batch_seconds=commit_seconds, dedup=dedup)
 
     def report(outcome: Any) -> None:
         if as_json:

@@ -37,12 +37,15 @@ def validate(paths: tuple[Path, ...], archive_dir: Path | None, jobs: int | None
     against their schema and linked to existing records, manifest entries against theirs.
 
     With PATHs, check those WARC/ARC files or folders only (no archive needed).
+    In an archive, findings in a foreign WARC that its ingestion accepted (recorded in the
+    manifest entry) are listed as ACCEPTED with that entry's seq, apart from the errors.
 
     \b
     Examples:
       archiver validate
       archiver validate crawl.warc.gz other-crawls/ --json
-    Exit status: 0 no errors (warnings allowed), 1 errors found, 2 unreadable input.
+    Exit status: 0 no errors (warnings and accepted findings allowed), 1 errors found,
+    2 unreadable input.
     """
     import os
 
@@ -65,6 +68,9 @@ def validate(paths: tuple[Path, ...], archive_dir: Path | None, jobs: int | None
         if not archive.exists():
             raise UsageFailure(f"{archive.root}: no archive here")
         report = validate_mod.validate_archive(archive, jobs, progress)
+        if not as_json and not quiet:
+            for line in report.accepted_lines():
+                click.echo(line)
     print_report(report, as_json, quiet)
     unreadable = any(f.code == "unreadable-file" for f in report.findings)
     sys.exit(EXIT_USAGE if unreadable and paths else EXIT_OK if report.ok else EXIT_FINDINGS)
@@ -128,18 +134,21 @@ def audit(archive_dir: Path | None, operator: str | None, jobs: int | None, reco
 @click.option("--yes", is_flag=True, help="Do it; without this only say what would be done.")
 @handle_errors
 def repair(archive_dir: Path | None, operator: str | None, yes: bool) -> None:
-    """Remove a torn last manifest line (left by power loss mid-append), and record that.
+    """Finish what a crash left, and record each change in the manifest.
 
-    Only the incomplete tail after the last newline is cut; whole entries are never touched.
+    A torn last manifest line (power loss mid-append) is cut: only the incomplete tail after
+    the last newline, never a whole entry. A rolling WARC left `.open` by a killed writer is
+    cut back to its last committed capture and sealed (the next capture does this too).
 
     \b
     Example:
       archiver repair --yes
     """
-    from archiver.check.repair import repair_torn_tail
+    from archiver.check.repair import repair_torn_tail, repair_warcs
 
     archive = open_archive(archive_dir)
     if not archive.manifest_path.is_file():
         raise UsageFailure(f"{archive.manifest_path}: no manifest")
-    result = repair_torn_tail(archive, operator, dry_run=not yes)
-    click.echo(result)
+    click.echo(repair_torn_tail(archive, operator, dry_run=not yes))
+    for line in repair_warcs(archive, operator, dry_run=not yes):
+        click.echo(line)

@@ -27,24 +27,30 @@ from archiver.cli.options import (
 @click.command()
 @click.argument("selectors", nargs=-1)
 @click.option("--all", "all_records", is_flag=True, help="Every source record in the archive.")
+@click.option("--force", is_flag=True,
+              help="Re-derive every selected record, also those whose article is current.")
 @archive_option
 @operator_option
 @json_option
 @quiet_option
 @handle_errors
-def extract(selectors: tuple[str, ...], all_records: bool, archive_dir: Path | None,
+def extract(selectors: tuple[str, ...], all_records: bool, force: bool, archive_dir: Path | None,
             operator: str | None, as_json: bool, quiet: bool) -> None:
     """Re-derive articles offline from the stored WARC records (never a second fetch).
 
     SELECTORS are article ids, URLs or WARC record ids. Output is deterministic: on an
     unchanged corpus nothing is written. A different result (a newer extractor) goes to a new
     file beside the old one, with a conversion record and a `metadata extraction` event.
+    A record whose article file is intact and was made by this extractor and schema version
+    is reported `unchanged` without re-deriving it; --force re-derives it anyway.
 
     \b
     Examples:
       archiver extract --all
       archiver extract vov-1064050 --json
-    Exit status: 0 fine, 1 an article failed its schema, 2 usage error.
+      archiver extract --all --force
+    A damaged WARC is reported (file and offset) and the others are still read.
+    Exit status: 0 fine, 1 an article failed its schema or a WARC is damaged, 2 usage error.
     """
     from archiver.pipeline.rederive import rederive
 
@@ -57,11 +63,15 @@ def extract(selectors: tuple[str, ...], all_records: bool, archive_dir: Path | N
     def report(o: Any) -> None:
         if as_json:
             emit_json(o.to_dict(with_article=True))
+        elif o.status == "damaged":
+            at = f" @{o.offset}" if o.offset is not None else ""
+            click.echo(f"ERROR: {o.warc}{at}: damaged WARC, {o.article.reason}; the rest "
+                       "of the archive was read (run `archiver audit`)")
         elif not (quiet and o.ok):
             click.echo(f"{o.status:11} {o.url}  [{o.warc}]" + render_article_outcome(o.article))
 
-    outcomes = rederive(archive, list(selectors), operator, on_done=report)
-    if selectors and not outcomes:
+    outcomes = rederive(archive, list(selectors), operator, on_done=report, force=force)
+    if selectors and not any(o.status != "damaged" for o in outcomes):
         raise Failure("nothing matched: " + " ".join(selectors))
     bad = sum(1 for o in outcomes if not o.ok)
     if not as_json and not quiet:

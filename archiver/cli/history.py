@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from archiver.cli.options import (
+    EXIT_FINDINGS,
     EXIT_OK,
     Failure,
     UsageFailure,
@@ -102,21 +103,29 @@ def show_command(what: str, archive_dir: Path | None, as_json: bool) -> None:
     Examples:
       archiver show vov-1064050
       archiver show https://vov.vn/...-post1064050.vov --json
-    Exit status: 0 found, 1 nothing in the archive by that name, 2 no archive.
+    Exit status: 0 found, 1 nothing by that name or an article file is missing or damaged
+    (reported with its offset; the other articles are still shown), 2 no archive.
     """
     from archiver.access import snapshots
+    from archiver.base.errors import StoreError
 
     archive = existing_archive(archive_dir)
     found = snapshots.find(archive, what)
     if not found:
         raise Failure(f"{what}: no article with this id or URL in the archive")
+    damaged = 0
     for history in found:
-        if as_json:
-            emit_json({"id": history.article_id,
-                       "snapshots": [s.to_dict(archive) for s in history.snapshots],
-                       "latest": history.latest.load(archive)})
-        else:
-            click.echo(render_history(archive, history))
+        try:
+            if as_json:
+                emit_json({"id": history.article_id,
+                           "snapshots": [s.to_dict(archive) for s in history.snapshots],
+                           "latest": history.latest.load(archive)})
+            else:
+                click.echo(render_history(archive, history))
+        except StoreError as exc:  # a missing or damaged article file: say so, go on
+            click.echo(snapshots.problem(exc).render(), err=True)
+            damaged += 1
+    sys.exit(EXIT_FINDINGS if damaged else EXIT_OK)
 
 
 def render_history(archive: Archive, history: Any) -> str:
@@ -207,25 +216,28 @@ def render_diff(archive: Archive, d: Any) -> str:
 @click.command("ls")
 @click.option("--sort", "sort_key", type=click.Choice(["date", "id", "title", "snapshots"]),
               default="date", show_default=True,
-              help="Order by publication date (else capture time), id, title or count.")
+              help="Order by publication date (undated articles last), id, title or count.")
 @click.option("--reverse", "-r", is_flag=True, help="Newest (or last) first.")
 @archive_option
 @json_option
 @handle_errors
 def ls_command(sort_key: str, reverse: bool, archive_dir: Path | None, as_json: bool) -> None:
-    """List the archive's articles: id, date, title, byline, source, number of snapshots.
-
-    `--json` prints one object per line.
+    """List the archive's articles: id, publication date, title, byline, source, number of
+    snapshots. An article that states no publication date shows `-` (`null` in `--json`,
+    which also gives the latest capture time as `captured_at`). An article whose file is
+    missing or damaged is reported on stderr (file and offset); the others are listed.
 
     \b
     Examples:
       archiver ls
       archiver ls --sort date --reverse --json
+    Exit status: 0 listed, 1 an article file is missing or damaged, 2 no archive.
     """
     from archiver.access import snapshots
 
     archive = existing_archive(archive_dir)
-    rows = snapshots.list_articles(archive, sort_key, reverse)
+    problems: list[Any] = []
+    rows = snapshots.list_articles(archive, sort_key, reverse, problems)
     for row in rows:
         if as_json:
             emit_json(row.to_dict())
@@ -234,3 +246,6 @@ def ls_command(sort_key: str, reverse: bool, archive_dir: Path | None, as_json: 
             source = f"  [{row.source}]" if row.source else ""
             click.echo(f"{(row.date or '-')[:25]:25} {row.article_id:24} x{row.snapshots:<3} "
                        f"{row.title or '(untitled)'}{byline}{source}")
+    for finding in problems:  # on stderr: the listing itself stays clean for pipes
+        click.echo(json.dumps(finding.to_dict()) if as_json else finding.render(), err=True)
+    sys.exit(EXIT_FINDINGS if problems else EXIT_OK)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import click
 
 from archiver import __version__
-from archiver.cli import capture, check, crawl, extract, history, ingest, security, share
+from archiver.cli import capture, check, crawl, extract, history, ingest, search, security, share
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -33,6 +33,7 @@ COMMANDS = [
     capture.capture, crawl.crawl, ingest.ingest, extract.extract,
     check.validate, check.audit, check.repair,
     history.log, history.show_command, history.diff_command, history.ls_command,
+    search.search,
     share.index_command, share.export_group,
     security.keygen, security.sign,
 ]

@@ -78,6 +78,40 @@ def operator_option(func: F) -> F:
                              "[default: $ARCHIVER_OPERATOR or the login name].")(func)
 
 
+class SizeType(click.ParamType):
+    """Bytes, or a number with a K/M/G suffix (200K, 1G)."""
+
+    name = "SIZE"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> int:
+        from archiver.store.rolling import parse_size
+
+        if isinstance(value, int):
+            return value
+        try:
+            return parse_size(str(value))
+        except UsageError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+def warc_options(func: F) -> F:
+    """Where a run's records go and how often they are committed: rolling WARC files and
+    group commit (shared by capture, ingest and crawl)."""
+    func = click.option("--commit-seconds", type=click.FloatRange(min=0.01), default=2.0,
+                        show_default=True,
+                        help="...or after this many seconds, whichever comes first.")(func)
+    func = click.option("--commit-every", type=click.IntRange(min=1), default=64,
+                        show_default=True,
+                        help="Make captures durable in batches of this many (a crash loses at "
+                             "most one batch, never a committed capture)...")(func)
+    func = click.option("--warc-size", type=SizeType(), default="1G", show_default=True,
+                        help="Start a new WARC file once one reaches this size (bytes, or "
+                             "with K/M/G: 200K, 1G); a capture never spans two files.")(func)
+    return click.option("--warc-prefix", default="archiver", show_default=True,
+                        help="WARC file names: PREFIX-TIMESTAMP-SERIAL-HOST.warc.gz.")(func)
+
+
 def open_archive(archive_dir: Path | None) -> Archive:
     return Archive(archive_dir or default_root())
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
 from archiver.cli.options import (
+    EXIT_FINDINGS,
+    EXIT_OK,
     archive_option,
     byte_progress,
     emit_json,
@@ -19,31 +22,60 @@ from archiver.cli.options import (
 
 
 @click.command("index")
+@click.option("--rebuild", is_flag=True,
+              help="Also rebuild catalog.sqlite (captures, articles, full-text search) "
+                   "from the manifest, WARC headers and article files.")
 @archive_option
 @json_option
 @quiet_option
 @handle_errors
-def index_command(archive_dir: Path | None, as_json: bool, quiet: bool) -> None:
-    """Rebuild the CDXJ index (index.cdxj) from every WARC in the archive.
+def index_command(rebuild: bool, archive_dir: Path | None, as_json: bool, quiet: bool) -> None:
+    """Rebuild the CDXJ index (index.cdxj) from every WARC in the archive; with --rebuild,
+    the catalog (catalog.sqlite, which search, show and ls read) too.
 
-    capture and ingest keep the index current; run this after restoring or copying WARCs
-    by hand, or if index.cdxj was lost. pywb reads the file as it is (see the README).
+    capture and ingest keep both current; run this after restoring or copying WARCs
+    by hand, or if a derived file was lost or damaged. pywb reads index.cdxj as it is
+    (see the README). Neither file is ever the source of truth: the manifest is.
+    A damaged WARC is reported (file and offset) and the others are still indexed.
 
     \b
     Examples:
       archiver index
-      archiver index --archive /data/archive --json
+      archiver index --rebuild --archive /data/archive --json
+    Exit status: 0 indexed, 1 a WARC is damaged (the rest indexed), 2 no archive.
     """
+    from archiver.base.errors import StoreError
     from archiver.store import cdxj
+    from archiver.store.catalog import Catalog
 
     archive = existing_archive(archive_dir)
     total = len(cdxj.warc_relpaths(archive))
     with byte_progress(total, not as_json and not quiet, "indexing") as bar:
         stats = cdxj.rebuild(archive, progress=lambda _rel: bar.update(1))
+    result: dict[str, Any] = stats.to_dict()
+    if rebuild:
+        try:
+            catalog = Catalog.open(archive, catch_up=False)
+        except StoreError:
+            catalog = Catalog.recreate(archive)  # damaged: derived data, make it anew
+        with catalog:
+            catalog.rebuild()
+            result["catalog"] = catalog.counts()
     if as_json:
-        emit_json(stats.to_dict())
-    elif not quiet:
-        click.echo(f"{archive.index_path}: {stats.lines} records from {stats.warcs} WARC files")
+        emit_json(result)
+    else:
+        for finding in stats.findings:
+            click.echo(finding.render())
+        if not quiet:
+            click.echo(f"{archive.index_path}: {stats.lines} records from {stats.warcs} "
+                       f"WARC files" + (f", {len(stats.findings)} damaged" if stats.findings
+                                        else ""))
+        if rebuild and not quiet:
+            counts = result["catalog"]
+            click.echo(f"{archive.root / 'catalog.sqlite'}: {counts['captures']} captures, "
+                       f"{counts['articles']} article snapshots, {counts['files']} files "
+                       f"(manifest seq {counts['manifest_seq']})")
+    sys.exit(EXIT_OK if stats.ok else EXIT_FINDINGS)
 
 
 
@@ -55,7 +87,8 @@ def export_group() -> None:
     """Package the archive for others: WACZ for replay tools, BagIt for repositories.
 
     Both hold every file the manifest names plus the manifest; each file is checked against
-    the manifest's sha256 before it is packed, and a damaged file stops the export.
+    the manifest's sha256 before it is packed. Damaged or missing files are all listed (for
+    a WARC, with the offsets of the damage) and nothing is packaged (exit status 1).
 
     \b
     Examples:
@@ -86,8 +119,11 @@ def export_wacz_command(out: Path, title: str | None, archive_dir: Path | None, 
 
     archive = existing_archive(archive_dir)
     total = sum(f.size for f in export.pack_list(archive))
-    with byte_progress(total, not as_json and not quiet, "checking") as bar:
-        result = export.export_wacz(archive, out, title, progress=bar.update)
+    try:
+        with byte_progress(total, not as_json and not quiet, "checking") as bar:
+            result = export.export_wacz(archive, out, title, progress=bar.update)
+    except export.ExportRefused as refused:
+        _report_refused(refused, as_json)
     _report_export(result, as_json, quiet)
 
 
@@ -119,9 +155,21 @@ def export_bag_command(out: Path, organization: str | None, external_id: str | N
     archive = existing_archive(archive_dir)
     info = export.default_bag_info(archive, organization, external_id)
     total = sum(f.size for f in export.pack_list(archive))
-    with byte_progress(total, not as_json and not quiet, "bagging") as bar:
-        result = export.export_bag(archive, out, info, progress=bar.update)
+    try:
+        with byte_progress(total, not as_json and not quiet, "bagging") as bar:
+            result = export.export_bag(archive, out, info, progress=bar.update)
+    except export.ExportRefused as refused:
+        _report_refused(refused, as_json)
     _report_export(result, as_json, quiet)
+
+
+def _report_refused(refused: Any, as_json: bool) -> None:
+    """Every damaged or missing file, then exit 1: nothing was packaged."""
+    if as_json:
+        emit_json({"ok": False, "findings": [f.to_dict() for f in refused.findings]})
+    else:
+        click.echo(str(refused), err=True)
+    sys.exit(EXIT_FINDINGS)
 
 
 def _report_export(result: Any, as_json: bool, quiet: bool) -> None:

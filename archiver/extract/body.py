@@ -22,10 +22,12 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cache
 from typing import TypedDict
 
 from lxml import etree
 
+from archiver.extract import dom
 from archiver.extract.dom import Element
 from archiver.extract.text import Normalizer
 
@@ -52,14 +54,11 @@ TRAFILATURA_OPTIONS: _TrafilaturaOptions = {
 # the page's own article container, then the JSON-LD articleBody (generic.run).
 MAX_ELEMENTS = 20_000
 _COUNT_ELEMENTS = etree.XPath("count(//*)")
-_WS = re.compile(r"\s+")
 _LIST_MARKER = re.compile(r"^(?:[-*•]|\d+\.)\s+")
 _TABLE_RULE = re.compile(r"^\|?(?:\s*:?-+:?\s*\|)+\s*$")
 _WORD = re.compile(r"\w")
 # Text inside these never shows on the page, so it cannot vouch for a line.
-_VISIBLE_TEXT = etree.XPath(
-    "//text()[not(ancestor::script or ancestor::style or ancestor::template)]",
-    smart_strings=False)
+INVISIBLE_TAGS = ("script", "style", "template")
 
 
 @dataclass(frozen=True)
@@ -68,6 +67,7 @@ class Body:
     how: str
 
 
+@cache  # reading the installed package's metadata costs ~1 ms: once per process, not per page
 def trafilatura_version() -> str:
     from importlib.metadata import version
 
@@ -76,13 +76,19 @@ def trafilatura_version() -> str:
 
 def extract_body(root: Element, titles: Iterable[str], norm: Normalizer) -> Body | None:
     """Body paragraphs (verbatim) found by trafilatura, or None when it finds none (or the
-    page is too large to hand to it)."""
+    page is too large to hand to it).
+
+    Once trafilatura has run, <script>, <style> and <template> are removed from `root`, so
+    the page's visible text is one C-level string() read (a text() filter on ancestors cost
+    ~0.7 ms a page); the caller strips them with the rest of the junk next anyway."""
     if _COUNT_ELEMENTS(root) > MAX_ELEMENTS:
         return None
     text = _run_trafilatura(root)
     if not text:
         return None
-    page = _compact(_nfc("".join(_VISIBLE_TEXT(root))))
+    for tag in list(root.iter(*INVISIBLE_TAGS)):
+        dom.drop(tag)
+    page = _compact(_nfc(dom.text(root)))
     paragraphs: list[str] = []
     repaired = 0
     for line in text.split("\n"):
@@ -107,7 +113,9 @@ def _run_trafilatura(root: Element) -> str | None:
 
 
 def _compact(text: str) -> str:
-    return _WS.sub("", text)
+    """The text without any whitespace (str.split() splits at exactly what regex \\s matches,
+    and is ~3x faster than re.sub on a whole page)."""
+    return "".join(text.split())
 
 
 def _verbatim(line: str, page: str, norm: Normalizer) -> tuple[list[str], bool]:

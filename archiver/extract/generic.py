@@ -29,7 +29,7 @@ from archiver.extract.body import extract_body
 from archiver.extract.dom import Element
 from archiver.extract.fields import Fields, Page, host_of, language_tag, resolve, strip_junk
 from archiver.extract.fields import text_of as _text
-from archiver.extract.structured import ld_list, ld_text, link_href
+from archiver.extract.structured import is_url_like, ld_list, ld_text, link_href
 
 # A generic page needs this much body text to count as an article: teasers on listing
 # pages and cookie notices are shorter; real news items are far longer.
@@ -40,6 +40,8 @@ MAX_CREDIT_CHARS = 80
 _HOME = {"trang chủ", "home", "trang chu", "homepage"}
 _BLOCKS = ["p", "div", "section", "h1", "h2", "h3", "h4", "h5", "h6", "li", "blockquote",
            "table", "tr", "ul", "ol"]
+# Evidence suffix when a JSON-LD name came from the node an {"@id": ...} points at.
+_RESOLVED = " (@id resolved to the node's name)"
 _PARA_BREAK = "\u2029"  # marks <br> and block ends in the no-<p> fallback; \s folds it away
 
 
@@ -129,7 +131,13 @@ def generic_publisher(page: Page, fields: Fields) -> None:
     """Publisher from JSON-LD / og:site_name, domain from the URL host (www. dropped)."""
     domain = host_of(fields.url).removeprefix("www.") or None
     name, how = None, None
-    for value, source in _candidates(page, ("ld:publisher", "meta:og:site_name")):
+    names, resolved = page.structured.ld_names("publisher")
+    candidates = [(value, describe("ld:publisher", page) + (_RESOLVED if resolved else ""))
+                  for value in names[:1]]
+    candidates += [(value, describe("meta:og:site_name", page))
+                   for value in page.structured.meta.get("og:site_name", [])
+                   if not is_url_like(value)]  # some sites put their home URL there
+    for value, source in candidates:
         name, how = page.norm.clean(value) or None, source
         if name:
             break
@@ -411,26 +419,29 @@ def _caption(sel: Selectors, page: Page, img: Element) -> str | None:
 def _byline(sel: Selectors, page: Page, fields: Fields) -> None:
     for source in sel.byline:
         if source == "ld:author" or source == "meta:author":
-            names = _author_names(page, source)
+            names, how = _author_names(page, source)
             if names:
-                _put_names(page, fields, names, describe(source, page))
+                _put_names(page, fields, names, how)
                 return
             continue
         tags = dom.select(page.root, source)
         if len(tags) != 1:  # several links: the enclosing element holds the whole line
             continue
         raw = page.norm.clean(dom.text(tags[0]))
-        if raw:
+        if raw and not is_url_like(raw):
             fields.put("byline", bylines.parse(raw), source)
             return
 
 
-def _author_names(page: Page, source: str) -> list[str]:
+def _author_names(page: Page, source: str) -> tuple[list[str], str]:
+    """Author names from JSON-LD (@id references resolved) or <meta name=author>, no URLs."""
+    how = describe(source, page)
     if source == "ld:author":
-        values = ld_list(page.structured.ld("author"))
+        values, resolved = page.structured.ld_names("author")
+        how += _RESOLVED if resolved else ""
     else:
-        values = page.structured.meta.get("author", [])[:1]
-    return [name for name in (page.norm.clean(v) for v in values) if name]
+        values = [v for v in page.structured.meta.get("author", [])[:1] if not is_url_like(v)]
+    return [name for name in (page.norm.clean(v) for v in values) if name], how
 
 
 def _put_names(page: Page, fields: Fields, names: list[str], how: str) -> None:

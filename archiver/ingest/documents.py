@@ -3,6 +3,11 @@
 
 A document is ingested, not fetched: the metadata record and the manifest event say so, and
 keep the original file name, size, mtime and sha256.
+
+A compressed document (page.html.gz, notes.txt.gz) is stored as given: the resource record's
+block is the gzip file, typed `application/gzip` (RFC 6713), so replay serves what was handed
+in; its metadata record names the encoding and the decoded document's type, and the article
+is extracted from the decoded document, inflated only up to extraction's limit (bombs stop).
 """
 
 from __future__ import annotations
@@ -17,15 +22,39 @@ from typing import IO
 
 from bs4 import BeautifulSoup
 
+from archiver import extract
 from archiver.base.errors import UnreadableInputError, UsageError
 from archiver.ingest.outcome import Ingested, IngestOutcome, check_regular_file
-from archiver.pipeline.commit import record_event, store_warc
-from archiver.store.archive import Archive
-from archiver.store.warc import RecordRef, WarcFileWriter, sha256_label, warc_fields
+from archiver.pipeline.commit import (
+    ArticleOutcome,
+    derive_article,
+    place_article,
+    record_event,
+    store_warc,
+    write_conversion,
+)
+from archiver.pipeline.sources import (
+    DECODED_TYPE_FIELD,
+    ENCODING_FIELD,
+    GZIP_TYPE,
+    gunzip_capped,
+)
+from archiver.store.archive import Archive, FileInfo
+from archiver.store.warc import (
+    RecordRef,
+    WarcFileWriter,
+    read_record_at,
+    sha256_label,
+    warc_fields,
+)
 
-DOCUMENT_SUFFIXES = {".html": "text/html", ".htm": "text/html", ".xhtml": "text/html",
-                     ".txt": "text/plain"}
+DOCUMENT_SUFFIXES = {".html": "text/html", ".htm": "text/html",
+                     ".xhtml": "application/xhtml+xml", ".txt": "text/plain"}
+ENCODING_SUFFIXES = {".gz": "gzip"}  # page.html.gz: an HTML document, gzip-compressed
 MAX_DOCUMENT_BYTES = 200 * 1024 * 1024
+# A compressed document is inflated to just past what extraction accepts: a bomb stops here
+# and extraction then refuses the (too large) document.
+MAX_DECODED_BYTES = extract.MAX_PAYLOAD_BYTES + 1
 URL_LINE = re.compile(r"^https?://\S+$")
 COPY_CHUNK = 1024 * 1024
 
@@ -35,13 +64,21 @@ class Document:
     """A local file read into a temporary copy (so it cannot change under us)."""
 
     path: Path
-    content: IO[bytes]
+    content: IO[bytes]  # the file's bytes, as given
     size: int
     sha256: str
     mtime: datetime
-    content_type: str
+    content_type: str  # of the document (decoded, when it came compressed)
     url: str
     url_from: str
+    encoding: str | None = None  # "gzip" for page.html.gz
+    decoded: bytes = b""  # the decoded document (compressed ones only), capped
+    decoded_truncated: bool = False  # it inflates to more than MAX_DECODED_BYTES
+
+    @property
+    def stored_type(self) -> str:
+        """The resource record's Content-Type: what its block (the file as given) is."""
+        return GZIP_TYPE if self.encoding else self.content_type
 
 
 def is_seed_list(text: str) -> bool:
@@ -51,10 +88,17 @@ def is_seed_list(text: str) -> bool:
     return bool(lines) and all(URL_LINE.match(ln) for ln in lines)
 
 
-def detect_content_type(path: Path, head: bytes) -> str | None:
-    suffix_type = DOCUMENT_SUFFIXES.get(path.suffix.lower())
+def document_kind(path: Path) -> tuple[str | None, str | None]:
+    """(document type by suffix, content encoding): page.html.gz -> (text/html, gzip)."""
+    suffixes = [s.lower() for s in path.suffixes]
+    encoding = ENCODING_SUFFIXES.get(suffixes.pop()) if suffixes and \
+        suffixes[-1] in ENCODING_SUFFIXES else None
+    return (DOCUMENT_SUFFIXES.get(suffixes[-1]) if suffixes else None), encoding
+
+
+def detect_content_type(suffix_type: str | None, head: bytes) -> str | None:
     sniff = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
-    if sniff.startswith((b"<!doctype html", b"<html")):
+    if suffix_type is None and sniff.startswith((b"<!doctype html", b"<html")):
         return "text/html"
     return suffix_type
 
@@ -93,14 +137,20 @@ def open_document(path: Path, url: str | None) -> Document:
         raise UsageError(f"{path}: {info.st_size} bytes is over the {MAX_DOCUMENT_BYTES} byte "
                          "limit for a document")
     content, sha, size = _copy(path)
-    head = content.read(64 * 1024)
+    suffix_type, encoding = document_kind(path)
+    data = content.read()
     content.seek(0)
-    ctype = detect_content_type(path, head)
+    truncated = False
+    if encoding == "gzip":
+        try:
+            data, truncated = gunzip_capped(data, MAX_DECODED_BYTES)
+        except ValueError as exc:
+            content.close()
+            raise UsageError(f"{path}: {exc}") from exc
+    ctype = detect_content_type(suffix_type, data[:64 * 1024])
     if ctype is None:
         content.close()
         raise UsageError(f"{path}: not an HTML or plain-text document")
-    data = content.read()
-    content.seek(0)
     charset = charset_of(data)
     text = data.decode(charset or "latin-1", errors="replace")
     if ctype == "text/plain" and is_seed_list(text):
@@ -113,7 +163,8 @@ def open_document(path: Path, url: str | None) -> Document:
         raise UsageError(f"{path}: no source URL found in the document; give one with --url")
     full_type = f"{ctype}; charset={charset}" if charset else ctype
     return Document(path, content, size, sha, datetime.fromtimestamp(info.st_mtime, UTC),
-                    full_type, found[0], found[1])
+                    full_type, found[0], found[1], encoding,
+                    data if encoding else b"", truncated)
 
 
 class _SeedList(UsageError):
@@ -147,8 +198,9 @@ def ingest_document(archive: Archive, path: Path, url: str | None = None,
     except _SeedList as exc:
         return IngestOutcome(shown, "skipped", reason=str(exc).removeprefix(f"{path}: "))
     except UsageError as exc:
-        if not explicit and DOCUMENT_SUFFIXES.get(path.suffix.lower()) is None:
-            return IngestOutcome(shown, "skipped", reason="not a document type (.html, .txt)")
+        if not explicit and document_kind(path)[0] is None:
+            return IngestOutcome(shown, "skipped", reason="not a document type "
+                                 "(.html, .htm, .xhtml, .txt, each also .gz)")
         return IngestOutcome(shown, "failed", reason=str(exc).removeprefix(f"{path}: "))
     except UnreadableInputError as exc:
         return IngestOutcome(shown, "failed", reason=str(exc).removeprefix(f"{path}: "))
@@ -167,8 +219,12 @@ def _store_document(archive: Archive, doc: Document, operator: str | None,
                              reason=f"same bytes already ingested (manifest seq {earlier})",
                              seq=earlier)
     when = datetime.now(UTC)
+    decoded: list[ArticleOutcome] = []  # a compressed document's article, derived in the WARC
     unit = store_warc(archive, when, operator, f"ingestion of local document {doc.path.name}",
-                      lambda w: _write_document(w, doc, when))
+                      lambda w: _write_document(w, doc, when, decoded, archive))
+    if decoded:
+        unit.article = decoded[0]
+        unit.article_file = _place(archive, decoded[0])
     source = {"url": doc.url, "final_url": None, "status": None,
               "file": {"name": doc.path.name, "sha256": doc.sha256, "size": doc.size,
                        "mtime": doc.mtime.isoformat().replace("+00:00", "Z")}}
@@ -186,10 +242,14 @@ def _store_document(archive: Archive, doc: Document, operator: str | None,
                          seq=entry["seq"])
 
 
-def _write_document(writer: WarcFileWriter, doc: Document, when: datetime) -> RecordRef:
+def _write_document(writer: WarcFileWriter, doc: Document, when: datetime,
+                    decoded: list[ArticleOutcome], archive: Archive) -> RecordRef | None:
+    """The resource and metadata records. Returns the source record for store_warc to derive
+    from, or None when the document is compressed: then its article is derived here, from
+    the decoded document under the stored record's identity, into `decoded`."""
     doc.content.seek(0)
     ref = writer.write_record(
-        "resource", doc.url, doc.content, when, content_type=doc.content_type,
+        "resource", doc.url, doc.content, when, content_type=doc.stored_type,
         payload_digest=sha256_label(bytes.fromhex(doc.sha256)),
     )
     meta = {
@@ -200,9 +260,35 @@ def _write_document(writer: WarcFileWriter, doc: Document, when: datetime) -> Re
         "target-uri-from": doc.url_from,
         "note": "ingested, not fetched",
     }
+    if doc.encoding:
+        meta[ENCODING_FIELD] = doc.encoding
+        meta[DECODED_TYPE_FIELD] = doc.content_type
+        meta["decoded-size"] = (f"over {MAX_DECODED_BYTES} (not inflated further)"
+                                if doc.decoded_truncated else str(len(doc.decoded)))
     writer.write_record(
         "metadata", doc.url, warc_fields(meta),
         when, content_type="application/warc-fields", payload_digest=None,
         extra={"WARC-Refers-To": ref.record_id},
     )
-    return ref
+    if not doc.encoding:
+        return ref
+    writer.out.flush()
+    written = Path(writer.out.name)  # the WARC's temporary name, beside its final one
+    stored = read_record_at(written, ref.offset, cap=0)
+    stored.payload = doc.decoded
+    stored.headers["Content-Type"] = doc.content_type
+    outcome = derive_article(stored, archive.relpath(written.with_name(writer.filename)))
+    decoded.append(outcome)
+    write_conversion(writer, outcome, doc.url, ref.record_id, when)
+    return None
+
+
+def _place(archive: Archive, outcome: ArticleOutcome) -> FileInfo | None:
+    """Put a derived article's file in place (as store_warc does for the ones it derives)."""
+    if outcome.status != "stored" or not outcome.path or outcome.article is None:
+        return None
+    if place_article(archive, outcome) != "unchanged":
+        archive.write_bytes(outcome.path, extract.article_json_bytes(outcome.article))
+    info = archive.file_info(outcome.path)
+    outcome.sha256 = info.sha256
+    return info

@@ -9,6 +9,7 @@ names a missing or partial file.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,7 +17,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from archiver import extract
 from archiver.base import agent, schemas
 from archiver.store import manifest
 from archiver.store.archive import Archive, FileInfo, new_capture_id
@@ -28,6 +28,15 @@ from archiver.store.warc import (
     WarcFileWriter,
     read_record_at,
 )
+
+
+def extractors() -> Any:
+    """archiver.extract, imported when first needed: lxml and trafilatura take ~0.3 s to
+    import, which a capture with --no-extract (or an audit) should not pay."""
+    from archiver import extract
+
+    return extract
+
 
 SAFE_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,127}$")
 
@@ -101,6 +110,7 @@ def article_relpath(article_id: str, record: StoredRecord) -> str:
 
 def derive_article(record: StoredRecord, warc_relpath: str) -> ArticleOutcome:
     """Extract and validate the article from a stored record (never from the network)."""
+    extract = extractors()
     source = extract.SourceRecord(
         url=record.target_uri,
         payload=record.payload,
@@ -139,7 +149,8 @@ def write_conversion(writer: WarcFileWriter, outcome: ArticleOutcome, source_uri
     if outcome.status != "stored" or outcome.article is None:
         return
     writer.write_record(
-        "conversion", ARTICLE_URN + source_uri, extract.article_json_bytes(outcome.article),
+        "conversion", ARTICLE_URN + source_uri,
+        extractors().article_json_bytes(outcome.article),
         when, content_type="application/json", payload_digest=None,
         extra={"WARC-Refers-To": source_id},
     )
@@ -150,7 +161,7 @@ def place_article(archive: Archive, outcome: ArticleOutcome) -> str:
     free), "unchanged" (identical bytes already there) or "changed" (a new file beside it,
     named by a digest of its bytes). Sets outcome.path accordingly."""
     assert outcome.path is not None and outcome.article is not None
-    data = extract.article_json_bytes(outcome.article)
+    data = extractors().article_json_bytes(outcome.article)
     target = archive.resolve(outcome.path)
     if not target.exists():
         return "new"
@@ -205,14 +216,15 @@ def store_warc(archive: Archive, when: datetime, operator: str | None, descripti
             f.flush()
             # cap decompression just past what extraction accepts (bombs stop here)
             stored = read_record_at(Path(f.name), source.offset,
-                                    cap=extract.MAX_PAYLOAD_BYTES + 1)
+                                    cap=extractors().MAX_PAYLOAD_BYTES + 1)
             outcome = derive_article(stored, rel)
             write_conversion(writer, outcome, source.target_uri or "", source.record_id, when)
         refs = list(writer.refs)
     unit = StoredUnit(archive.file_info(rel), refs, outcome)
     if outcome is not None and outcome.status == "stored" and outcome.path and outcome.article:
         if place_article(archive, outcome) != "unchanged":
-            archive.write_bytes(outcome.path, extract.article_json_bytes(outcome.article))
+            archive.write_bytes(outcome.path,
+                                extractors().article_json_bytes(outcome.article))
         unit.article_file = archive.file_info(outcome.path)
         outcome.sha256 = unit.article_file.sha256
     return unit
@@ -235,4 +247,28 @@ def index_warcs(archive: Archive, *relpaths: str) -> str | None:
 def record_event(archive: Archive, event: str, outcome: str, detail: str,
                  operator: str | None, **fields: Any) -> dict[str, Any]:
     event_body = manifest.new_event(event, outcome, detail, operator=operator, **fields)
-    return manifest.appender_for(archive.manifest_path).append(event_body)
+    entry = manifest.appender_for(archive.manifest_path).append(event_body)
+    update_catalog(archive, [entry])
+    return entry
+
+
+def record_events(archive: Archive, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Several event bodies chained in one append (one write, one fsync): a group commit.
+    The catalog follows, after the manifest (the manifest is the commit point)."""
+    entries = manifest.append_many(archive.manifest_path, events) if events else []
+    update_catalog(archive, entries)
+    return entries
+
+
+def update_catalog(archive: Archive, entries: list[dict[str, Any]]) -> None:
+    """Keep catalog.sqlite current after a manifest append. It is derived data (the next
+    open catches up, `archiver index --rebuild` remakes it), so a failure here is logged,
+    never a failed capture."""
+    from archiver.store import catalog
+
+    try:
+        catalog.update(archive, entries)
+    except Exception as exc:
+        logging.getLogger("archiver").warning(
+            "catalog.sqlite not updated (%s: %s); it catches up on next use",
+            type(exc).__name__, exc)

@@ -1,19 +1,24 @@
 """extract: re-derive articles offline from the stored WARCs (never the network).
 
 Extraction is deterministic, so re-running it on an unchanged corpus with the same extractor
-writes nothing. When the output differs (a newer extractor), the new article goes to a new
-file beside the old one (files named by the manifest are never rewritten), its conversion
-record to a new WARC, and a `metadata extraction` event names them.
+writes nothing; and a record whose article file is intact and was made by this extractor and
+schema version is not even re-derived (`force` re-derives everything). When the output
+differs (a newer extractor), the new article goes to a new file beside the old one (files
+named by the manifest are never rewritten), its conversion record to a new WARC, and a
+`metadata extraction` event names them.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from archiver import extract
+from archiver.base.errors import DamagedFileError
 from archiver.pipeline.commit import (
     ArticleOutcome,
     derive_article,
@@ -24,6 +29,7 @@ from archiver.pipeline.commit import (
 )
 from archiver.pipeline.sources import iter_sources
 from archiver.store.archive import Archive, FileInfo
+from archiver.store.rolling import open_path
 from archiver.store.warc import RecordRef, StoredRecord, WarcFileWriter
 
 
@@ -32,16 +38,19 @@ class ExtractOutcome:
     warc: str
     record_id: str
     url: str
-    status: str  # "new", "unchanged", "changed", "not-article", "invalid"
+    status: str  # "new", "unchanged", "changed", "not-article", "invalid", "damaged"
     article: ArticleOutcome
+    offset: int | None = None  # of a damaged WARC: where it stops parsing
 
     @property
     def ok(self) -> bool:
-        return self.status != "invalid"
+        return self.status not in ("invalid", "damaged")
 
     def to_dict(self, with_article: bool = False) -> dict[str, Any]:
         out = {**self.article.to_dict(), "warc": self.warc, "record_id": self.record_id,
                "url": self.url, "status": self.status}
+        if self.offset is not None:
+            out["offset"] = self.offset
         if with_article and self.article.article is not None:
             out["article"] = self.article.article
         return out
@@ -60,16 +69,74 @@ def manifest_warcs(archive: Archive) -> list[str]:
 
     seen: dict[str, None] = {}
     for entry in manifest.iter_entries(archive.manifest_path):
-        for f in entry.get("files") or []:
-            if isinstance(f, dict) and str(f.get("path", "")).startswith("warcs/"):
-                seen.setdefault(f["path"], None)
+        # A rolling WARC is named by its records (and its seal, once sealed), not by the
+        # `files` of the captures written into it.
+        named = [f.get("path") for f in entry.get("files") or [] if isinstance(f, dict)]
+        named += [r.get("file") for r in entry.get("records") or [] if isinstance(r, dict)]
+        for path in named:
+            if isinstance(path, str) and path.startswith("warcs/"):
+                seen.setdefault(path, None)
     return list(seen)
 
 
-def iter_derived(archive: Archive) -> Iterator[tuple[str, StoredRecord, ArticleOutcome]]:
-    for rel in manifest_warcs(archive):
-        for record in iter_sources(archive.resolve(rel)):
-            yield rel, record, derive_article(record, rel)
+@dataclass(frozen=True)
+class KnownArticle:
+    """The article file the archive holds for a source record, as recorded."""
+
+    path: str
+    sha256: str
+
+
+def known_articles(archive: Archive) -> dict[str, KnownArticle]:
+    """The newest article file recorded for each source record id. The one place that asks:
+    the manifest today, the catalog's `articles` table once it exists."""
+    from archiver.store import manifest
+
+    known: dict[str, KnownArticle] = {}
+    for entry in manifest.iter_entries(archive.manifest_path):
+        for art in entry.get("articles") or []:
+            if isinstance(art, dict) and art.get("record_id") and art.get("path"):
+                known[str(art["record_id"])] = KnownArticle(str(art["path"]),
+                                                            str(art.get("sha256") or ""))
+    return known
+
+
+def current_article(archive: Archive, known: KnownArticle | None, warc: str,
+                    record: StoredRecord) -> ArticleOutcome | None:
+    """The stored article of `record` if re-deriving it would give the same file: intact (its
+    sha256 as recorded), from this very record, made by this extractor and schema version.
+    None means derive it again."""
+    if known is None:
+        return None
+    try:
+        data = archive.resolve(known.path).read_bytes()
+    except OSError:  # lost (or an unsafe recorded path): re-derive puts it back
+        return None
+    if hashlib.sha256(data).hexdigest() != known.sha256:
+        return None
+    try:
+        doc = json.loads(data)
+    except ValueError:
+        return None
+    extraction, capture = doc.get("extraction") or {}, doc.get("capture") or {}
+    if (extraction.get("version") != extract.EXTRACTOR_VERSION
+            or doc.get("schema_version") != extract.SCHEMA_VERSION
+            or capture.get("warc_path") != warc or capture.get("record_id") != record.record_id):
+        return None
+    return ArticleOutcome("stored", article=doc, path=known.path, sha256=known.sha256)
+
+
+def iter_derived(archive: Archive, rel: str, known: dict[str, KnownArticle],
+                 ) -> Iterator[tuple[StoredRecord, ArticleOutcome, bool]]:
+    """(source record, its article, whether the stored article is current and was reused
+    instead of re-derived) for each source record of one WARC. Raises DamagedFileError
+    where the file stops parsing."""
+    for record in iter_sources(open_path(archive, rel)):  # `<rel>.open` while being written
+        current = current_article(archive, known.get(record.record_id), rel, record)
+        if current is not None:
+            yield record, current, True
+        else:
+            yield record, derive_article(record, rel), False
 
 
 def matches(selectors: list[str], record: StoredRecord, outcome: ArticleOutcome) -> bool:
@@ -79,22 +146,45 @@ def matches(selectors: list[str], record: StoredRecord, outcome: ArticleOutcome)
 
 
 def rederive(archive: Archive, selectors: list[str], operator: str | None = None,
-             on_done: Callable[[ExtractOutcome], None] | None = None) -> list[ExtractOutcome]:
+             on_done: Callable[[ExtractOutcome], None] | None = None,
+             force: bool = False) -> list[ExtractOutcome]:
+    """Re-derive the selected records' articles (all when `selectors` is empty). Records
+    whose article is current are skipped unless `force`."""
     results: list[ExtractOutcome] = []
     pending = _Pending()
-    for rel, record, outcome in iter_derived(archive):
-        if not matches(selectors, record, outcome):
-            continue
-        result = _place(archive, rel, record, outcome)
-        results.append(result)
-        if result.status in ("new", "changed"):
-            pending.outcomes.append(result)
-            pending.sources.append(record)
-        if on_done:
-            on_done(result)
+    known = {} if force else known_articles(archive)
+    for rel in manifest_warcs(archive):
+        try:
+            for record, outcome, current in iter_derived(archive, rel, known):
+                if not matches(selectors, record, outcome):
+                    continue
+                result = (ExtractOutcome(rel, record.record_id, record.target_uri, "unchanged",
+                                         outcome)
+                          if current else _place(archive, rel, record, outcome))
+                results.append(result)
+                if result.status in ("new", "changed"):
+                    pending.outcomes.append(result)
+                    pending.sources.append(record)
+                if on_done:
+                    on_done(result)
+        except (DamagedFileError, OSError) as exc:
+            # What came before the damage is kept; the other WARCs are still read.
+            result = _damaged(rel, exc)
+            results.append(result)
+            if on_done:
+                on_done(result)
     if pending.outcomes:
         _commit(archive, pending, operator)
     return results
+
+
+def _damaged(rel: str, exc: DamagedFileError | OSError) -> ExtractOutcome:
+    if isinstance(exc, DamagedFileError):
+        reason, offset = f"stops parsing: {exc.reason}", exc.offset
+    else:
+        reason, offset = f"cannot read: {exc.strerror or exc}", None
+    return ExtractOutcome(rel, "", "", "damaged", ArticleOutcome("damaged", reason=reason),
+                          offset=offset)
 
 
 def _place(archive: Archive, rel: str, record: StoredRecord,

@@ -128,8 +128,9 @@ class Archive:
         return f"warcs/{when:%Y}/{when:%m}/{capture_id}.warc.gz"
 
     @contextmanager
-    def atomic_file(self, relpath: str) -> Iterator[IO[bytes]]:
-        """Yield a file to write; on success it appears under `relpath`, whole and fsynced."""
+    def atomic_file(self, relpath: str, durable: bool = True) -> Iterator[IO[bytes]]:
+        """Yield a file to write; on success it appears under `relpath`, whole (and fsynced,
+        with its folder, unless `durable` is False: derived files that a crash may lose)."""
         final = self.resolve(relpath)
         final.parent.mkdir(parents=True, exist_ok=True)
         temp = final.with_name(f"{TEMP_PREFIX}{secrets.token_hex(4)}-{final.name}")
@@ -137,16 +138,41 @@ class Archive:
             with open(temp, "xb") as f:
                 yield f
                 f.flush()
-                os.fsync(f.fileno())
+                if durable:
+                    os.fsync(f.fileno())
             os.replace(temp, final)
-            fsync_dir(final.parent)
+            if durable:
+                fsync_dir(final.parent)
         except BaseException:
             temp.unlink(missing_ok=True)
             raise
 
-    def write_bytes(self, relpath: str, data: bytes) -> None:
-        with self.atomic_file(relpath) as f:
+    def write_bytes(self, relpath: str, data: bytes, durable: bool = True) -> None:
+        with self.atomic_file(relpath, durable) as f:
             f.write(data)
+
+    def write_files(self, files: list[tuple[str, bytes]]) -> None:
+        """Several files made durable together (a group commit): each written under a
+        temporary name and fsynced, then all renamed, then each folder fsynced once."""
+        placed: list[tuple[Path, Path]] = []
+        try:
+            for relpath, data in files:
+                final = self.resolve(relpath)
+                final.parent.mkdir(parents=True, exist_ok=True)
+                temp = final.with_name(f"{TEMP_PREFIX}{secrets.token_hex(4)}-{final.name}")
+                placed.append((temp, final))
+                with open(temp, "xb") as f:
+                    f.write(data)
+                    f.flush()
+                    os.fsync(f.fileno())
+        except BaseException:
+            for temp, _ in placed:
+                temp.unlink(missing_ok=True)
+            raise
+        for temp, final in placed:
+            os.replace(temp, final)
+        for folder in sorted({final.parent for _, final in placed}):
+            fsync_dir(folder)
 
     def file_info(self, relpath: str) -> FileInfo:
         sha, size = hash_file(self.resolve(relpath))

@@ -1,15 +1,21 @@
-"""The archive's CDXJ index (`index.cdxj`): one line per replayable record, sorted, so pywb
-and other replay tools can find a capture by URL and time.
+"""The archive's CDXJ indexes: one line per replayable record, sorted, so pywb and other
+replay tools can find a capture by URL and time. All of it is derived data: deleting it loses
+nothing, `archiver index` makes it again.
 
-The lines come from cdxj-indexer (webrecorder's indexer, the one pywb and py-wacz use); we
-only decide which files go in and keep the file sorted, whole and current:
+- `indexes/` holds one sorted CDXJ file per WARC, written once: when a rolling WARC is sealed
+  (from the offsets the writer already knows, no second read of the WARC), or when a WARC
+  made elsewhere is ingested. Captures still in an `.open` WARC are indexed batch by batch in
+  `indexes/<name>.open-<seq>.cdxj`, merged into the WARC's own file when it is sealed. pywb
+  reads the folder as a directory index source, merging the files at query time, so no run
+  ever rewrites a whole index.
+- `index.cdxj` is the single merged file of 0.1.0 (one WARC per capture); `archiver index`
+  still writes it, for tools that want one file, and it is what 0.1.0 archives replay from.
 
-- `rebuild(archive)` indexes every WARC under warcs/ into a fresh file.
-- `add_warc(archive, relpath)` merges one new WARC's lines into the existing file.
-
-Both hold `index.cdxj.lock` and replace the file atomically, so a reader (pywb, a second
-archiver process) never sees a half-written or unsorted index. The index is derived data:
-deleting it loses nothing, `archiver index` makes it again.
+Lines come from cdxj-indexer (webrecorder's indexer, the one pywb and py-wacz use) where a
+WARC must be read, and from `cdxj_line` (the same format, proven equal by a test) where the
+writer knows the record already. Files are replaced atomically, so a reader (pywb, a second
+archiver process) never sees a half-written or unsorted index. A damaged WARC met by
+`rebuild` is a finding (file and offset), and the other WARCs are still indexed.
 """
 
 from __future__ import annotations
@@ -20,17 +26,21 @@ import json
 import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
-from cdxj_indexer.main import CDXJIndexer
+import surt
 from filelock import FileLock
+from warcio.timeutils import iso_date_to_timestamp
 
 from archiver.base.errors import StoreError, UnreadableInputError
+from archiver.base.findings import Finding
 from archiver.store.archive import TEMP_PREFIX, Archive
 from archiver.store.warc import WARC_SUFFIXES
 
 INDEX_NAME = "index.cdxj"
+INDEXES_DIR = "indexes"
 # Only what replay serves. Named explicitly because py-wacz appends "warcinfo" to the
 # indexer's class-wide default list when imported, and we must not index warcinfo then.
 # Our metadata and conversion records share the page's URL and would shadow it in replay.
@@ -39,14 +49,23 @@ REPLAY_RECORDS = "response,revisit,resource"
 
 @dataclass(frozen=True)
 class IndexStats:
-    """What an index run did: files read and lines the index now holds."""
+    """What an index run did: files read, lines the index now holds, damaged files (their
+    records up to the damage are indexed; the rest of the file is not)."""
 
     warcs: int
     lines: int
     path: str = INDEX_NAME
+    findings: tuple[Finding, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
 
     def to_dict(self) -> dict[str, object]:
-        return {"index": self.path, "warcs": self.warcs, "lines": self.lines}
+        out: dict[str, object] = {"index": self.path, "warcs": self.warcs, "lines": self.lines}
+        if self.findings:
+            out["findings"] = [f.to_dict() for f in self.findings]
+        return out
 
 
 @dataclass(frozen=True)
@@ -90,23 +109,60 @@ def warc_relpaths(archive: Archive) -> list[str]:
 
 def index_lines(archive: Archive, relpaths: Iterable[str], sort: bool = True) -> list[str]:
     """CDXJ lines for the given WARCs, `filename` relative to the archive root (so pywb can
-    use the root as its archive path)."""
+    use the root as its archive path). A damaged WARC raises UnreadableInputError naming it
+    and the offset (callers that must go on use `rebuild`)."""
     paths = [str(archive.resolve(rel)) for rel in relpaths]
     out = io.StringIO()
-    _run_indexer(archive, paths, out, sort)
+    damaged = _run_indexer(archive, paths, out, sort)
+    if damaged:
+        raise UnreadableInputError("cannot index WARC: " + damaged[0].render())
     return out.getvalue().splitlines(keepends=True)
 
 
+@cache
+def _filewise_indexer() -> Any:
+    """cdxj-indexer's indexer class, extended; imported on first use, since cdxj-indexer pulls
+    in pkg_resources (~0.3 s), which a capture (its lines come from cdxj_line) should not pay.
+    """
+    from cdxj_indexer.main import CDXJIndexer
+
+    class _FilewiseIndexer(CDXJIndexer):
+        """cdxj-indexer, but a file that stops parsing becomes a finding (with the offset where
+        it stopped) and the next file is indexed; lines of its records before the damage stay."""
+
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, **kwargs)
+            self.damaged: list[Finding] = []
+            self._records: object = None
+
+        def _create_record_iter(self, input_: object) -> object:
+            self._records = super()._create_record_iter(input_)
+            return self._records
+
+        def process_one(self, input_: object, output: object, filename: str) -> None:
+            self._records = None
+            try:
+                super().process_one(input_, output, filename)
+            except Exception as exc:  # warcio's and zlib's parse errors are plain Exceptions
+                offset = getattr(self._records, "offset", None)
+                text = "".join(c if c.isprintable() else "?" for c in str(exc))[:160]
+                self.damaged.append(Finding(
+                    "error", "damaged-warc", self._resolve_rel_path(filename),
+                    f"stops parsing here ({type(exc).__name__}: {text}); records before it are "
+                    "indexed, the rest of the file is not", offset=offset))
+
+    return _FilewiseIndexer
+
+
 def _run_indexer(archive: Archive, paths: Iterable[str], out: IO[str] | io.TextIOBase,
-                 sort: bool) -> None:
-    indexer = CDXJIndexer(out, paths, sort=sort, dir_root=str(archive.root),
-                          records=REPLAY_RECORDS)
+                 sort: bool) -> list[Finding]:
+    indexer = _filewise_indexer()(out, paths, sort=sort, dir_root=str(archive.root),
+                                  records=REPLAY_RECORDS)
     try:
         indexer.process_all()
     except OSError as exc:
         raise UnreadableInputError(f"cannot index WARC: {exc}") from exc
-    except Exception as exc:  # warcio's parse errors are plain Exceptions
-        raise UnreadableInputError(f"cannot index WARC: {type(exc).__name__}: {exc}") from exc
+    return indexer.damaged
 
 
 def rebuild(archive: Archive, progress: Callable[[str], None] | None = None) -> IndexStats:
@@ -119,10 +175,11 @@ def rebuild(archive: Archive, progress: Callable[[str], None] | None = None) -> 
     with lock_for(archive), archive.atomic_file(INDEX_NAME) as raw:
         text = io.TextIOWrapper(raw, encoding="utf-8", newline="\n")
         counter = _CountingWriter(text)
-        _run_indexer(archive, _reporting(archive, relpaths, progress), counter, sort=True)
+        damaged = _run_indexer(archive, _reporting(archive, relpaths, progress), counter,
+                               sort=True)
         text.flush()
         text.detach()  # atomic_file still owns the binary handle
-    return IndexStats(len(relpaths), counter.lines)
+    return IndexStats(len(relpaths), counter.lines, findings=tuple(damaged))
 
 
 def add_warc(archive: Archive, warc_relpath: str) -> IndexStats:
@@ -168,7 +225,8 @@ def read(archive: Archive) -> Iterator[CdxjLine]:
 
 def lookup(archive: Archive, url: str) -> list[CdxjLine]:
     """Every indexed capture of exactly `url`, oldest first."""
-    return [line for line in read(archive) if line.url == url]
+    found = [line for line in read_all(archive) if line.url == url]
+    return sorted(found, key=lambda line: line.timestamp)
 
 
 class _CountingWriter(io.TextIOBase):
@@ -190,3 +248,79 @@ def _reporting(archive: Archive, relpaths: list[str],
         if progress:
             progress(rel)
         yield str(archive.resolve(rel))
+
+
+# ---------------------------------------------------------------- per-WARC indexes
+
+
+def cdxj_line(url: str, date: str, rec_type: str, mime: str | None, status: int | None,
+              digest: str | None, offset: int, length: int, filename: str) -> str:
+    """One line exactly as cdxj-indexer writes it (key order, `warc/revisit` as a revisit's
+    mime), for a record whose facts the writer already has."""
+    fields: dict[str, str] = {"url": url}
+    if rec_type == "revisit":
+        fields["mime"] = "warc/revisit"
+    elif mime:
+        fields["mime"] = mime.split(";", 1)[0].strip()
+    if status is not None:
+        fields["status"] = str(status)
+    if digest:
+        fields["digest"] = digest
+    fields.update(length=str(length), offset=str(offset), filename=filename)
+    return f"{_url_key(url)} {iso_date_to_timestamp(date)} {json.dumps(fields)}\n"
+
+
+def _url_key(url: str) -> str:
+    try:
+        return str(surt.surt(url))
+    except Exception:  # the indexer's own fallback for what surt cannot parse
+        return url
+
+
+def index_name(warc_relpath: str) -> str:
+    """`warcs/2026/11/x.warc.gz` -> `indexes/warcs_2026_11_x.warc.gz.cdxj` (flat: pywb reads
+    one folder level)."""
+    return f"{INDEXES_DIR}/{warc_relpath.replace('/', '_')}.cdxj"
+
+
+def write_warc_index(archive: Archive, warc_relpath: str, lines: Iterable[str]) -> str:
+    """The sealed WARC's own sorted index; the batch files of its open life go away."""
+    rel = index_name(warc_relpath)
+    archive.write_bytes(rel, "".join(sorted(lines)).encode("utf-8"), durable=False)
+    for batch in _batch_files(archive, warc_relpath):
+        batch.unlink(missing_ok=True)
+    return rel
+
+
+def write_batch_index(archive: Archive, warc_relpath: str, seq: int, lines: list[str]) -> None:
+    """Lines of one group commit into a still-open WARC, so replay finds them at once."""
+    if lines:
+        rel = index_name(warc_relpath).removesuffix(".cdxj") + f".open-{seq}.cdxj"
+        archive.write_bytes(rel, "".join(sorted(lines)).encode("utf-8"), durable=False)
+
+
+def _batch_files(archive: Archive, warc_relpath: str) -> list[Path]:
+    folder = archive.root / INDEXES_DIR
+    stem = Path(index_name(warc_relpath)).name.removesuffix(".cdxj")
+    return sorted(folder.glob(f"{stem}.open-*.cdxj")) if folder.is_dir() else []
+
+
+def index_warc_file(archive: Archive, warc_relpath: str) -> str:
+    """Index a WARC by reading it (one made elsewhere, or after crash recovery)."""
+    return write_warc_index(archive, warc_relpath, index_lines(archive, [warc_relpath], False))
+
+
+def read_all(archive: Archive) -> Iterator[CdxjLine]:
+    """Every record indexed in `indexes/` or `index.cdxj`, once (unsorted)."""
+    seen: set[tuple[str, str]] = set()
+    folder = archive.root / INDEXES_DIR
+    for path in sorted(folder.glob("*.cdxj")) if folder.is_dir() else []:
+        with open(path, encoding="utf-8") as f:
+            for text in f:
+                if text.strip():
+                    line = CdxjLine.parse(text)
+                    seen.add((line.filename.removesuffix(".open"), line.fields["offset"]))
+                    yield line
+    for line in read(archive):
+        if (line.filename, line.fields.get("offset", "")) not in seen:
+            yield line

@@ -26,7 +26,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.timeutils import datetime_to_iso_date
 from warcio.warcwriter import WARCWriter
 
-from archiver.base.errors import UnreadableInputError
+from archiver.base.errors import DamagedFileError, UnreadableInputError
 
 # Names of files that hold WARC or ARC records, compressed or not.
 WARC_SUFFIXES = (".warc.gz", ".warc", ".arc.gz", ".arc")
@@ -130,6 +130,17 @@ class _GzipMember:
         self.out.write(self.compressor.flush())
 
 
+class _VerbatimBlock:
+    """A revisit record's block (the HTTP headers as received) in the place warcio writes
+    a revisit's headers from, kept byte for byte (warcio would re-serialise parsed ones)."""
+
+    def __init__(self, block: bytes) -> None:
+        self.headers_buff = block
+
+    def compute_headers_buffer(self, header_filter: Any = None) -> None:
+        return None  # keep the bytes as received
+
+
 class WarcFileWriter:
     """Appends records to an open binary file (the caller owns naming, fsync and rename)."""
 
@@ -180,6 +191,13 @@ class WarcFileWriter:
         warc_headers = StatusAndHeaders("", headers, protocol=WARC_VERSION)
         record = ArcWarcRecord("warc", rec_type, warc_headers, stream, None, content_type, length)
         record.payload_length = length
+        if rec_type == "revisit":
+            # warcio writes only the parsed HTTP headers of a revisit, never its stream
+            # (warcwriter._write_warc_record: http_headers_only); hand the block over as
+            # those headers, verbatim, so the record holds exactly the bytes we give.
+            stream.seek(0)
+            record.http_headers = _VerbatimBlock(stream.read())
+            record.raw_stream = io.BytesIO(b"")
         offset = self.out.tell()
         member = _GzipMember(self.out)
         self._warc._write_warc_record(member, record)
@@ -188,6 +206,14 @@ class WarcFileWriter:
                         payload_digest, content_type)
         self.refs.append(ref)
         return ref
+
+
+def warcinfo_record(filename: str, fields: dict[str, str]) -> tuple[bytes, str]:
+    """A warcinfo record (one gzip member) for the start of the file `filename`, and its
+    record id (the WARC-Warcinfo-ID of the file's other records)."""
+    out = io.BytesIO()
+    ref = WarcFileWriter(out, filename).write_warcinfo(fields, datetime.now(UTC))
+    return out.getvalue(), ref.record_id
 
 
 @dataclass
@@ -245,6 +271,15 @@ def _read_payload(record: Any, cap: int) -> tuple[bytes, bool]:
     return payload[:cap], len(payload) > cap
 
 
+def read_record_from(data: bytes, offset: int, cap: int = DEFAULT_PAYLOAD_CAP) -> StoredRecord:
+    """Read the record at `offset` of WARC bytes still in memory (a capture being built)."""
+    stream = io.BytesIO(data)
+    stream.seek(offset)
+    for record in ArchiveIterator(stream):
+        return _to_stored(Path(""), offset, record, cap)
+    raise UnreadableInputError(f"no WARC record at offset {offset} of the capture")
+
+
 def read_record_at(path: Path, offset: int, cap: int = DEFAULT_PAYLOAD_CAP) -> StoredRecord:
     """Read the record starting at `offset` (a gzip member boundary or plain record start)."""
     try:
@@ -265,12 +300,22 @@ def iter_records(path: Path, cap: int = DEFAULT_PAYLOAD_CAP,
     `want_payload` says so (all when it is None)."""
     with open(path, "rb") as f:
         it = ArchiveIterator(f, arc2warc=True)
-        for record in it:
-            if types is None or record.rec_type in types:
-                stored = _to_stored(path, -1, record, cap, want_payload)
-                # only after the payload is read: get_record_offset() consumes the record
-                stored.offset = it.get_record_offset()
-                yield stored
+        try:
+            for record in it:
+                if types is None or record.rec_type in types:
+                    stored = _to_stored(path, -1, record, cap, want_payload)
+                    # only after the payload is read: get_record_offset() consumes the record
+                    stored.offset = it.get_record_offset()
+                    yield stored
+        except Exception as exc:  # warcio and zlib fail in many ways on damaged bytes
+            # it.offset: where the record that failed began (the end of the last good one)
+            raise DamagedFileError(str(path), it.offset, _short(exc)) from exc
+
+
+def _short(exc: Exception, limit: int = 160) -> str:
+    """One printable line about a parse error (warcio quotes the damaged bytes it met)."""
+    text = "".join(c if c.isprintable() else "\N{REPLACEMENT CHARACTER}" for c in str(exc))
+    return f"{type(exc).__name__}: {text[:limit]}" + ("..." if len(text) > limit else "")
 
 
 def record_ids(path: Path) -> Iterator[tuple[str, str, int]]:

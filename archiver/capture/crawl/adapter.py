@@ -19,10 +19,11 @@ from urllib.parse import urljoin
 from archiver.base import agent
 from archiver.base.errors import UsageError
 from archiver.capture.fetch import Fetcher, FetchOptions, HostPacer, parse_retry_after
-from archiver.capture.run import _write_exchanges
-from archiver.pipeline.commit import index_warcs, record_event, store_warc
-from archiver.store import manifest
+from archiver.capture.records import write_capture
+from archiver.pipeline.commit import record_event, store_warc
+from archiver.store import cdxj, manifest
 from archiver.store.archive import Archive
+from archiver.store.catalog import Catalog
 from archiver.store.warc import read_record_at
 
 REDIRECTS = (301, 302, 303, 307, 308)
@@ -129,7 +130,7 @@ class Committer:
         ok = final.status is not None and final.status < 400 and not out.error
         unit = store_warc(self.archive, final.started_at, opts.operator,
                           f"crawl {opts.crawl_id}: capture of {result.url}",
-                          lambda w: _write_exchanges(w, result),
+                          lambda w: write_capture(w, result, None, None).final,
                           derive=derive and opts.extract and ok, warcinfo=self.warcinfo)
         out.warc = unit.warc.path
         out.record_ids = [r.record_id for r in unit.records]
@@ -208,15 +209,10 @@ def archived_article_urls(archive: Archive) -> Iterator[str]:
     turned into an "article" has none, and must be fetched again to find new links.
     The catalog answers when it exists (archiver/store/catalog.py); else the manifest and
     the article files it names."""
-    try:
-        from archiver.store import catalog  # type: ignore[attr-defined]
-    except ImportError:
-        catalog = None
-    if catalog is not None and (archive.root / "catalog.sqlite").exists():
-        cat = catalog.Catalog.open(archive)
+    if (archive.root / "catalog.sqlite").exists():
+        cat = Catalog.open(archive)  # catches up with the manifest first
         try:
-            for art in cat.articles(latest=True):
-                row = art if isinstance(art, dict) else vars(art)
+            for row in cat.articles(latest=True):
                 if row.get("url") and row.get("published_at"):
                     yield row["url"]
         finally:
@@ -245,4 +241,11 @@ def _dated(archive: Archive, relpath: str | None) -> bool:
 
 
 def index(archive: Archive, warcs: list[str]) -> str | None:
-    return index_warcs(archive, *warcs)
+    """Per-WARC CDXJ files in indexes/ (what replay reads since the storage engine). Derived
+    data: a failure is a warning (`archiver index` rebuilds)."""
+    try:
+        for rel in warcs:
+            cdxj.index_warc_file(archive, rel)
+    except Exception as exc:
+        return f"indexes not updated ({type(exc).__name__}: {exc}); run `archiver index`"
+    return None

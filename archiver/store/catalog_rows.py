@@ -1,0 +1,217 @@
+"""What the catalog derives from one manifest entry: rows for captures, articles and files.
+
+The manifest says which records and article files an entry made; the rest of a row comes from
+the stored bytes they name: a record's header block (status, MIME type, payload digest,
+WARC-Date, WARC-Refers-To), read with warcio, and the article file's fields. Nothing here
+writes; catalog.py decides what goes in.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import surt
+from warcio.archiveiterator import ArchiveIterator
+
+from archiver.store.archive import Archive
+
+# Records a capture row stands for: what replay serves (the same set index.cdxj holds).
+CAPTURE_TYPES = ("response", "revisit", "resource")
+OPEN_SUFFIX = ".open"  # a rolling WARC still being written (Heritrix's convention)
+
+
+def surt_key(url: str) -> str:
+    """SURT of `url` (surt's defaults: scheme and www. dropped, host reversed, lower case),
+    so http/https, www. and case variants share a key, as in pywb's index."""
+    try:
+        return str(surt.surt(url))
+    except Exception:  # surt raises on some non-URLs (urn:, odd IRIs): key by the text
+        return url
+
+
+def warc_path(archive: Archive, rel: str) -> Path:
+    """A WARC by its final name, or its `.open` name while it is still being written."""
+    path = archive.resolve(rel)
+    if not path.exists():
+        still_open = archive.resolve(rel + OPEN_SUFFIX)
+        if still_open.exists():
+            return still_open
+    return path
+
+
+@dataclass
+class RecordHead:
+    """What the catalog keeps from a record's headers."""
+
+    url: str | None = None
+    timestamp: str | None = None
+    record_type: str | None = None
+    status: int | None = None
+    mime: str | None = None
+    payload_digest: str | None = None
+    revisit_of: str | None = None
+    length: int | None = None
+
+
+class RecordReader:
+    """Reads record headers at offsets, keeping the last WARC open (a rolling WARC holds
+    thousands of records, read one after the other during a rebuild)."""
+
+    def __init__(self, archive: Archive) -> None:
+        self.archive = archive
+        self._rel: str | None = None
+        self._file: IO[bytes] | None = None
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+        self._file = self._rel = None
+
+    def head(self, rel: str, offset: int, length: int | None) -> RecordHead:
+        """The record's header fields; its length (gzip member or plain record) is measured
+        only when the entry does not give it (0.1.0 entries lack `length`)."""
+        try:
+            f = self._open(rel)
+            f.seek(offset)
+            it = ArchiveIterator(f, arc2warc=True)
+            record = next(iter(it))
+            head = _head(record)
+            if length is None:
+                it.read_to_end(record)
+                length = it.get_record_length()
+            head.length = length
+            return head
+        except Exception:  # unreadable or missing: the row keeps what the manifest says
+            self.close()
+            return RecordHead(length=length)
+
+    def _open(self, rel: str) -> IO[bytes]:
+        if self._rel != rel or self._file is None:
+            self.close()
+            self._file = open(warc_path(self.archive, rel), "rb")
+            self._rel = rel
+        return self._file
+
+
+def _head(record: Any) -> RecordHead:
+    h = record.rec_headers
+    head = RecordHead(url=h.get_header("WARC-Target-URI"), timestamp=h.get_header("WARC-Date"),
+                      record_type=record.rec_type,
+                      payload_digest=h.get_header("WARC-Payload-Digest"),
+                      revisit_of=h.get_header("WARC-Refers-To"))
+    if record.rec_type in ("response", "revisit") and record.http_headers is not None:
+        try:
+            head.status = int(record.http_headers.get_statuscode())
+        except (TypeError, ValueError):
+            head.status = None
+        head.mime = _mime(record.http_headers.get_header("Content-Type"))
+    else:
+        head.mime = _mime(h.get_header("Content-Type"))
+    if record.rec_type == "resource" and head.payload_digest is None:
+        head.payload_digest = h.get_header("WARC-Block-Digest")  # a resource's block is its payload
+    return head
+
+
+def _mime(value: str | None) -> str | None:
+    if not value:
+        return None
+    return value.split(";", 1)[0].strip().lower() or None
+
+
+def capture_rows(entry: dict[str, Any], reader: RecordReader) -> list[tuple[Any, ...]]:
+    """Rows for the response, revisit and resource records an entry names."""
+    seq = int(entry["seq"])
+    discovery = entry.get("discovery")
+    via = json.dumps(discovery, sort_keys=True, ensure_ascii=False) if discovery else None
+    rows = []
+    for r in entry.get("records") or []:
+        if not isinstance(r, dict) or r.get("type") not in CAPTURE_TYPES:
+            continue
+        if not isinstance(r.get("file"), str) or not isinstance(r.get("offset"), int):
+            continue
+        length = r.get("length") if isinstance(r.get("length"), int) else None
+        head = reader.head(r["file"], r["offset"], length)
+        url = head.url or str(r.get("uri") or "")
+        rows.append((str(r.get("id")), url, surt_key(url), head.timestamp or "",
+                     head.record_type or str(r["type"]), head.status, head.mime,
+                     head.payload_digest, r["file"], r["offset"], head.length or 0,
+                     head.revisit_of, seq, via))
+    return rows
+
+
+CAPTURE_COLUMNS = ("record_id", "url", "surt", "timestamp", "record_type", "status", "mime",
+                   "payload_digest", "file", "offset", "length", "revisit_of", "seq",
+                   "discovered_via")
+
+ARTICLE_COLUMNS = ("path", "id", "snapshot", "url", "record_id", "seq", "sha256", "text_sha256",
+                   "title", "lead", "published_at", "section", "byline", "authors", "source",
+                   "language", "captured_at", "extractor_version", "schema_version",
+                   "recorded_at", "source_url", "final_url")
+
+
+@dataclass
+class ArticleRow:
+    values: dict[str, Any]
+    body: str | None  # for the full-text index
+
+
+def article_rows(entry: dict[str, Any], archive: Archive) -> list[ArticleRow]:
+    """Rows for the article files an entry names: the manifest's claims (id, path, digests)
+    plus the file's fields. An unreadable file still gets its row (the manifest wins), with
+    the file's fields empty; `schema_version IS NULL` marks it."""
+    source = entry.get("source") or {}
+    rows = []
+    for a in entry.get("articles") or []:
+        if not isinstance(a, dict) or not a.get("id") or not a.get("path"):
+            continue
+        path = str(a["path"])
+        doc = _read_article(archive, path)
+        byline = doc.get("byline") or {}
+        publisher = doc.get("publisher") or {}
+        capture = doc.get("capture") or {}
+        extraction = doc.get("extraction") or {}
+        authors = byline.get("authors")
+        values = {
+            "path": path, "id": str(a["id"]),
+            "snapshot": path.rsplit("/", 1)[-1].removesuffix(".json"),
+            "url": a.get("url") or doc.get("url"),
+            "record_id": str(a.get("record_id") or path),
+            "seq": int(entry["seq"]), "sha256": str(a.get("sha256") or ""),
+            "text_sha256": a.get("text_sha256"),
+            "title": doc.get("title"), "lead": doc.get("lead"),
+            "published_at": doc.get("published_at"), "section": doc.get("section"),
+            "byline": byline.get("raw"),
+            "authors": json.dumps(authors, ensure_ascii=False) if authors is not None else None,
+            "source": byline.get("source") or publisher.get("name"),
+            "language": doc.get("language"), "captured_at": capture.get("warc_date"),
+            "extractor_version": extraction.get("version"),
+            "schema_version": doc.get("schema_version"),
+            "recorded_at": str(entry.get("at") or ""),
+            "source_url": source.get("url"), "final_url": source.get("final_url"),
+        }
+        body = "\n".join(str(p) for p in doc.get("body") or []) if doc else None
+        rows.append(ArticleRow(values, body))
+    return rows
+
+
+def _read_article(archive: Archive, path: str) -> dict[str, Any]:
+    try:
+        doc = json.loads(archive.resolve(path).read_bytes())
+    except Exception:  # missing, unreadable, unsafe path: audit reports it, not us
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
+def file_claims(entry: dict[str, Any]) -> tuple[list[tuple[str, str, int]],
+                                                list[tuple[str, int]]]:
+    """(whole files: path, sha256, size) and (ranges: file, end offset) an entry names."""
+    whole = [(f["path"], f["sha256"], f["size"]) for f in entry.get("files") or []
+             if isinstance(f, dict) and isinstance(f.get("path"), str)
+             and isinstance(f.get("sha256"), str) and isinstance(f.get("size"), int)]
+    ranges = [(r["file"], r["offset"] + r["length"]) for r in entry.get("ranges") or []
+              if isinstance(r, dict) and isinstance(r.get("file"), str)
+              and isinstance(r.get("offset"), int) and isinstance(r.get("length"), int)]
+    return whole, ranges
