@@ -15,6 +15,7 @@ from archiver import __version__
 from archiver.cli import (
     capture,
     check,
+    crawl,
     extract,
     history,
     ingest,
@@ -40,7 +41,7 @@ def cli() -> None:
 
 # In the order of the data flow: write, derive, check, read, hand over, sign.
 COMMANDS = [
-    capture.capture, ingest.ingest, extract.extract,
+    capture.capture, crawl.crawl, ingest.ingest, extract.extract,
     check.validate, check.audit, check.repair,
     history.log, history.show_command, history.diff_command, history.ls_command,
     search.search,

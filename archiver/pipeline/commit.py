@@ -199,15 +199,18 @@ WriteRecords = Callable[[WarcFileWriter], RecordRef | None]
 
 
 def store_warc(archive: Archive, when: datetime, operator: str | None, description: str,
-               write_records: WriteRecords, derive: bool = True) -> StoredUnit:
+               write_records: WriteRecords, derive: bool = True,
+               warcinfo: dict[str, str] | None = None) -> StoredUnit:
     """Write a new WARC (warcinfo + what `write_records` writes), derive the article from the
-    source record it returns, and put the article file in place. No manifest entry yet."""
+    source record it returns, and put the article file in place. No manifest entry yet.
+    `warcinfo` overrides warcinfo fields (the crawler's robots policy and User-Agent)."""
     capture_id = new_capture_id(when)
     rel = archive.warc_relpath(capture_id, when)
     outcome: ArticleOutcome | None = None
     with archive.atomic_file(rel) as f:
         writer = WarcFileWriter(f, Path(rel).name)
-        writer.write_warcinfo(warcinfo_fields(operator, description), when)
+        writer.write_warcinfo({**warcinfo_fields(operator, description), **(warcinfo or {})},
+                              when)
         source = write_records(writer)
         if source is not None and derive:
             f.flush()

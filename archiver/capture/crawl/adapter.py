@@ -1,0 +1,251 @@
+"""The crawler's one door into the capture/store API: fetch one URL and commit it the way
+`archiver capture` does (WARC -> article -> manifest entry), read a stored payload back,
+record the crawl events, and answer "is this article already archived?".
+
+Today this calls capture/run.py's record writer with pipeline.commit.store_warc and
+record_event (one WARC per capture). When the storage engine of issue 12 lands (rolling
+WARCs, group commit, revisits, the catalog), only this module changes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin
+
+from archiver.base import agent
+from archiver.base.errors import UsageError
+from archiver.capture.fetch import Fetcher, FetchOptions, HostPacer, parse_retry_after
+from archiver.capture.records import write_capture
+from archiver.pipeline.commit import record_event, store_warc
+from archiver.store import cdxj, manifest
+from archiver.store.archive import Archive
+from archiver.store.catalog import Catalog
+from archiver.store.warc import read_record_at
+
+REDIRECTS = (301, 302, 303, 307, 308)
+MAX_PARSE_BYTES = 20 * 1024 * 1024  # payload read back for link discovery
+
+
+@dataclass(frozen=True)
+class CommitOptions:
+    crawl_id: str
+    operator: str | None = None
+    extract: bool = True
+    robots: str = "obey"
+    contact: str | None = None
+    timeout: float = 30.0
+    max_time: float = 120.0
+    max_bytes: int = 50 * 1024 * 1024
+
+    def user_agent(self) -> str:
+        base = agent.user_agent()
+        return base[:-1] + f"; +{self.contact})" if self.contact else base
+
+
+@dataclass
+class Captured:
+    """What the crawler needs to know about one committed (or failed) fetch."""
+
+    url: str
+    status: int | None = None
+    content_type: str | None = None
+    location: str | None = None  # absolute redirect target, not fetched
+    retry_after: float | None = None
+    error: str | None = None
+    seq: int | None = None
+    warc: str | None = None
+    offset: int | None = None  # the response record, for reading the payload back
+    record_ids: list[str] = field(default_factory=list)
+    article: str | None = None  # article id when one was stored
+
+    @property
+    def answered(self) -> bool:
+        return self.status is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"url": self.url, "status": self.status, "error": self.error,
+                "manifest_seq": self.seq, "warc": self.warc, "article": self.article,
+                "location": self.location}
+
+
+class Committer:
+    """One per worker thread: its own Fetcher (session, socket recorder)."""
+
+    def __init__(self, archive: Archive, options: CommitOptions, pacer: HostPacer,
+                 on_fetched: Callable[[str], None] | None = None) -> None:
+        self.archive, self.options = archive, options
+        self.on_fetched = on_fetched  # told as soon as the network part is over
+        # No redirects followed and no retries inside the fetch: the crawler queues a
+        # redirect's target and re-queues a retry, so both pass the seen-check and the
+        # host's politeness like any other request.
+        fetch = FetchOptions(timeout=options.timeout, max_time=options.max_time,
+                             max_bytes=options.max_bytes, retries=0, max_redirects=0)
+        self.fetcher = Fetcher(fetch, pacer)
+        self.fetcher.session.headers["User-Agent"] = options.user_agent()
+        self.warcinfo = {"robots": options.robots,
+                         "http-header-user-agent": options.user_agent()}
+
+    def close(self) -> None:
+        self.fetcher.close()
+
+    def capture(self, url: str, discovery: dict[str, Any], derive: bool) -> Captured:
+        try:
+            result = self.fetcher.fetch(url)
+        except UsageError as exc:
+            return Captured(url, error=str(exc).removeprefix(f"{url}: "))
+        finally:
+            if self.on_fetched:
+                self.on_fetched(url)
+        try:
+            return self._commit(result, discovery, derive)
+        finally:
+            result.close()
+
+    def _commit(self, result: Any, discovery: dict[str, Any], derive: bool) -> Captured:
+        final = result.final
+        out = Captured(result.url, status=result.status, error=result.error)
+        if final is not None and final.status in REDIRECTS:
+            out.error = None  # the hop was not followed on purpose: its target is queued
+            if final.headers.get("location"):
+                try:
+                    out.location = urljoin(result.url, final.headers["location"].strip())
+                except ValueError:
+                    out.error = "invalid redirect location"
+        if final is not None:
+            out.content_type = final.headers.get("content-type")
+            out.retry_after = parse_retry_after(final.headers.get("retry-after"))
+        source = {"url": result.url, "final_url": result.final_url, "status": result.status,
+                  "redirects": result.redirect_chain()}
+        opts = self.options
+        if final is None:
+            entry = record_event(self.archive, "capture", "failure",
+                                 result.error or "no response", opts.operator, source=source,
+                                 discovery=discovery)
+            out.seq = entry["seq"]
+            return out
+        ok = final.status is not None and final.status < 400 and not out.error
+        unit = store_warc(self.archive, final.started_at, opts.operator,
+                          f"crawl {opts.crawl_id}: capture of {result.url}",
+                          lambda w: write_capture(w, result, None, None).final,
+                          derive=derive and opts.extract and ok, warcinfo=self.warcinfo)
+        out.warc = unit.warc.path
+        out.record_ids = [r.record_id for r in unit.records]
+        responses = [r for r in unit.records if r.rec_type == "response"]
+        out.offset = responses[-1].offset if responses else None
+        detail = [f"HTTP {final.status}"]
+        if out.location:
+            detail.append(f"redirect to {out.location} queued")
+        if out.error:
+            detail.append(out.error)
+        if unit.article is not None:
+            art = unit.article
+            detail.append(f"article {art.article_id}" if art.status == "stored"
+                          else f"{art.status}: {art.reason}")
+            if art.status == "stored":
+                out.article = art.article_id
+        entry = record_event(self.archive, "capture", "success" if ok else "failure",
+                             "; ".join(detail), opts.operator, source=source,
+                             discovery=discovery, **unit.manifest_fields())
+        out.seq = entry["seq"]
+        return out
+
+
+def read_payload(archive: Archive, captured: Captured) -> tuple[bytes, str | None]:
+    """The stored response's payload (chunking and Content-Encoding removed, capped) and
+    its Content-Type: discovery works from the evidence, not from the wire."""
+    if captured.warc is None or captured.offset is None:
+        return b"", None
+    record = read_record_at(warc_path(archive, captured.warc), captured.offset,
+                            cap=MAX_PARSE_BYTES)
+    return record.payload, record.http_headers.get("content-type")
+
+
+def warc_path(archive: Archive, rel: str) -> Path:
+    """A WARC by its final name, or as `<name>.open` while a rolling WARC is being written
+    (CONTRACTS.md): the one place that knows the fallback until Archive.warc_path exists."""
+    path = archive.resolve(rel)
+    if not path.exists() and archive.resolve(rel + ".open").exists():
+        return archive.resolve(rel + ".open")
+    return path
+
+
+def record_crawl_event(archive: Archive, outcome: str, detail: str, operator: str | None,
+                       details: dict[str, Any], summary: dict[str, Any] | None = None) -> int:
+    entry = record_event(archive, "crawl", outcome, detail, operator, details=details,
+                         summary=summary)
+    return int(entry["seq"])
+
+
+def committed_since(archive: Archive, seq: int, crawl_id: str) -> Iterator[tuple[str, Captured]]:
+    """Captures this crawl committed after manifest entry `seq`, as (URL, Captured): what a
+    killed run finished but may not have marked done in its state."""
+    for entry in manifest.iter_entries(archive.manifest_path):
+        if entry.get("seq", -1) <= seq or entry.get("event") != "capture":
+            continue
+        if (entry.get("discovery") or {}).get("crawl") != crawl_id:
+            continue
+        src = entry.get("source") or {}
+        responses = [r for r in entry.get("records", []) if r.get("type") == "response"]
+        last = responses[-1] if responses else None
+        arts = entry.get("articles") or []
+        captured = Captured(
+            src.get("url", ""), status=src.get("status"), seq=entry["seq"],
+            warc=last["file"] if last else None, offset=last.get("offset") if last else None,
+            article=arts[0]["id"] if arts else None)
+        if captured.warc and captured.offset is not None and captured.status in REDIRECTS:
+            record = read_record_at(warc_path(archive, captured.warc), captured.offset, cap=0)
+            location = record.http_headers.get("location")
+            captured.location = urljoin(captured.url, location) if location else None
+        yield captured.url, captured
+
+
+def archived_article_urls(archive: Archive) -> Iterator[str]:
+    """URLs of pages archived as dated articles: an incremental crawl skips them. Only
+    articles with a publication date count: a section page that the generic extractor
+    turned into an "article" has none, and must be fetched again to find new links.
+    The catalog answers when it exists (archiver/store/catalog.py); else the manifest and
+    the article files it names."""
+    if (archive.root / "catalog.sqlite").exists():
+        cat = Catalog.open(archive)  # catches up with the manifest first
+        try:
+            for row in cat.articles(latest=True):
+                if row.get("url") and row.get("published_at"):
+                    yield row["url"]
+        finally:
+            cat.close()
+        return
+    if not archive.manifest_path.is_file():
+        return
+    for entry in manifest.iter_entries(archive.manifest_path):
+        if entry.get("event") not in ("capture", "ingestion") or not entry.get("articles"):
+            continue
+        src = entry.get("source") or {}
+        for art in entry["articles"]:
+            if not _dated(archive, art.get("path")):
+                continue
+            for url in {src.get("url"), src.get("final_url"), art.get("url")}:
+                if url:
+                    yield url
+
+
+def _dated(archive: Archive, relpath: str | None) -> bool:
+    try:
+        data = json.loads(archive.resolve(relpath or "").read_bytes())
+    except (OSError, ValueError, UsageError):
+        return False
+    return bool(isinstance(data, dict) and data.get("published_at"))
+
+
+def index(archive: Archive, warcs: list[str]) -> str | None:
+    """Per-WARC CDXJ files in indexes/ (what replay reads since the storage engine). Derived
+    data: a failure is a warning (`archiver index` rebuilds)."""
+    try:
+        for rel in warcs:
+            cdxj.index_warc_file(archive, rel)
+    except Exception as exc:
+        return f"indexes not updated ({type(exc).__name__}: {exc}); run `archiver index`"
+    return None
