@@ -186,7 +186,7 @@ def test_robots_ignore_is_recorded(site, run, archive_dir):
     assert site.paths("pages") == ["/"]
     start = entries(archive_dir, "crawl")[0]
     assert start["details"]["options"]["robots"] == "ignore"
-    warc = archive_dir / entries(archive_dir)[0]["files"][0]["path"]
+    warc = archive_dir / entries(archive_dir)[0]["records"][0]["file"]
     from warcio.archiveiterator import ArchiveIterator
 
     with open(warc, "rb") as f:

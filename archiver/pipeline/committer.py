@@ -74,12 +74,14 @@ class Committer:
                  prefix: str = DEFAULT_PREFIX, max_size: int = DEFAULT_MAX_SIZE,
                  batch_size: int = DEFAULT_BATCH_SIZE,
                  batch_seconds: float = DEFAULT_BATCH_SECONDS,
-                 after_commit: Callable[[list[dict[str, Any]]], None] | None = None) -> None:
+                 after_commit: Callable[[list[dict[str, Any]]], None] | None = None,
+                 warcinfo: dict[str, str] | None = None) -> None:
         self.archive = archive.ensure()
         self.operator = operator
         # A writer killed earlier left an .open file: cut what it never committed, seal it.
         self.recovered = recover(archive, operator)
-        fields = warcinfo_fields(operator, description)
+        # `warcinfo` overrides fields (the crawler's robots policy and User-Agent)
+        fields = {**warcinfo_fields(operator, description), **(warcinfo or {})}
         self.warcs = RollingWarcs(archive, lambda name: warcinfo_record(name, fields),
                                   prefix=prefix, max_size=max_size)
         self.batch_size = max(1, batch_size)

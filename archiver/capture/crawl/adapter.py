@@ -2,14 +2,20 @@
 `archiver capture` does (WARC -> article -> manifest entry), read a stored payload back,
 record the crawl events, and answer "is this article already archived?".
 
-Today this calls capture/run.py's record writer with pipeline.commit.store_warc and
-record_event (one WARC per capture). When the storage engine of issue 12 lands (rolling
-WARCs, group commit, revisits, the catalog), only this module changes.
+Captures go through the same storage engine as `archiver capture`: the records of one
+capture built by capture/records.py, the article derived from the stored record, and the
+run's group committer (rolling WARCs, one manifest append per batch). A worker waits for its
+capture's batch to commit before it reports the capture: the crawl state then never marks
+done a URL that a crash could lose. Page requisites are deduplicated (an image unchanged
+since the last crawl becomes a revisit record); pages, robots.txt, sitemaps and feeds are
+stored whole, since their links are read back from the stored payload.
 """
 
 from __future__ import annotations
 
+import io
 import json
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,16 +24,28 @@ from urllib.parse import urljoin
 
 from archiver.base import agent
 from archiver.base.errors import UsageError
-from archiver.capture.fetch import Fetcher, FetchOptions, HostPacer, parse_retry_after
+from archiver.capture.fetch import (
+    RETRY_STATUSES,
+    Fetcher,
+    FetchOptions,
+    HostPacer,
+    parse_retry_after,
+)
 from archiver.capture.records import write_capture
-from archiver.pipeline.commit import record_event, store_warc
+from archiver.pipeline.commit import derive_article, record_event, write_conversion
+from archiver.pipeline.committer import Committer as RunCommitter
+from archiver.pipeline.committer import PendingCapture
+from archiver.pipeline.dedup import Dedup
 from archiver.store import cdxj, manifest
 from archiver.store.archive import Archive
 from archiver.store.catalog import Catalog
-from archiver.store.warc import read_record_at
+from archiver.store.warc import WarcFileWriter, read_record_at, read_record_from
 
 REDIRECTS = (301, 302, 303, 307, 308)
 MAX_PARSE_BYTES = 20 * 1024 * 1024  # payload read back for link discovery
+# A worker waits for its capture's commit, so batches are as large as the workers in flight
+# and are committed at most this long after their first capture.
+CRAWL_BATCH_SECONDS = 0.2
 
 
 @dataclass(frozen=True)
@@ -72,40 +90,66 @@ class Captured:
                 "location": self.location}
 
 
-class Committer:
+class CrawlRun:
+    """What the crawl's workers share: the run's group committer and the dedup lookups."""
+
+    def __init__(self, archive: Archive, options: CommitOptions, workers: int) -> None:
+        self.archive, self.options = archive, options
+        self.committer = RunCommitter(
+            archive, options.operator, f"crawl {options.crawl_id}",
+            batch_size=max(1, workers), batch_seconds=CRAWL_BATCH_SECONDS,
+            warcinfo={"robots": options.robots,
+                      "http-header-user-agent": options.user_agent()})
+        self.dedup = Dedup(archive, "url")
+
+    def close(self) -> None:
+        self.committer.close()
+        self.dedup.close()
+
+
+class CrawlWorker:
     """One per worker thread: its own Fetcher (session, socket recorder)."""
 
-    def __init__(self, archive: Archive, options: CommitOptions, pacer: HostPacer,
-                 on_fetched: Callable[[str], None] | None = None) -> None:
-        self.archive, self.options = archive, options
-        self.on_fetched = on_fetched  # told as soon as the network part is over
+    def __init__(self, run: CrawlRun, pacer: HostPacer,
+                 on_fetched: Callable[[str, float | None, bool], None] | None = None,
+                 ) -> None:
+        self.run, self.archive, self.options = run, run.archive, run.options
+        # told as soon as the network part is over: a 429/503's Retry-After, and whether the
+        # fetch failed (no answer, or 429/5xx), for the host's failures in a row
+        self.on_fetched = on_fetched
         # No redirects followed and no retries inside the fetch: the crawler queues a
         # redirect's target and re-queues a retry, so both pass the seen-check and the
         # host's politeness like any other request.
+        options = self.options
         fetch = FetchOptions(timeout=options.timeout, max_time=options.max_time,
                              max_bytes=options.max_bytes, retries=0, max_redirects=0)
         self.fetcher = Fetcher(fetch, pacer)
         self.fetcher.session.headers["User-Agent"] = options.user_agent()
-        self.warcinfo = {"robots": options.robots,
-                         "http-header-user-agent": options.user_agent()}
 
     def close(self) -> None:
         self.fetcher.close()
 
-    def capture(self, url: str, discovery: dict[str, Any], derive: bool) -> Captured:
+    def capture(self, url: str, discovery: dict[str, Any], derive: bool,
+                dedup: bool = False) -> Captured:
         try:
             result = self.fetcher.fetch(url)
         except UsageError as exc:
-            return Captured(url, error=str(exc).removeprefix(f"{url}: "))
-        finally:
             if self.on_fetched:
-                self.on_fetched(url)
+                self.on_fetched(url, None, False)
+            return Captured(url, error=str(exc).removeprefix(f"{url}: "))
+        if self.on_fetched:
+            final = result.final
+            hold = parse_retry_after(final.headers.get("retry-after")) \
+                if final is not None and final.status in (429, 503) else None
+            failed = final is None or final.status in RETRY_STATUSES
+            self.on_fetched(url, hold, failed)
         try:
-            return self._commit(result, discovery, derive)
+            return self._commit(result, discovery, derive, dedup)
         finally:
             result.close()
 
-    def _commit(self, result: Any, discovery: dict[str, Any], derive: bool) -> Captured:
+    def _commit(self, result: Any, discovery: dict[str, Any], derive: bool,
+                dedup: bool) -> Captured:
         final = result.final
         out = Captured(result.url, status=result.status, error=result.error)
         if final is not None and final.status in REDIRECTS:
@@ -122,36 +166,64 @@ class Committer:
                   "redirects": result.redirect_chain()}
         opts = self.options
         if final is None:
-            entry = record_event(self.archive, "capture", "failure",
-                                 result.error or "no response", opts.operator, source=source,
-                                 discovery=discovery)
-            out.seq = entry["seq"]
+            event = manifest.new_event("capture", "failure", result.error or "no response",
+                                       operator=opts.operator, source=source,
+                                       discovery=discovery)
+            out.seq = self._submit(PendingCapture(event))["seq"]
             return out
         ok = final.status is not None and final.status < 400 and not out.error
-        unit = store_warc(self.archive, final.started_at, opts.operator,
-                          f"crawl {opts.crawl_id}: capture of {result.url}",
-                          lambda w: write_capture(w, result, None, None).final,
-                          derive=derive and opts.extract and ok, warcinfo=self.warcinfo)
-        out.warc = unit.warc.path
-        out.record_ids = [r.record_id for r in unit.records]
-        responses = [r for r in unit.records if r.rec_type == "response"]
-        out.offset = responses[-1].offset if responses else None
+        warc, warcinfo_id = self.run.committer.reserve()
+        buffer = io.BytesIO()
+        writer = WarcFileWriter(buffer, warc.rsplit("/", 1)[-1])
+        writer.warcinfo_id = warcinfo_id
+        written = write_capture(writer, result, self.run.dedup if dedup else None, None)
+        article = None
+        if written.final is not None and written.revisit is None and derive and opts.extract \
+                and ok:
+            stored = read_record_from(buffer.getvalue(), written.final.offset)
+            article = derive_article(stored, warc)
+            write_conversion(writer, article, written.final.target_uri or "",
+                             written.final.record_id, final.started_at)
         detail = [f"HTTP {final.status}"]
         if out.location:
             detail.append(f"redirect to {out.location} queued")
         if out.error:
             detail.append(out.error)
-        if unit.article is not None:
-            art = unit.article
-            detail.append(f"article {art.article_id}" if art.status == "stored"
-                          else f"{art.status}: {art.reason}")
-            if art.status == "stored":
-                out.article = art.article_id
-        entry = record_event(self.archive, "capture", "success" if ok else "failure",
-                             "; ".join(detail), opts.operator, source=source,
-                             discovery=discovery, **unit.manifest_fields())
+        if written.revisit is not None:
+            detail.append(f"payload unchanged since {written.revisit['refers_to_date']}")
+        if article is not None:
+            detail.append(f"article {article.article_id}" if article.status == "stored"
+                          else f"{article.status}: {article.reason}")
+            if article.status == "stored":
+                out.article = article.article_id
+        event = manifest.new_event("capture", "success" if ok else "failure", "; ".join(detail),
+                                   operator=opts.operator, source=source, discovery=discovery,
+                                   revisit=written.revisit)
+        entry = self._submit(PendingCapture(event, warc, buffer.getvalue(), list(writer.refs),
+                                            written.replayable, article))
         out.seq = entry["seq"]
+        out.warc = warc
+        out.record_ids = [r["id"] for r in entry.get("records", [])]
+        answers = [r for r in entry.get("records", []) if r["type"] in ("response", "revisit")]
+        out.offset = answers[-1]["offset"] if answers and answers[-1]["type"] == "response" \
+            else None
         return out
+
+    def _submit(self, pending: PendingCapture) -> dict[str, Any]:
+        """Hand the capture to the run's committer and wait until its entry is written."""
+        committed: list[dict[str, Any]] = []
+        done = threading.Event()
+
+        def on_commit(entry: dict[str, Any]) -> None:
+            committed.append(entry)
+            done.set()
+
+        pending.on_commit = on_commit
+        self.run.committer.submit(pending)
+        while not done.wait(0.5):
+            if self.run.committer.error is not None:
+                raise self.run.committer.error
+        return committed[0]
 
 
 def read_payload(archive: Archive, captured: Captured) -> tuple[bytes, str | None]:
@@ -241,11 +313,13 @@ def _dated(archive: Archive, relpath: str | None) -> bool:
 
 
 def index(archive: Archive, warcs: list[str]) -> str | None:
-    """Per-WARC CDXJ files in indexes/ (what replay reads since the storage engine). Derived
-    data: a failure is a warning (`archiver index` rebuilds)."""
+    """Per-WARC CDXJ files in indexes/ for WARCs that have none yet (the committer writes one
+    when it seals a rolling WARC). Derived data: a failure is a warning (`archiver index`
+    rebuilds)."""
     try:
         for rel in warcs:
-            cdxj.index_warc_file(archive, rel)
+            if not (archive.root / cdxj.index_name(rel)).exists():
+                cdxj.index_warc_file(archive, rel)
     except Exception as exc:
         return f"indexes not updated ({type(exc).__name__}: {exc}); run `archiver index`"
     return None

@@ -1,7 +1,7 @@
 """The crawl loop: one scheduling thread owns the frontier; worker threads fetch and commit.
 
 The scheduler picks, host by host, the next URL a host may get now (robots.txt first, then
-the politeness clock, then the host's queue order), hands it to a worker (adapter.Committer:
+the politeness clock, then the host's queue order), hands it to a worker (adapter.CrawlWorker:
 fetch, WARC, article, manifest entry), and when the worker is done reads the stored payload
 back, offers what it points to, and marks the URL done, all in one SQLite transaction. A kill
 between the manifest entry and that transaction is settled on --resume from the manifest
@@ -21,7 +21,7 @@ from typing import Any
 
 from archiver.base.errors import UsageError
 from archiver.capture.crawl import adapter
-from archiver.capture.crawl.adapter import Captured, CommitOptions, Committer
+from archiver.capture.crawl.adapter import Captured, CommitOptions, CrawlRun, CrawlWorker
 from archiver.capture.crawl.discover import Found, parse
 from archiver.capture.crawl.frontier import Frontier, Item
 from archiver.capture.crawl.pacing import Politeness
@@ -29,9 +29,9 @@ from archiver.capture.crawl.robots import Robots
 from archiver.capture.crawl.scope import Scope
 from archiver.capture.crawl.traps import TrapLimits, trap_reason
 from archiver.capture.crawl.urls import BadUrl, canonical, host_of, robots_url, seen_key
+from archiver.capture.fetch import RETRY_STATUSES
 from archiver.store.archive import Archive, new_capture_id
 
-RETRY_STATUSES = (429, 500, 502, 503, 504)
 Event = Callable[[dict[str, Any]], None]
 
 
@@ -301,7 +301,7 @@ class Crawl:
             backoff = cap.retry_after if status in (429, 503) else None
             if retry and backoff is None and item.attempts < self.options.retries:
                 backoff = self.options.backoff * 2 ** item.attempts
-            message = self.pacing.ended(item.host, ok=not retry, retry_after=backoff)
+            message = self.pacing.ended(item.host, retry_after=backoff)
             if message:
                 self.emit({"event": "host-paused", "host": item.host, "message": message})
         if retry and item.attempts < self.options.retries and fetched:
@@ -343,20 +343,21 @@ class Crawl:
         opts = self.options
         commit = CommitOptions(self.crawl_id, opts.operator, opts.extract, opts.robots,
                                opts.contact, opts.timeout, opts.fetch_max_time)
-        committers: list[Committer] = []
+        workers: list[CrawlWorker] = []
+        crawl_run = CrawlRun(self.archive, commit, opts.workers)
         local = threading.local()
 
-        def fetched(url: str) -> None:
-            self.pacing.request_done(url)
+        def fetched(url: str, retry_after: float | None, failed: bool) -> None:
+            self.pacing.request_done(url, retry_after, failed)
             self.wake.set()  # the host may take its next request while this one is stored
 
         def work(item: Item) -> Captured:
-            if not hasattr(local, "committer"):
-                local.committer = Committer(self.archive, commit, self.pacing,
-                                            on_fetched=fetched)
-                committers.append(local.committer)
+            if not hasattr(local, "worker"):
+                local.worker = CrawlWorker(crawl_run, self.pacing, on_fetched=fetched)
+                workers.append(local.worker)
             derive = item.role == "page"
-            return local.committer.capture(item.url, item.discovery(self.crawl_id), derive)
+            return local.worker.capture(item.url, item.discovery(self.crawl_id), derive,
+                                        dedup=item.role == "requisite")
 
         started = time.monotonic()
         self.frontier.set_meta("status", "running")
@@ -397,8 +398,9 @@ class Crawl:
                     self._settle(active.pop(future), cap)
         finally:
             pool.shutdown(wait=True)
-            for c in committers:
-                c.close()
+            for worker in workers:
+                worker.close()
+            crawl_run.close()  # the last batch, then every WARC of the run sealed
         return self._finish(time.monotonic() - started)
 
     def _dispatch(self, pool: ThreadPoolExecutor, active: dict[Future[Captured], Item],

@@ -29,6 +29,7 @@ class HostState:
     active: int = 0
     failures: int = 0  # in a row
     paused: str | None = None  # why, once paused
+    pause_reported: bool = False
 
 
 class Politeness(HostPacer):
@@ -72,7 +73,8 @@ class Politeness(HostPacer):
         if slot > now:
             time.sleep(slot - now)
 
-    def request_done(self, url: str) -> None:
+    def request_done(self, url: str, retry_after: float | None = None,
+                     failed: bool = False) -> None:
         """Called by a worker as soon as its fetch ends: the host may take another request
         (storing and parsing overlap it). With one request per host at a time, the delay
         also runs from here (as wget --wait and Heritrix do): the gap the server
@@ -85,6 +87,14 @@ class Politeness(HostPacer):
             st.last_done = time.monotonic()
             if self.host_workers == 1:
                 st.next_at = max(st.next_at, st.last_done + st.delay)
+            if retry_after is not None:  # 429/503 Retry-After: held back before it is stored
+                st.next_at = max(st.next_at, st.last_done + min(retry_after, MAX_BACKOFF))
+            # Failures in a row are counted here, as the fetch ends, not once it is stored
+            # (a group commit later): no request goes out after the one that pauses the host.
+            st.failures = st.failures + 1 if failed else 0
+            if st.paused is None and self.max_failures and st.failures >= self.max_failures:
+                st.paused = (f"host {host} paused after {st.failures} failures in a row; "
+                             "its queued URLs are kept for --resume")
 
     def ready(self, host: str, now: float) -> bool:
         """May the scheduler hand this host a URL now?"""
@@ -105,20 +115,15 @@ class Politeness(HostPacer):
         with self._lock:
             self._state(host).active += 1
 
-    def ended(self, host: str, ok: bool, retry_after: float | None = None) -> str | None:
-        """Account for one stored fetch (back-off, failures in a row); returns a message when
-        the host is now paused."""
+    def ended(self, host: str, retry_after: float | None = None) -> str | None:
+        """Account for one stored fetch (its back-off); returns the message, once, when the
+        host is paused (request_done counted the failures)."""
         with self._lock:
             st = self._state(host)
             if retry_after is not None:
                 st.next_at = max(st.next_at, time.monotonic() + min(retry_after, MAX_BACKOFF))
-            if ok:
-                st.failures = 0
-                return None
-            st.failures += 1
-            if st.paused is None and self.max_failures and st.failures >= self.max_failures:
-                st.paused = (f"host {host} paused after {st.failures} failures in a row; "
-                             "its queued URLs are kept for --resume")
+            if st.paused is not None and not st.pause_reported:
+                st.pause_reported = True
                 return st.paused
             return None
 
