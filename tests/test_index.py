@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 import threading
 from collections.abc import Iterator
 
@@ -59,46 +60,53 @@ def test_index_command_indexes_every_replayable_record_sorted(run, news, archive
     assert "5 records from 3 WARC files" in text
 
 
-def test_add_warc_merges_to_the_same_file_rebuild_makes(archive):
+def per_warc_lines(archive: Archive) -> list[str]:
+    lines = []
+    for path in sorted((archive.root / cdxj.INDEXES_DIR).glob("*.cdxj")):
+        text = path.read_text(encoding="utf-8").splitlines()
+        assert text == sorted(text)  # each file sorted, as pywb's binary search needs
+        lines += text
+    return sorted(lines)
+
+
+def test_per_warc_indexes_hold_exactly_the_lines_a_rebuild_makes(archive):
+    """Capture wrote each WARC's index at seal, from offsets: no merged rewrite per run."""
+    assert len(list((archive.root / cdxj.INDEXES_DIR).glob("*.cdxj"))) == 3
     cdxj.rebuild(archive)
-    rebuilt = index_text(archive)
-    archive.index_path.unlink()
-    warcs = cdxj.warc_relpaths(archive)
-    random.Random(7).shuffle(warcs)
-    for rel in warcs:
-        cdxj.add_warc(archive, rel)
-        lines = index_text(archive).splitlines()
-        assert lines == sorted(lines)
-    assert index_text(archive) == rebuilt
+    assert per_warc_lines(archive) == index_text(archive).splitlines()
 
 
-def test_adding_a_warc_again_replaces_its_lines(archive):
-    cdxj.rebuild(archive)
-    before = index_text(archive)
-    stats = cdxj.add_warc(archive, cdxj.warc_relpaths(archive)[0])
-    assert index_text(archive) == before
-    assert stats.lines == len(before.splitlines())
+def test_indexing_a_warc_again_gives_the_same_file(archive):
+    rel = cdxj.warc_relpaths(archive)[0]
+    path = archive.root / cdxj.index_name(rel)
+    before = path.read_bytes()
+    path.unlink()
+    cdxj.index_warc_file(archive, rel)  # read back from the WARC by cdxj-indexer
+    assert path.read_bytes() == before
+    cdxj.index_warc_file(archive, rel)
+    assert path.read_bytes() == before
 
 
-def test_concurrent_adds_lose_no_lines(archive):
-    cdxj.rebuild(archive)
-    expected = index_text(archive)
-    archive.index_path.unlink()
+def test_concurrent_indexing_loses_no_lines(archive):
+    expected = per_warc_lines(archive)
+    shutil.rmtree(archive.root / cdxj.INDEXES_DIR)
     errors: list[BaseException] = []
 
     def add(rel: str) -> None:
         try:
-            cdxj.add_warc(archive, rel)
+            cdxj.index_warc_file(archive, rel)
         except BaseException as exc:  # surfaced below; a thread cannot fail the test
             errors.append(exc)
 
-    threads = [threading.Thread(target=add, args=(rel,)) for rel in cdxj.warc_relpaths(archive)]
+    warcs = cdxj.warc_relpaths(archive)
+    random.Random(7).shuffle(warcs)
+    threads = [threading.Thread(target=add, args=(rel,)) for rel in warcs]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     assert errors == []
-    assert index_text(archive) == expected
+    assert per_warc_lines(archive) == expected
 
 
 def test_lookup_finds_every_capture_of_a_url(archive, news):

@@ -98,7 +98,8 @@ def archive(news: NewsServer, tmp_path_factory: pytest.TempPathFactory) -> dict[
                        payload_digest=sha256_label(hashlib.sha256(OPEN_PAGE).digest()))
 
     write_warc(arch, open_rel, later, response)
-    cdxj.add_warcs(arch, [revisit_rel, open_rel])
+    for rel in (revisit_rel, open_rel):
+        cdxj.index_warc_file(arch, rel)
     # The index names the final name; on disk the file is still being written.
     path = arch.resolve(open_rel)
     path.rename(path.with_name(path.name + ".open"))

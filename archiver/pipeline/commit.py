@@ -231,16 +231,18 @@ def store_warc(archive: Archive, when: datetime, operator: str | None, descripti
 
 
 def index_warcs(archive: Archive, *relpaths: str) -> str | None:
-    """Keep index.cdxj current. It is derived data (`archiver index` rebuilds it), so a
-    failure here is a warning, never a failed capture."""
+    """Give each WARC that has none its own CDXJ in indexes/ (read from the file: a WARC made
+    elsewhere, or one per ingested document; the committer writes rolling WARCs' own at
+    seal). Never a rewrite of a merged index. Derived data (`archiver index` rebuilds it),
+    so a failure here is a warning, never a failed capture."""
     from archiver.store import cdxj
 
-    if not relpaths:
-        return None
     try:
-        cdxj.add_warcs(archive, list(relpaths))
+        for rel in relpaths:
+            if not (archive.root / cdxj.index_name(rel)).exists():
+                cdxj.index_warc_file(archive, rel)
     except Exception as exc:
-        return f"index.cdxj not updated ({type(exc).__name__}: {exc}); run `archiver index`"
+        return f"indexes not updated ({type(exc).__name__}: {exc}); run `archiver index`"
     return None
 
 

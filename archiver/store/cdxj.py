@@ -20,7 +20,6 @@ archiver process) never sees a half-written or unsorted index. A damaged WARC me
 
 from __future__ import annotations
 
-import heapq
 import io
 import json
 import os
@@ -180,37 +179,6 @@ def rebuild(archive: Archive, progress: Callable[[str], None] | None = None) -> 
         text.flush()
         text.detach()  # atomic_file still owns the binary handle
     return IndexStats(len(relpaths), counter.lines, findings=tuple(damaged))
-
-
-def add_warc(archive: Archive, warc_relpath: str) -> IndexStats:
-    """Merge one WARC's lines into `index.cdxj` (see add_warcs)."""
-    return add_warcs(archive, [warc_relpath])
-
-
-def add_warcs(archive: Archive, warc_relpaths: list[str]) -> IndexStats:
-    """Merge these WARCs' lines into `index.cdxj`, keeping it sorted, in one rewrite. Re-adding
-    a WARC replaces its lines rather than duplicating them, so a retried call is harmless."""
-    new_lines = index_lines(archive, list(warc_relpaths))
-    lines = 0
-    with lock_for(archive), archive.atomic_file(INDEX_NAME) as raw:
-        old = _existing_lines(archive.index_path, set(warc_relpaths))
-        for line in heapq.merge(old, iter(new_lines)):
-            raw.write(line.encode("utf-8"))
-            lines += 1
-    return IndexStats(len(warc_relpaths), lines)
-
-
-def _existing_lines(path: Path, skip: set[str]) -> Iterator[str]:
-    """The current index's lines, minus those of the files in `skip` (being re-added)."""
-    if not path.is_file():
-        return
-    markers = [json.dumps(name) for name in skip]
-    with open(path, encoding="utf-8", newline="\n") as f:
-        for line in f:
-            # Cheap substring test first; parse only lines that might name a skipped file.
-            if any(m in line for m in markers) and CdxjLine.parse(line).filename in skip:
-                continue
-            yield line if line.endswith("\n") else line + "\n"
 
 
 def read(archive: Archive) -> Iterator[CdxjLine]:

@@ -32,11 +32,16 @@ from archiver.capture.fetch import (
     parse_retry_after,
 )
 from archiver.capture.records import write_capture
-from archiver.pipeline.commit import derive_article, record_event, write_conversion
+from archiver.pipeline.commit import (
+    derive_article,
+    index_warcs,
+    record_event,
+    write_conversion,
+)
 from archiver.pipeline.committer import Committer as RunCommitter
 from archiver.pipeline.committer import PendingCapture
 from archiver.pipeline.dedup import Dedup
-from archiver.store import cdxj, manifest
+from archiver.store import manifest
 from archiver.store.archive import Archive
 from archiver.store.catalog import Catalog
 from archiver.store.warc import WarcFileWriter, read_record_at, read_record_from
@@ -314,12 +319,5 @@ def _dated(archive: Archive, relpath: str | None) -> bool:
 
 def index(archive: Archive, warcs: list[str]) -> str | None:
     """Per-WARC CDXJ files in indexes/ for WARCs that have none yet (the committer writes one
-    when it seals a rolling WARC). Derived data: a failure is a warning (`archiver index`
-    rebuilds)."""
-    try:
-        for rel in warcs:
-            if not (archive.root / cdxj.index_name(rel)).exists():
-                cdxj.index_warc_file(archive, rel)
-    except Exception as exc:
-        return f"indexes not updated ({type(exc).__name__}: {exc}); run `archiver index`"
-    return None
+    when it seals a rolling WARC)."""
+    return index_warcs(archive, *warcs)
