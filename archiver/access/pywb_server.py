@@ -20,7 +20,8 @@ import signal
 import sys
 from typing import Any
 
-OPEN_SUFFIX = ".open"
+from archiver.store.rolling import OPEN_SUFFIX
+
 EXIT_USAGE = 2
 PARENT_CHECK_SECONDS = 1.0
 

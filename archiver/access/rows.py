@@ -21,15 +21,15 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import IO, Any
 
 from warcio.archiveiterator import ArchiveIterator
 
 from archiver.base.errors import StoreError, UnreadableInputError
-from archiver.store import catalog_rows, manifest
+from archiver.store import manifest
 from archiver.store.archive import Archive
 from archiver.store.catalog import Catalog
+from archiver.store.rolling import open_path
 
 CAPTURE_RECORD_TYPES = ("response", "revisit", "resource")
 
@@ -331,7 +331,7 @@ def _warc_capture_rows(archive: Archive, refs: list[CaptureRef]) -> Iterator[Row
             if current is None or current[0] != ref.file:
                 if current is not None:
                     current[1].close()
-                current = (ref.file, open(warc_path(archive, ref.file), "rb"))
+                current = (ref.file, open(open_path(archive, ref.file), "rb"))
             yield _capture_row(current[1], ref)
     except FileNotFoundError as exc:
         raise StoreError(f"{exc.filename}: WARC named by the manifest is missing "
@@ -341,11 +341,6 @@ def _warc_capture_rows(archive: Archive, refs: list[CaptureRef]) -> Iterator[Row
     finally:
         if current is not None:
             current[1].close()
-
-
-def warc_path(archive: Archive, relpath: str) -> Path:
-    """A WARC by its final name, or `<name>.open` while it is being written."""
-    return catalog_rows.warc_path(archive, relpath)
 
 
 def _capture_row(f: IO[bytes], ref: CaptureRef) -> Row:

@@ -23,7 +23,7 @@ from typing import Any
 from archiver.base.errors import StoreError
 from archiver.store.archive import Archive
 from archiver.store.catalog import Catalog
-from archiver.store.catalog_rows import surt_key
+from archiver.store.cdxj import surt_key
 from archiver.store.rolling import open_path
 from archiver.store.warc import read_record_at
 

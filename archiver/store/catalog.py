@@ -33,8 +33,8 @@ from archiver.store.catalog_rows import (
     article_rows,
     capture_rows,
     file_claims,
-    surt_key,
 )
+from archiver.store.cdxj import surt_key
 
 CATALOG_NAME = "catalog.sqlite"
 SCHEMA_VERSION = "1"

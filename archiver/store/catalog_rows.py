@@ -10,36 +10,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import IO, Any
 
-import surt
 from warcio.archiveiterator import ArchiveIterator
 
 from archiver.store.archive import Archive
+from archiver.store.cdxj import surt_key
+from archiver.store.rolling import open_path
 
 # Records a capture row stands for: what replay serves (the same set index.cdxj holds).
 CAPTURE_TYPES = ("response", "revisit", "resource")
-OPEN_SUFFIX = ".open"  # a rolling WARC still being written (Heritrix's convention)
-
-
-def surt_key(url: str) -> str:
-    """SURT of `url` (surt's defaults: scheme and www. dropped, host reversed, lower case),
-    so http/https, www. and case variants share a key, as in pywb's index."""
-    try:
-        return str(surt.surt(url))
-    except Exception:  # surt raises on some non-URLs (urn:, odd IRIs): key by the text
-        return url
-
-
-def warc_path(archive: Archive, rel: str) -> Path:
-    """A WARC by its final name, or its `.open` name while it is still being written."""
-    path = archive.resolve(rel)
-    if not path.exists():
-        still_open = archive.resolve(rel + OPEN_SUFFIX)
-        if still_open.exists():
-            return still_open
-    return path
 
 
 @dataclass
@@ -91,7 +71,7 @@ class RecordReader:
     def _open(self, rel: str) -> IO[bytes]:
         if self._rel != rel or self._file is None:
             self.close()
-            self._file = open(warc_path(self.archive, rel), "rb")
+            self._file = open(open_path(self.archive, rel), "rb")
             self._rel = rel
         return self._file
 

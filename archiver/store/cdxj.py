@@ -25,7 +25,7 @@ import json
 import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import IO, Any
 
@@ -235,14 +235,17 @@ def cdxj_line(url: str, date: str, rec_type: str, mime: str | None, status: int 
     if digest:
         fields["digest"] = digest
     fields.update(length=str(length), offset=str(offset), filename=filename)
-    return f"{_url_key(url)} {iso_date_to_timestamp(date)} {json.dumps(fields)}\n"
+    return f"{surt_key(url)} {iso_date_to_timestamp(date)} {json.dumps(fields)}\n"
 
 
-def _url_key(url: str) -> str:
+@lru_cache(maxsize=65536)  # a capture's URL is keyed for its index line, catalog and dedup
+def surt_key(url: str) -> str:
+    """SURT of `url` (surt's defaults, as cdxj-indexer and pywb: scheme and www. dropped,
+    host reversed, lower case), so http/https, www. and case variants share a key."""
     try:
         return str(surt.surt(url))
-    except Exception:  # the indexer's own fallback for what surt cannot parse
-        return url
+    except Exception:  # surt raises on some non-URLs (urn:, odd IRIs); the indexer keys
+        return url  # them by the text, and so do we
 
 
 def index_name(warc_relpath: str) -> str:

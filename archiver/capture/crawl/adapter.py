@@ -18,7 +18,6 @@ import json
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
 
@@ -44,6 +43,7 @@ from archiver.pipeline.dedup import Dedup
 from archiver.store import manifest
 from archiver.store.archive import Archive
 from archiver.store.catalog import Catalog
+from archiver.store.rolling import open_path
 from archiver.store.warc import WarcFileWriter, read_record_at, read_record_from
 
 REDIRECTS = (301, 302, 303, 307, 308)
@@ -236,18 +236,9 @@ def read_payload(archive: Archive, captured: Captured) -> tuple[bytes, str | Non
     its Content-Type: discovery works from the evidence, not from the wire."""
     if captured.warc is None or captured.offset is None:
         return b"", None
-    record = read_record_at(warc_path(archive, captured.warc), captured.offset,
+    record = read_record_at(open_path(archive, captured.warc), captured.offset,
                             cap=MAX_PARSE_BYTES)
     return record.payload, record.http_headers.get("content-type")
-
-
-def warc_path(archive: Archive, rel: str) -> Path:
-    """A WARC by its final name, or as `<name>.open` while a rolling WARC is being written
-    (CONTRACTS.md): the one place that knows the fallback until Archive.warc_path exists."""
-    path = archive.resolve(rel)
-    if not path.exists() and archive.resolve(rel + ".open").exists():
-        return archive.resolve(rel + ".open")
-    return path
 
 
 def record_crawl_event(archive: Archive, outcome: str, detail: str, operator: str | None,
@@ -274,7 +265,7 @@ def committed_since(archive: Archive, seq: int, crawl_id: str) -> Iterator[tuple
             warc=last["file"] if last else None, offset=last.get("offset") if last else None,
             article=arts[0]["id"] if arts else None)
         if captured.warc and captured.offset is not None and captured.status in REDIRECTS:
-            record = read_record_at(warc_path(archive, captured.warc), captured.offset, cap=0)
+            record = read_record_at(open_path(archive, captured.warc), captured.offset, cap=0)
             location = record.http_headers.get("location")
             captured.location = urljoin(captured.url, location) if location else None
         yield captured.url, captured
