@@ -148,6 +148,9 @@ def capture_urls(archive: Archive, urls: Iterable[str], options: CaptureOptions,
     processes = options.extract_processes
     if processes is None:
         processes = default_processes(len(urls))
+    if on_warning:
+        for action in committer.recovered:
+            on_warning(f"recovered after an earlier crash: {action}")
     extractors = Extractors(processes) if options.extract else None
     dedup = Dedup(archive, options.dedup) if options.dedup != "off" else None
     run = CaptureRun(archive, options, committer, extractors, dedup, on_done)

@@ -74,11 +74,11 @@ class Committer:
                  prefix: str = DEFAULT_PREFIX, max_size: int = DEFAULT_MAX_SIZE,
                  batch_size: int = DEFAULT_BATCH_SIZE,
                  batch_seconds: float = DEFAULT_BATCH_SECONDS,
-                 after_commit: Callable[[list[dict[str, Any]]], None] | None = None,
                  warcinfo: dict[str, str] | None = None) -> None:
         self.archive = archive.ensure()
         self.operator = operator
         # A writer killed earlier left an .open file: cut what it never committed, seal it.
+        # (One line per action, for the caller to show.)
         self.recovered = recover(archive, operator)
         # `warcinfo` overrides fields (the crawler's robots policy and User-Agent)
         fields = {**warcinfo_fields(operator, description), **(warcinfo or {})}
@@ -86,7 +86,6 @@ class Committer:
                                   prefix=prefix, max_size=max_size)
         self.batch_size = max(1, batch_size)
         self.batch_seconds = batch_seconds
-        self.after_commit = after_commit  # e.g. the catalog's apply(entries)
         self._queue: list[_Queued] = []
         self._queue_since = 0.0
         self._cdxj: dict[str, list[str]] = {}  # every line of each open file, for its seal
@@ -167,8 +166,6 @@ class Committer:
             events = [{**q.pending.event, **q.entry_fields} for q in batch]
             entries = record_events(self.archive, events)
             self._index(batch, entries)
-            if self.after_commit:
-                self.after_commit(entries)
             for q, entry in zip(batch, entries, strict=True):
                 if q.pending.on_commit:
                     q.pending.on_commit(entry)
