@@ -620,7 +620,8 @@ def damaged(run: Cli, archive_dir: Path, tmp_path: Path) -> dict[str, object]:
     first = warc_files(archive_dir)[0]
     offset = next(off for _, kind, off in _record_ids(first) if kind == "resource")
     data = bytearray(first.read_bytes())
-    data[offset + 200] ^= 0xFF  # inside the resource record's deflate stream
+    for i in range(200, 216):  # inside the resource record's deflate stream: one flipped
+        data[offset + i] ^= 0xFF  # byte can still inflate (it lands in a literal), 16 cannot
     first.write_bytes(bytes(data))
     return {"warc": first.relative_to(archive_dir).as_posix(), "offset": offset,
             "others": [w.relative_to(archive_dir).as_posix() for w in warc_files(archive_dir)[1:]]}

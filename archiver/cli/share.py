@@ -15,11 +15,14 @@ from archiver.cli.options import (
     LazyProgress,
     archive_option,
     byte_progress,
+    cluster_for,
+    dask_option,
     emit_json,
     existing_archive,
     handle_errors,
     json_option,
     quiet_option,
+    task_progress,
 )
 
 
@@ -27,33 +30,46 @@ from archiver.cli.options import (
 @click.option("--rebuild", is_flag=True,
               help="Also rebuild catalog.sqlite (captures, articles, full-text search) "
                    "from the manifest, WARC headers and article files.")
+@dask_option
 @archive_option
 @json_option
 @quiet_option
 @handle_errors
-def index_command(rebuild: bool, archive_dir: Path | None, as_json: bool, quiet: bool) -> None:
-    """Rebuild the CDXJ index (index.cdxj) from every WARC in the archive; with --rebuild,
-    the catalog (catalog.sqlite, which search, show and ls read) too.
+def index_command(rebuild: bool, dask_address: str | None, archive_dir: Path | None,
+                  as_json: bool, quiet: bool) -> None:
+    """Rebuild the CDXJ indexes from every WARC in the archive: index.cdxj (one merged file)
+    and each WARC's own file in indexes/ where it is missing; with --rebuild, the catalog
+    (catalog.sqlite, which search, show and ls read) too. With --dask, every WARC's index is
+    made anew on the cluster's workers, and index.cdxj is their merge.
 
-    capture and ingest keep both current; run this after restoring or copying WARCs
-    by hand, or if a derived file was lost or damaged. pywb reads index.cdxj as it is
-    (see the README). Neither file is ever the source of truth: the manifest is.
+    capture, crawl and ingest keep them current; run this after restoring or copying WARCs
+    by hand, or if a derived file was lost or damaged. pywb reads indexes/ and index.cdxj
+    (see the README). None of them is ever the source of truth: the manifest is.
     A damaged WARC is reported (file and offset) and the others are still indexed.
 
     \b
     Examples:
       archiver index
       archiver index --rebuild --archive /data/archive --json
+      archiver index --dask tcp://scheduler:8786
     Exit status: 0 indexed, 1 a WARC is damaged (the rest indexed), 2 no archive.
     """
     from archiver.base.errors import StoreError
+    from archiver.pipeline.commit import index_warcs
     from archiver.store import cdxj
     from archiver.store.catalog import Catalog
 
     archive = existing_archive(archive_dir)
-    total = len(cdxj.warc_relpaths(archive))
-    with byte_progress(total, not as_json and not quiet, "indexing") as bar:
-        stats = cdxj.rebuild(archive, progress=lambda _rel: bar.update(1))
+    if dask_address is not None:
+        with cluster_for(dask_address) as cluster:
+            _, _, damaged = cdxj.rebuild_warc_indexes(
+                archive, cluster, task_progress(not as_json and not quiet, "indexing"))
+        stats = cdxj.merge_warc_indexes(archive, damaged)
+    else:
+        total = len(cdxj.warc_relpaths(archive))
+        with byte_progress(total, not as_json and not quiet, "indexing") as bar:
+            stats = cdxj.rebuild(archive, progress=lambda _rel: bar.update(1))
+        index_warcs(archive, *cdxj.warc_relpaths(archive))
     result: dict[str, Any] = stats.to_dict()
     if rebuild:
         try:

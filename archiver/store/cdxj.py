@@ -20,6 +20,7 @@ archiver process) never sees a half-written or unsorted index. A damaged WARC me
 
 from __future__ import annotations
 
+import heapq
 import io
 import json
 import os
@@ -36,6 +37,7 @@ from warcio.timeutils import iso_date_to_timestamp
 from archiver.base.errors import StoreError, UnreadableInputError
 from archiver.base.findings import Finding
 from archiver.store.archive import TEMP_PREFIX, Archive
+from archiver.store.rolling import open_path
 from archiver.store.warc import WARC_SUFFIXES
 
 INDEX_NAME = "index.cdxj"
@@ -274,6 +276,63 @@ def _batch_files(archive: Archive, warc_relpath: str) -> list[Path]:
     folder = archive.root / INDEXES_DIR
     stem = Path(index_name(warc_relpath)).name.removesuffix(".cdxj")
     return sorted(folder.glob(f"{stem}.open-*.cdxj")) if folder.is_dir() else []
+
+
+WARCS_PER_TASK = 16  # per-WARC indexing on a cluster: a few files a task
+
+
+def index_batch(root: str, relpaths: list[str]) -> list[tuple[str, list[str], list[Finding]]]:
+    """(WARC, its sorted CDXJ lines, damage found) for each WARC: reads only, so it can run
+    on a Dask worker that mounts the archive; the caller writes the files."""
+    archive = Archive(Path(root))
+    out = []
+    for rel in relpaths:
+        text = io.StringIO()
+        damaged = _run_indexer(archive, [str(open_path(archive, rel))], text, sort=True)
+        out.append((rel, text.getvalue().splitlines(keepends=True), damaged))
+    return out
+
+
+def rebuild_warc_indexes(archive: Archive, cluster: Any = None,
+                         progress: Callable[[int, int, int], None] | None = None,
+                         ) -> tuple[int, int, list[Finding]]:
+    """Write every WARC's own index in indexes/ anew, from the WARC (on a Dask `cluster`'s
+    workers when given; this process writes). Returns (WARCs, lines, damage found)."""
+    from archiver.base.cluster import Task
+
+    relpaths = warc_relpaths(archive)
+    batches = [relpaths[i:i + WARCS_PER_TASK] for i in range(0, len(relpaths), WARCS_PER_TASK)]
+    if cluster is None:
+        results: Iterable[Any] = (index_batch(str(archive.root), b) for b in batches)
+    else:
+        tasks = (Task(index_batch, (str(archive.root), b),
+                      sum(open_path(archive, rel).stat().st_size for rel in b))
+                 for b in batches)
+        results = cluster.map_ordered(tasks, progress, "index")
+    lines, findings = 0, []
+    for batch in results:
+        for rel, warc_lines, damaged in batch:
+            write_warc_index(archive, rel, warc_lines)
+            lines += len(warc_lines)
+            findings += damaged
+    return len(relpaths), lines, findings
+
+
+def merge_warc_indexes(archive: Archive, findings: list[Finding]) -> IndexStats:
+    """`index.cdxj` as the merge of the per-WARC indexes (each sorted: no WARC read again)."""
+    relpaths = warc_relpaths(archive)
+    files = [open(archive.root / index_name(rel), encoding="utf-8", newline="\n")
+             for rel in relpaths if (archive.root / index_name(rel)).is_file()]
+    lines = 0
+    try:
+        with lock_for(archive), archive.atomic_file(INDEX_NAME) as raw:
+            for line in heapq.merge(*files):
+                raw.write(line.encode("utf-8"))
+                lines += 1
+    finally:
+        for f in files:
+            f.close()
+    return IndexStats(len(relpaths), lines, findings=tuple(findings))
 
 
 def index_warc_file(archive: Archive, warc_relpath: str) -> str:
