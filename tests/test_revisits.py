@@ -32,7 +32,8 @@ def captures(archive: Path) -> list[dict]:
 def test_roll_over_keeps_each_capture_in_one_file_and_ranges_tile_the_files(
         run, server, archive_dir):
     urls = [server.url(f"/page/{i}") for i in range(8)]
-    result = run("capture", *urls, "--warc-size", "6K", "--workers", "2", "-q")
+    result = run("capture", *urls, "--warc-size", "6K", "--workers", "2", "--commit-every",
+                 "3", "-q")
     assert result.exit_code == 0, result.output
     files = warc_files(archive_dir)
     assert len(files) >= 3  # ~3 KB per capture: it rolled over
@@ -57,9 +58,11 @@ def test_roll_over_keeps_each_capture_in_one_file_and_ranges_tile_the_files(
         assert ranges[0][0] == 0  # the first capture's range covers the warcinfo record
         assert all(a + n == b for (a, n), (b, _) in itertools.pairwise(ranges))
         assert sum(n for _, n in ranges) == (archive_dir / rel).stat().st_size
-    sealed = {f["path"]: f for e in manifest.iter_entries(archive_dir / "manifest.jsonl")
+    sealed = {f["path"]: e["seq"] for e in manifest.iter_entries(archive_dir / "manifest.jsonl")
               if e["event"] == "message digest calculation" for f in e["files"]}
     assert set(sealed) == set(tiles)
+    for e in entries:  # a file is sealed only after every capture in it is committed
+        assert e["seq"] < sealed[e["ranges"][0]["file"]]
     assert run("audit").exit_code == 0
     assert run("validate").exit_code == 0
 

@@ -127,13 +127,13 @@ class Committer:
             if article_file is not None:
                 fields["files"] = [FileInfo(article_file[0], art["sha256"] if art else "",
                                             len(article_file[1])).to_dict()]
-        elif pending.warc is not None:
-            self.warcs.release(pending.warc)
         with self._lock:
             if not self._queue:
                 self._queue_since = time.monotonic()
             self._queue.append(_Queued(pending, fields, article_file, lines))
             due = len(self._queue) >= self.batch_size
+        if pending.warc is not None:
+            self.warcs.release(pending.warc)  # queued: its file may be sealed after its entry
         if due:
             self.commit()
 
@@ -169,8 +169,11 @@ class Committer:
             for q, entry in zip(batch, entries, strict=True):
                 if q.pending.on_commit:
                     q.pending.on_commit(entry)
+        with self._lock:  # captures queued for the next batch: their file waits for them
+            waiting = {q.pending.warc for q in self._queue}
         for relpath in self.warcs.sealable(all_files=seal_all):
-            self._seal(relpath)
+            if relpath not in waiting:
+                self._seal(relpath)
 
     def _index(self, batch: list[_Queued], entries: list[dict[str, Any]]) -> None:
         by_file: dict[str, list[str]] = {}

@@ -92,7 +92,7 @@ class OpenWarc:
     size: int = 0
     captures: int = 0  # appended so far
     full: bool = False
-    in_flight: int = 0  # captures reserved in this file, not yet appended
+    in_flight: int = 0  # captures reserved in this file and not yet released (queued)
     head: bytes = b""  # the warcinfo record, which the first capture's range covers
     warcinfo_id: str = ""
     sha256: Any = field(default_factory=hashlib.sha256)  # of every byte so far
@@ -112,7 +112,8 @@ class RollingWarcs:
     Thread-safe. `reserve()` is called when a capture starts (its article must name the
     file before its bytes exist), `append()` when its bytes are ready. A file that reached
     `max_size` gets no new reservations; `sealable()` lists full files whose reserved
-    captures have all been appended, for the committer to seal after their entries."""
+    captures have all been released to the committer, which seals a file only once their
+    entries are written."""
 
     def __init__(self, archive: Archive, warcinfo: Callable[[str], tuple[bytes, str]], *,
                  prefix: str = DEFAULT_PREFIX, max_size: int = DEFAULT_MAX_SIZE) -> None:
@@ -143,7 +144,6 @@ class RollingWarcs:
             warc = self._files[relpath]
             offset = warc.size
             warc.write(data)
-            warc.in_flight -= 1
             first = warc.captures == 0
             warc.captures += 1
             if warc.size >= self.max_size:
@@ -154,7 +154,8 @@ class RollingWarcs:
         return Range(relpath, start, offset + len(data) - start, h.hexdigest()), offset
 
     def release(self, relpath: str) -> None:
-        """A reserved capture that writes nothing (no answer): free its reservation."""
+        """A reserved capture is in the committer's queue (or wrote nothing): the file no
+        longer waits for it."""
         with self._lock:
             self._files[relpath].in_flight -= 1
 
