@@ -27,7 +27,6 @@ from archiver.store.cdxj import surt_key
 from archiver.store.rolling import open_path
 from archiver.store.warc import read_record_at
 
-DEDUP_MODES = ("url", "any", "off")
 IDENTICAL_PAYLOAD = "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest"
 SERVER_NOT_MODIFIED = "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
 
