@@ -28,8 +28,8 @@ from archiver.ingest.outcome import Ingested, IngestOutcome, check_regular_file
 from archiver.pipeline.commit import (
     ArticleOutcome,
     derive_article,
-    place_article,
     record_event,
+    store_article,
     store_warc,
     write_conversion,
 )
@@ -39,7 +39,7 @@ from archiver.pipeline.sources import (
     GZIP_TYPE,
     gunzip_capped,
 )
-from archiver.store.archive import Archive, FileInfo
+from archiver.store.archive import Archive
 from archiver.store.warc import (
     RecordRef,
     WarcFileWriter,
@@ -224,7 +224,7 @@ def _store_document(archive: Archive, doc: Document, operator: str | None,
                       lambda w: _write_document(w, doc, when, decoded, archive))
     if decoded:
         unit.article = decoded[0]
-        unit.article_file = _place(archive, decoded[0])
+        unit.article_file = store_article(archive, decoded[0])
     source = {"url": doc.url, "final_url": None, "status": None,
               "file": {"name": doc.path.name, "sha256": doc.sha256, "size": doc.size,
                        "mtime": doc.mtime.isoformat().replace("+00:00", "Z")}}
@@ -281,14 +281,3 @@ def _write_document(writer: WarcFileWriter, doc: Document, when: datetime,
     decoded.append(outcome)
     write_conversion(writer, outcome, doc.url, ref.record_id, when)
     return None
-
-
-def _place(archive: Archive, outcome: ArticleOutcome) -> FileInfo | None:
-    """Put a derived article's file in place (as store_warc does for the ones it derives)."""
-    if outcome.status != "stored" or not outcome.path or outcome.article is None:
-        return None
-    if place_article(archive, outcome) != "unchanged":
-        archive.write_bytes(outcome.path, extract.article_json_bytes(outcome.article))
-    info = archive.file_info(outcome.path)
-    outcome.sha256 = info.sha256
-    return info

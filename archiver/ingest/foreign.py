@@ -19,8 +19,8 @@ from archiver.ingest.outcome import Ingested, IngestOutcome, check_regular_file
 from archiver.pipeline.commit import (
     ArticleOutcome,
     derive_article,
-    place_article,
     record_event,
+    store_article,
     store_warc,
     write_conversion,
 )
@@ -109,10 +109,8 @@ def _store(archive: Archive, path: Path, findings: list[Finding],
         files.append(unit.warc)
         records += unit.manifest_fields()["records"]
         for _, out in stored:
-            if place_article(archive, out) != "unchanged":
-                archive.write_bytes(out.path or "", _article_bytes(out))
-            info = archive.file_info(out.path or "")
-            out.sha256 = info.sha256
+            info = store_article(archive, out)
+            assert info is not None  # only stored articles are in `stored`
             files.append(info)
     invalid = [out for _, out in derived if out.status == "invalid"]
     detail = (f"foreign WARC copied verbatim; {len(stored)} articles, "
@@ -145,12 +143,6 @@ def _derive_all(archive: Archive, rel: str,
                                 f"records after the {len(derived)} read could not be parsed "
                                 f"for extraction: {type(exc).__name__}: {exc}"))
     return derived
-
-
-def _article_bytes(outcome: ArticleOutcome) -> bytes:
-    from archiver import extract
-
-    return extract.article_json_bytes(outcome.article or {})
 
 
 def _write_conversions(writer: WarcFileWriter, stored: list[tuple[StoredRecord, ArticleOutcome]],

@@ -221,13 +221,21 @@ def store_warc(archive: Archive, when: datetime, operator: str | None, descripti
             write_conversion(writer, outcome, source.target_uri or "", source.record_id, when)
         refs = list(writer.refs)
     unit = StoredUnit(archive.file_info(rel), refs, outcome)
-    if outcome is not None and outcome.status == "stored" and outcome.path and outcome.article:
-        if place_article(archive, outcome) != "unchanged":
-            archive.write_bytes(outcome.path,
-                                extractors().article_json_bytes(outcome.article))
-        unit.article_file = archive.file_info(outcome.path)
-        outcome.sha256 = unit.article_file.sha256
+    if outcome is not None:
+        unit.article_file = store_article(archive, outcome)
     return unit
+
+
+def store_article(archive: Archive, outcome: ArticleOutcome) -> FileInfo | None:
+    """Put a stored article's file in place, durably (never over a different file: see
+    place_article), and record its sha256 on the outcome. None when nothing is stored."""
+    if outcome.status != "stored" or not outcome.path or outcome.article is None:
+        return None
+    if place_article(archive, outcome) != "unchanged":
+        archive.write_bytes(outcome.path, extractors().article_json_bytes(outcome.article))
+    info = archive.file_info(outcome.path)
+    outcome.sha256 = info.sha256
+    return info
 
 
 def index_warcs(archive: Archive, *relpaths: str) -> str | None:
