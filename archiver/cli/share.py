@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -139,13 +140,8 @@ def export_wacz_command(out: Path, title: str | None, archive_dir: Path | None, 
     from archiver.access import export
 
     archive = existing_archive(archive_dir)
-    total = sum(f.size for f in export.pack_list(archive))
-    try:
-        with byte_progress(total, not as_json and not quiet, "checking") as bar:
-            result = export.export_wacz(archive, out, title, progress=bar.update)
-    except export.ExportRefused as refused:
-        _report_refused(refused, as_json)
-    _report_export(result, as_json, quiet)
+    _package(archive, "checking", as_json, quiet,
+             lambda progress: export.export_wacz(archive, out, title, progress=progress))
 
 
 @export_group.command("bag")
@@ -175,10 +171,20 @@ def export_bag_command(out: Path, organization: str | None, external_id: str | N
 
     archive = existing_archive(archive_dir)
     info = export.default_bag_info(archive, organization, external_id)
+    _package(archive, "bagging", as_json, quiet,
+             lambda progress: export.export_bag(archive, out, info, progress=progress))
+
+
+def _package(archive: Any, label: str, as_json: bool, quiet: bool,
+             make: Callable[[Callable[[int], None]], Any]) -> None:
+    """A WACZ or a bag: every named file checked (with a byte progress bar), then packed;
+    a damaged or missing file refuses the whole package."""
+    from archiver.access import export
+
     total = sum(f.size for f in export.pack_list(archive))
     try:
-        with byte_progress(total, not as_json and not quiet, "bagging") as bar:
-            result = export.export_bag(archive, out, info, progress=bar.update)
+        with byte_progress(total, not as_json and not quiet, label) as bar:
+            result = make(bar.update)
     except export.ExportRefused as refused:
         _report_refused(refused, as_json)
     _report_export(result, as_json, quiet)
