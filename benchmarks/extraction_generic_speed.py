@@ -32,12 +32,13 @@ import json
 import os
 import statistics
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from measure import timed  # noqa: E402
 
 from archiver.extract import NotAnArticle, SourceRecord, extract  # noqa: E402
 
@@ -82,13 +83,6 @@ def run_trafilatura(payloads: list[bytes]) -> int:
     import trafilatura
 
     return sum(bool(trafilatura.extract(payload)) for payload in payloads)
-
-
-def timed(fn: Callable[[], int], count: int) -> tuple[float, float, int]:
-    """(pages/s by wall clock, pages/s by this process's CPU time, pages extracted)."""
-    wall, cpu = time.perf_counter(), time.process_time()
-    ok = fn()
-    return count / (time.perf_counter() - wall), count / (time.process_time() - cpu), ok
 
 
 def main(argv: list[str] | None = None) -> int:
