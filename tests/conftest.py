@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -60,3 +61,10 @@ def last_capture(archive: Path) -> dict[str, Any]:
 
     entries = manifest.iter_entries(archive / "manifest.jsonl")
     return [e for e in entries if e["event"] == "capture"][-1]
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on now (for servers the tests start)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

@@ -11,7 +11,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import SEED_DOCUMENT, Cli
+from conftest import SEED_DOCUMENT, Cli, free_port
 from http_fixture import VOV_PATH, FixtureServer
 
 pytest.importorskip("distributed")
@@ -31,12 +30,6 @@ from archiver.check import ranges, validate
 from archiver.check.warccheck.paths import check_one
 from archiver.store import manifest
 from archiver.store.archive import Archive
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class DaskProcesses:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -23,7 +22,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import Cli
+from conftest import Cli, free_port
 from news_site import REDIRECT_PATH, STORY_PATH, TITLE, NewsServer, capture, serve_news
 
 from archiver.store import cdxj
@@ -37,12 +36,6 @@ STARTUP_SECONDS = 30
 @pytest.fixture(scope="module")
 def news() -> Iterator[NewsServer]:
     yield from serve_news()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wb_manager(cwd: Path, *commands: list[str]) -> None:

@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import Cli
+from conftest import Cli, free_port
 from news_site import PARAGRAPHS, STORY_PATH, TITLE, NewsServer, capture, serve_news
 from warc_helpers import warcio_check
 
@@ -43,12 +43,6 @@ OPEN_PAGE = b"<!doctype html><html><head><title>Dang ghi</title></head><body><h1
 @pytest.fixture(scope="module")
 def news() -> Iterator[NewsServer]:
     yield from serve_news()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def write_warc(archive: Archive, rel: str, when: datetime,
