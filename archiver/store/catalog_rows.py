@@ -3,13 +3,16 @@
 The manifest says which records and article files an entry made; the rest of a row comes from
 the stored bytes they name: a record's header block (status, MIME type, payload digest,
 WARC-Date, WARC-Refers-To), read with warcio, and the article file's fields. Nothing here
-writes; catalog.py decides what goes in.
+writes; catalog.py decides what goes in. `entry_rows_task` is the same reading as a Dask
+worker's task (`index --rebuild --dask`): rows for a batch of entries, sent back to the one
+process that writes the catalog.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO, Any
 
 from warcio.archiveiterator import ArchiveIterator
@@ -183,6 +186,36 @@ def _read_article(archive: Archive, path: str) -> dict[str, Any]:
     except Exception:  # missing, unreadable, unsafe path: audit reports it, not us
         return {}
     return doc if isinstance(doc, dict) else {}
+
+
+@dataclass
+class EntryRows:
+    """The rows one entry's stored bytes give (what a rebuild reads; the writing is apart)."""
+
+    captures: list[tuple[Any, ...]]
+    articles: list[ArticleRow]
+
+
+def entry_rows(entry: dict[str, Any], reader: RecordReader) -> EntryRows:
+    return EntryRows(capture_rows(entry, reader), article_rows(entry, reader.archive))
+
+
+def reads_files(entry: dict[str, Any]) -> bool:
+    """Whether the entry's rows need stored bytes read (records or articles named)."""
+    return bool(entry.get("records") or entry.get("articles"))
+
+
+def entry_rows_task(root: str, entries: list[dict[str, Any]]) -> list[EntryRows] | None:
+    """A Dask worker's task: entry_rows for each entry (reads only); None when this worker
+    cannot see the archive."""
+    archive = Archive(Path(root))
+    if not archive.manifest_path.is_file():
+        return None
+    reader = RecordReader(archive)
+    try:
+        return [entry_rows(entry, reader) for entry in entries]
+    finally:
+        reader.close()
 
 
 def file_claims(entry: dict[str, Any]) -> tuple[list[tuple[str, str, int]],
