@@ -21,6 +21,7 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
 from archiver.base.cluster import Cluster, Task
@@ -444,16 +445,6 @@ def _with_rows(parsed: Iterator[tuple[bytes, dict[str, Any] | None]], archive: A
             yield raw, entry, None
         return
 
-    def groups() -> Iterator[list[tuple[bytes, dict[str, Any] | None]]]:
-        group: list[tuple[bytes, dict[str, Any] | None]] = []
-        for line in parsed:
-            group.append(line)
-            if len(group) >= ENTRIES_PER_TASK:
-                yield group
-                group = []
-        if group:
-            yield group
-
     def wanted(entry: dict[str, Any] | None) -> bool:
         return isinstance(entry, dict) and isinstance(entry.get("seq"), int) \
             and reads_files(entry)
@@ -462,7 +453,7 @@ def _with_rows(parsed: Iterator[tuple[bytes, dict[str, Any] | None]], archive: A
     pending: list[list[tuple[bytes, dict[str, Any] | None]]] = []
 
     def tasks() -> Iterator[Task]:
-        for group in groups():
+        for group in iter(lambda: list(islice(parsed, ENTRIES_PER_TASK)), []):
             pending.append(group)
             yield Task(entry_rows_task, (str(archive.root),
                                          [e for _, e in group if e is not None and wanted(e)]))
