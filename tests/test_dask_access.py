@@ -137,9 +137,15 @@ def test_a_worker_that_cannot_see_the_archive_says_so(clean):
 
 
 def catalog_dump(root: Path) -> dict[str, list]:
+    """Every table, and what the full-text index finds (folded on the workers with --dask)."""
     with sqlite3.connect(root / "catalog.sqlite") as conn:
-        return {table: sorted(conn.execute(f"SELECT * FROM {table}").fetchall())
-                for table in ("captures", "articles", "files", "meta", "article_text")}
+        dump = {table: sorted(conn.execute(f"SELECT * FROM {table}").fetchall())
+                for table in ("captures", "articles", "files", "meta", "article_text",
+                              "search_docs")}
+        dump["matches"] = [conn.execute("SELECT rowid FROM article_fts WHERE article_fts "
+                                        "MATCH ? ORDER BY rowid", (word,)).fetchall()
+                           for word in ("viet", "nam", "chinh", "article")]
+    return dump
 
 
 def test_catalog_rebuilt_on_the_workers_is_the_local_one(clean, dask_cluster, tmp_path,
@@ -153,6 +159,7 @@ def test_catalog_rebuilt_on_the_workers_is_the_local_one(clean, dask_cluster, tm
     assert result.exit_code == 0, result.output
     dump = catalog_dump(local)
     assert len(dump["captures"]) >= 5 and len(dump["articles"]) >= 3
+    assert any(dump["matches"]) and len(dump["search_docs"]) == len(dump["articles"])
     assert catalog_dump(remote) == dump
     assert tasks_run.count("catalog") >= 3
     assert json.loads(result.output)["catalog"]["articles"] == len(dump["articles"])

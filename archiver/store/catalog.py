@@ -477,7 +477,7 @@ def _apply_entry(conn: sqlite3.Connection, entry: dict[str, Any], rows: EntryRow
                      f"({', '.join('?' * len(CAPTURE_COLUMNS))})", rows.captures)
     count = len(rows.captures)
     for art in rows.articles:
-        count += 2 * insert_article(conn, art.values, art.body)
+        count += 2 * insert_article(conn, art.values, art.body, art.folded)
     whole, ranges = file_claims(entry)
     for path, end in ranges:
         conn.execute("INSERT INTO files VALUES (?, 'open', NULL, ?, ?) ON CONFLICT(path) DO "
@@ -491,7 +491,8 @@ def _apply_entry(conn: sqlite3.Connection, entry: dict[str, Any], rows: EntryRow
     return count + len(whole) + len(ranges)
 
 
-def insert_article(conn: sqlite3.Connection, values: dict[str, Any], body: str | None) -> bool:
+def insert_article(conn: sqlite3.Connection, values: dict[str, Any], body: str | None,
+                   folded: fulltext.Folded | None = None) -> bool:
     """One article snapshot row (the columns of ARTICLE_COLUMNS) and its full text, unless
     a row for its path exists already. False when it did."""
     cur = conn.execute(f"INSERT OR IGNORE INTO articles({', '.join(ARTICLE_COLUMNS)}) "
@@ -499,7 +500,7 @@ def insert_article(conn: sqlite3.Connection, values: dict[str, Any], body: str |
                        [values.get(c) for c in ARTICLE_COLUMNS])
     if not cur.rowcount:
         return False
-    fulltext.add(conn, values, body)
+    fulltext.add(conn, values, body, folded)
     return True
 
 

@@ -19,6 +19,7 @@ from warcio.archiveiterator import ArchiveIterator
 
 from archiver.store.archive import Archive
 from archiver.store.cdxj import surt_key
+from archiver.store.fulltext import Folded, folded
 from archiver.store.rolling import open_path
 
 # Records a capture row stands for: what replay serves (the same set index.cdxj holds).
@@ -139,6 +140,7 @@ ARTICLE_COLUMNS = ("path", "id", "snapshot", "url", "record_id", "seq", "sha256"
 class ArticleRow:
     values: dict[str, Any]
     body: str | None  # for the full-text index
+    folded: Folded | None = None  # its index form, when made by a worker
 
 
 def article_rows(entry: dict[str, Any], archive: Archive) -> list[ArticleRow]:
@@ -213,9 +215,13 @@ def entry_rows_task(root: str, entries: list[dict[str, Any]]) -> list[EntryRows]
         return None
     reader = RecordReader(archive)
     try:
-        return [entry_rows(entry, reader) for entry in entries]
+        found = [entry_rows(entry, reader) for entry in entries]
     finally:
         reader.close()
+    for rows in found:
+        for art in rows.articles:
+            art.folded = folded(art.values, art.body)  # the client only inserts
+    return found
 
 
 def file_claims(entry: dict[str, Any]) -> tuple[list[tuple[str, str, int]],
