@@ -23,7 +23,7 @@ from test_dask import clean as clean
 from archiver.access import export, rows
 from archiver.base.cluster import Cluster
 from archiver.base.errors import UnreadableInputError
-from archiver.store import catalog as catalog_mod
+from archiver.store import catalog_rows
 from archiver.store.archive import Archive
 from archiver.store.catalog_rows import entry_rows_task
 
@@ -150,7 +150,7 @@ def catalog_dump(root: Path) -> dict[str, list]:
 
 def test_catalog_rebuilt_on_the_workers_is_the_local_one(clean, dask_cluster, tmp_path,
                                                           monkeypatch, tasks_run):
-    monkeypatch.setattr(catalog_mod, "ENTRIES_PER_TASK", 2)  # several tasks
+    monkeypatch.setattr(catalog_rows, "ENTRIES_PER_TASK", 2)  # several tasks
     local, remote = tmp_path / "local", tmp_path / "remote"
     shutil.copytree(clean, local)
     shutil.copytree(clean, remote)

@@ -21,11 +21,10 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from itertools import islice
 from typing import Any
 
-from archiver.base.cluster import Cluster, Task
-from archiver.base.errors import StoreError, UnreadableInputError
+from archiver.base.cluster import Cluster
+from archiver.base.errors import StoreError
 from archiver.store import fulltext, manifest
 from archiver.store.archive import Archive
 from archiver.store.catalog_rows import (
@@ -34,9 +33,8 @@ from archiver.store.catalog_rows import (
     EntryRows,
     RecordReader,
     entry_rows,
-    entry_rows_task,
     file_claims,
-    reads_files,
+    rows_for_lines,
 )
 from archiver.store.cdxj import surt_key
 
@@ -260,7 +258,7 @@ class Catalog:
             with open(self.archive.manifest_path, "rb") as f:
                 f.seek(batch.position.offset)
                 parsed = ((raw, _parse(raw) if raw.endswith(b"\n") else None) for raw in f)
-                for raw, entry, rows in _with_rows(parsed, self.archive, cluster):
+                for raw, entry, rows in rows_for_lines(parsed, self.archive, cluster):
                     lines += 1
                     if not raw.endswith(b"\n"):
                         break  # a torn last line is not an entry (repair cuts it)
@@ -430,42 +428,6 @@ class _Batch:
         self.reader.close()
         if self.conn.in_transaction:
             self.conn.execute("ROLLBACK")
-
-
-ENTRIES_PER_TASK = 1000  # entries whose records and articles one worker task reads
-
-
-def _with_rows(parsed: Iterator[tuple[bytes, dict[str, Any] | None]], archive: Archive,
-               cluster: Cluster | None
-               ) -> Iterator[tuple[bytes, dict[str, Any] | None, EntryRows | None]]:
-    """The manifest lines with their parsed entries and, with a cluster, the rows its workers
-    read for them (None: read here, as without a cluster), in manifest order."""
-    if cluster is None:
-        for raw, entry in parsed:
-            yield raw, entry, None
-        return
-
-    def wanted(entry: dict[str, Any] | None) -> bool:
-        return isinstance(entry, dict) and isinstance(entry.get("seq"), int) \
-            and reads_files(entry)
-
-    # The lines wait here while their rows are read; the window of map_ordered bounds them.
-    pending: list[list[tuple[bytes, dict[str, Any] | None]]] = []
-
-    def tasks() -> Iterator[Task]:
-        for group in iter(lambda: list(islice(parsed, ENTRIES_PER_TASK)), []):
-            pending.append(group)
-            yield Task(entry_rows_task, (str(archive.root),
-                                         [e for _, e in group if e is not None and wanted(e)]))
-
-    for found in cluster.map_ordered(tasks(), None, "catalog"):
-        if found is None:
-            raise UnreadableInputError(f"a Dask worker cannot read the archive at "
-                                       f"{archive.root} (workers must mount it at the same "
-                                       "path)")
-        rows = iter(found)
-        for raw, entry in pending.pop(0):
-            yield raw, entry, next(rows) if wanted(entry) else None
 
 
 def _apply_entry(conn: sqlite3.Connection, entry: dict[str, Any], rows: EntryRows) -> int:

@@ -11,12 +11,16 @@ process that writes the catalog.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import IO, Any
 
 from warcio.archiveiterator import ArchiveIterator
 
+from archiver.base.cluster import Cluster, Task
+from archiver.base.errors import UnreadableInputError
 from archiver.store.archive import Archive
 from archiver.store.cdxj import surt_key
 from archiver.store.fulltext import Folded, folded
@@ -222,6 +226,42 @@ def entry_rows_task(root: str, entries: list[dict[str, Any]]) -> list[EntryRows]
         for art in rows.articles:
             art.folded = folded(art.values, art.body)  # the client only inserts
     return found
+
+
+ENTRIES_PER_TASK = 1000  # entries whose records and articles one worker task reads
+
+
+def rows_for_lines(parsed: Iterator[tuple[bytes, dict[str, Any] | None]], archive: Archive,
+                   cluster: Cluster | None
+                   ) -> Iterator[tuple[bytes, dict[str, Any] | None, EntryRows | None]]:
+    """The manifest lines with their parsed entries and, with a cluster, the rows its workers
+    read for them (None: read here, as without a cluster), in manifest order."""
+    if cluster is None:
+        for raw, entry in parsed:
+            yield raw, entry, None
+        return
+
+    def wanted(entry: dict[str, Any] | None) -> bool:
+        return isinstance(entry, dict) and isinstance(entry.get("seq"), int) \
+            and reads_files(entry)
+
+    # The lines wait here while their rows are read; the window of map_ordered bounds them.
+    pending: list[list[tuple[bytes, dict[str, Any] | None]]] = []
+
+    def tasks() -> Iterator[Task]:
+        for group in iter(lambda: list(islice(parsed, ENTRIES_PER_TASK)), []):
+            pending.append(group)
+            yield Task(entry_rows_task,
+                       (str(archive.root), [e for _, e in group if e is not None and wanted(e)]))
+
+    for found in cluster.map_ordered(tasks(), None, "catalog"):
+        if found is None:
+            raise UnreadableInputError(f"a Dask worker cannot read the archive at "
+                                       f"{archive.root} (workers must mount it at the same "
+                                       "path)")
+        rows = iter(found)
+        for raw, entry in pending.pop(0):
+            yield raw, entry, next(rows) if wanted(entry) else None
 
 
 def file_claims(entry: dict[str, Any]) -> tuple[list[tuple[str, str, int]],
