@@ -315,3 +315,40 @@ def test_two_entries_claiming_one_file_with_different_checksums(copy):
     found = codes(report)
     assert ("conflicting-entries", claimed["path"]) in found
     assert ("checksum-mismatch", claimed["path"]) in found  # the forged claim fails fixity
+
+
+def test_chain_checked_in_its_own_process_gives_the_same_findings_in_order(copy, monkeypatch):
+    """A large manifest's chain is checked by a forked process beside the hashing threads;
+    its findings must merge back exactly where the one-thread order puts them."""
+    from archiver.check import audit as audit_mod
+
+    lines = manifest_lines(copy)
+    lines[0], lines[1] = lines[1], lines[0]  # chain findings on lines 1 and 2
+    lines[2] = lines[2].replace(b'"operator":"', b'"operator":"x', 1)  # edited entry, line 3
+    write_lines(copy, lines)
+    rel = a_warc(copy)
+    data = bytearray((copy / rel).read_bytes())
+    data[len(data) // 2] ^= 0x01
+    (copy / rel).write_bytes(bytes(data))
+    (copy / an_article(copy)).unlink()
+
+    def run(threshold: int) -> list[dict]:
+        monkeypatch.setattr(audit_mod, "CHAIN_PROCESS_BYTES", threshold)
+        report = audit_mod.audit(Archive(copy), jobs=2)
+        return [f.to_dict() for f in report.findings]
+
+    assert audit_mod._ChainCheck(copy / "manifest.jsonl")._pool is None  # small: checked here
+    monkeypatch.setattr(audit_mod, "CHAIN_PROCESS_BYTES", 0)
+    with audit_mod._ChainCheck(copy / "manifest.jsonl") as forked:
+        assert forked._pool is not None
+    in_process, forked_findings = run(1 << 40), run(0)
+    assert forked_findings == in_process
+    found = [(f["code"], f["where"]) for f in in_process]
+    assert {"checksum-mismatch", "missing-file", "edited-entry", "broken-link"} <= \
+        {code for code, _ in found}
+    # one sequential pass's order: line 1's chain findings, then its (the seal's) file, then
+    # line 2's chain findings
+    at = found.index(("checksum-mismatch", rel))
+    assert all(i < at for i, (_, w) in enumerate(found) if w == "manifest.jsonl:1")
+    assert all(i > at for i, (_, w) in enumerate(found) if w == "manifest.jsonl:2")
+    assert ("broken-link", "manifest.jsonl:2") in found
