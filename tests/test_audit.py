@@ -352,3 +352,30 @@ def test_chain_checked_in_its_own_process_gives_the_same_findings_in_order(copy,
     assert all(i < at for i, (_, w) in enumerate(found) if w == "manifest.jsonl:1")
     assert all(i > at for i, (_, w) in enumerate(found) if w == "manifest.jsonl:2")
     assert ("broken-link", "manifest.jsonl:2") in found
+
+
+def test_sha256_file_and_ranges_with_reused_per_thread_buffers(tmp_path):
+    """The fixity hashing reuses one read buffer per thread: digests of many files of sizes
+    around the buffer's, hashed by several threads at once, are still each file's own."""
+    import hashlib
+    import random
+    from concurrent.futures import ThreadPoolExecutor
+
+    from archiver.check import fixity
+    from archiver.store.archive import COPY_CHUNK
+
+    rng = random.Random(7)
+    sizes = [0, 1, COPY_CHUNK - 1, COPY_CHUNK, COPY_CHUNK + 1, 3 * COPY_CHUNK + 5] * 3
+    paths = []
+    for i, size in enumerate(sizes):
+        path = tmp_path / f"f{i}"
+        path.write_bytes(rng.randbytes(size))
+        paths.append(path)
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(fixity.sha256_file, paths))
+    assert got == [(hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_size) for p in paths]
+    data = paths[-1].read_bytes()
+    for offset, length in [(0, len(data)), (5, COPY_CHUNK + 7), (len(data) - 3, 3)]:
+        expected = hashlib.sha256(data[offset:offset + length]).hexdigest()
+        assert fixity._hash_range(paths[-1], offset, length) == expected
+    assert fixity._hash_range(paths[-1], len(data) - 3, 4) is None  # past the end
