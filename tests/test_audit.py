@@ -315,3 +315,67 @@ def test_two_entries_claiming_one_file_with_different_checksums(copy):
     found = codes(report)
     assert ("conflicting-entries", claimed["path"]) in found
     assert ("checksum-mismatch", claimed["path"]) in found  # the forged claim fails fixity
+
+
+def test_chain_checked_in_its_own_process_gives_the_same_findings_in_order(copy, monkeypatch):
+    """A large manifest's chain is checked by a forked process beside the hashing threads;
+    its findings must merge back exactly where the one-thread order puts them."""
+    from archiver.check import audit as audit_mod
+
+    lines = manifest_lines(copy)
+    lines[0], lines[1] = lines[1], lines[0]  # chain findings on lines 1 and 2
+    lines[2] = lines[2].replace(b'"operator":"', b'"operator":"x', 1)  # edited entry, line 3
+    write_lines(copy, lines)
+    rel = a_warc(copy)
+    data = bytearray((copy / rel).read_bytes())
+    data[len(data) // 2] ^= 0x01
+    (copy / rel).write_bytes(bytes(data))
+    (copy / an_article(copy)).unlink()
+
+    def run(threshold: int) -> list[dict]:
+        monkeypatch.setattr(audit_mod, "CHAIN_PROCESS_BYTES", threshold)
+        report = audit_mod.audit(Archive(copy), jobs=2)
+        return [f.to_dict() for f in report.findings]
+
+    assert audit_mod._ChainCheck(copy / "manifest.jsonl")._pool is None  # small: checked here
+    monkeypatch.setattr(audit_mod, "CHAIN_PROCESS_BYTES", 0)
+    with audit_mod._ChainCheck(copy / "manifest.jsonl") as forked:
+        assert forked._pool is not None
+    in_process, forked_findings = run(1 << 40), run(0)
+    assert forked_findings == in_process
+    found = [(f["code"], f["where"]) for f in in_process]
+    assert {"checksum-mismatch", "missing-file", "edited-entry", "broken-link"} <= \
+        {code for code, _ in found}
+    # one sequential pass's order: line 1's chain findings, then its (the seal's) file, then
+    # line 2's chain findings
+    at = found.index(("checksum-mismatch", rel))
+    assert all(i < at for i, (_, w) in enumerate(found) if w == "manifest.jsonl:1")
+    assert all(i > at for i, (_, w) in enumerate(found) if w == "manifest.jsonl:2")
+    assert ("broken-link", "manifest.jsonl:2") in found
+
+
+def test_sha256_file_and_ranges_with_reused_per_thread_buffers(tmp_path):
+    """The fixity hashing reuses one read buffer per thread: digests of many files of sizes
+    around the buffer's, hashed by several threads at once, are still each file's own."""
+    import hashlib
+    import random
+    from concurrent.futures import ThreadPoolExecutor
+
+    from archiver.check import fixity
+    from archiver.store.archive import COPY_CHUNK
+
+    rng = random.Random(7)
+    sizes = [0, 1, COPY_CHUNK - 1, COPY_CHUNK, COPY_CHUNK + 1, 3 * COPY_CHUNK + 5] * 3
+    paths = []
+    for i, size in enumerate(sizes):
+        path = tmp_path / f"f{i}"
+        path.write_bytes(rng.randbytes(size))
+        paths.append(path)
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(fixity.sha256_file, paths))
+    assert got == [(hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_size) for p in paths]
+    data = paths[-1].read_bytes()
+    for offset, length in [(0, len(data)), (5, COPY_CHUNK + 7), (len(data) - 3, 3)]:
+        expected = hashlib.sha256(data[offset:offset + length]).hexdigest()
+        assert fixity._hash_range(paths[-1], offset, length) == expected
+    assert fixity._hash_range(paths[-1], len(data) - 3, 4) is None  # past the end

@@ -26,7 +26,7 @@ pytest.importorskip("distributed")
 from archiver.base import cluster as cluster_mod
 from archiver.base.cluster import Cluster
 from archiver.check import audit as audit_mod
-from archiver.check import ranges, validate
+from archiver.check import audit_cluster, ranges, validate
 from archiver.check.warccheck.paths import check_one
 from archiver.store import manifest
 from archiver.store.archive import Archive
@@ -145,7 +145,7 @@ def test_a_worker_killed_mid_audit_changes_nothing(clean, tmp_path, monkeypatch)
     root = tampered_copy(clean, tmp_path / "archive")
     archive = Archive(root)
     local = audit_mod.audit(archive).to_dict()
-    monkeypatch.setattr(audit_mod, "TASK_FILES", 1)  # many small tasks, some in flight
+    monkeypatch.setattr(audit_cluster, "TASK_FILES", 1)  # many small tasks, some in flight
     procs = DaskProcesses()
     killed = []
 
@@ -249,14 +249,14 @@ def test_without_the_extra_dask_is_a_one_line_error(clean, monkeypatch):
 
 def test_a_worker_that_cannot_see_the_archive_reports_it(clean):
     exp = audit_mod.expectations(next(manifest.iter_entries(clean / "manifest.jsonl")))[0]
-    [(number, [finding])] = audit_mod.check_batch("/nowhere/archive",
+    [(number, [finding])] = audit_cluster.check_batch("/nowhere/archive",
                                                   [(1, audit_mod.check_file, (exp,))])
     assert (number, finding.code, finding.where) == (1, "archive-unreachable", exp.path)
     assert "/nowhere/archive" in finding.message
 
 
 def test_a_scheduler_gone_mid_run_is_a_clear_error(clean, monkeypatch):
-    monkeypatch.setattr(audit_mod, "TASK_FILES", 1)
+    monkeypatch.setattr(audit_cluster, "TASK_FILES", 1)
     before = (clean / "manifest.jsonl").read_bytes()
     procs = DaskProcesses()
     killed = []

@@ -1,11 +1,14 @@
 """audit: prove the manifest and the files still agree. Reports every finding, never the first
 only, and changes nothing (except an optional `fixity check` event, appended by the caller).
 
-Checks: the hash chain (order, links, each entry's hash, schema); every file the manifest names
-(present, size, sha256: streamed, in parallel threads since hashlib releases the GIL); every
-record id at its recorded offset; every article file's id and byline against the manifest;
-files nobody named (orphans: warnings, the trace of an interrupted write); catalog.sqlite rows
-that disagree with the manifest (warnings: derived data, the manifest wins).
+Checks: the hash chain (order, links, each entry's hash, schema; in its own process beside
+the hashing once the manifest is large); every file the manifest names (present, size, sha256:
+streamed, in parallel threads since hashlib releases the GIL); every record id at its recorded
+offset; every article file's id and byline against the manifest; files nobody named (orphans:
+warnings, the trace of an interrupted write); catalog.sqlite rows that disagree with the
+manifest (warnings: derived data, the manifest wins). The per-file and chain checks themselves
+are in archiver.check.fixity (shared with the Dask path, archiver.check.audit_cluster); this
+module runs them over the archive and adds the archive-wide checks.
 
 Rolling WARCs are checked as the manifest names them: a sealed one whole, from its seal event
 (`message digest calculation`), like any file; one still `.open` range by range, from the
@@ -16,44 +19,38 @@ does not exist yet.
 from __future__ import annotations
 
 import hashlib
-import heapq
-import json
+import multiprocessing
 import os
-import socket
 import time
 from array import array
 from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from archiver.base.cluster import Cluster, Task
+from archiver.base.cluster import Cluster
 from archiver.base.cluster import Progress as TaskProgress
 from archiver.base.errors import UnreadableInputError, UsageError
 from archiver.base.findings import Finding, Report
+from archiver.check.audit_cluster import findings_on_cluster
+from archiver.check.fixity import (
+    ByLine,
+    Check,
+    chain_findings,
+    check_file,
+    check_range,
+    expectations,
+    merge_by_line,
+    valid_file_claim,
+)
 from archiver.store import manifest, signing
-from archiver.store.archive import Archive, hash_file
-from archiver.store.catalog_check import CatalogVerifier
-from archiver.store.rolling import OPEN_SUFFIX, open_path
-from archiver.store.warc import record_ids_at
+from archiver.store.archive import Archive
+from archiver.store.rolling import OPEN_SUFFIX
 
 Progress = Callable[[int], None]
-Check = tuple[Callable[..., list[Finding]], tuple[Any, ...], int]  # fn(archive, *args); bytes
-
-
-@dataclass(slots=True)  # one per file named in the manifest: keep it small
-class Expected:
-    """What the manifest says about one stored file."""
-
-    path: str
-    sha256: str
-    size: int
-    seq: int
-    records: dict[str, int] = field(default_factory=dict)  # record id -> offset
-    article: dict[str, Any] | None = None
 
 
 @dataclass
@@ -111,27 +108,13 @@ class ClaimIndex:
         return {h[i] for i in range(1, len(h)) if h[i] == h[i - 1]}
 
 
-def expectations(entry: dict[str, Any]) -> list[Expected]:
-    """The files one entry names, with the records and articles it places in them."""
-    seq = entry.get("seq", -1)
-    files = {f["path"]: Expected(f["path"], f["sha256"], f["size"], seq)
-             for f in entry.get("files") or [] if _valid_file_claim(f)}
-    for r in entry.get("records") or []:
-        if isinstance(r, dict) and r.get("file") in files and "offset" in r:
-            files[r["file"]].records[str(r.get("id"))] = int(r["offset"])
-    for a in entry.get("articles") or []:
-        if isinstance(a, dict) and a.get("path") in files:
-            files[a["path"]].article = a
-    return list(files.values())
-
-
 def conflicting_claims(archive: Archive, repeated: set[int]) -> list[Finding]:
     """Second pass, only over paths named twice: do the claims agree?"""
     first: dict[str, tuple[str, int, int]] = {}
     findings = []
     for entry in manifest.iter_entries(archive.manifest_path):
         for f in entry.get("files") or []:
-            if not _valid_file_claim(f) or ClaimIndex.key(f["path"]) not in repeated:
+            if not valid_file_claim(f) or ClaimIndex.key(f["path"]) not in repeated:
                 continue
             claim = (f["sha256"], f["size"], entry.get("seq", -1))
             known = first.setdefault(f["path"], claim)
@@ -142,129 +125,11 @@ def conflicting_claims(archive: Archive, repeated: set[int]) -> list[Finding]:
     return findings
 
 
-def _valid_file_claim(f: Any) -> bool:
-    return (isinstance(f, dict) and isinstance(f.get("path"), str)
-            and isinstance(f.get("sha256"), str) and isinstance(f.get("size"), int))
-
-
-def check_file(archive: Archive, exp: Expected) -> list[Finding]:
-    """Fixity of one file, then its cross-references (only when its bytes are intact)."""
-    try:
-        path = open_path(archive, exp.path)  # a WARC whose seal a crash cut short is .open
-    except UsageError as exc:
-        return [Finding("error", "unsafe-path", exp.path, str(exc))]
-    try:
-        sha, size = _hash_following_a_seal(archive, exp.path, path)
-    except FileNotFoundError:
-        return [Finding("error", "missing-file", exp.path,
-                        f"missing file (named by manifest seq {exp.seq})")]
-    except OSError as exc:
-        return [Finding("error", "unreadable-file", exp.path, f"cannot read: {exc.strerror}")]
-    findings = []
-    if size != exp.size:
-        findings.append(Finding("error", "size-changed", exp.path,
-                                f"size changed: expected {exp.size} bytes, found {size}",
-                                details={"expected": exp.size, "actual": size}))
-    if sha != exp.sha256:
-        findings.append(Finding("error", "checksum-mismatch", exp.path,
-                                f"checksum mismatch: expected sha256 {exp.sha256}, found {sha}",
-                                details={"expected": exp.sha256, "actual": sha}))
-        return findings
-    findings += list(_check_records(path, exp))
-    findings += list(_check_article(path, exp))
-    return findings
-
-
-def _check_records(path: Path, exp: Expected) -> Iterator[Finding]:
-    found_at = record_ids_at(path, sorted(exp.records.values()))
-    for record_id, offset in sorted(exp.records.items(), key=lambda kv: kv[1]):
-        found = found_at.get(offset)
-        if found != record_id:
-            yield Finding("error", "unknown-record-id", exp.path,
-                          f"record {record_id} named by seq {exp.seq} is not at offset {offset} "
-                          f"(found {found})", offset=offset, record_id=record_id)
-
-
-def _check_article(path: Path, exp: Expected) -> Iterator[Finding]:
-    if exp.article is None:
-        return
-    try:
-        doc = json.loads(path.read_bytes())
-    except ValueError:
-        yield Finding("error", "unreadable-article", exp.path, "article file is not valid JSON")
-        return
-    if doc.get("id") != exp.article.get("id"):
-        yield Finding("error", "article-id-mismatch", exp.path,
-                      f"article id {doc.get('id')!r} but manifest seq {exp.seq} says "
-                      f"{exp.article.get('id')!r}")
-    stored = doc.get("byline") or {}
-    claimed = exp.article.get("byline") or {}
-    for key in ("raw", "authors", "source"):
-        if stored.get(key) != claimed.get(key):
-            yield Finding("error", "byline-mismatch", exp.path,
-                          f"byline {key} in the manifest (seq {exp.seq}) is {claimed.get(key)!r}"
-                          f" but the article file says {stored.get(key)!r}", field=key)
-
-
-def _hash_following_a_seal(archive: Archive, rel: str, path: Path) -> tuple[str, int]:
-    """hash_file, once more under the file's new name if a writer sealed it meanwhile
-    (`<name>.open` renamed to `<name>` between our look and our read)."""
-    try:
-        return hash_file(path)
-    except FileNotFoundError:
-        again = open_path(archive, rel)
-        if again == path:
-            raise
-        return hash_file(again)
-
-
 def sealed_files(archive: Archive) -> set[str]:
     """Every WARC a seal event (`message digest calculation`) names."""
     return {f["path"] for e in manifest.iter_entries(archive.manifest_path)
             if e.get("event") == "message digest calculation"
-            for f in e.get("files") or [] if _valid_file_claim(f)}
-
-
-def check_range(archive: Archive, rng: dict[str, Any], records: dict[str, int],
-                seq: int) -> list[Finding]:
-    """One capture's bytes in a rolling WARC. While the file is `.open`, its range is hashed
-    (the only digest it has); once sealed, the seal event's whole-file check covers the bytes
-    and only the record ids are read here."""
-    rel, offset, length = rng["file"], int(rng["offset"]), int(rng["length"])
-    try:
-        final = archive.resolve(rel)
-    except UsageError as exc:
-        return [Finding("error", "unsafe-path", rel, str(exc))]
-    path = final if final.exists() else final.with_name(final.name + OPEN_SUFFIX)
-    exp = Expected(rel, "", 0, seq, records)
-    try:
-        if path.name.endswith(OPEN_SUFFIX):
-            digest = _hash_range(path, offset, length)
-            if digest != rng["sha256"]:
-                return [Finding("error", "range-mismatch", rel,
-                                f"bytes {offset}-{offset + length} of the open file do not "
-                                f"match the sha256 of manifest seq {seq}", offset=offset)]
-        return list(_check_records(path, exp))
-    except FileNotFoundError:
-        return [Finding("error", "missing-file", rel,
-                        f"missing file (named by manifest seq {seq})")]
-    except OSError as exc:
-        return [Finding("error", "unreadable-file", rel, f"cannot read: {exc.strerror}")]
-
-
-def _hash_range(path: Path, offset: int, length: int) -> str | None:
-    """sha256 of `length` bytes at `offset`; None when the file is shorter."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        f.seek(offset)
-        left = length
-        while left:
-            chunk = f.read(min(left, 1 << 20))
-            if not chunk:
-                return None
-            h.update(chunk)
-            left -= len(chunk)
-    return h.hexdigest()
+            for f in e.get("files") or [] if valid_file_claim(f)}
 
 
 def find_orphans(archive: Archive, named: ClaimIndex,
@@ -300,11 +165,11 @@ def audit(archive: Archive, jobs: int | None = None, progress: Progress | None =
     if on_start:
         on_start(archive.manifest_path.stat().st_size)
     signed = signing.signed_seqs(archive)
+    run = AuditRun(archive, jobs or os.cpu_count() or 1, progress, signed)
     if cluster is not None:
-        run: _AuditRun = _ClusterAuditRun(archive, cluster, task_progress, signed)
+        run.findings = findings_on_cluster(archive, run.note, cluster, task_progress)
     else:
-        run = _AuditRun(archive, jobs or os.cpu_count() or 1, progress, signed)
-    run.read_manifest()
+        run.read_manifest()
     findings = run.findings
     # Signed heads catch an attacker who edits an entry and recomputes every hash after it.
     findings += signing.verify(archive, chain=run.chain)
@@ -318,7 +183,7 @@ def audit(archive: Archive, jobs: int | None = None, progress: Progress | None =
                        bytes=run.bytes, seconds=time.monotonic() - started)
 
 
-class _AuditRun:
+class AuditRun:
     """The state of one streaming audit: chain verifier, claims, files in flight."""
 
     def __init__(self, archive: Archive, jobs: int, progress: Progress | None,
@@ -331,8 +196,7 @@ class _AuditRun:
         self.entries = self.files = self.bytes = 0
         self.rolling: set[str] = set()  # WARCs named by capture ranges (few: ~1 GB each)
         self.sealed: set[str] = set()
-        self._pool: ThreadPoolExecutor | None = None
-        self.catalog = CatalogVerifier.open(archive)
+        self.catalog = _catalog_verifier(archive)
 
     def unsealed(self) -> list[Finding]:
         """A rolling WARC renamed to its final name is sealed in the manifest first. A writer
@@ -356,20 +220,30 @@ class _AuditRun:
         return chain
 
     def read_manifest(self) -> None:
-        verifier = manifest.ChainVerifier("manifest.jsonl")
-        in_flight: deque[tuple[int, Future[list[Finding]]]] = deque()
-        with ThreadPoolExecutor(max_workers=self.jobs) as self._pool:
+        """Files and ranges checked by threads (hashlib releases the GIL), the chain checked
+        beside them by its own process; findings merged back by manifest line."""
+        by_line: ByLine = []
+        in_flight: deque[tuple[int, Future[list[Finding]], int]] = deque()
+        unreported = 0  # manifest bytes whose files are checked, not yet told to `progress`
+        with _ChainCheck(self.archive.manifest_path) as chain, \
+                ThreadPoolExecutor(max_workers=self.jobs) as pool:
             for line in manifest.read_lines(self.archive.manifest_path):
-                # queued, not added: a line's chain findings come before its files' findings
-                in_flight.append((0, _done(verifier.check(line))))
-                futures = self._entry(line.entry) if line.entry and not line.torn else []
-                # the line's bytes count as progress once its last file is checked
-                for i, future in enumerate(futures or [_done(None)], start=1):
-                    in_flight.append((len(line.raw) if i == max(len(futures), 1) else 0, future))
+                checks = self.note(line.entry) if line.entry and not line.torn else []
+                futures = [pool.submit(fn, self.archive, *args) for fn, args, _ in checks]
+                # a line's bytes count as progress once its last file is checked
+                in_flight += [(line.number, future, 0) for future in futures[:-1]]
+                if futures:
+                    in_flight.append((line.number, futures[-1], len(line.raw) + unreported))
+                    unreported = 0
+                else:
+                    unreported += len(line.raw)
                 while len(in_flight) > IN_FLIGHT_PER_THREAD * self.jobs:
-                    self._collect(in_flight.popleft())
+                    self._collect(in_flight.popleft(), by_line)
             while in_flight:
-                self._collect(in_flight.popleft())
+                self._collect(in_flight.popleft(), by_line)
+            if unreported and self.progress:
+                self.progress(unreported)
+            self.findings = merge_by_line(chain.result(), by_line)
 
     def _exists(self, rel: str) -> bool:
         try:
@@ -377,11 +251,7 @@ class _AuditRun:
         except UsageError:
             return False  # reported as unsafe-path by its range check
 
-    def _entry(self, entry: dict[str, Any]) -> list[Future[list[Finding]]]:
-        assert self._pool is not None
-        return [self._pool.submit(fn, self.archive, *args) for fn, args, _ in self._note(entry)]
-
-    def _note(self, entry: dict[str, Any]) -> list[Check]:
+    def note(self, entry: dict[str, Any]) -> list[Check]:
         """Count the entry, keep what the signature and seal checks need, claim its files;
         the checks its files and ranges need, as (function, arguments after the archive,
         bytes)."""
@@ -400,7 +270,7 @@ class _AuditRun:
             self.bytes += exp.size
             checks.append((check_file, (exp,), exp.size))
         if entry.get("event") == "message digest calculation":
-            self.sealed.update(f["path"] for f in entry.get("files") or [] if _valid_file_claim(f))
+            self.sealed.update(f["path"] for f in entry.get("files") or [] if valid_file_claim(f))
         for rng in entry.get("ranges") or []:
             if not isinstance(rng, dict) or not isinstance(rng.get("file"), str):
                 continue  # the schema check reports it
@@ -411,92 +281,74 @@ class _AuditRun:
                            int(rng.get("length") or 0)))
         return checks
 
-    def _collect(self, item: tuple[int, Future[list[Finding]]]) -> None:
-        manifest_bytes, future = item
+    def _collect(self, item: tuple[int, Future[list[Finding]], int],
+                 by_line: ByLine) -> None:
+        number, future, manifest_bytes = item
         result = future.result()
         if result:
-            self.findings += result
+            by_line.append((number, result))
         if manifest_bytes and self.progress:
             self.progress(manifest_bytes)
+
+
+CHAIN_PROCESS_BYTES = 1024 * 1024  # a smaller manifest is checked in ~0.1 s: not worth a fork
+
+
+class _ChainCheck:
+    """chain_findings in its own process beside the hashing threads (issue 16 item 9). The
+    chain check is pure Python (~75 us an entry, mostly the schema check): in the hashing
+    process it would hold the GIL that each hashing thread must take back after every read
+    and digest, so the threads would wait on it. Forked, so the child shares the modules
+    already imported; a small manifest is checked here instead."""
+
+    def __init__(self, manifest_path: Path) -> None:
+        self.path = str(manifest_path)
+        self._pool: Any = None
+        self._pending: Any = None
+        if manifest_path.stat().st_size >= CHAIN_PROCESS_BYTES:
+            # `fork` explicitly: the default becomes forkserver in Python 3.14, whose child
+            # would pay the imports again; multiprocessing resets the import lock after fork
+            self._pool = multiprocessing.get_context("fork").Pool(1)
+            self._pending = self._pool.apply_async(chain_findings, (self.path,))
+
+    def __enter__(self) -> _ChainCheck:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.terminate()  # on an error or Ctrl-C too: never left running
+            self._pool.join()
+
+    def result(self) -> ByLine:
+        if self._pending is None:
+            return chain_findings(self.path)
+        found: ByLine = self._pending.get()
+        return found
+
+
+class _NoCatalog:
+    """The catalog verifier of an archive without catalog.sqlite: nothing to disagree."""
+
+    def check(self, entry: dict[str, Any]) -> None:
+        pass
+
+    def finish(self) -> list[Finding]:
+        return []
+
+
+CATALOG_FILE = "catalog.sqlite"  # archiver.store.catalog.CATALOG_NAME (CONTRACTS.md)
+
+
+def _catalog_verifier(archive: Archive) -> Any:
+    """catalog_check imports the catalog's row builders (surt, tldextract, requests, warcio:
+    ~0.1-0.2 s, a tenth of a 1 GB audit); an archive without a catalog does not pay it."""
+    if not (archive.root / CATALOG_FILE).exists():
+        return _NoCatalog()
+    from archiver.store.catalog_check import CatalogVerifier
+
+    return CatalogVerifier.open(archive)
 
 
 IN_FLIGHT_PER_THREAD = 16  # keeps the threads busy past a large file; memory stays flat
 
 
-def _done(value: Any) -> Future[Any]:
-    future: Future[Any] = Future()
-    future.set_result(value)
-    return future
-
-
-# -- on a Dask cluster ----------------------------------------------------------------------
-
-TASK_BYTES = 256 * 1024 * 1024  # a task hashes about this much (or one larger file)...
-TASK_FILES = 512  # ...or this many files, so small files do not make tiny tasks
-
-
-class _ClusterAuditRun(_AuditRun):
-    """The same audit with the file checks in batches on Dask workers and the chain checked
-    by one streaming task beside them; findings merged back by manifest line."""
-
-    def __init__(self, archive: Archive, cluster: Cluster, progress: TaskProgress | None,
-                 signed: set[int]) -> None:
-        super().__init__(archive, 1, None, signed)
-        self.cluster, self.task_progress = cluster, progress
-
-    def read_manifest(self) -> None:
-        chain = self.cluster.submit(Task(chain_findings, (str(self.archive.manifest_path),)),
-                                    "audit-chain")
-        by_line: list[tuple[int, list[Finding]]] = []
-        for batch in self.cluster.map_ordered(self._tasks(), self.task_progress, "audit"):
-            by_line += [(number, found) for number, found in batch if found]
-        chain_by_line: list[tuple[int, list[Finding]]] = self.cluster.result_of(chain)
-        # the local order: each line's chain findings, then its files' findings
-        merged = heapq.merge(chain_by_line, by_line, key=lambda item: item[0])
-        self.findings = [f for _, found in merged for f in found]
-
-    def _tasks(self) -> Iterator[Task]:
-        batch: list[tuple[int, Callable[..., list[Finding]], tuple[Any, ...]]] = []
-        size = 0
-        for line in manifest.read_lines(self.archive.manifest_path):
-            if line.entry is None or line.torn:
-                continue
-            for fn, args, n in self._note(line.entry):
-                if batch and (size + n > TASK_BYTES or len(batch) >= TASK_FILES):
-                    yield Task(check_batch, (str(self.archive.root), batch), size)
-                    batch, size = [], 0
-                batch.append((line.number, fn, args))
-                size += n
-        if batch:
-            yield Task(check_batch, (str(self.archive.root), batch), size)
-
-
-def check_batch(root: str, batch: list[tuple[int, Callable[..., list[Finding]], tuple[Any, ...]]]
-                ) -> list[tuple[int, list[Finding]]]:
-    """A worker's task: check_file or check_range for each (manifest line, function,
-    arguments); reads only."""
-    archive = Archive(Path(root))
-    if not archive.manifest_path.is_file():  # this worker does not see the archive
-        return [(number, [_unreachable(_where(args), root)]) for number, _, args in batch]
-    return [(number, fn(archive, *args)) for number, fn, args in batch]
-
-
-def _where(args: tuple[Any, ...]) -> str:
-    first = args[0]
-    return first.path if isinstance(first, Expected) else str(first.get("file"))
-
-
-def chain_findings(manifest_path: str) -> list[tuple[int, list[Finding]]]:
-    """A worker's task: the whole chain, streamed; findings by manifest line number."""
-    path = Path(manifest_path)
-    if not path.is_file():
-        return [(0, [_unreachable("manifest.jsonl", str(path.parent))])]
-    verifier = manifest.ChainVerifier("manifest.jsonl")
-    return [(line.number, found) for line in manifest.read_lines(path)
-            if (found := verifier.check(line))]
-
-
-def _unreachable(where: str, root: str) -> Finding:
-    return Finding("error", "archive-unreachable", where,
-                   f"Dask worker on {socket.gethostname()} cannot read the archive at {root} "
-                   "(workers must mount it at the same path)")

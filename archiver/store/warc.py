@@ -1,5 +1,8 @@
 """Writing and reading WARC 1.1 records with warcio: the only module that touches WARC bytes.
 
+warcio is imported where it is used, not at the top: audit's record-id check (record_ids_at)
+reads header blocks with zlib alone and should not pay warcio's import (~60 ms with fsspec).
+
 Writing: we hand warcio complete blocks with their digests already computed, so it writes the
 bytes we give it verbatim (no re-serialised HTTP headers) and each record becomes one gzip
 member (WARC Annex D) so readers can seek to it by offset.
@@ -19,12 +22,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Protocol
-
-from warcio.archiveiterator import ArchiveIterator
-from warcio.recordloader import ArcWarcRecord
-from warcio.statusandheaders import StatusAndHeaders
-from warcio.timeutils import datetime_to_iso_date
-from warcio.warcwriter import WARCWriter
 
 from archiver.base.errors import DamagedFileError, UnreadableInputError
 
@@ -89,6 +86,8 @@ def block_digest(*parts: bytes | BlockStream) -> str:
 
 def warc_date(when: datetime) -> str:
     """WARC 1.1 allows sub-second precision; keep microseconds so hops are ordered."""
+    from warcio.timeutils import datetime_to_iso_date
+
     return datetime_to_iso_date(when.astimezone(UTC).replace(tzinfo=None), use_micros=True)
 
 
@@ -147,6 +146,8 @@ class WarcFileWriter:
     def __init__(self, out: IO[bytes], filename: str) -> None:
         self.out = out
         self.filename = filename
+        from warcio.warcwriter import WARCWriter
+
         self._warc = WARCWriter(None, gzip=False, warc_version=WARC_VERSION)
         self.warcinfo_id: str | None = None
         self.refs: list[RecordRef] = []
@@ -188,6 +189,9 @@ class WarcFileWriter:
         headers.append(("WARC-Block-Digest", block_digest(stream)))
         if payload_digest:
             headers.append(("WARC-Payload-Digest", payload_digest))
+        from warcio.recordloader import ArcWarcRecord
+        from warcio.statusandheaders import StatusAndHeaders
+
         warc_headers = StatusAndHeaders("", headers, protocol=WARC_VERSION)
         record = ArcWarcRecord("warc", rec_type, warc_headers, stream, None, content_type, length)
         record.payload_length = length
@@ -273,6 +277,8 @@ def _read_payload(record: Any, cap: int) -> tuple[bytes, bool]:
 
 def read_record_from(data: bytes, offset: int, cap: int = DEFAULT_PAYLOAD_CAP) -> StoredRecord:
     """Read the record at `offset` of WARC bytes still in memory (a capture being built)."""
+    from warcio.archiveiterator import ArchiveIterator
+
     stream = io.BytesIO(data)
     stream.seek(offset)
     for record in ArchiveIterator(stream):
@@ -282,6 +288,8 @@ def read_record_from(data: bytes, offset: int, cap: int = DEFAULT_PAYLOAD_CAP) -
 
 def read_record_at(path: Path, offset: int, cap: int = DEFAULT_PAYLOAD_CAP) -> StoredRecord:
     """Read the record starting at `offset` (a gzip member boundary or plain record start)."""
+    from warcio.archiveiterator import ArchiveIterator
+
     try:
         with open(path, "rb") as f:
             f.seek(offset)
@@ -298,6 +306,8 @@ def iter_records(path: Path, cap: int = DEFAULT_PAYLOAD_CAP,
                  ) -> Iterator[StoredRecord]:
     """Records of a WARC/ARC file (only `types` if given); payloads are read only where
     `want_payload` says so (all when it is None)."""
+    from warcio.archiveiterator import ArchiveIterator
+
     with open(path, "rb") as f:
         it = ArchiveIterator(f, arc2warc=True)
         try:
@@ -320,6 +330,8 @@ def _short(exc: Exception, limit: int = 160) -> str:
 
 def record_ids(path: Path) -> Iterator[tuple[str, str, int]]:
     """(record id, type, offset) for every record, without reading payloads."""
+    from warcio.archiveiterator import ArchiveIterator
+
     with open(path, "rb") as f:
         it = ArchiveIterator(f, arc2warc=True)
         for record in it:

@@ -1,0 +1,223 @@
+"""The checks audit runs on stored files and on the manifest chain, as plain functions of
+plain arguments, so that threads, a forked process and Dask workers all run the very same
+code: one file's fixity and cross-references, one capture's range of a rolling WARC, the
+whole chain streamed; findings keyed by manifest line and merged back into one sequential
+pass's order."""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import json
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from archiver.base.errors import UsageError
+from archiver.base.findings import Finding
+from archiver.store import manifest
+from archiver.store.archive import COPY_CHUNK, Archive
+from archiver.store.rolling import OPEN_SUFFIX, open_path
+from archiver.store.warc import record_ids_at
+
+Check = tuple[Callable[..., list[Finding]], tuple[Any, ...], int]  # fn(archive, *args); bytes
+ByLine = list[tuple[int, list[Finding]]]  # findings keyed by manifest line number
+
+
+@dataclass(slots=True)  # one per file named in the manifest: keep it small
+class Expected:
+    """What the manifest says about one stored file."""
+
+    path: str
+    sha256: str
+    size: int
+    seq: int
+    records: dict[str, int] = field(default_factory=dict)  # record id -> offset
+    article: dict[str, Any] | None = None
+
+
+def expectations(entry: dict[str, Any]) -> list[Expected]:
+    """The files one entry names, with the records and articles it places in them."""
+    seq = entry.get("seq", -1)
+    files = {f["path"]: Expected(f["path"], f["sha256"], f["size"], seq)
+             for f in entry.get("files") or [] if valid_file_claim(f)}
+    for r in entry.get("records") or []:
+        if isinstance(r, dict) and r.get("file") in files and "offset" in r:
+            files[r["file"]].records[str(r.get("id"))] = int(r["offset"])
+    for a in entry.get("articles") or []:
+        if isinstance(a, dict) and a.get("path") in files:
+            files[a["path"]].article = a
+    return list(files.values())
+
+
+def valid_file_claim(f: Any) -> bool:
+    return (isinstance(f, dict) and isinstance(f.get("path"), str)
+            and isinstance(f.get("sha256"), str) and isinstance(f.get("size"), int))
+
+
+def check_file(archive: Archive, exp: Expected) -> list[Finding]:
+    """Fixity of one file, then its cross-references (only when its bytes are intact)."""
+    try:
+        path = open_path(archive, exp.path)  # a WARC whose seal a crash cut short is .open
+    except UsageError as exc:
+        return [Finding("error", "unsafe-path", exp.path, str(exc))]
+    try:
+        sha, size = _hash_following_a_seal(archive, exp.path, path)
+    except FileNotFoundError:
+        return [Finding("error", "missing-file", exp.path,
+                        f"missing file (named by manifest seq {exp.seq})")]
+    except OSError as exc:
+        return [Finding("error", "unreadable-file", exp.path, f"cannot read: {exc.strerror}")]
+    findings = []
+    if size != exp.size:
+        findings.append(Finding("error", "size-changed", exp.path,
+                                f"size changed: expected {exp.size} bytes, found {size}",
+                                details={"expected": exp.size, "actual": size}))
+    if sha != exp.sha256:
+        findings.append(Finding("error", "checksum-mismatch", exp.path,
+                                f"checksum mismatch: expected sha256 {exp.sha256}, found {sha}",
+                                details={"expected": exp.sha256, "actual": sha}))
+        return findings
+    findings += list(_check_records(path, exp))
+    findings += list(_check_article(path, exp))
+    return findings
+
+
+def _check_records(path: Path, exp: Expected) -> Iterator[Finding]:
+    found_at = record_ids_at(path, sorted(exp.records.values()))
+    for record_id, offset in sorted(exp.records.items(), key=lambda kv: kv[1]):
+        found = found_at.get(offset)
+        if found != record_id:
+            yield Finding("error", "unknown-record-id", exp.path,
+                          f"record {record_id} named by seq {exp.seq} is not at offset {offset} "
+                          f"(found {found})", offset=offset, record_id=record_id)
+
+
+def _check_article(path: Path, exp: Expected) -> Iterator[Finding]:
+    if exp.article is None:
+        return
+    try:
+        doc = json.loads(path.read_bytes())
+    except ValueError:
+        yield Finding("error", "unreadable-article", exp.path, "article file is not valid JSON")
+        return
+    if doc.get("id") != exp.article.get("id"):
+        yield Finding("error", "article-id-mismatch", exp.path,
+                      f"article id {doc.get('id')!r} but manifest seq {exp.seq} says "
+                      f"{exp.article.get('id')!r}")
+    stored = doc.get("byline") or {}
+    claimed = exp.article.get("byline") or {}
+    for key in ("raw", "authors", "source"):
+        if stored.get(key) != claimed.get(key):
+            yield Finding("error", "byline-mismatch", exp.path,
+                          f"byline {key} in the manifest (seq {exp.seq}) is {claimed.get(key)!r}"
+                          f" but the article file says {stored.get(key)!r}", field=key)
+
+
+def _hash_following_a_seal(archive: Archive, rel: str, path: Path) -> tuple[str, int]:
+    """hash_file, once more under the file's new name if a writer sealed it meanwhile
+    (`<name>.open` renamed to `<name>` between our look and our read)."""
+    try:
+        return sha256_file(path)
+    except FileNotFoundError:
+        again = open_path(archive, rel)
+        if again == path:
+            raise
+        return sha256_file(again)
+
+
+def check_range(archive: Archive, rng: dict[str, Any], records: dict[str, int],
+                seq: int) -> list[Finding]:
+    """One capture's bytes in a rolling WARC. While the file is `.open`, its range is hashed
+    (the only digest it has); once sealed, the seal event's whole-file check covers the bytes
+    and only the record ids are read here."""
+    rel, offset, length = rng["file"], int(rng["offset"]), int(rng["length"])
+    try:
+        final = archive.resolve(rel)
+    except UsageError as exc:
+        return [Finding("error", "unsafe-path", rel, str(exc))]
+    path = final if final.exists() else final.with_name(final.name + OPEN_SUFFIX)
+    exp = Expected(rel, "", 0, seq, records)
+    try:
+        if path.name.endswith(OPEN_SUFFIX):
+            digest = _hash_range(path, offset, length)
+            if digest != rng["sha256"]:
+                return [Finding("error", "range-mismatch", rel,
+                                f"bytes {offset}-{offset + length} of the open file do not "
+                                f"match the sha256 of manifest seq {seq}", offset=offset)]
+        return list(_check_records(path, exp))
+    except FileNotFoundError:
+        return [Finding("error", "missing-file", rel,
+                        f"missing file (named by manifest seq {seq})")]
+    except OSError as exc:
+        return [Finding("error", "unreadable-file", rel, f"cannot read: {exc.strerror}")]
+
+
+def _hash_range(path: Path, offset: int, length: int) -> str | None:
+    """sha256 of `length` bytes at `offset`; None when the file is shorter."""
+    h = hashlib.sha256()
+    view = _read_buffer()
+    with open(path, "rb", buffering=0) as f:
+        f.seek(offset)
+        left = length
+        while left:
+            n = f.readinto(view[:min(left, len(view))])
+            if not n:
+                return None
+            h.update(view[:n])
+            left -= n
+    return h.hexdigest()
+
+
+_BUFFERS = threading.local()
+
+
+def _read_buffer() -> memoryview:
+    """This thread's read buffer, allocated once and reused file after file. A fresh 1 MiB
+    buffer per file is a fresh mmap, paid in page faults (~0.5 ms a file) wherever glibc's
+    mmap threshold is pinned: Dask's nanny sets MALLOC_TRIM_THRESHOLD_=65536 for its workers
+    (distributed.nanny.pre-spawn-environ), which pins it, and store.archive.hash_file took
+    2.3x the CPU there."""
+    view: memoryview | None = getattr(_BUFFERS, "view", None)
+    if view is None:
+        view = _BUFFERS.view = memoryview(bytearray(COPY_CHUNK))
+    return view
+
+
+def sha256_file(path: Path) -> tuple[str, int]:
+    """sha256 hex and size of a file (store.archive.hash_file with a reused buffer)."""
+    h = hashlib.sha256()
+    size = 0
+    view = _read_buffer()
+    with open(path, "rb", buffering=0) as f:
+        while n := f.readinto(view):
+            h.update(view[:n])
+            size += n
+    return h.hexdigest(), size
+
+
+def merge_by_line(chain_by_line: list[tuple[int, list[Finding]]],
+           files_by_line: list[tuple[int, list[Finding]]]) -> list[Finding]:
+    """Findings in the order of one sequential pass: each manifest line's chain findings, then
+    its files' (heapq.merge is stable: for one line number the chain's come first)."""
+    merged = heapq.merge(chain_by_line, files_by_line, key=lambda item: item[0])
+    return [f for _, found in merged for f in found]
+
+
+def chain_findings(manifest_path: str) -> list[tuple[int, list[Finding]]]:
+    """A worker's task: the whole chain, streamed; findings by manifest line number."""
+    path = Path(manifest_path)
+    if not path.is_file():
+        return [(0, [unreachable("manifest.jsonl", str(path.parent))])]
+    verifier = manifest.ChainVerifier("manifest.jsonl")
+    return [(line.number, found) for line in manifest.read_lines(path)
+            if (found := verifier.check(line))]
+
+
+def unreachable(where: str, root: str) -> Finding:
+    return Finding("error", "archive-unreachable", where,
+                   f"Dask worker on {socket.gethostname()} cannot read the archive at {root} "
+                   "(workers must mount it at the same path)")
