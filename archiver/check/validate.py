@@ -17,18 +17,21 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from archiver.base import schemas
-from archiver.base.cluster import Cluster, Task
-from archiver.base.cluster import Progress as TaskProgress
 from archiver.base.findings import Finding, Report
-from archiver.check import ranges
-from archiver.check.revisits import check_revisits
+from archiver.check.warccheck.paths import SUFFIXES as WARC_SUFFIXES
 from archiver.check.warccheck.report import WarcReport
-from archiver.store import manifest
-from archiver.store.archive import Archive
-from archiver.store.warc import WARC_SUFFIXES
+
+if TYPE_CHECKING:
+    from archiver.base.cluster import Cluster
+    from archiver.base.cluster import Progress as TaskProgress
+    from archiver.store.archive import Archive
+
+# What only a whole-archive or a --dask run needs (the manifest and its schemas, the catalog
+# for revisits, the Dask glue) is imported where it is used: `validate FILE` would otherwise
+# pay ~0.3 s of imports (jsonschema, warcio, surt, requests) it never uses, a quarter of a
+# 186 MB check (issue 16 item 10).
 
 Progress = Callable[[str], None]
 
@@ -119,6 +122,8 @@ FILES_PER_TASK = 256  # small WARCs checked by one validate task, at most
 def _cluster_reports(paths: list[Path], base: Path | None,
                      on: Distributed) -> Iterator[WarcReport]:
     """One report per file, in order, from tasks of whole files or byte ranges."""
+    from archiver.base.cluster import Task
+    from archiver.check import ranges
     from archiver.check.warccheck.paths import check_one, check_parts, expand
 
     files = expand([str(p) for p in paths])
@@ -177,6 +182,8 @@ def validate_archive(archive: Archive, jobs: int = 1, progress: Progress | None 
                      on: Distributed | None = None) -> ValidateReport:
     """Every WARC, article and manifest entry of the archive. `on` a Dask cluster, the WARCs
     (large ones as byte ranges) and the article folders are checked by its workers."""
+    from archiver.check.revisits import check_revisits
+
     started = time.monotonic()
     report = ValidateReport()
     warcs = sorted(archive.warcs_dir.rglob("*")) if archive.warcs_dir.is_dir() else []
@@ -228,6 +235,8 @@ class _ClusterPool:
         return None
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Any:
+        from archiver.base.cluster import Task
+
         future = self.cluster.submit(Task(fn, args), "validate-articles")
         return _Result(lambda: self.cluster.result_of(future))
 
@@ -282,6 +291,9 @@ def known_records(archive: Archive, report: ValidateReport,
                   accepted: AcceptedFindings | None = None) -> dict[str, set[str]]:
     """Record ids per WARC path, from the manifest (whose entries are checked on the way);
     fills `accepted` with the findings ingest entries accepted."""
+    from archiver.base import schemas
+    from archiver.store import manifest
+
     known: dict[str, set[str]] = {}
     if not archive.manifest_path.is_file():
         return known
@@ -347,6 +359,8 @@ class CheckedArticle:
 
 
 def read_article(rel: str, path: Path) -> CheckedArticle:
+    from archiver.base import schemas
+
     try:
         doc = json.loads(path.read_bytes())
     except (OSError, ValueError) as exc:
