@@ -13,9 +13,8 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -220,6 +219,9 @@ MIN_ARTICLES_FOR_PROCESSES = 5000  # below this, starting processes costs more t
 
 def _article_pool(jobs: int, articles: int) -> Any:
     if jobs > 1 and articles >= MIN_ARTICLES_FOR_PROCESSES:
+        from concurrent.futures import ProcessPoolExecutor  # here: `validate FILE` needs none
+        from multiprocessing import get_context
+
         return ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn"))
     return _InlineExecutor()
 
