@@ -9,7 +9,8 @@ Benchmarks (names for --only):
     audit     `archiver audit` vs `sha256sum` over the same files of a real archive
               (1 GB, and 4 GB unless --no-4g; --quick: 256 MB), warm page cache
     validate  `archiver validate FILE` vs `warcio check FILE` on a 300 MB per-record-gzip
-              WARC from make_big_warc.py (--quick: 60 MB)
+              WARC from make_big_warc.py (--quick: 60 MB), and on one of 1.6 MB incompressible
+              pages (150 pairs, 186 MB; --quick: 40 pairs)
     capture   `archiver capture` (extraction on) vs `wget --warc-file -i urls.txt` on 500
               loopback pages of ~100 KB served by page_server.py (--quick: 100)
     extract   `archiver extract --all --force` vs `trafilatura.extract`
@@ -150,16 +151,20 @@ def audit_bench(work: Path, size_mb: int, cold: bool) -> Bench:
                                      ", warm page cache"))
 
 
-def validate_bench(work: Path, records: int) -> Bench:
-    warc = work / f"big-{records}.warc.gz"
+def validate_bench(work: Path, records: int, page_kb: int | None = None) -> Bench:
+    """`page_kb`: pages of that size, incompressible (base64 of random bytes), for the
+    large-record case of issue 16 item 10; else make_big_warc's ~60 KB text pages."""
+    large = ["--page-kb", str(page_kb), "--incompressible"] if page_kb else []
+    warc = work / (f"noise-{records}x{page_kb}k.warc.gz" if page_kb else f"big-{records}.warc.gz")
     done = warc.with_suffix(".done")
     if not done.exists():
-        subprocess.run([PY, str(HERE / "make_big_warc.py"), str(warc), "--records", str(records)],
-                       check=True, stdout=subprocess.DEVNULL)
+        subprocess.run([PY, str(HERE / "make_big_warc.py"), str(warc), "--records", str(records),
+                        *large], check=True, stdout=subprocess.DEVNULL)
         done.touch()
     mb = warc.stat().st_size / 1e6
     return Bench(
-        f"validate {mb:.0f} MB WARC", 1 + 2 * records, "records/s",
+        f"validate {mb:.0f} MB WARC" + (f" of {page_kb} KB records" if page_kb else ""),
+        1 + 2 * records, "records/s",
         Side("archiver validate FILE", [*ARCHIVER, "validate", str(warc), "--quiet"]),
         # warcio digests chunked payloads before de-chunking, so it flags the generator's
         # every-20th chunked response (exit 1); archiver follows WARC 1.1 and finds none.
@@ -297,6 +302,7 @@ def export_bench(work: Path, articles: int) -> Bench:
 class Plan:
     audit_mb: tuple[int, ...]
     warc_records: int
+    large_records: int  # request/response pairs of 1.6 MB incompressible pages
     pages: int
     articles: int
     reps: int
@@ -304,9 +310,9 @@ class Plan:
 
 def make_plan(args: argparse.Namespace) -> Plan:
     if args.quick:
-        return Plan((256,), 1000, 100, 10_000, args.reps or 3)
+        return Plan((256,), 1000, 40, 100, 10_000, args.reps or 3)
     sizes = (1000,) if args.no_4g or not room_for(args.work, 4000 * 1.3) else (1000, 4000)
-    return Plan(sizes, 5000, 500, 100_000, args.reps or 5)
+    return Plan(sizes, 5000, 150, 500, 100_000, args.reps or 5)
 
 
 def room_for(work: Path, mb: float) -> bool:
@@ -324,6 +330,7 @@ def benches(names: Sequence[str], plan: Plan, work: Path,
             yield audit_bench(work, plan.audit_mb[0], cold=True), 3
     if "validate" in names:
         yield validate_bench(work, plan.warc_records), plan.reps
+        yield validate_bench(work, plan.large_records, page_kb=1600), plan.reps
     if "capture" in names:
         urls = work / "urls-capture.txt"
         with page_server(plan.pages, urls):

@@ -13,9 +13,8 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -191,16 +190,16 @@ def validate_archive(archive: Archive, jobs: int = 1, progress: Progress | None 
              and not p.name.startswith(".")]
     if on is not None:
         on = Distributed(on.cluster, on.progress, archive)
+    # The WARCs first: their local pool forks this process, which must not yet have the
+    # article pool's threads (a fork of a threaded process can deadlock in the child).
+    check_warcs(report, warcs, jobs, progress, base=archive.root, on=on)
     article_dirs = list_article_dirs(archive)
-    # Articles are listed, parsed and schema-checked in worker processes while the WARCs are
-    # checked and this one reads the manifest: all pure Python, and a corpus holds 100,000s
-    # of each. The articles are handed out first, so no core idles between the two phases;
-    # the findings are still gathered in the same order (WARCs, manifest, articles).
+    # Articles are listed, parsed and schema-checked in worker processes while this one reads
+    # the manifest: all pure Python, and a corpus holds 100,000s of each.
     pool = _ClusterPool(on.cluster) if on else _article_pool(jobs, len(article_dirs))
     with pool:
         pending = [pool.submit(read_article_dirs, str(archive.root), chunk)
                    for chunk in _chunks(article_dirs, ARTICLES_PER_TASK)]
-        check_warcs(report, warcs, jobs, progress, base=archive.root, on=on)
         accepted: AcceptedFindings = {}
         known = known_records(archive, report, accepted)
         set_apart_accepted(report, accepted, archive.root)
@@ -220,6 +219,9 @@ MIN_ARTICLES_FOR_PROCESSES = 5000  # below this, starting processes costs more t
 
 def _article_pool(jobs: int, articles: int) -> Any:
     if jobs > 1 and articles >= MIN_ARTICLES_FOR_PROCESSES:
+        from concurrent.futures import ProcessPoolExecutor  # here: `validate FILE` needs none
+        from multiprocessing import get_context
+
         return ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn"))
     return _InlineExecutor()
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from archiver.base.errors import UnreadableInputError
@@ -55,5 +54,7 @@ def iter_reports(paths: Iterable[str | os.PathLike[str]], *, jobs: int = 1) -> I
         for f in files:
             yield check_one(f)
         return
+    from concurrent.futures import ProcessPoolExecutor  # here: one file needs no pool
+
     with ProcessPoolExecutor(max_workers=jobs) as pool:
         yield from pool.map(check_one, files)
