@@ -25,6 +25,7 @@ import json
 import os
 import secrets
 import shutil
+import socket
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ from typing import IO, Any
 from archiver import SOFTWARE_NAME, __version__
 from archiver.access import snapshots
 from archiver.base import agent
+from archiver.base.cluster import Cluster, Task
 from archiver.base.errors import StoreError, UsageError
 from archiver.base.findings import Finding
 from archiver.store import cdxj, manifest
@@ -189,6 +191,59 @@ def check_all(archive: Archive, files: list[PackFile], progress: Progress | None
     return total
 
 
+TASK_BYTES = 256 * 1024 * 1024  # a check task hashes about this much (or one larger file)...
+TASK_FILES = 512  # ...or this many files (as audit's tasks)
+
+
+def check_on(cluster: Cluster, archive: Archive, files: list[PackFile],
+             progress: Progress | None = None) -> None:
+    """check_all on the cluster's workers, a batch of files per task: the same findings in
+    the same order (files in path order), ExportRefused naming them all. The manifest, read
+    here under its lock, is checked here."""
+    local = [item for item in files if item.data is not None]
+    check_all(archive, local, progress)
+    findings: list[Finding] = []
+    batches = _batches([item for item in files if item.data is None])
+    tasks = (Task(check_files_task, (str(archive.root), batch), size)
+             for batch, size in batches)
+    for found, size in cluster.map_ordered(tasks, None, "export-check"):
+        findings += found
+        if progress:
+            progress(size)
+    if findings:
+        raise ExportRefused(findings)
+
+
+def _batches(files: list[PackFile]) -> Iterator[tuple[list[PackFile], int]]:
+    batch: list[PackFile] = []
+    size = 0
+    for item in files:
+        if batch and (size + item.size > TASK_BYTES or len(batch) >= TASK_FILES):
+            yield batch, size
+            batch, size = [], 0
+        batch.append(item)
+        size += item.size
+    if batch:
+        yield batch, size
+
+
+def check_files_task(root: str, files: list[PackFile]) -> tuple[list[Finding], int]:
+    """A worker's task: check_all over these files (reads only); their findings, and the
+    bytes the manifest says they hold (for progress)."""
+    size = sum(item.size for item in files)
+    archive = Archive(Path(root))
+    if not archive.manifest_path.is_file():  # this worker does not see the archive
+        return [Finding("error", "archive-unreachable", item.relpath,
+                        f"Dask worker on {socket.gethostname()} cannot read the archive at "
+                        f"{root} (workers must mount it at the same path)")
+                for item in files], size
+    try:
+        check_all(archive, files)
+    except ExportRefused as refused:
+        return refused.findings, size
+    return [], size
+
+
 # ---------------------------------------------------------------- atomic output
 
 
@@ -243,14 +298,20 @@ def wacz_pages(archive: Archive, warc_relpaths: list[str]) -> list[dict[str, str
 
 
 def export_wacz(archive: Archive, out: Path, title: str | None = None,
-                progress: Progress | None = None) -> ExportResult:
-    """Write a WACZ 1.1.1 of the archive to `out`."""
+                progress: Progress | None = None, cluster: Cluster | None = None
+                ) -> ExportResult:
+    """Write a WACZ 1.1.1 of the archive to `out`; with a Dask `cluster`, the files are
+    checked on its workers (this process alone writes the package)."""
     files = pack_list(archive)
     warcs = [f for f in files if f.relpath.endswith(WARC_SUFFIXES)]
     if not warcs:
         raise UsageError(f"{archive.root}: no WARC files to package")
     _check_unique_names(warcs)
-    check_all(archive, files, progress)  # py-wacz reads the WARCs itself: check them first
+    # py-wacz reads the WARCs itself: check them first
+    if cluster is not None:
+        check_on(cluster, archive, files, progress)
+    else:
+        check_all(archive, files, progress)
     pages = wacz_pages(archive, [w.relpath for w in warcs])
     result = ExportResult("wacz", str(out), 0, 0, pages=len(pages))
     with _atomic_output(out) as temp:
@@ -394,11 +455,16 @@ def default_bag_info(archive: Archive, organization: str | None,
 
 
 def export_bag(archive: Archive, out: Path, info: BagInfo,
-               progress: Progress | None = None) -> ExportResult:
-    """Write a BagIt bag of the archive to the folder `out` (new or empty)."""
+               progress: Progress | None = None, cluster: Cluster | None = None
+               ) -> ExportResult:
+    """Write a BagIt bag of the archive to the folder `out` (new or empty). With a Dask
+    `cluster`, every file is checked on its workers before this process copies any (and
+    checks again as it copies: the copy must be of the bytes the manifest names)."""
     import bagit
 
     files = pack_list(archive)
+    if cluster is not None:
+        check_on(cluster, archive, files)
     result = ExportResult("bag", str(out), len(files), 0)
     with _atomic_output(out) as temp:
         temp.mkdir()

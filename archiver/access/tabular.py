@@ -35,6 +35,7 @@ from typing import Any, Protocol
 from archiver import SOFTWARE_NAME, __version__
 from archiver.access import rows
 from archiver.access.rows import Column, Row
+from archiver.base.cluster import Cluster
 from archiver.base.errors import UsageError
 from archiver.store import manifest
 from archiver.store.archive import Archive, hash_file
@@ -101,9 +102,11 @@ def sidecar_path(out: Path) -> Path:
 
 def export_table(archive: Archive, out: Path, fmt: str, what: str = "articles",
                  latest: bool = False, command: str = "",
-                 progress: Progress | None = None) -> TableExport:
+                 progress: Progress | None = None,
+                 cluster: Cluster | None = None) -> TableExport:
     """Write the articles (one row per snapshot; `latest`: one per article) or the captures
-    of the archive to `out` in `fmt`, and the sidecar beside it."""
+    of the archive to `out` in `fmt`, and the sidecar beside it. With a Dask `cluster`, its
+    workers read the files and this process writes the same bytes."""
     if fmt not in FORMATS:
         raise UsageError(f"{fmt!r}: not an export format; choose one of {', '.join(FORMATS)}")
     if what not in WHAT:
@@ -128,10 +131,10 @@ def export_table(archive: Archive, out: Path, fmt: str, what: str = "articles",
     if what == "articles":
         article_refs = rows.article_refs(archive, head_seq, latest)
         progress.start(len(article_refs))
-        source = rows.article_rows(archive, article_refs)
+        source = rows.article_rows(archive, article_refs, cluster)
     else:
         progress.start(rows.count_captures(archive, head_seq))
-        source = rows.capture_rows(archive, head_seq)
+        source = rows.capture_rows(archive, head_seq, cluster)
 
     stamp = {"what": what, "latest": latest, "manifest_seq": head_seq if head else None,
              "manifest_hash": head_hash, "software": f"{SOFTWARE_NAME}/{__version__}"}

@@ -37,7 +37,7 @@ def validate(document: Any, schema_name: str) -> list[tuple[str, str]]:
 
     `schema_name` like "article" selects schemas/article.schema.json. The pointer is an
     RFC 6901 pointer into the document ("" is the document itself, "/body/0" its first
-    paragraph). Valid documents are confirmed by the compiled fast check (see
+    paragraph). Valid documents are confirmed by the fast check (jsonschema-rs, see
     compile_fast below); anything it does not pass goes through jsonschema itself, which
     then produces the error messages.
     """
@@ -92,7 +92,7 @@ def _validator(schema_name: str) -> Draft202012Validator:
 
 @cache
 def _fast(schema_name: str) -> Callable[[Any], bool] | None:
-    """The compiled yes/no check, or None when the schema uses keywords it does not know."""
+    """The fast yes/no check, or None when jsonschema-rs cannot compile the schema."""
     _validator(schema_name)  # the schema is checked (and its formats known) first
     return compile_fast(load_schema(schema_name), format_checker())
 
@@ -172,188 +172,36 @@ def _is_hostname(value: object) -> bool:
     return len(value) <= 253 and all(_LABEL.match(label) for label in labels)
 
 
-# --- compiled fast check -------------------------------------------------------------------
+# --- fast check ----------------------------------------------------------------------------
 # jsonschema spends ~500 us per article in its generic machinery (descend/evolve/$ref
-# lookups); a corpus check validates 100,000 articles. The schema is therefore also
-# compiled into plain closures that answer only "valid?" for the keyword subset our schemas
-# use, with the very same format checker. It is only ever trusted to say "valid": every
-# other answer is re-checked by jsonschema, which gives the errors. A schema with any other
-# keyword gets no fast check at all. tests/test_article_schema.py compares both on
-# thousands of mutated documents.
-
-Check = Callable[[Any], bool]
-_IGNORED = {"$schema", "$id", "$comment", "title", "description", "version", "$defs",
-            "examples", "default"}
-_TYPES: dict[str, Check] = {
-    "object": lambda v: isinstance(v, dict),
-    "array": lambda v: isinstance(v, list),
-    "string": lambda v: isinstance(v, str),
-    "boolean": lambda v: isinstance(v, bool),
-    "null": lambda v: v is None,
-    "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
-    "integer": lambda v: (isinstance(v, int) and not isinstance(v, bool))
-    or (isinstance(v, float) and v.is_integer()),
-}
+# lookups), and a corpus check validates 100,000 articles and as many manifest entries. The
+# yes/no question is therefore asked of jsonschema-rs (a compiled Draft 2020-12 validator,
+# maintained, run against the official JSON-Schema-Test-Suite), with the very same format
+# checks as jsonschema's (our FormatChecker's functions, passed in as its custom formats,
+# which replace its own). It is only ever trusted to say "valid": anything else is
+# re-checked by jsonschema, which gives the errors. tests/test_article_schema.py compares the
+# two on thousands of mutated documents.
+#
+# One known, deliberate difference: jsonschema-rs reads `pattern` as ECMA-262 as JSON Schema
+# says (2020-12 Core section 6.4), Python's `re` does not: for `\s` it counts U+001C-U+001F
+# and U+0085 as spaces, ECMA-262 does not, so `[^<>\s]` (record ids) accepts them here. (The
+# other differences, ASCII-only `\d` and `$` not matching before a final newline, make
+# jsonschema-rs stricter, and jsonschema then has the last word as before.)
 
 
-_PY_TYPES: dict[str, type] = {"object": dict, "array": list, "string": str, "boolean": bool,
-                              "null": type(None)}
+def compile_fast(schema: dict[str, Any], checker: FormatChecker) -> Callable[[Any], bool] | None:
+    """A yes/no validator for `schema` (jsonschema-rs), or None if it cannot compile it."""
+    import jsonschema_rs  # here: only checks of many documents need it
 
-
-class _Unsupported(Exception):
-    pass
-
-
-def compile_fast(schema: dict[str, Any], checker: FormatChecker) -> Check | None:
-    """A yes/no validator for `schema`, or None if it uses keywords not handled here."""
-    try:
-        return _Compiler(schema, checker).compile(schema)
-    except _Unsupported:
+    formats = {name: _conforms(checker, name) for name in _formats(schema)}
+    try:  # offline: our schemas refer only inside themselves; never fetch a remote $ref
+        compiled = jsonschema_rs.validator_for(schema, formats=formats, validate_formats=True,
+                                               offline=True)
+    except (ValueError, jsonschema_rs.ReferencingError):
         return None
+    return compiled.is_valid
 
 
-class _Compiler:
-    def __init__(self, root: dict[str, Any], checker: FormatChecker) -> None:
-        self.root = root
-        self.checker = checker
-        self.refs: dict[str, Check] = {}
-
-    def compile(self, node: Any) -> Check:
-        if node is True or node == {}:
-            return lambda value: True
-        if node is False:
-            return lambda value: False
-        if not isinstance(node, dict):
-            raise _Unsupported(repr(node))
-        compiled = [self._keyword(key, node) for key in node if key not in _IGNORED]
-        checks = [check for check in compiled if check is not None]
-        if len(checks) == 1:
-            return checks[0]
-        chain = tuple(checks)
-
-        def check_all(value: Any) -> bool:
-            for check in chain:  # noqa: SIM110 (a plain loop is measurably faster than all())
-                if not check(value):
-                    return False
-            return True
-        return check_all
-
-    def _keyword(self, key: str, node: dict[str, Any]) -> Check | None:
-        handler = getattr(self, "_k_" + key.replace("$", "dollar_"), None)
-        if handler is None:
-            raise _Unsupported(key)
-        return handler(node[key], node)
-
-    def _k_dollar_ref(self, ref: str, node: dict[str, Any]) -> Check:
-        if not ref.startswith("#/"):
-            raise _Unsupported(ref)
-        if ref not in self.refs:
-            target: Any = self.root
-            for part in ref[2:].split("/"):
-                target = target[part.replace("~1", "/").replace("~0", "~")]
-            self.refs[ref] = lambda value: True  # placeholder while compiling (recursion)
-            self.refs[ref] = self.compile(target)
-        refs = self.refs
-        return lambda value: refs[ref](value)
-
-    def _k_type(self, kind: str | list[str], node: dict[str, Any]) -> Check:
-        kinds = [kind] if isinstance(kind, str) else kind
-        if all(k in _PY_TYPES for k in kinds):  # no number/integer: one isinstance call
-            classes = tuple(_PY_TYPES[k] for k in kinds)
-            return lambda value: isinstance(value, classes)
-        tests = [_TYPES[k] for k in kinds]
-        return lambda value: any(test(value) for test in tests)
-
-    def _k_properties(self, props: dict[str, Any], node: dict[str, Any]) -> Check:
-        compiled = {name: self.compile(sub) for name, sub in props.items()}
-
-        def check(value: Any) -> bool:
-            if not isinstance(value, dict):
-                return True
-            for name, test in compiled.items():
-                if name in value and not test(value[name]):
-                    return False
-            return True
-        return check
-
-    def _k_required(self, names: list[str], node: dict[str, Any]) -> Check:
-        return lambda value: not isinstance(value, dict) or all(n in value for n in names)
-
-    def _k_additionalProperties(self, extra: Any, node: dict[str, Any]) -> Check:
-        if "patternProperties" in node:
-            raise _Unsupported("patternProperties")
-        known = set(node.get("properties", {}))
-        test = self.compile(extra)
-        return lambda value: not isinstance(value, dict) or all(
-            test(item) for key, item in value.items() if key not in known)
-
-    def _k_propertyNames(self, names: Any, node: dict[str, Any]) -> Check:
-        test = self.compile(names)
-        return lambda value: not isinstance(value, dict) or all(test(key) for key in value)
-
-    def _k_items(self, items: Any, node: dict[str, Any]) -> Check:
-        if "prefixItems" in node:
-            raise _Unsupported("prefixItems")
-        test = self.compile(items)
-        return lambda value: not isinstance(value, list) or all(test(item) for item in value)
-
-    def _k_minItems(self, bound: int, node: dict[str, Any]) -> Check:
-        return lambda value: not isinstance(value, list) or len(value) >= bound
-
-    def _k_maxItems(self, bound: int, node: dict[str, Any]) -> Check:
-        return lambda value: not isinstance(value, list) or len(value) <= bound
-
-    def _k_uniqueItems(self, unique: bool, node: dict[str, Any]) -> Check:
-        if not unique:
-            return lambda value: True
-        return lambda value: not isinstance(value, list) or _all_unique(value)
-
-    def _k_minLength(self, bound: int, node: dict[str, Any]) -> Check:
-        return lambda value: not isinstance(value, str) or len(value) >= bound
-
-    def _k_maxLength(self, bound: int, node: dict[str, Any]) -> Check:
-        return lambda value: not isinstance(value, str) or len(value) <= bound
-
-    def _k_pattern(self, pattern: str, node: dict[str, Any]) -> Check:
-        search = re.compile(pattern).search
-        return lambda value: not isinstance(value, str) or search(value) is not None
-
-    def _k_format(self, name: str, node: dict[str, Any]) -> Check:
-        conforms = self.checker.conforms
-        return lambda value: conforms(value, name)
-
-    def _k_enum(self, options: list[Any], node: dict[str, Any]) -> Check:
-        if all(isinstance(option, str) for option in options):
-            names = frozenset(options)
-            return lambda value: isinstance(value, str) and value in names
-        return lambda value: any(_equal(value, option) for option in options)
-
-    def _k_const(self, expected: Any, node: dict[str, Any]) -> Check:
-        if isinstance(expected, str):
-            return lambda value: isinstance(value, str) and value == expected
-        return lambda value: _equal(value, expected)
-
-    def _k_minimum(self, bound: float, node: dict[str, Any]) -> Check:
-        return lambda value: not _TYPES["number"](value) or value >= bound
-
-
-def _equal(left: Any, right: Any) -> bool:
-    """JSON equality: true is not 1, 1 equals 1.0, containers compare deeply."""
-    if isinstance(left, bool) or isinstance(right, bool):
-        return isinstance(left, bool) and isinstance(right, bool) and left is right
-    if isinstance(left, dict) and isinstance(right, dict):
-        return left.keys() == right.keys() and all(_equal(left[k], right[k]) for k in left)
-    if isinstance(left, list) and isinstance(right, list):
-        return len(left) == len(right) and all(map(_equal, left, right))
-    if isinstance(left, dict | list) or isinstance(right, dict | list):
-        return False
-    if isinstance(left, str) != isinstance(right, str):
-        return False
-    return bool(left == right)
-
-
-def _all_unique(items: list[Any]) -> bool:
-    if all(isinstance(item, str) for item in items):
-        return len(set(items)) == len(items)
-    return not any(_equal(items[i], items[j])
-                   for i in range(len(items)) for j in range(i + 1, len(items)))
+def _conforms(checker: FormatChecker, name: str) -> Callable[[str], bool]:
+    conforms = checker.conforms
+    return lambda value: conforms(value, name)

@@ -41,7 +41,9 @@ def index_command(rebuild: bool, dask_address: str | None, archive_dir: Path | N
     """Rebuild the CDXJ indexes from every WARC in the archive: index.cdxj (one merged file)
     and each WARC's own file in indexes/ where it is missing; with --rebuild, the catalog
     (catalog.sqlite, which search, show and ls read) too. With --dask, every WARC's index is
-    made anew on the cluster's workers, and index.cdxj is their merge.
+    made anew on the cluster's workers, and index.cdxj is their merge; with --rebuild, the
+    workers also read the record headers and article files the catalog's rows come from
+    (this process alone writes catalog.sqlite).
 
     capture, crawl and ingest keep them current; run this after restoring or copying WARCs
     by hand, or if a derived file was lost or damaged. pywb reads indexes/ and index.cdxj
@@ -52,7 +54,7 @@ def index_command(rebuild: bool, dask_address: str | None, archive_dir: Path | N
     Examples:
       archiver index
       archiver index --rebuild --archive /data/archive --json
-      archiver index --dask tcp://scheduler:8786
+      archiver index --rebuild --dask tcp://scheduler:8786
     Exit status: 0 indexed, 1 a WARC is damaged (the rest indexed), 2 no archive.
     """
     from archiver.base.errors import StoreError
@@ -61,25 +63,26 @@ def index_command(rebuild: bool, dask_address: str | None, archive_dir: Path | N
     from archiver.store.catalog import Catalog
 
     archive = existing_archive(archive_dir)
-    if dask_address is not None:
-        with cluster_for(dask_address) as cluster:
+    result: dict[str, Any] = {}
+    with cluster_for(dask_address) as cluster:
+        if cluster is not None:
             _, _, damaged = cdxj.rebuild_warc_indexes(
                 archive, cluster, task_progress(not as_json and not quiet, "indexing"))
-        stats = cdxj.merge_warc_indexes(archive, damaged)
-    else:
-        total = len(cdxj.warc_relpaths(archive))
-        with byte_progress(total, not as_json and not quiet, "indexing") as bar:
-            stats = cdxj.rebuild(archive, progress=lambda _rel: bar.update(1))
-        index_warcs(archive, *cdxj.warc_relpaths(archive))
-    result: dict[str, Any] = stats.to_dict()
-    if rebuild:
-        try:
-            catalog = Catalog.open(archive, catch_up=False)
-        except StoreError:
-            catalog = Catalog.recreate(archive)  # damaged: derived data, make it anew
-        with catalog:
-            catalog.rebuild()
-            result["catalog"] = catalog.counts()
+            stats = cdxj.merge_warc_indexes(archive, damaged)
+        else:
+            total = len(cdxj.warc_relpaths(archive))
+            with byte_progress(total, not as_json and not quiet, "indexing") as bar:
+                stats = cdxj.rebuild(archive, progress=lambda _rel: bar.update(1))
+            index_warcs(archive, *cdxj.warc_relpaths(archive))
+        result.update(stats.to_dict())
+        if rebuild:
+            try:
+                catalog = Catalog.open(archive, catch_up=False)
+            except StoreError:
+                catalog = Catalog.recreate(archive)  # damaged: derived data, make it anew
+            with catalog:
+                catalog.rebuild(cluster)
+                result["catalog"] = catalog.counts()
     if as_json:
         emit_json(result)
     else:
@@ -122,26 +125,29 @@ def export_group() -> None:
 @export_group.command("wacz")
 @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--title", default=None, help="Collection title in datapackage.json.")
+@dask_option
 @archive_option
 @json_option
 @quiet_option
 @handle_errors
-def export_wacz_command(out: Path, title: str | None, archive_dir: Path | None, as_json: bool,
-                        quiet: bool) -> None:
+def export_wacz_command(out: Path, title: str | None, dask_address: str | None,
+                        archive_dir: Path | None, as_json: bool, quiet: bool) -> None:
     """Write a WACZ 1.1.1 package (WARCs, CDXJ index, pages, manifest, articles) to OUT.
 
     Pages list every 2xx HTML capture with its time and its article's title. Open the file
     in ReplayWeb.page or pywb, or check it with `wacz validate -f OUT`.
 
     \b
-    Example:
+    Examples:
       archiver export wacz vov-2026-11.wacz --title "VOV, November 2026"
+      archiver export wacz all.wacz --dask tcp://scheduler:8786
     """
     from archiver.access import export
 
     archive = existing_archive(archive_dir)
-    _package(archive, "checking", as_json, quiet,
-             lambda progress: export.export_wacz(archive, out, title, progress=progress))
+    _package(archive, "checking", as_json, quiet, dask_address,
+             lambda progress, cluster: export.export_wacz(archive, out, title,
+                                                          progress=progress, cluster=cluster))
 
 
 @export_group.command("bag")
@@ -152,12 +158,14 @@ def export_wacz_command(out: Path, title: str | None, archive_dir: Path | None, 
 @click.option("--external-id", default=None,
               help="External-Identifier in bag-info.txt [default: the archive's name and "
                    "manifest head hash, naming exactly this state].")
+@dask_option
 @archive_option
 @json_option
 @quiet_option
 @handle_errors
 def export_bag_command(out: Path, organization: str | None, external_id: str | None,
-                       archive_dir: Path | None, as_json: bool, quiet: bool) -> None:
+                       dask_address: str | None, archive_dir: Path | None, as_json: bool,
+                       quiet: bool) -> None:
     """Write a BagIt (RFC 8493) bag to the new folder OUT, with sha256 and sha512 manifests.
 
     OUT/data/ is a copy of the archive (warcs/, articles/, manifest.jsonl), so
@@ -171,20 +179,22 @@ def export_bag_command(out: Path, organization: str | None, external_id: str | N
 
     archive = existing_archive(archive_dir)
     info = export.default_bag_info(archive, organization, external_id)
-    _package(archive, "bagging", as_json, quiet,
-             lambda progress: export.export_bag(archive, out, info, progress=progress))
+    _package(archive, "bagging", as_json, quiet, dask_address,
+             lambda progress, cluster: export.export_bag(archive, out, info,
+                                                         progress=progress, cluster=cluster))
 
 
-def _package(archive: Any, label: str, as_json: bool, quiet: bool,
-             make: Callable[[Callable[[int], None]], Any]) -> None:
+def _package(archive: Any, label: str, as_json: bool, quiet: bool, dask_address: str | None,
+             make: Callable[[Callable[[int], None], Any], Any]) -> None:
     """A WACZ or a bag: every named file checked (with a byte progress bar), then packed;
     a damaged or missing file refuses the whole package."""
     from archiver.access import export
 
     total = sum(f.size for f in export.pack_list(archive))
     try:
-        with byte_progress(total, not as_json and not quiet, label) as bar:
-            result = make(bar.update)
+        with cluster_for(dask_address) as cluster, \
+                byte_progress(total, not as_json and not quiet, label) as bar:
+            result = make(bar.update, cluster)
     except export.ExportRefused as refused:
         _report_refused(refused, as_json)
     _report_export(result, as_json, quiet)
@@ -207,22 +217,26 @@ def _table_command(fmt: str) -> click.Command:
                        "revisit or resource record.")
     @click.option("--latest", is_flag=True, help="Articles: only each article's latest "
                                                  "snapshot.")
+    @dask_option
     @archive_option
     @json_option
     @quiet_option
     @handle_errors
-    def command(out: Path, what: str, latest: bool, archive_dir: Path | None, as_json: bool,
-                quiet: bool) -> None:
+    def command(out: Path, what: str, latest: bool, dask_address: str | None,
+                archive_dir: Path | None, as_json: bool, quiet: bool) -> None:
         from archiver.access import tabular
 
         archive = existing_archive(archive_dir)
-        # The command that remakes this export, with every choice spelled out.
+        # The command that remakes this export, with every choice spelled out (--dask
+        # left out: where the files are read changes no byte of the result).
         argv = ["archiver", "export", fmt, str(out), "--what", what,
                 *(["--latest"] if latest else []), "--archive", str(archive.root)]
         progress = LazyProgress(not as_json and not quiet, "exporting")
         try:
-            result = tabular.export_table(archive, out, fmt, what, latest,
-                                          command=shlex.join(argv), progress=progress)
+            with cluster_for(dask_address) as cluster:
+                result = tabular.export_table(archive, out, fmt, what, latest,
+                                              command=shlex.join(argv), progress=progress,
+                                              cluster=cluster)
         finally:
             progress.finish()
         if as_json:
@@ -245,6 +259,10 @@ def _table_command(fmt: str) -> click.Command:
       archiver export {fmt} articles.{ext}
       archiver export {fmt} latest.{ext} --latest
       archiver export {fmt} captures.{ext} --what captures
+      archiver export {fmt} all.{ext} --dask tcp://scheduler:8786
+    With --dask, the cluster's workers read the article files (captures come from the
+    catalog in one query, or from the WARC headers on the workers without one); this
+    process writes OUT, the same bytes as without --dask.
     """
     return export_group.command(fmt)(command)
 

@@ -21,7 +21,7 @@ from archiver.extract.profiles import extract_html, transcript
 from archiver.extract.text import Normalizer, decode
 
 EXTRACTOR_NAME = "archiver.extract"
-EXTRACTOR_VERSION = "0.2.0"  # bump whenever extraction output changes: extract --all re-derives
+EXTRACTOR_VERSION = "0.3.0"  # bump whenever extraction output changes: extract --all re-derives
 SCHEMA_VERSION = "1.0.0"
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})

@@ -23,16 +23,18 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from archiver.base.cluster import Cluster
 from archiver.base.errors import StoreError
 from archiver.store import fulltext, manifest
 from archiver.store.archive import Archive
 from archiver.store.catalog_rows import (
     ARTICLE_COLUMNS,
     CAPTURE_COLUMNS,
+    EntryRows,
     RecordReader,
-    article_rows,
-    capture_rows,
+    entry_rows,
     file_claims,
+    rows_for_lines,
 )
 from archiver.store.cdxj import surt_key
 
@@ -223,8 +225,9 @@ class Catalog:
                 batch.close()
             return applied
 
-    def rebuild(self) -> int:
-        """Everything again from the manifest, WARC headers and article files."""
+    def rebuild(self, cluster: Cluster | None = None) -> int:
+        """Everything again from the manifest, WARC headers and article files; with a Dask
+        `cluster`, its workers read the headers and files and this process writes."""
         with self._lock:
             self.conn.execute("BEGIN IMMEDIATE")
             try:
@@ -240,11 +243,11 @@ class Catalog:
                 if self.conn.in_transaction:
                     self.conn.execute("ROLLBACK")
                 raise
-            applied = self._apply_from_manifest() or 0
+            applied = self._apply_from_manifest(cluster) or 0
             fulltext.optimize(self.conn)
             return applied
 
-    def _apply_from_manifest(self) -> int | None:
+    def _apply_from_manifest(self, cluster: Cluster | None = None) -> int | None:
         """Stream the manifest from the stored offset; None when the line there does not
         continue the last applied entry (the catalog is stale: rebuild)."""
         if not self.archive.manifest_path.is_file():
@@ -254,11 +257,11 @@ class Catalog:
         try:
             with open(self.archive.manifest_path, "rb") as f:
                 f.seek(batch.position.offset)
-                for raw in f:
+                parsed = ((raw, _parse(raw) if raw.endswith(b"\n") else None) for raw in f)
+                for raw, entry, rows in rows_for_lines(parsed, self.archive, cluster):
                     lines += 1
                     if not raw.endswith(b"\n"):
                         break  # a torn last line is not an entry (repair cuts it)
-                    entry = _parse(raw)
                     pos = batch.position
                     if applied == 0 and pos.seq is not None and (
                             entry is None or entry.get("seq") != pos.seq + 1
@@ -267,7 +270,7 @@ class Catalog:
                     if entry is None or not isinstance(entry.get("seq"), int):
                         batch.skip(len(raw))
                         continue
-                    batch.add(entry, len(raw))
+                    batch.add(entry, len(raw), rows)
                     applied += 1
             if lines == 0 and batch.position.seq is not None and not self._ends_at(batch.position):
                 return None  # nothing after our line, yet the manifest's head differs
@@ -389,8 +392,8 @@ class _Batch:
         # read inside the write transaction: another process may have moved it meanwhile
         self.position = self.catalog.position()
 
-    def add(self, entry: dict[str, Any], line_bytes: int) -> None:
-        written = _apply_entry(self.conn, entry, self.reader)
+    def add(self, entry: dict[str, Any], line_bytes: int, rows: EntryRows | None = None) -> None:
+        written = _apply_entry(self.conn, entry, rows or entry_rows(entry, self.reader))
         self.rows += written + 1
         self.dirty = self.dirty or written > 0
         self.position = Position(int(entry["seq"]), str(entry.get("hash")),
@@ -427,17 +430,16 @@ class _Batch:
             self.conn.execute("ROLLBACK")
 
 
-def _apply_entry(conn: sqlite3.Connection, entry: dict[str, Any], reader: RecordReader) -> int:
-    """Rows for one entry. The first entry naming a record or article owns its row; a file
+def _apply_entry(conn: sqlite3.Connection, entry: dict[str, Any], rows: EntryRows) -> int:
+    """One entry's rows. The first entry naming a record or article owns its row; a file
     named by ranges is `open` until an entry gives its whole-file sha256 (sealing, or a
     0.1.0 per-capture WARC named in `files`)."""
     seq = int(entry["seq"])
-    rows = capture_rows(entry, reader)
     conn.executemany(f"INSERT OR IGNORE INTO captures VALUES "
-                     f"({', '.join('?' * len(CAPTURE_COLUMNS))})", rows)
-    count = len(rows)
-    for art in article_rows(entry, reader.archive):
-        count += 2 * insert_article(conn, art.values, art.body)
+                     f"({', '.join('?' * len(CAPTURE_COLUMNS))})", rows.captures)
+    count = len(rows.captures)
+    for art in rows.articles:
+        count += 2 * insert_article(conn, art.values, art.body, art.folded)
     whole, ranges = file_claims(entry)
     for path, end in ranges:
         conn.execute("INSERT INTO files VALUES (?, 'open', NULL, ?, ?) ON CONFLICT(path) DO "
@@ -451,7 +453,8 @@ def _apply_entry(conn: sqlite3.Connection, entry: dict[str, Any], reader: Record
     return count + len(whole) + len(ranges)
 
 
-def insert_article(conn: sqlite3.Connection, values: dict[str, Any], body: str | None) -> bool:
+def insert_article(conn: sqlite3.Connection, values: dict[str, Any], body: str | None,
+                   folded: fulltext.Folded | None = None) -> bool:
     """One article snapshot row (the columns of ARTICLE_COLUMNS) and its full text, unless
     a row for its path exists already. False when it did."""
     cur = conn.execute(f"INSERT OR IGNORE INTO articles({', '.join(ARTICLE_COLUMNS)}) "
@@ -459,7 +462,7 @@ def insert_article(conn: sqlite3.Connection, values: dict[str, Any], body: str |
                        [values.get(c) for c in ARTICLE_COLUMNS])
     if not cur.rowcount:
         return False
-    fulltext.add(conn, values, body)
+    fulltext.add(conn, values, body, folded)
     return True
 
 

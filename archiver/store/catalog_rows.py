@@ -3,19 +3,27 @@
 The manifest says which records and article files an entry made; the rest of a row comes from
 the stored bytes they name: a record's header block (status, MIME type, payload digest,
 WARC-Date, WARC-Refers-To), read with warcio, and the article file's fields. Nothing here
-writes; catalog.py decides what goes in.
+writes; catalog.py decides what goes in. `entry_rows_task` is the same reading as a Dask
+worker's task (`index --rebuild --dask`): rows for a batch of entries, sent back to the one
+process that writes the catalog.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import islice
+from pathlib import Path
 from typing import IO, Any
 
 from warcio.archiveiterator import ArchiveIterator
 
+from archiver.base.cluster import Cluster, Task
+from archiver.base.errors import UnreadableInputError
 from archiver.store.archive import Archive
 from archiver.store.cdxj import surt_key
+from archiver.store.fulltext import Folded, folded
 from archiver.store.rolling import open_path
 
 # Records a capture row stands for: what replay serves (the same set index.cdxj holds).
@@ -136,6 +144,7 @@ ARTICLE_COLUMNS = ("path", "id", "snapshot", "url", "record_id", "seq", "sha256"
 class ArticleRow:
     values: dict[str, Any]
     body: str | None  # for the full-text index
+    folded: Folded | None = None  # its index form, when made by a worker
 
 
 def article_rows(entry: dict[str, Any], archive: Archive) -> list[ArticleRow]:
@@ -183,6 +192,76 @@ def _read_article(archive: Archive, path: str) -> dict[str, Any]:
     except Exception:  # missing, unreadable, unsafe path: audit reports it, not us
         return {}
     return doc if isinstance(doc, dict) else {}
+
+
+@dataclass
+class EntryRows:
+    """The rows one entry's stored bytes give (what a rebuild reads; the writing is apart)."""
+
+    captures: list[tuple[Any, ...]]
+    articles: list[ArticleRow]
+
+
+def entry_rows(entry: dict[str, Any], reader: RecordReader) -> EntryRows:
+    return EntryRows(capture_rows(entry, reader), article_rows(entry, reader.archive))
+
+
+def reads_files(entry: dict[str, Any]) -> bool:
+    """Whether the entry's rows need stored bytes read (records or articles named)."""
+    return bool(entry.get("records") or entry.get("articles"))
+
+
+def entry_rows_task(root: str, entries: list[dict[str, Any]]) -> list[EntryRows] | None:
+    """A Dask worker's task: entry_rows for each entry (reads only); None when this worker
+    cannot see the archive."""
+    archive = Archive(Path(root))
+    if not archive.manifest_path.is_file():
+        return None
+    reader = RecordReader(archive)
+    try:
+        found = [entry_rows(entry, reader) for entry in entries]
+    finally:
+        reader.close()
+    for rows in found:
+        for art in rows.articles:
+            art.folded = folded(art.values, art.body)  # the client only inserts
+    return found
+
+
+ENTRIES_PER_TASK = 1000  # entries whose records and articles one worker task reads
+
+
+def rows_for_lines(parsed: Iterator[tuple[bytes, dict[str, Any] | None]], archive: Archive,
+                   cluster: Cluster | None
+                   ) -> Iterator[tuple[bytes, dict[str, Any] | None, EntryRows | None]]:
+    """The manifest lines with their parsed entries and, with a cluster, the rows its workers
+    read for them (None: read here, as without a cluster), in manifest order."""
+    if cluster is None:
+        for raw, entry in parsed:
+            yield raw, entry, None
+        return
+
+    def wanted(entry: dict[str, Any] | None) -> bool:
+        return isinstance(entry, dict) and isinstance(entry.get("seq"), int) \
+            and reads_files(entry)
+
+    # The lines wait here while their rows are read; the window of map_ordered bounds them.
+    pending: list[list[tuple[bytes, dict[str, Any] | None]]] = []
+
+    def tasks() -> Iterator[Task]:
+        for group in iter(lambda: list(islice(parsed, ENTRIES_PER_TASK)), []):
+            pending.append(group)
+            yield Task(entry_rows_task,
+                       (str(archive.root), [e for _, e in group if e is not None and wanted(e)]))
+
+    for found in cluster.map_ordered(tasks(), None, "catalog"):
+        if found is None:
+            raise UnreadableInputError(f"a Dask worker cannot read the archive at "
+                                       f"{archive.root} (workers must mount it at the same "
+                                       "path)")
+        rows = iter(found)
+        for raw, entry in pending.pop(0):
+            yield raw, entry, next(rows) if wanted(entry) else None
 
 
 def file_claims(entry: dict[str, Any]) -> tuple[list[tuple[str, str, int]],

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import sqlite3
 import unicodedata
+from dataclasses import dataclass
 from typing import Any
 
 SCHEMA = """
@@ -83,9 +84,30 @@ def register(conn: sqlite3.Connection) -> None:
     conn.create_function("fold_key", 1, fold_key, deterministic=True)
 
 
-def add(conn: sqlite3.Connection, article: dict[str, Any], body: str | None) -> None:
+@dataclass(frozen=True)
+class Folded:
+    """What the index stores of one snapshot, folded: the text columns and the filter keys.
+    (Folding is the costly part of indexing; a rebuild on Dask folds on the workers.)"""
+
+    text: tuple[str | None, ...]  # title, lead, body, byline
+    section: str | None
+    source: str | None
+    people: str | None
+
+
+def folded(article: dict[str, Any], body: str | None) -> Folded:
+    values = (article.get("title"), article.get("lead"), body, article.get("byline"))
+    people = "\n".join(x for x in (article.get("byline"), article.get("authors")) if x)
+    return Folded(tuple(fold(v) if v else v for v in values), fold_key(article.get("section")),
+                  fold_key(article.get("source")), fold_key(people) if people else None)
+
+
+def add(conn: sqlite3.Connection, article: dict[str, Any], body: str | None,
+        done: Folded | None = None) -> None:
     """Index one snapshot (an `articles` row's values) and keep `latest` right for its
-    article: of its snapshots, the one with the largest (captured_at, seq)."""
+    article: of its snapshots, the one with the largest (captured_at, seq). `done`: its
+    folded form, when already made."""
+    keys = done or folded(article, body)
     key = (article.get("captured_at") or "", int(article["seq"]))
     current = conn.execute(
         "SELECT d.docid, a.captured_at, a.seq FROM articles a "
@@ -98,12 +120,10 @@ def add(conn: sqlite3.Connection, article: dict[str, Any], body: str | None) -> 
     docid = conn.execute("INSERT INTO article_text(path, title, lead, body, byline) "
                          "VALUES (?, ?, ?, ?, ?)", (article["path"], *values)).lastrowid
     conn.execute("INSERT INTO article_fts(rowid, title, lead, body, byline) "
-                 "VALUES (?, ?, ?, ?, ?)", (docid, *[fold(v) if v else v for v in values]))
-    people = "\n".join(x for x in (article.get("byline"), article.get("authors")) if x)
+                 "VALUES (?, ?, ?, ?, ?)", (docid, *keys.text))
     conn.execute("INSERT INTO search_docs VALUES (?, ?, ?, ?, ?, ?)",
-                 (docid, int(latest), article.get("published_at"),
-                  fold_key(article.get("section")), fold_key(article.get("source")),
-                  fold_key(people) if people else None))
+                 (docid, int(latest), article.get("published_at"), keys.section, keys.source,
+                  keys.people))
 
 
 def optimize(conn: sqlite3.Connection) -> None:
