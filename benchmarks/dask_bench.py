@@ -1,30 +1,36 @@
 """--dask against the single-process command on the same cores (issue 15), and the per-task
 cost of the Dask path, for projecting a 100 TB run.
 
-    python benchmarks/dask_bench.py ARCHIVE [ARCHIVE...] [--reps 5]
+    python benchmarks/dask_bench.py ARCHIVE [ARCHIVE...] [--reps 5] [--only audit,validate]
 
-For each archive: starts `dask scheduler` + 2 `dask worker` (1 thread each) on 127.0.0.1,
-then, with `farm-bench` (whole processes, alternating, ratio pair by pair):
-  - `archiver audit --dask tcp://...` vs `archiver audit` (cluster start-up excluded)
-  - `archiver validate --dask tcp://...` vs `archiver validate`
-  - `archiver audit|validate --dask local:2` vs the same (start-up included)
-and measures the per-task overhead of Cluster.map_ordered with empty tasks (1,000 of them).
-Prints farm-bench's reports and the per-task figures; nothing is written to the archives.
+Starts `dask scheduler` + 2 `dask worker --nthreads 1` on 127.0.0.1 (once, for the whole
+run, as a real cluster lives), then for each archive and command, whole processes timed from
+outside (measure.run_measured: wall time, the child's peak RSS), A and B alternating which
+goes first, the ratio A/B taken pair by pair:
+  - A `archiver CMD --dask tcp://...` vs B `archiver CMD` (cluster start-up excluded)
+  - A `archiver CMD --dask local:2` vs B `archiver CMD` (start-up included)
+One untimed warm-up run of each side comes first: it warms the page cache and the workers
+(each pays its imports on its first task once per lifetime, as on a long-lived cluster).
+Also measures the per-task overhead of Cluster.map_ordered with empty tasks (1,000 of them).
+Prints one table row per comparison and the load average around it; writes nothing to the
+archives.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import socket
+import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE.parent)]
+sys.path[:0] = [str(HERE), str(HERE.parent)]
 
-PY = sys.executable
+from measure import PY, Sample, run_measured  # noqa: E402
 
 
 def free_port() -> int:
@@ -65,9 +71,24 @@ def task_overhead(address: str, n: int = 1000) -> float:
         return (time.perf_counter() - started) / n
 
 
-def farm(a: list[str], b: list[str], reps: int) -> str:
-    cmd = ["farm-bench", "-n", str(reps), "--timeout", "900", "--vs", " ".join(b), "--", *a]
-    return subprocess.run(cmd, capture_output=True, text=True, check=False).stdout
+def alternate(a: list[str], b: list[str], reps: int) -> tuple[list[Sample], list[Sample]]:
+    """One untimed warm-up of each, then `reps` pairs, the first of each pair alternating."""
+    for cmd in (a, b):
+        run_measured(cmd, ok_codes=(0, 1))
+    samples: tuple[list[Sample], list[Sample]] = ([], [])
+    for i in range(reps):
+        for side in ((0, 1) if i % 2 == 0 else (1, 0)):
+            samples[side].append(run_measured((a, b)[side], ok_codes=(0, 1)))
+    return samples
+
+
+def row(label: str, a: list[Sample], b: list[Sample], load: tuple[float, float]) -> str:
+    ratios = [x.seconds / y.seconds for x, y in zip(a, b, strict=True)]
+    med = statistics.median
+    return (f"| {label} | {med([s.seconds for s in a]):.2f} s | "
+            f"{med([s.seconds for s in b]):.2f} s | {med(ratios):.2f} "
+            f"({min(ratios):.2f}-{max(ratios):.2f}) | {max(s.peak_rss_mb for s in a):.0f} MB | "
+            f"{load[0]:.1f}-{load[1]:.1f} |")
 
 
 def main() -> int:
@@ -80,13 +101,19 @@ def main() -> int:
     try:
         print(f"per-task overhead (empty tasks, 2 workers): "
               f"{task_overhead(address) * 1e3:.2f} ms", flush=True)
+        print(f"\n{args.reps} pairs each, medians; A/B wall: median (min-max) of the pair "
+              "ratios; client RSS: A's peak (largest process); load: 1-min load average "
+              "before-after\n\n| A (B: the same command without --dask) | A wall | B wall | "
+              "A/B wall | A RSS | load |\n| --- | --- | --- | --- | --- | --- |", flush=True)
         for archive in args.archives:
             for command in args.only.split(","):
                 base = [PY, "-m", "archiver", command, "--archive", str(archive), "--quiet"]
                 for where in (address, "local:2"):
-                    print(f"\n## {command} {archive.name}: --dask {where} (A) vs local (B)",
-                          flush=True)
-                    print(farm([*base, "--dask", where], base, args.reps), flush=True)
+                    before = os.getloadavg()[0]
+                    a, b = alternate([*base, "--dask", where], base, args.reps)
+                    label = (f"{command} {archive.name} --dask "
+                             + ("tcp:// (running cluster)" if where == address else where))
+                    print(row(label, a, b, (before, os.getloadavg()[0])), flush=True)
     finally:
         for proc in procs:
             proc.terminate()

@@ -379,3 +379,26 @@ def test_sha256_file_and_ranges_with_reused_per_thread_buffers(tmp_path):
         expected = hashlib.sha256(data[offset:offset + length]).hexdigest()
         assert fixity._hash_range(paths[-1], offset, length) == expected
     assert fixity._hash_range(paths[-1], len(data) - 3, 4) is None  # past the end
+
+
+def _audit_in_child(root: str) -> list[dict]:
+    from archiver.check import audit as audit_mod
+
+    return [f.to_dict() for f in audit_mod.audit(Archive(Path(root))).findings]
+
+
+def test_audit_inside_a_daemonic_worker_checks_the_chain_itself(copy, monkeypatch):
+    """A pool's worker (daemonic) may not start the chain's process: audit checks it inline."""
+    import multiprocessing
+
+    from archiver.check import audit as audit_mod
+
+    lines = manifest_lines(copy)
+    lines[0], lines[1] = lines[1], lines[0]
+    write_lines(copy, lines)
+    monkeypatch.setattr(audit_mod, "CHAIN_PROCESS_BYTES", 0)  # inherited by the forked pool
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        found = pool.apply(_audit_in_child, (str(copy),))
+    assert found == _audit_in_child(str(copy))
+    assert {"code": "broken-link", "where": "manifest.jsonl:1"}.items() <= \
+        next(f for f in found if f["code"] == "broken-link").items()

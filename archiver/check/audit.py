@@ -305,9 +305,11 @@ class _ChainCheck:
         self.path = str(manifest_path)
         self._pool: Any = None
         self._pending: Any = None
-        if manifest_path.stat().st_size >= CHAIN_PROCESS_BYTES:
+        # a daemonic process (a pool's or a Dask worker's) may not start children
+        if (manifest_path.stat().st_size >= CHAIN_PROCESS_BYTES
+                and not multiprocessing.current_process().daemon):
             # `fork` explicitly: the default becomes forkserver in Python 3.14, whose child
-            # would pay the imports again; multiprocessing resets the import lock after fork
+            # would pay the imports again (CPython resets the import lock in a forked child)
             self._pool = multiprocessing.get_context("fork").Pool(1)
             self._pending = self._pool.apply_async(chain_findings, (self.path,))
 
