@@ -20,7 +20,7 @@ item 8: target >= 0.8x). archiver's time covers decode, parse, structured data, 
 the verbatim checks, the other fields and document assembly (schema validation excluded).
 
 --only archiver|trafilatura runs one side (one untimed warm-up pass, then the rounds), for
-timing whole processes from outside (farm-bench A --vs B).
+timing whole processes from outside (benchmarks/ab.py).
 """
 
 from __future__ import annotations

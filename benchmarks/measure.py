@@ -33,6 +33,7 @@ class Sample:
     seconds: float
     peak_rss_mb: float
     returncode: int
+    cpu_seconds: float = 0.0  # user + system, the child's and the children it reaped
 
 
 def run_measured(cmd: Sequence[str], *, ok_codes: tuple[int, ...] = (0,),
@@ -50,7 +51,8 @@ def run_measured(cmd: Sequence[str], *, ok_codes: tuple[int, ...] = (0,),
             out.seek(0)
             tail = out.read()[-3000:].decode("utf-8", "replace")
             raise BenchError(f"{' '.join(cmd)[:200]} exited {proc.returncode}:\n{tail}")
-    return Sample(seconds, usage.ru_maxrss / 1024, proc.returncode)  # Linux: KiB
+    return Sample(seconds, usage.ru_maxrss / 1024, proc.returncode,  # Linux: KiB
+                  usage.ru_utime + usage.ru_stime)
 
 
 def timed(fn: Callable[[], int], count: int) -> tuple[float, float, int]:
