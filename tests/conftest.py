@@ -47,7 +47,7 @@ class Cli:
 
     def json_lines(self, *args: str) -> list[dict[str, Any]]:
         result = self(*args, "--json")
-        return [json.loads(line) for line in result.output.splitlines() if line.strip()]
+        return [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
 
 
 @pytest.fixture

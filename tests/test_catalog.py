@@ -310,3 +310,34 @@ def test_a_damaged_catalog_is_reported_survived_and_rebuilt(run, archive_dir):
     assert run("index", "--rebuild", "--quiet").exit_code == 0
     assert catalog_findings(archive_dir) == set()
     assert run("search", "quyen").exit_code == 0
+
+
+def test_a_catalog_killed_before_its_schema_is_made_on_next_use(run, archive_dir):
+    """A process killed between creating catalog.sqlite and making its schema leaves a
+    database without tables: no disagreement for audit, and the next use makes it."""
+    assert run("ingest", str(SEED_DOCUMENT)).exit_code == 0
+    path = archive_dir / CATALOG_NAME
+    for suffix in ("", "-wal", "-shm"):
+        (archive_dir / (CATALOG_NAME + suffix)).unlink(missing_ok=True)
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA journal_mode=WAL")  # what Catalog.open does first
+    assert path.stat().st_size > 0
+    assert catalog_findings(archive_dir) == set()
+    with Catalog.open(Archive(archive_dir)) as catalog:
+        assert catalog.counts()["articles"] == 1
+
+
+def test_the_schema_is_made_in_one_transaction(tmp_path, monkeypatch):
+    """All of it or none: a failure late in the schema script leaves no table behind."""
+    from archiver.base.errors import StoreError
+    from archiver.store import fulltext
+
+    archive = Archive(tmp_path / "archive").ensure()
+    monkeypatch.setattr(fulltext, "SCHEMA", fulltext.SCHEMA + "CREATE TABLE broken(;\n")
+    with pytest.raises(StoreError):
+        Catalog.open(archive)
+    with sqlite3.connect(tmp_path / "archive" / CATALOG_NAME) as conn:
+        assert conn.execute("SELECT name FROM sqlite_master").fetchall() == []
+    monkeypatch.undo()
+    with Catalog.open(archive) as catalog:  # and the next open makes it whole
+        assert catalog.counts()["captures"] == 0

@@ -120,8 +120,8 @@ def test_audit_validate_extract_match_the_local_run(clean, dask_cluster, tmp_pat
         local = run(*command, "--json")
         remote = run(*command, "--json", "--dask", dask_cluster.address)
         assert local.exit_code == remote.exit_code == 1
-        assert without_timings(remote.output) == without_timings(local.output)
-        assert len(without_timings(local.output)[0]["findings"]) >= 3
+        assert without_timings(remote.stdout) == without_timings(local.stdout)
+        assert len(without_timings(local.stdout)[0]["findings"]) >= 3
     # extract writes: each run on its own copy, same outputs and same files written
     root = tampered_copy(clean, tmp_path / "one")
     run = Cli(root)
@@ -130,8 +130,8 @@ def test_audit_validate_extract_match_the_local_run(clean, dask_cluster, tmp_pat
     local = run("extract", "--all", "--json")
     remote = Cli(other)("extract", "--all", "--json", "--dask", dask_cluster.address)
     assert local.exit_code == remote.exit_code
-    assert without_timings(remote.output) == without_timings(local.output)
-    statuses = {d["status"] for d in without_timings(local.output)}
+    assert without_timings(remote.stdout) == without_timings(local.stdout)
+    statuses = {d["status"] for d in without_timings(local.stdout)}
     assert {"new", "damaged"} <= statuses  # the lost article; the damaged WARC
     assert article_files(other) == article_files(root)
 
@@ -292,5 +292,5 @@ def test_index_on_the_cluster_gives_the_local_indexes(clean, dask_cluster, tmp_p
     for rel in files:
         assert (remote / rel).read_bytes() == (local / rel).read_bytes()
     assert (remote / "index.cdxj").read_bytes() == (local / "index.cdxj").read_bytes()
-    assert json.loads(result.output)["lines"] == len(
+    assert json.loads(result.stdout)["lines"] == len(
         (local / "index.cdxj").read_text().splitlines())

@@ -68,7 +68,7 @@ def test_article_tables_are_the_local_bytes(clean, dask_cluster, tmp_path, fmt, 
     result = run("export", fmt, str(remote), "--json", "--dask", dask_cluster.address)
     assert result.exit_code == 0, result.output
     assert tasks_run == ["export"]
-    assert json.loads(result.output)["rows"] >= 3
+    assert json.loads(result.stdout)["rows"] >= 3
     assert digest(remote) == digest(local)
     assert sidecar(remote)["sha256"] == sidecar(local)["sha256"] == digest(local)
     # the command that remakes it: where files were read is no part of the result
@@ -120,8 +120,8 @@ def test_damage_refuses_the_package_as_locally(clean, dask_cluster, tmp_path):
         remote = run("export", kind, str(tmp_path / f"remote-{kind}"), "--json", "--dask",
                      dask_cluster.address)
         assert local.exit_code == remote.exit_code == 1
-        assert json.loads(remote.output) == json.loads(local.output)
-        codes = {f["code"] for f in json.loads(local.output)["findings"]}
+        assert json.loads(remote.stdout) == json.loads(local.stdout)
+        codes = {f["code"] for f in json.loads(local.stdout)["findings"]}
         assert "damaged-file" in codes
         assert not (tmp_path / f"remote-{kind}").exists()
 
@@ -162,5 +162,5 @@ def test_catalog_rebuilt_on_the_workers_is_the_local_one(clean, dask_cluster, tm
     assert any(dump["matches"]) and len(dump["search_docs"]) == len(dump["articles"])
     assert catalog_dump(remote) == dump
     assert tasks_run.count("catalog") >= 3
-    assert json.loads(result.output)["catalog"]["articles"] == len(dump["articles"])
+    assert json.loads(result.stdout)["catalog"]["articles"] == len(dump["articles"])
 

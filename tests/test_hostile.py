@@ -409,10 +409,10 @@ def test_lying_missing_or_odd_charsets_give_the_same_text(run, hostile, seeded, 
 def test_invalid_urls_and_idns_give_one_clear_line(run, seeded, archive_dir, url, reason):
     result = run("capture", url, "--retries", "0")
     assert result.exit_code == 1
-    first = result.output.splitlines()[0]
+    first = result.stdout.splitlines()[0]
     assert first.startswith("FAILED  ") and reason in first, first
     assert "Traceback" not in result.output
-    assert len(result.output.splitlines()) == 2  # the line and the summary, nothing else
+    assert len(result.stdout.splitlines()) == 2  # the line and the summary, nothing else
     assert warc_files(archive_dir) == [p for p in seeded if p.suffix == ".gz"]
 
 
@@ -469,7 +469,7 @@ def test_slow_servers_are_cut_off_by_the_total_time_per_url(run, hostile, seeded
 def test_header_floods_are_a_clear_failure(run, hostile, seeded, route):
     result = run("capture", hostile.url(route), "--retries", "0")
     assert result.exit_code == 1
-    first = result.output.splitlines()[0]
+    first = result.stdout.splitlines()[0]
     assert first.startswith(f"FAILED  {hostile.url(route)}: "), first
     assert "Traceback" not in result.output
 
@@ -564,7 +564,7 @@ def test_hostile_local_files_are_refused_with_one_clear_line(run, seeded, tmp_pa
     path = make(tmp_path)
     result = run("ingest", str(path), "--url", "https://example.org/x")
     assert result.exit_code == 1, result.output
-    first = result.output.splitlines()[0]
+    first = result.stdout.splitlines()[0]
     assert first.startswith(f"FAILED  {path}: ") and reason in first, first
     assert "Traceback" not in result.output
 
@@ -639,7 +639,7 @@ def test_extract_all_reports_a_damaged_warc_and_goes_on(run, damaged):
     assert f"ERROR: {damaged['warc']} @" in result.output and "damaged WARC" in result.output
     for other in damaged["others"]:
         assert f"[{other}]" in result.output  # the other WARCs were read
-    lines = [json.loads(x) for x in run("extract", "--all", "--json").output.splitlines()]
+    lines = [json.loads(x) for x in run("extract", "--all", "--json").stdout.splitlines()]
     [bad] = [x for x in lines if x["status"] == "damaged"]
     assert bad["warc"] == damaged["warc"] and isinstance(bad["offset"], int)
     assert {x["warc"] for x in lines if x["status"] == "unchanged"} == set(damaged["others"])
@@ -648,7 +648,7 @@ def test_extract_all_reports_a_damaged_warc_and_goes_on(run, damaged):
 def test_index_reports_a_damaged_warc_and_indexes_the_rest(run, damaged, archive_dir):
     result = run("index", "--json")
     assert result.exit_code == 1
-    stats = json.loads(result.output)
+    stats = json.loads(result.stdout)
     [finding] = stats["findings"]
     assert finding["where"] == damaged["warc"] and isinstance(finding["offset"], int)
     indexed = (archive_dir / "index.cdxj").read_text()
@@ -663,7 +663,7 @@ def test_export_names_every_damaged_file_with_its_offset(run, damaged, archive_d
     out = tmp_path / f"out.{kind}"
     result = run("export", kind, str(out), "--json")
     assert result.exit_code == 1 and "Traceback" not in result.output
-    findings = json.loads(result.output)["findings"]
+    findings = json.loads(result.stdout)["findings"]
     located = [f for f in findings if f["where"] == damaged["warc"] and "offset" in f]
     assert located and located[0]["offset"] == damaged["offset"]  # the damaged member
     assert any(f["where"] == article.relative_to(archive_dir).as_posix() for f in findings)
@@ -681,7 +681,7 @@ def test_show_ls_and_diff_read_no_warc_and_are_unaffected(run, damaged):
 
 
 def test_show_ls_and_diff_report_a_damaged_article_file_and_go_on(run, damaged, archive_dir):
-    history = json.loads(run("show", "https://news.example.org/one", "--json").output)
+    history = json.loads(run("show", "https://news.example.org/one", "--json").stdout)
     latest = archive_dir / history["snapshots"][-1]["path"]
     text = latest.read_bytes()
     # Torn inside the first body paragraph (not at len // 2, which moves with every change

@@ -9,6 +9,8 @@ audit findings); 2 usage errors or unreadable input.
 
 from __future__ import annotations
 
+import logging
+
 import click
 
 from archiver import __version__
@@ -24,6 +26,13 @@ from archiver.cli import (
     security,
     share,
 )
+
+# warcio logs what it mends in a record it reads (a WARC-Target-URI with spaces) as a
+# warning, quoting the header as decoded, raw control characters included: from a damaged or
+# hostile WARC that is binary junk, even terminal escapes, on the user's screen. archiver
+# reports such records itself (a finding naming file and offset), so only warcio's errors
+# pass.
+logging.getLogger("warcio").setLevel(logging.ERROR)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -149,15 +149,22 @@ class Catalog:
             pass  # a new file
         if version == SCHEMA_VERSION:
             return  # made by this version (the common case: no DDL to parse on each open)
-        if version is not None:
-            self._drop_all()  # made by another version: derived data, so make it again
-        self.conn.executescript(SCHEMA + fulltext.SCHEMA)
-        self.conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
-                          (SCHEMA_VERSION,))
-
-    def _drop_all(self) -> None:
-        for table in (*fulltext.TABLES, *TABLES, "meta"):
-            self.conn.execute(f"DROP TABLE IF EXISTS {table}")
+        # One transaction (SQLite's DDL is transactional): a process killed while making
+        # the schema leaves all of it or none, never tables without `meta`.
+        drop = "".join(f"DROP TABLE IF EXISTS {table};\n"
+                       for table in (*fulltext.TABLES, *TABLES, "meta"))
+        try:
+            self.conn.executescript(
+                "BEGIN IMMEDIATE;\n"
+                # made by another version: derived data, so make it again
+                + (drop if version is not None else "")
+                + SCHEMA + fulltext.SCHEMA
+                + f"INSERT OR IGNORE INTO meta VALUES ('schema_version', '{SCHEMA_VERSION}');\n"
+                "COMMIT;")
+        except BaseException:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            raise
 
     # ------------------------------------------------------------ keeping current
 

@@ -49,6 +49,10 @@ class CatalogVerifier:
             conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True,
                                    isolation_level=None)
             conn.execute("BEGIN")  # one read snapshot, whatever a writer does meanwhile
+            if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone() \
+                    is None:  # made by a process killed before its schema: the next use
+                conn.close()  # makes it, so there is nothing yet to disagree
+                return cls(None)
             return cls(conn)
         except sqlite3.Error as exc:  # not a database, or damaged
             return cls(None, f"cannot read the catalog: {exc}")
