@@ -197,9 +197,9 @@ def partial_files(archive: Path) -> list[str]:
     warns about files no entry names, so this is what catches a non-atomic write."""
     bad = []
     store = Archive(archive)
-    for rel in store.iter_data_files():
+    for rel, temporary in store.iter_stored_files():
         path = archive / rel
-        if rel.endswith(".open"):
+        if temporary or rel.endswith(".open"):
             continue  # may end with uncommitted bytes: audit checks its committed ranges
         try:
             if rel.endswith(".warc.gz"):

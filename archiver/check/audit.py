@@ -134,13 +134,17 @@ def sealed_files(archive: Archive) -> set[str]:
 
 def find_orphans(archive: Archive, named: ClaimIndex,
                  rolling: set[str] | None = None) -> Iterator[Finding]:
-    for rel in archive.iter_data_files():
+    temporaries = []
+    for rel, temporary in archive.iter_stored_files():
+        if temporary:
+            temporaries.append(rel)  # reported after the orphans, as they always were
+            continue
         final = rel.removesuffix(OPEN_SUFFIX)
         if rel not in named and final not in (rolling or set()) and final not in named:
             yield Finding("warning", "orphan-file", rel,
                           "orphan: stored file named by no manifest entry "
                           "(an interrupted capture, or a file added by hand)")
-    for rel in archive.iter_temp_files():
+    for rel in temporaries:
         yield Finding("warning", "temporary-file", rel,
                       "temporary file left by an interrupted write (safe to delete)")
 

@@ -178,22 +178,17 @@ class Archive:
         sha, size = hash_file(self.resolve(relpath))
         return FileInfo(relpath, sha, size)
 
-    def iter_data_files(self) -> Iterator[str]:
-        """Relative paths of every stored WARC and article file (temporaries excluded)."""
+    def iter_stored_files(self) -> Iterator[tuple[str, bool]]:
+        """(relative path, whether it is a temporary left by an interrupted write) of every
+        file under warcs/ and articles/, in a stable order. One walk of plain strings: audit
+        walks every file of the archive, and Path objects per file cost more than the walk."""
+        root = str(self.root.absolute())
         for top in (self.warcs_dir, self.articles_dir):
-            if not top.is_dir():
-                continue
             for dirpath, dirnames, filenames in os.walk(top):
                 dirnames.sort()
+                folder = os.path.relpath(dirpath, root).replace(os.sep, "/")  # once a folder
                 for name in sorted(filenames):
-                    if not name.startswith(TEMP_PREFIX):
-                        yield self.relpath(Path(dirpath) / name)
-
-    def iter_temp_files(self) -> Iterator[str]:
-        """Leftovers of interrupted writes (safe to delete; never named by the manifest)."""
-        for top in (self.warcs_dir, self.articles_dir):
-            for path in sorted(top.rglob(TEMP_PREFIX + "*")) if top.is_dir() else []:
-                yield self.relpath(path)
+                    yield f"{folder}/{name}", name.startswith(TEMP_PREFIX)
 
 
 def hash_file(path: Path, chunk: int = COPY_CHUNK) -> tuple[str, int]:

@@ -23,7 +23,7 @@ from typing import Any
 
 from filelock import FileLock
 
-from archiver.base import agent, schemas
+from archiver.base import agent
 from archiver.base.errors import ManifestError
 from archiver.base.findings import Finding
 from archiver.store.archive import append_durably
@@ -80,7 +80,7 @@ def append_many(manifest: Path, events: list[dict[str, Any]]) -> list[dict[str, 
             entry["seq"] = 0 if last is None else last["seq"] + 1
             entry["prev"] = GENESIS if last is None else last["hash"]
             entry["hash"] = entry_hash(entry)
-            errors = schemas.validate(entry, SCHEMA)
+            errors = _schemas().validate(entry, SCHEMA)
             if errors:
                 pointer, message = errors[0]
                 raise ManifestError(f"refusing to append an invalid manifest entry: "
@@ -273,8 +273,16 @@ def _check_entry(entry: dict[str, Any], loc: str, expected_seq: int,
         yield Finding("error", "edited-entry", loc,
                       f"edited entry at seq {seq}: its hash does not match its content",
                       details={"expected": entry.get("hash"), "actual": actual})
-    for pointer, message in schemas.validate(entry, SCHEMA):
+    for pointer, message in _schemas().validate(entry, SCHEMA):
         yield Finding("error", "invalid-entry", loc, f"seq {seq}: {pointer or '/'}: {message}")
+
+
+def _schemas() -> Any:
+    """The schema module, imported on first use: reading the manifest (audit's main pass,
+    the catalog, the views) needs no jsonschema, which costs ~60 ms of start-up."""
+    from archiver.base import schemas
+
+    return schemas
 
 
 def torn_tail_size(manifest: Path) -> int:
