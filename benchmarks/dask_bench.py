@@ -30,7 +30,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]
 
-from measure import PY, Sample, run_measured  # noqa: E402
+from measure import PY, Sample, compile_archiver, run_measured  # noqa: E402
 
 
 def free_port() -> int:
@@ -97,6 +97,7 @@ def main() -> int:
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--only", default="audit,validate")
     args = ap.parse_args()
+    compile_archiver()
     address, procs = start_cluster()
     try:
         print(f"per-task overhead (empty tasks, 2 workers): "

@@ -57,6 +57,7 @@ from measure import (  # noqa: E402
     PY,
     BenchError,
     Sample,
+    compile_archiver,
     drop_page_cache,
     machine_facts,
     median,
@@ -421,6 +422,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.cold and not drop_page_cache():
         print("--cold: cannot drop the page cache here (not root?); skipping cold runs")
         args.cold = False
+    compile_archiver()
     plan = make_plan(args)
     command = "python benchmarks/run.py " + " ".join(sys.argv[1:] if argv is None else argv)
     started = time.monotonic()

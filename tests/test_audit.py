@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -331,21 +332,25 @@ def test_chain_checked_in_its_own_process_gives_the_same_findings_in_order(copy,
     data[len(data) // 2] ^= 0x01
     (copy / rel).write_bytes(bytes(data))
     (copy / an_article(copy)).unlink()
+    # and a catalog row that disagrees with the manifest (checked beside the chain)
+    with sqlite3.connect(copy / "catalog.sqlite") as conn:
+        assert conn.execute("UPDATE captures SET offset = offset + 1 WHERE rowid = "
+                            "(SELECT min(rowid) FROM captures)").rowcount == 1
 
     def run(threshold: int) -> list[dict]:
         monkeypatch.setattr(audit_mod, "CHAIN_PROCESS_BYTES", threshold)
         report = audit_mod.audit(Archive(copy), jobs=2)
         return [f.to_dict() for f in report.findings]
 
-    assert audit_mod._ChainCheck(copy / "manifest.jsonl")._pool is None  # small: checked here
+    assert audit_mod._ChainCheck(Archive(copy))._pool is None  # small: checked here
     monkeypatch.setattr(audit_mod, "CHAIN_PROCESS_BYTES", 0)
-    with audit_mod._ChainCheck(copy / "manifest.jsonl") as forked:
-        assert forked._pool is not None
+    with audit_mod._ChainCheck(Archive(copy)) as forked:
+        assert forked._pool is not None and forked.checks_catalog
     in_process, forked_findings = run(1 << 40), run(0)
     assert forked_findings == in_process
     found = [(f["code"], f["where"]) for f in in_process]
-    assert {"checksum-mismatch", "missing-file", "edited-entry", "broken-link"} <= \
-        {code for code, _ in found}
+    assert {"checksum-mismatch", "missing-file", "edited-entry", "broken-link",
+            "catalog-row-mismatch"} <= {code for code, _ in found}
     # one sequential pass's order: line 1's chain findings, then its (the seal's) file, then
     # line 2's chain findings
     at = found.index(("checksum-mismatch", rel))

@@ -171,6 +171,7 @@ def audit(archive: Archive, jobs: int | None = None, progress: Progress | None =
     signed = signing.signed_seqs(archive)
     run = AuditRun(archive, jobs or os.cpu_count() or 1, progress, signed)
     if cluster is not None:
+        run.catalog = _catalog_verifier(archive)  # checked here, entry by entry, in `note`
         run.findings = findings_on_cluster(archive, run.note, cluster, task_progress)
     else:
         run.read_manifest()
@@ -200,7 +201,9 @@ class AuditRun:
         self.entries = self.files = self.bytes = 0
         self.rolling: set[str] = set()  # WARCs named by capture ranges (few: ~1 GB each)
         self.sealed: set[str] = set()
-        self.catalog = _catalog_verifier(archive)
+        # catalog.sqlite against the manifest: set by whoever runs the pass (read_manifest,
+        # or audit() for a cluster), since the chain's process may check it instead
+        self.catalog: Any = _CatalogFindings()
 
     def unsealed(self) -> list[Finding]:
         """A rolling WARC renamed to its final name is sealed in the manifest first. A writer
@@ -229,8 +232,10 @@ class AuditRun:
         by_line: ByLine = []
         in_flight: deque[tuple[int, Future[list[Finding]], int]] = deque()
         unreported = 0  # manifest bytes whose files are checked, not yet told to `progress`
-        with _ChainCheck(self.archive.manifest_path) as chain, \
+        with _ChainCheck(self.archive) as chain, \
                 ThreadPoolExecutor(max_workers=self.jobs) as pool:
+            if not chain.checks_catalog:
+                self.catalog = _catalog_verifier(self.archive)
             for line in manifest.read_lines(self.archive.manifest_path):
                 checks = self.note(line.entry) if line.entry and not line.torn else []
                 futures = [pool.submit(fn, self.archive, *args) for fn, args, _ in checks]
@@ -247,7 +252,10 @@ class AuditRun:
                 self._collect(in_flight.popleft(), by_line)
             if unreported and self.progress:
                 self.progress(unreported)
-            self.findings = merge_by_line(chain.result(), by_line)
+            chain_by_line, catalog_findings = chain.result()
+            self.findings = merge_by_line(chain_by_line, by_line)
+            if chain.checks_catalog:
+                self.catalog = _CatalogFindings(catalog_findings)
 
     def _exists(self, rel: str) -> bool:
         try:
@@ -299,23 +307,27 @@ CHAIN_PROCESS_BYTES = 1024 * 1024  # a smaller manifest is checked in ~0.1 s: no
 
 
 class _ChainCheck:
-    """chain_findings in its own process beside the hashing threads (issue 16 item 9). The
-    chain check is pure Python (~75 us an entry, mostly the schema check): in the hashing
-    process it would hold the GIL that each hashing thread must take back after every read
-    and digest, so the threads would wait on it. Forked, so the child shares the modules
-    already imported; a small manifest is checked here instead."""
+    """chain_findings in its own process beside the hashing threads (issue 16 item 9), with
+    the catalog's agreement (also per entry, reading no stored file). Both are pure Python
+    (~75 us an entry for the chain, mostly the schema check; a few SQL lookups for the
+    catalog): in the hashing process they would hold the GIL that each hashing thread must
+    take back after every read and digest, so the threads would wait on it. Forked, so the
+    child shares the modules already imported; a small manifest's chain is checked here
+    instead (and its catalog by the main pass)."""
 
-    def __init__(self, manifest_path: Path) -> None:
-        self.path = str(manifest_path)
+    def __init__(self, archive: Archive) -> None:
+        self.path = str(archive.manifest_path)
         self._pool: Any = None
         self._pending: Any = None
         # a daemonic process (a pool's or a Dask worker's) may not start children
-        if (manifest_path.stat().st_size >= CHAIN_PROCESS_BYTES
-                and not multiprocessing.current_process().daemon):
+        self.checks_catalog = (archive.manifest_path.stat().st_size >= CHAIN_PROCESS_BYTES
+                               and not multiprocessing.current_process().daemon)
+        if self.checks_catalog:
             # `fork` explicitly: the default becomes forkserver in Python 3.14, whose child
             # would pay the imports again (CPython resets the import lock in a forked child)
             self._pool = multiprocessing.get_context("fork").Pool(1)
-            self._pending = self._pool.apply_async(chain_findings, (self.path,))
+            self._pending = self._pool.apply_async(_chain_and_catalog,
+                                                   (self.path, str(archive.root)))
 
     def __enter__(self) -> _ChainCheck:
         return self
@@ -325,21 +337,39 @@ class _ChainCheck:
             self._pool.terminate()  # on an error or Ctrl-C too: never left running
             self._pool.join()
 
-    def result(self) -> ByLine:
+    def result(self) -> tuple[ByLine, list[Finding]]:
+        """The chain's findings by line, and the catalog's (none when not checked here)."""
         if self._pending is None:
-            return chain_findings(self.path)
-        found: ByLine = self._pending.get()
+            return chain_findings(self.path), []
+        found: tuple[ByLine, list[Finding]] = self._pending.get()
         return found
 
 
-class _NoCatalog:
-    """The catalog verifier of an archive without catalog.sqlite: nothing to disagree."""
+def _chain_and_catalog(manifest_path: str, root: str) -> tuple[ByLine, list[Finding]]:
+    """The chain's findings by manifest line and the catalog's, in one pass (the child's)."""
+    catalog = _catalog_verifier(Archive(Path(root)))
+    verifier = manifest.ChainVerifier("manifest.jsonl")
+    by_line: ByLine = []
+    for line in manifest.read_lines(Path(manifest_path)):
+        if found := verifier.check(line):
+            by_line.append((line.number, found))
+        if line.entry and not line.torn:  # the entries the main pass notes
+            catalog.check(line.entry)
+    return by_line, catalog.finish()
+
+
+class _CatalogFindings:
+    """A catalog verifier with nothing left to check: the archive has no catalog.sqlite (no
+    findings), or the chain's process checked it (its findings)."""
+
+    def __init__(self, findings: list[Finding] | None = None) -> None:
+        self.findings = findings or []
 
     def check(self, entry: dict[str, Any]) -> None:
         pass
 
     def finish(self) -> list[Finding]:
-        return []
+        return self.findings
 
 
 CATALOG_FILE = "catalog.sqlite"  # archiver.store.catalog.CATALOG_NAME (CONTRACTS.md)
@@ -349,7 +379,7 @@ def _catalog_verifier(archive: Archive) -> Any:
     """catalog_check imports the catalog's row builders (surt, tldextract, requests, warcio:
     ~0.1-0.2 s, a tenth of a 1 GB audit); an archive without a catalog does not pay it."""
     if not (archive.root / CATALOG_FILE).exists():
-        return _NoCatalog()
+        return _CatalogFindings()
     from archiver.store.catalog_check import CatalogVerifier
 
     return CatalogVerifier.open(archive)
