@@ -202,21 +202,13 @@ def _manifest_article_listing(archive: Archive, head_seq: int) -> Listing:
                        str(art.get("sha256") or ""), int(entry["seq"]))
 
 
-EXPORT_CACHE_KIB = 8 * 1024
-
-
 def open_catalog(archive: Archive) -> Catalog | None:
-    """The archive's catalog, caught up with the manifest; None when it cannot be opened.
-    An export scans its tables once: memory-mapping them (as search does) gains nothing and
-    every mapped page counts in the export's memory (398 MB peak at 100,000 articles), so
-    this connection reads pages through a small cache instead."""
+    """The archive's catalog, caught up with the manifest and set for one scan of its
+    tables; None when it cannot be opened."""
     try:
-        catalog = Catalog.open(archive)
+        return Catalog.open(archive).for_scans()
     except StoreError:
         return None
-    catalog.conn.execute("PRAGMA mmap_size=0")
-    catalog.conn.execute(f"PRAGMA cache_size=-{EXPORT_CACHE_KIB}")
-    return catalog
 
 
 def article_rows(archive: Archive, refs: list[ArticleRef],

@@ -18,7 +18,7 @@ from archiver.store.catalog import Catalog
 def check_revisits(archive: Archive) -> Iterator[Finding]:
     if not archive.manifest_path.is_file():
         return
-    with Catalog.open(archive) as catalog:
+    with Catalog.open(archive).for_scans() as catalog:
         rows = catalog.conn.execute(
             "SELECT r.file, r.offset, r.record_id, r.payload_digest, r.revisit_of, "
             "o.record_id, o.payload_digest, o.record_type FROM captures r "
