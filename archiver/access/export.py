@@ -25,7 +25,6 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -40,6 +39,7 @@ from archiver.base import agent
 from archiver.base.cluster import Cluster, Task
 from archiver.base.errors import StoreError, UsageError
 from archiver.base.findings import Finding
+from archiver.check.fixity import unreachable
 from archiver.store import cdxj, manifest
 from archiver.store.archive import COPY_CHUNK, Archive, fsync_dir
 from archiver.store.warc import WARC_SUFFIXES
@@ -233,10 +233,7 @@ def check_files_task(root: str, files: list[PackFile]) -> tuple[list[Finding], i
     size = sum(item.size for item in files)
     archive = Archive(Path(root))
     if not archive.manifest_path.is_file():  # this worker does not see the archive
-        return [Finding("error", "archive-unreachable", item.relpath,
-                        f"Dask worker on {socket.gethostname()} cannot read the archive at "
-                        f"{root} (workers must mount it at the same path)")
-                for item in files], size
+        return [unreachable(item.relpath, root) for item in files], size
     try:
         check_all(archive, files)
     except ExportRefused as refused:
