@@ -17,8 +17,6 @@ from itertools import islice
 from pathlib import Path
 from typing import IO, Any
 
-from warcio.archiveiterator import ArchiveIterator
-
 from archiver.base.cluster import Cluster, Task
 from archiver.base.errors import UnreadableInputError
 from archiver.store.archive import Archive
@@ -64,6 +62,8 @@ class RecordReader:
         try:
             f = self._open(rel)
             f.seek(offset)
+            from warcio.archiveiterator import ArchiveIterator  # see cdxj.surt_key
+
             it = ArchiveIterator(f, arc2warc=True)
             record = next(iter(it))
             head = _head(record)

@@ -30,9 +30,7 @@ from functools import cache, lru_cache
 from pathlib import Path
 from typing import IO, Any
 
-import surt
 from filelock import FileLock
-from warcio.timeutils import iso_date_to_timestamp
 
 from archiver.base.errors import StoreError, UnreadableInputError
 from archiver.base.findings import Finding
@@ -237,13 +235,20 @@ def cdxj_line(url: str, date: str, rec_type: str, mime: str | None, status: int 
     if digest:
         fields["digest"] = digest
     fields.update(length=str(length), offset=str(offset), filename=filename)
+    from warcio.timeutils import iso_date_to_timestamp  # see surt_key
+
     return f"{surt_key(url)} {iso_date_to_timestamp(date)} {json.dumps(fields)}\n"
 
 
 @lru_cache(maxsize=65536)  # a capture's URL is keyed for its index line, catalog and dedup
 def surt_key(url: str) -> str:
     """SURT of `url` (surt's defaults, as cdxj-indexer and pywb: scheme and www. dropped,
-    host reversed, lower case), so http/https, www. and case variants share a key."""
+    host reversed, lower case), so http/https, www. and case variants share a key.
+
+    surt (with tldextract and requests) and warcio are imported where they are used: ~0.1 s
+    that audit's catalog check, which imports the catalog but makes no key, need not pay."""
+    import surt
+
     try:
         return str(surt.surt(url))
     except Exception:  # surt raises on some non-URLs (urn:, odd IRIs); the indexer keys
