@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import shutil
 import sqlite3
 from pathlib import Path
@@ -304,6 +306,52 @@ def test_record_ids_at_reads_headers_of_plain_and_gzip_records(tmp_path):
         0: refs[0].record_id, len(members[0]): refs[1].record_id, 3: None}
 
 
+def test_record_ids_read_from_the_hashed_bytes_agree_with_reading_the_file(tmp_path):
+    """Audit takes the record ids from the buffer it hashes: a header block cut by the end of
+    a read is left to record_ids_at, and the two together give every id record_ids_at does,
+    for records spanning several reads of the buffer."""
+    import random
+    from datetime import UTC, datetime
+
+    from archiver.check import fixity
+    from archiver.store.archive import COPY_CHUNK
+    from archiver.store.warc import WarcFileWriter, record_ids_at, record_ids_in
+
+    rng = random.Random(3)
+    gz = tmp_path / "x.warc.gz"
+    with open(gz, "wb") as f:
+        writer = WarcFileWriter(f, gz.name)
+        refs = [writer.write_record("resource", f"https://example.org/{n}",
+                                    rng.randbytes(rng.randrange(1, 300_000)),
+                                    datetime.now(UTC), content_type="application/octet-stream",
+                                    payload_digest=None) for n in range(40)]
+    data = gz.read_bytes()
+    assert len(data) > 3 * COPY_CHUNK
+    offsets = [*sorted(r.offset for r in refs), len(data) - 5]  # and one where none starts
+    expected = record_ids_at(gz, offsets)
+    assert expected[refs[7].offset] == refs[7].record_id and expected[len(data) - 5] is None
+
+    # a chunk that ends inside record 7's header block: its id is left for the file read
+    cut = memoryview(data)[:refs[7].offset + 20]
+    found = record_ids_in(cut, 0, offsets)
+    assert refs[7].offset not in found
+    assert found == {r.offset: r.record_id for r in refs[:7]}
+    # the same bytes seen from an offset inside the file
+    assert record_ids_in(memoryview(data)[refs[3].offset:refs[5].offset + 2000],
+                         refs[3].offset, offsets) == \
+        {r.offset: r.record_id for r in refs[3:6]}
+
+    sha, size, in_read = fixity.sha256_file(gz, offsets)
+    assert (sha, size) == (hashlib.sha256(data).hexdigest(), len(data))
+    assert in_read.items() <= expected.items() and len(in_read) >= len(offsets) - 4
+    exp = fixity.Expected("x.warc.gz", sha, size, 1, {r.record_id: r.offset for r in refs})
+    assert list(fixity._check_records(gz, exp, in_read)) == []
+    assert list(fixity._check_records(gz, exp, found)) == []  # records 7-39 read from the file
+    exp.records["<urn:uuid:not-there>"] = refs[9].offset + 1
+    [finding] = fixity._check_records(gz, exp, found)
+    assert (finding.code, finding.offset) == ("unknown-record-id", refs[9].offset + 1)
+
+
 def test_two_entries_claiming_one_file_with_different_checksums(copy):
     lines = manifest_lines(copy)
     entry = json.loads(lines[-1])
@@ -318,9 +366,12 @@ def test_two_entries_claiming_one_file_with_different_checksums(copy):
     assert ("checksum-mismatch", claimed["path"]) in found  # the forged claim fails fixity
 
 
-def test_chain_checked_in_its_own_process_gives_the_same_findings_in_order(copy, monkeypatch):
-    """A large manifest's chain is checked by a forked process beside the hashing threads;
-    its findings must merge back exactly where the one-thread order puts them."""
+def test_forked_workers_give_the_same_findings_in_order_as_threads(copy, monkeypatch):
+    """A large manifest's files and chain are checked by forked processes (batches of files,
+    and the chain with the catalog as one task beside them); their findings must merge back
+    exactly where the one-thread order puts them, as threads' do for a small one."""
+    from multiprocessing.pool import ThreadPool
+
     from archiver.check import audit as audit_mod
 
     lines = manifest_lines(copy)
@@ -338,14 +389,17 @@ def test_chain_checked_in_its_own_process_gives_the_same_findings_in_order(copy,
                             "(SELECT min(rowid) FROM captures)").rowcount == 1
 
     def run(threshold: int) -> list[dict]:
-        monkeypatch.setattr(audit_mod, "CHAIN_PROCESS_BYTES", threshold)
+        monkeypatch.setattr(audit_mod, "FORK_BYTES", threshold)
+        monkeypatch.setattr(audit_mod, "BATCH_FILES", 1)  # a batch a file: many in flight
         report = audit_mod.audit(Archive(copy), jobs=2)
         return [f.to_dict() for f in report.findings]
 
-    assert audit_mod._ChainCheck(Archive(copy))._pool is None  # small: checked here
-    monkeypatch.setattr(audit_mod, "CHAIN_PROCESS_BYTES", 0)
-    with audit_mod._ChainCheck(Archive(copy)) as forked:
-        assert forked._pool is not None and forked.checks_catalog
+    with audit_mod._workers(Archive(copy), 2) as pool:  # small: threads
+        assert isinstance(pool, ThreadPool)
+    monkeypatch.setattr(audit_mod, "FORK_BYTES", 0)
+    with audit_mod._workers(Archive(copy), 2) as pool:
+        assert not isinstance(pool, ThreadPool)
+        assert pool.apply(os.getpid) != os.getpid()  # a forked process
     in_process, forked_findings = run(1 << 40), run(0)
     assert forked_findings == in_process
     found = [(f["code"], f["where"]) for f in in_process]
@@ -378,7 +432,8 @@ def test_sha256_file_and_ranges_with_reused_per_thread_buffers(tmp_path):
         paths.append(path)
     with ThreadPoolExecutor(4) as pool:
         got = list(pool.map(fixity.sha256_file, paths))
-    assert got == [(hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_size) for p in paths]
+    assert got == [(hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_size, {})
+                   for p in paths]
     data = paths[-1].read_bytes()
     for offset, length in [(0, len(data)), (5, COPY_CHUNK + 7), (len(data) - 3, 3)]:
         expected = hashlib.sha256(data[offset:offset + length]).hexdigest()
@@ -392,8 +447,8 @@ def _audit_in_child(root: str) -> list[dict]:
     return [f.to_dict() for f in audit_mod.audit(Archive(Path(root))).findings]
 
 
-def test_audit_inside_a_daemonic_worker_checks_the_chain_itself(copy, monkeypatch):
-    """A pool's worker (daemonic) may not start the chain's process: audit checks it inline."""
+def test_audit_inside_a_daemonic_worker_checks_in_threads(copy, monkeypatch):
+    """A pool's worker (daemonic) may not start processes: audit checks in threads."""
     import multiprocessing
 
     from archiver.check import audit as audit_mod
@@ -401,7 +456,7 @@ def test_audit_inside_a_daemonic_worker_checks_the_chain_itself(copy, monkeypatc
     lines = manifest_lines(copy)
     lines[0], lines[1] = lines[1], lines[0]
     write_lines(copy, lines)
-    monkeypatch.setattr(audit_mod, "CHAIN_PROCESS_BYTES", 0)  # inherited by the forked pool
+    monkeypatch.setattr(audit_mod, "FORK_BYTES", 0)  # inherited by the forked pool
     with multiprocessing.get_context("fork").Pool(1) as pool:
         found = pool.apply(_audit_in_child, (str(copy),))
     assert found == _audit_in_child(str(copy))

@@ -26,7 +26,7 @@ pytest.importorskip("distributed")
 from archiver.base import cluster as cluster_mod
 from archiver.base.cluster import Cluster
 from archiver.check import audit as audit_mod
-from archiver.check import audit_cluster, ranges, validate
+from archiver.check import audit_cluster, fixity, ranges, validate
 from archiver.check.warccheck.paths import check_one
 from archiver.store import manifest
 from archiver.store.archive import Archive
@@ -249,8 +249,8 @@ def test_without_the_extra_dask_is_a_one_line_error(clean, monkeypatch):
 
 def test_a_worker_that_cannot_see_the_archive_reports_it(clean):
     exp = audit_mod.expectations(next(manifest.iter_entries(clean / "manifest.jsonl")))[0]
-    [(number, [finding])] = audit_cluster.check_batch("/nowhere/archive",
-                                                  [(1, audit_mod.check_file, (exp,))])
+    [(number, [finding])] = fixity.check_batch("/nowhere/archive",
+                                           [(1, audit_mod.check_file, (exp,))])
     assert (number, finding.code, finding.where) == (1, "archive-unreachable", exp.path)
     assert "/nowhere/archive" in finding.message
 

@@ -1,14 +1,15 @@
 """audit: prove the manifest and the files still agree. Reports every finding, never the first
 only, and changes nothing (except an optional `fixity check` event, appended by the caller).
 
-Checks: the hash chain (order, links, each entry's hash, schema; in its own process beside
-the hashing once the manifest is large); every file the manifest names (present, size, sha256:
-streamed, in parallel threads since hashlib releases the GIL); every record id at its recorded
-offset; every article file's id and byline against the manifest; files nobody named (orphans:
-warnings, the trace of an interrupted write); catalog.sqlite rows that disagree with the
-manifest (warnings: derived data, the manifest wins). The per-file and chain checks themselves
-are in archiver.check.fixity (shared with the Dask path, archiver.check.audit_cluster); this
-module runs them over the archive and adds the archive-wide checks.
+Checks: the hash chain (order, links, each entry's hash, schema: one task beside the files');
+every file the manifest names (present, size, sha256: streamed, in batches on parallel workers,
+forked processes once the manifest is large); every record id at its recorded offset (read
+from the bytes being hashed); every article file's id and byline against the manifest; files
+nobody named (orphans: warnings, the trace of an interrupted write); catalog.sqlite rows that
+disagree with the manifest (warnings: derived data, the manifest wins). The per-file and chain
+checks themselves are in archiver.check.fixity (shared with the Dask path,
+archiver.check.audit_cluster); this module runs them over the archive and adds the
+archive-wide checks.
 
 Rolling WARCs are checked as the manifest names them: a sealed one whole, from its seal event
 (`message digest calculation`), like any file; one still `.open` range by range, from the
@@ -26,8 +27,8 @@ from array import array
 from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from multiprocessing.pool import AsyncResult, ThreadPool
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,8 @@ from archiver.check.audit_cluster import findings_on_cluster
 from archiver.check.fixity import (
     ByLine,
     Check,
-    chain_findings,
+    batches,
+    check_batch,
     check_file,
     check_range,
     expectations,
@@ -202,7 +204,7 @@ class AuditRun:
         self.rolling: set[str] = set()  # WARCs named by capture ranges (few: ~1 GB each)
         self.sealed: set[str] = set()
         # catalog.sqlite against the manifest: set by whoever runs the pass (read_manifest,
-        # or audit() for a cluster), since the chain's process may check it instead
+        # whose chain task checks it; audit() for a cluster, entry by entry in `note`)
         self.catalog: Any = _CatalogFindings()
 
     def unsealed(self) -> list[Finding]:
@@ -227,35 +229,33 @@ class AuditRun:
         return chain
 
     def read_manifest(self) -> None:
-        """Files and ranges checked by threads (hashlib releases the GIL), the chain checked
-        beside them by its own process; findings merged back by manifest line."""
+        """Files and ranges checked in batches by `jobs` workers, the chain (with the
+        catalog's agreement) by one more task beside them; findings merged back by line."""
         by_line: ByLine = []
-        in_flight: deque[tuple[int, Future[list[Finding]], int]] = deque()
-        unreported = 0  # manifest bytes whose files are checked, not yet told to `progress`
-        with _ChainCheck(self.archive) as chain, \
-                ThreadPoolExecutor(max_workers=self.jobs) as pool:
-            if not chain.checks_catalog:
-                self.catalog = _catalog_verifier(self.archive)
-            for line in manifest.read_lines(self.archive.manifest_path):
-                checks = self.note(line.entry) if line.entry and not line.torn else []
-                futures = [pool.submit(fn, self.archive, *args) for fn, args, _ in checks]
-                # a line's bytes count as progress once its last file is checked
-                in_flight += [(line.number, future, 0) for future in futures[:-1]]
-                if futures:
-                    in_flight.append((line.number, futures[-1], len(line.raw) + unreported))
-                    unreported = 0
-                else:
-                    unreported += len(line.raw)
-                while len(in_flight) > IN_FLIGHT_PER_THREAD * self.jobs:
-                    self._collect(in_flight.popleft(), by_line)
+        in_flight: deque[tuple[AsyncResult[ByLine], int]] = deque()
+        root, reported = str(self.archive.root), 0
+        with _workers(self.archive, self.jobs) as pool:
+            chain = pool.apply_async(_chain_and_catalog, (str(self.archive.manifest_path), root))
+            for batch, _, done in batches(self.archive, self.note, BATCH_BYTES, BATCH_FILES):
+                in_flight.append((pool.apply_async(check_batch, (root, batch)), done))
+                while len(in_flight) > IN_FLIGHT_PER_WORKER * self.jobs:
+                    reported = self._collect(in_flight.popleft(), by_line, reported)
             while in_flight:
-                self._collect(in_flight.popleft(), by_line)
-            if unreported and self.progress:
-                self.progress(unreported)
-            chain_by_line, catalog_findings = chain.result()
-            self.findings = merge_by_line(chain_by_line, by_line)
-            if chain.checks_catalog:
-                self.catalog = _CatalogFindings(catalog_findings)
+                reported = self._collect(in_flight.popleft(), by_line, reported)
+            chain_by_line, catalog_findings = chain.get()
+        if self.progress:  # the lines after the last file (a writer may have appended more)
+            self.progress(max(0, self.archive.manifest_path.stat().st_size - reported))
+        self.findings = merge_by_line(chain_by_line, by_line)
+        self.catalog = _CatalogFindings(catalog_findings)
+
+    def _collect(self, item: tuple[AsyncResult[ByLine], int], by_line: ByLine,
+                 reported: int) -> int:
+        """A batch's findings; the manifest bytes told to `progress` so far."""
+        result, done = item
+        by_line += result.get()
+        if self.progress and done > reported:
+            self.progress(done - reported)
+        return max(done, reported)
 
     def _exists(self, rel: str) -> bool:
         try:
@@ -293,60 +293,33 @@ class AuditRun:
                            int(rng.get("length") or 0)))
         return checks
 
-    def _collect(self, item: tuple[int, Future[list[Finding]], int],
-                 by_line: ByLine) -> None:
-        number, future, manifest_bytes = item
-        result = future.result()
-        if result:
-            by_line.append((number, result))
-        if manifest_bytes and self.progress:
-            self.progress(manifest_bytes)
+
+BATCH_BYTES = 64 * 1024 * 1024  # a task checks about this much (or one larger file)...
+BATCH_FILES = 128  # ...or this many files: measured best on 2 cores at 1 GB (16-512 tried)
+IN_FLIGHT_PER_WORKER = 4  # batches queued ahead of each worker: busy, yet memory flat
+FORK_BYTES = 1024 * 1024  # a smaller manifest is checked in ~0.1 s: not worth the forks
 
 
-CHAIN_PROCESS_BYTES = 1024 * 1024  # a smaller manifest is checked in ~0.1 s: not worth a fork
-
-
-class _ChainCheck:
-    """chain_findings in its own process beside the hashing threads (issue 16 item 9), with
-    the catalog's agreement (also per entry, reading no stored file). Both are pure Python
-    (~75 us an entry for the chain, mostly the schema check; a few SQL lookups for the
-    catalog): in the hashing process they would hold the GIL that each hashing thread must
-    take back after every read and digest, so the threads would wait on it. Forked, so the
-    child shares the modules already imported; a small manifest's chain is checked here
-    instead (and its catalog by the main pass)."""
-
-    def __init__(self, archive: Archive) -> None:
-        self.path = str(archive.manifest_path)
-        self._pool: Any = None
-        self._pending: Any = None
-        # a daemonic process (a pool's or a Dask worker's) may not start children
-        self.checks_catalog = (archive.manifest_path.stat().st_size >= CHAIN_PROCESS_BYTES
-                               and not multiprocessing.current_process().daemon)
-        if self.checks_catalog:
-            # `fork` explicitly: the default becomes forkserver in Python 3.14, whose child
-            # would pay the imports again (CPython resets the import lock in a forked child)
-            self._pool = multiprocessing.get_context("fork").Pool(1)
-            self._pending = self._pool.apply_async(_chain_and_catalog,
-                                                   (self.path, str(archive.root)))
-
-    def __enter__(self) -> _ChainCheck:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._pool is not None:
-            self._pool.terminate()  # on an error or Ctrl-C too: never left running
-            self._pool.join()
-
-    def result(self) -> tuple[ByLine, list[Finding]]:
-        """The chain's findings by line, and the catalog's (none when not checked here)."""
-        if self._pending is None:
-            return chain_findings(self.path), []
-        found: tuple[ByLine, list[Finding]] = self._pending.get()
-        return found
+def _workers(archive: Archive, jobs: int) -> Any:
+    """Where audit's checks run (issue 16 item 9): `jobs` forked processes for a large
+    manifest. The per-file work around the hashing (record ids, articles, paths) and the
+    chain's schema checks are pure Python: as threads of one process they take turns at its
+    GIL, which each hashing thread must also take back after every read and digest (measured
+    at 1 GB: 16% slower in wall time than processes). Forked, so the children share the modules
+    already imported; `fork` explicitly, since the default becomes forkserver in Python 3.14,
+    whose children would import everything again. A daemonic process (a pool's or a Dask
+    worker's) may not start children, and a small manifest is not worth them: threads. Both
+    pools terminate on leaving their `with` block, on an error or Ctrl-C too."""
+    if archive.manifest_path.stat().st_size >= FORK_BYTES and \
+            not multiprocessing.current_process().daemon:
+        return multiprocessing.get_context("fork").Pool(jobs)
+    return ThreadPool(jobs)
 
 
 def _chain_and_catalog(manifest_path: str, root: str) -> tuple[ByLine, list[Finding]]:
-    """The chain's findings by manifest line and the catalog's, in one pass (the child's)."""
+    """The chain's findings by manifest line and the catalog's, in one pass: a task beside the
+    batches, reading no stored file; pure Python (~75 us an entry, mostly the schema check),
+    so in its own process where the manifest is large (see _workers)."""
     catalog = _catalog_verifier(Archive(Path(root)))
     verifier = manifest.ChainVerifier("manifest.jsonl")
     by_line: ByLine = []
@@ -360,7 +333,7 @@ def _chain_and_catalog(manifest_path: str, root: str) -> tuple[ByLine, list[Find
 
 class _CatalogFindings:
     """A catalog verifier with nothing left to check: the archive has no catalog.sqlite (no
-    findings), or the chain's process checked it (its findings)."""
+    findings), or the chain's task checked it (its findings)."""
 
     def __init__(self, findings: list[Finding] | None = None) -> None:
         self.findings = findings or []
@@ -384,7 +357,5 @@ def _catalog_verifier(archive: Archive) -> Any:
 
     return CatalogVerifier.open(archive)
 
-
-IN_FLIGHT_PER_THREAD = 16  # keeps the threads busy past a large file; memory stays flat
 
 

@@ -21,10 +21,12 @@ from archiver.base.findings import Finding
 from archiver.store import manifest
 from archiver.store.archive import COPY_CHUNK, Archive
 from archiver.store.rolling import OPEN_SUFFIX, open_path
-from archiver.store.warc import record_ids_at
+from archiver.store.warc import record_ids_at, record_ids_in
 
 Check = tuple[Callable[..., list[Finding]], tuple[Any, ...], int]  # fn(archive, *args); bytes
 ByLine = list[tuple[int, list[Finding]]]  # findings keyed by manifest line number
+Note = Callable[[dict[str, Any]], list[Check]]  # an entry -> its checks (audit's AuditRun.note)
+Batch = list[tuple[int, Callable[..., list[Finding]], tuple[Any, ...]]]  # (line, fn, args)
 
 
 @dataclass(slots=True)  # one per file named in the manifest: keep it small
@@ -65,7 +67,8 @@ def check_file(archive: Archive, exp: Expected) -> list[Finding]:
     except UsageError as exc:
         return [Finding("error", "unsafe-path", exp.path, str(exc))]
     try:
-        sha, size = _hash_following_a_seal(archive, exp.path, path)
+        path, (sha, size, found_at) = _hash_following_a_seal(archive, exp.path, path,
+                                                             sorted(exp.records.values()))
     except FileNotFoundError:
         return [Finding("error", "missing-file", exp.path,
                         f"missing file (named by manifest seq {exp.seq})")]
@@ -81,13 +84,19 @@ def check_file(archive: Archive, exp: Expected) -> list[Finding]:
                                 f"checksum mismatch: expected sha256 {exp.sha256}, found {sha}",
                                 details={"expected": exp.sha256, "actual": sha}))
         return findings
-    findings += list(_check_records(path, exp))
+    findings += list(_check_records(path, exp, found_at))
     findings += list(_check_article(path, exp))
     return findings
 
 
-def _check_records(path: Path, exp: Expected) -> Iterator[Finding]:
-    found_at = record_ids_at(path, sorted(exp.records.values()))
+def _check_records(path: Path, exp: Expected,
+                   found_at: dict[int, str | None] | None = None) -> Iterator[Finding]:
+    """The manifest's record ids against those at their offsets: `found_at` as the hashing
+    read found them, the rest read from the file."""
+    found_at = dict(found_at or {})
+    unread = sorted(set(exp.records.values()) - set(found_at))
+    if unread:
+        found_at.update(record_ids_at(path, unread))
     for record_id, offset in sorted(exp.records.items(), key=lambda kv: kv[1]):
         found = found_at.get(offset)
         if found != record_id:
@@ -117,16 +126,17 @@ def _check_article(path: Path, exp: Expected) -> Iterator[Finding]:
                           f" but the article file says {stored.get(key)!r}", field=key)
 
 
-def _hash_following_a_seal(archive: Archive, rel: str, path: Path) -> tuple[str, int]:
-    """hash_file, once more under the file's new name if a writer sealed it meanwhile
-    (`<name>.open` renamed to `<name>` between our look and our read)."""
+def _hash_following_a_seal(archive: Archive, rel: str, path: Path, offsets: list[int]
+                           ) -> tuple[Path, tuple[str, int, dict[int, str | None]]]:
+    """sha256_file, once more under the file's new name if a writer sealed it meanwhile
+    (`<name>.open` renamed to `<name>` between our look and our read); the path read."""
     try:
-        return sha256_file(path)
+        return path, sha256_file(path, offsets)
     except FileNotFoundError:
         again = open_path(archive, rel)
         if again == path:
             raise
-        return sha256_file(again)
+        return again, sha256_file(again, offsets)
 
 
 def check_range(archive: Archive, rng: dict[str, Any], records: dict[str, int],
@@ -187,16 +197,56 @@ def _read_buffer() -> memoryview:
     return view
 
 
-def sha256_file(path: Path) -> tuple[str, int]:
-    """sha256 hex and size of a file (store.archive.hash_file with a reused buffer)."""
+def sha256_file(path: Path, offsets: list[int] | None = None
+                ) -> tuple[str, int, dict[int, str | None]]:
+    """sha256 hex and size of a file (store.archive.hash_file with a reused buffer), and the
+    record ids at `offsets` (sorted) whose header blocks the same read saw whole: one read of
+    the file for both, and no second open, seek and read per record."""
     h = hashlib.sha256()
     size = 0
+    found: dict[int, str | None] = {}
     view = _read_buffer()
     with open(path, "rb", buffering=0) as f:
         while n := f.readinto(view):
             h.update(view[:n])
+            if offsets:
+                found.update(record_ids_in(view[:n], size, offsets))
             size += n
-    return h.hexdigest(), size
+    return h.hexdigest(), size, found
+
+
+def batches(archive: Archive, note: Note, max_bytes: int, max_files: int
+            ) -> Iterator[tuple[Batch, int, int]]:
+    """The checks `note` gives for each entry, in manifest order, cut into batches of about
+    `max_bytes` (or one larger file) or `max_files` checks; with each batch, the bytes it
+    reads and the manifest bytes whose checks are all in it or in batches before it."""
+    batch: Batch = []
+    size = done = 0
+    for line in manifest.read_lines(archive.manifest_path):
+        if line.entry is not None and not line.torn:
+            for fn, args, n in note(line.entry):
+                if batch and (size + n > max_bytes or len(batch) >= max_files):
+                    yield batch, size, done  # this line's checks may go on in the next one
+                    batch, size = [], 0
+                batch.append((line.number, fn, args))
+                size += n
+        done += len(line.raw)
+    if batch:
+        yield batch, size, done
+
+
+def check_batch(root: str, batch: Batch) -> ByLine:
+    """A worker's task (a forked process, a thread or a Dask worker): check_file or
+    check_range for each (manifest line, function, arguments); reads only."""
+    archive = Archive(Path(root))
+    if not archive.manifest_path.is_file():  # this (Dask) worker does not see the archive
+        return [(number, [unreachable(_where(args), root)]) for number, _, args in batch]
+    return [(number, found) for number, fn, args in batch if (found := fn(archive, *args))]
+
+
+def _where(args: tuple[Any, ...]) -> str:
+    first = args[0]
+    return first.path if isinstance(first, Expected) else str(first.get("file"))
 
 
 def merge_by_line(chain_by_line: list[tuple[int, list[Finding]]],

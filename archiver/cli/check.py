@@ -92,7 +92,8 @@ def validate(paths: tuple[Path, ...], archive_dir: Path | None, jobs: int | None
 @archive_option
 @operator_option
 @click.option("--jobs", type=click.IntRange(min=1, max=64), default=None,
-              help="Files hashed in parallel [default: CPU count].")
+              help="Workers checking files in parallel: processes, threads for a small "
+                   "manifest [default: CPU count].")
 @click.option("--record", is_flag=True,
               help="Append a `fixity check` event with the outcome to the manifest.")
 @dask_option
