@@ -7,7 +7,6 @@ import os
 import platform
 import socket
 from functools import cache
-from importlib import metadata
 
 from archiver import SOFTWARE_NAME, __version__
 
@@ -27,6 +26,8 @@ def user_agent() -> str:
 
 @cache
 def library_versions() -> dict[str, str]:
+    from importlib import metadata  # ~6 ms; only writers of events need it, not audit
+
     versions = {"python": platform.python_version()}
     for name in RECORDED_LIBRARIES:
         try:

@@ -19,14 +19,15 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-from filelock import FileLock
+from typing import TYPE_CHECKING, Any
 
 from archiver.base import agent
 from archiver.base.errors import ManifestError
 from archiver.base.findings import Finding
 from archiver.store.archive import append_durably
+
+if TYPE_CHECKING:
+    from filelock import FileLock
 
 GENESIS = "sha256:" + "0" * 64
 SCHEMA = "manifest-entry"
@@ -47,6 +48,8 @@ def now_rfc3339() -> str:
 
 
 def lock_for(path: Path) -> FileLock:
+    from filelock import FileLock  # ~10 ms; only writers lock, and audit starts faster
+
     return FileLock(str(path) + ".lock")
 
 
