@@ -627,6 +627,25 @@ def damaged(run: Cli, archive_dir: Path, tmp_path: Path) -> dict[str, object]:
             "others": [w.relative_to(archive_dir).as_posix() for w in warc_files(archive_dir)[1:]]}
 
 
+@pytest.mark.parametrize("command", [("audit",), ("validate",), ("export", "bag", "OUT")])
+def test_a_fifo_planted_in_the_archive_is_reported_not_waited_on(damaged, archive_dir, tmp_path,
+                                                                 command):
+    """A FIFO in place of a stored file would make a reader wait for a writer forever: every
+    whole-archive reader names it and goes on (in a subprocess, so a hang fails the test)."""
+    article = sorted((archive_dir / "articles").rglob("*.json"))[0]
+    article.unlink()
+    os.mkfifo(article)
+    argv = [str(tmp_path / "out.bag") if arg == "OUT" else arg for arg in command]
+    result = subprocess.run([sys.executable, "-m", "archiver", *argv, "--archive",
+                             str(archive_dir), "--json"], capture_output=True, timeout=120,
+                            cwd=REPO)
+    assert result.returncode == 1 and b"Traceback" not in result.stderr, result.stderr
+    report = json.loads(result.stdout)
+    [finding] = [f for f in report["findings"]
+                 if f["where"] == article.relative_to(archive_dir).as_posix()]
+    assert "not a regular file" in finding["message"]
+
+
 def _record_ids(path: Path) -> list[tuple[str, str, int]]:
     from archiver.store.warc import record_ids
 

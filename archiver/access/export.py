@@ -41,7 +41,7 @@ from archiver.base.errors import StoreError, UsageError
 from archiver.base.findings import Finding
 from archiver.check.fixity import unreachable
 from archiver.store import cdxj, manifest
-from archiver.store.archive import COPY_CHUNK, Archive, fsync_dir
+from archiver.store.archive import COPY_CHUNK, Archive, fsync_dir, open_regular
 from archiver.store.warc import WARC_SUFFIXES
 
 WACZ_ARCHIVER_DIR = "archiver"  # our extras inside the WACZ: manifest, file map
@@ -127,7 +127,7 @@ def copy_verified(archive: Archive, item: PackFile, out: IO[bytes] | io.RawIOBas
     h = hashlib.sha256()
     size = 0
     try:
-        with open(archive.resolve(item.relpath), "rb") as f:
+        with open_regular(archive.resolve(item.relpath)) as f:
             while chunk := f.read(COPY_CHUNK):
                 h.update(chunk)
                 out.write(chunk)
@@ -137,6 +137,8 @@ def copy_verified(archive: Archive, item: PackFile, out: IO[bytes] | io.RawIOBas
     except FileNotFoundError as exc:
         raise StoreError(f"{item.relpath}: named by the manifest but missing; "
                          "run `archiver audit`") from exc
+    except OSError as exc:  # unreadable, or not a regular file: refused like damage
+        raise StoreError(f"{item.relpath}: cannot read: {exc.strerror or exc}") from exc
     if item.sha256 and h.hexdigest() != item.sha256:
         raise StoreError(f"{item.relpath}: sha256 differs from the manifest (damaged?); "
                          "refusing to package it. Run `archiver audit`")
@@ -361,7 +363,7 @@ def _write_wacz_core(archive: Archive, zf: zipfile.ZipFile, warcs: list[PackFile
             # Stored, not deflated (WACZ 1.1.1): replay reads records by offset.
             info = zipfile.ZipInfo.from_file(path, "archive/" + Path(item.relpath).name)
             info.compress_type = zipfile.ZIP_STORED
-            with zf.open(info, "w") as out, open(path, "rb") as src:
+            with zf.open(info, "w") as out, open_regular(path) as src:
                 shutil.copyfileobj(src, out, COPY_CHUNK)
         if indexer.pages:
             indexer.write_page_list(zf, PAGE_INDEX, indexer.serialize_json_pages(

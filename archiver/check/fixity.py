@@ -19,7 +19,7 @@ from typing import Any
 from archiver.base.errors import UsageError
 from archiver.base.findings import Finding
 from archiver.store import manifest
-from archiver.store.archive import COPY_CHUNK, Archive
+from archiver.store.archive import COPY_CHUNK, Archive, open_regular
 from archiver.store.rolling import OPEN_SUFFIX, open_path
 from archiver.store.warc import record_ids_at, record_ids_in
 
@@ -170,7 +170,7 @@ def _hash_range(path: Path, offset: int, length: int) -> str | None:
     """sha256 of `length` bytes at `offset`; None when the file is shorter."""
     h = hashlib.sha256()
     view = _read_buffer()
-    with open(path, "rb", buffering=0) as f:
+    with open_regular(path, buffered=False) as f:
         f.seek(offset)
         left = length
         while left:
@@ -206,7 +206,7 @@ def sha256_file(path: Path, offsets: list[int] | None = None
     size = 0
     found: dict[int, str | None] = {}
     view = _read_buffer()
-    with open(path, "rb", buffering=0) as f:
+    with open_regular(path, buffered=False) as f:
         while n := f.readinto(view):
             h.update(view[:n])
             if offsets:

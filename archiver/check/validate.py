@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from archiver.base.findings import Finding, Report
 from archiver.check.warccheck.paths import SUFFIXES as WARC_SUFFIXES
 from archiver.check.warccheck.report import WarcReport
+from archiver.store.archive import open_regular
 
 if TYPE_CHECKING:
     from archiver.base.cluster import Cluster
@@ -366,9 +367,13 @@ def read_article(rel: str, path: str | Path) -> CheckedArticle:
     from archiver.base import schemas
 
     try:
-        with open(path, "rb") as fh:  # plain open: pathlib objects add up over 100,000s of files
+        with open_regular(path) as fh:  # no pathlib: its objects add up over 100,000s of files
             doc = json.loads(fh.read())
-    except (OSError, ValueError) as exc:
+    except OSError as exc:
+        return CheckedArticle(rel, [Finding("error", "unreadable-article", rel,
+                                            f"cannot read: {exc.strerror or exc}")],
+                              readable=False)
+    except ValueError as exc:
         return CheckedArticle(rel, [Finding("error", "unreadable-article", rel,
                                             f"not readable JSON: {exc}")], readable=False)
     if not isinstance(doc, dict):

@@ -7,8 +7,11 @@ Paths handed to us are checked so nothing is ever written outside the archive ro
 
 from __future__ import annotations
 
+import errno
+import io
 import os
 import secrets
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,6 +29,25 @@ COPY_CHUNK = 1024 * 1024
 
 def default_root() -> Path:
     return Path(os.environ.get(ENV_ARCHIVE) or DEFAULT_ARCHIVE)
+
+
+def open_regular(path: str | os.PathLike[str],
+                 buffered: bool = True) -> io.BufferedReader | io.FileIO:
+    """`path` opened for reading if it is a regular file, else OSError "not a regular file".
+    A FIFO or device planted in an archive would make a reader (audit, validate, export) wait
+    forever for a writer, or read forever. O_NONBLOCK so that opening a FIFO does not itself
+    wait (it changes nothing for a regular file); fstat on the opened descriptor, so the file
+    cannot be swapped between the look and the read."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file (a FIFO, device or folder)",
+                          os.fspath(path))
+        raw = io.FileIO(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+    return io.BufferedReader(raw) if buffered else raw
 
 
 def fsync_dir(path: Path) -> None:
@@ -197,7 +219,7 @@ def hash_file(path: Path, chunk: int = COPY_CHUNK) -> tuple[str, int]:
 
     h = hashlib.sha256()
     size = 0
-    with open(path, "rb", buffering=0) as f:
+    with open_regular(path, buffered=False) as f:
         buf = bytearray(chunk)
         view = memoryview(buf)
         while n := f.readinto(buf):

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import IO, Any, Protocol
 
 from archiver.base.errors import DamagedFileError, UnreadableInputError
+from archiver.store.archive import open_regular
 
 # Names of files that hold WARC or ARC records, compressed or not.
 WARC_SUFFIXES = (".warc.gz", ".warc", ".arc.gz", ".arc")
@@ -292,7 +293,7 @@ def read_record_at(path: Path, offset: int, cap: int = DEFAULT_PAYLOAD_CAP) -> S
     from warcio.archiveiterator import ArchiveIterator
 
     try:
-        with open(path, "rb") as f:
+        with open_regular(path) as f:
             f.seek(offset)
             for record in ArchiveIterator(f):
                 return _to_stored(path, offset, record, cap)
@@ -309,7 +310,7 @@ def iter_records(path: Path, cap: int = DEFAULT_PAYLOAD_CAP,
     `want_payload` says so (all when it is None)."""
     from warcio.archiveiterator import ArchiveIterator
 
-    with open(path, "rb") as f:
+    with open_regular(path) as f:
         it = ArchiveIterator(f, arc2warc=True)
         try:
             for record in it:
@@ -333,7 +334,7 @@ def record_ids(path: Path) -> Iterator[tuple[str, str, int]]:
     """(record id, type, offset) for every record, without reading payloads."""
     from warcio.archiveiterator import ArchiveIterator
 
-    with open(path, "rb") as f:
+    with open_regular(path) as f:
         it = ArchiveIterator(f, arc2warc=True)
         for record in it:
             yield record.rec_headers.get_header("WARC-Record-ID") or "", record.rec_type, \
@@ -349,7 +350,7 @@ def record_ids_at(path: Path, offsets: list[int]) -> dict[int, str | None]:
     reading only the header block, with the file opened once. Audit calls this for every
     record the manifest names, so it inflates a few KB, not whole records."""
     found: dict[int, str | None] = {}
-    with open(path, "rb") as f:
+    with open_regular(path) as f:
         for offset in offsets:
             f.seek(offset)
             block, _ = _header_block(iter(lambda: f.read(HEADER_READ), b""))
