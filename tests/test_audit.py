@@ -441,6 +441,38 @@ def test_sha256_file_and_ranges_with_reused_per_thread_buffers(tmp_path):
     assert fixity._hash_range(paths[-1], len(data) - 3, 4) is None  # past the end
 
 
+def test_ctrl_c_stops_forked_workers_quietly(copy):
+    """Ctrl-C reaches the whole process group: the workers leave it to the parent, which stops
+    them; no worker prints a traceback of its own, and none is left running."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import REPO
+
+    with open(copy / a_warc(copy), "r+b") as f:  # ~2 s of hashing: busy when Ctrl-C comes
+        f.truncate(3 << 30)
+    code = ("import sys; from archiver.check import audit; audit.FORK_BYTES = 0; "
+            "from archiver.cli.main import main; main()")
+    proc = subprocess.Popen([sys.executable, "-c", code, "audit", "--quiet", "--archive",
+                             str(copy)],
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+    deadline = time.monotonic() + 30
+    while len(children.read_text().split()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.3)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 1
+    assert err.decode().split() == ["Aborted!"], err.decode()  # no worker's own report
+    time.sleep(0.2)
+    with pytest.raises(ProcessLookupError):
+        os.killpg(proc.pid, 0)  # no worker left in the group
+
+
 def _audit_in_child(root: str) -> list[dict]:
     from archiver.check import audit as audit_mod
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import os
+import signal
 import time
 from array import array
 from bisect import bisect_left
@@ -312,8 +313,15 @@ def _workers(archive: Archive, jobs: int) -> Any:
     pools terminate on leaving their `with` block, on an error or Ctrl-C too."""
     if archive.manifest_path.stat().st_size >= FORK_BYTES and \
             not multiprocessing.current_process().daemon:
-        return multiprocessing.get_context("fork").Pool(jobs)
+        return multiprocessing.get_context("fork").Pool(jobs, initializer=_leave_ctrl_c_to_parent)
     return ThreadPool(jobs)
+
+
+def _leave_ctrl_c_to_parent() -> None:
+    """Ctrl-C reaches the whole process group. The parent stops its pool on leaving the
+    block (terminate); a worker that took the KeyboardInterrupt itself would print a
+    traceback of its own."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _chain_and_catalog(manifest_path: str, root: str) -> tuple[ByLine, list[Finding]]:
