@@ -441,6 +441,20 @@ def test_sha256_file_and_ranges_with_reused_per_thread_buffers(tmp_path):
     assert fixity._hash_range(paths[-1], len(data) - 3, 4) is None  # past the end
 
 
+@pytest.mark.parametrize("fork_bytes", [0, 1 << 40])  # forked processes, threads
+def test_progress_adds_up_to_the_manifest_batch_by_batch(copy, monkeypatch, fork_bytes):
+    from archiver.check import audit as audit_mod
+
+    monkeypatch.setattr(audit_mod, "FORK_BYTES", fork_bytes)
+    monkeypatch.setattr(audit_mod, "BATCH_FILES", 1)
+    started, told = [], []
+    report = audit_mod.audit(Archive(copy), jobs=2, on_start=started.append,
+                             progress=told.append)
+    assert report.ok
+    assert started == [(copy / "manifest.jsonl").stat().st_size] == [sum(told)]
+    assert len(told) > 2 and all(n > 0 for n in told)
+
+
 def test_ctrl_c_stops_forked_workers_quietly(copy):
     """Ctrl-C reaches the whole process group: the workers leave it to the parent, which stops
     them; no worker prints a traceback of its own, and none is left running."""

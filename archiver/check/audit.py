@@ -244,8 +244,9 @@ class AuditRun:
             while in_flight:
                 reported = self._collect(in_flight.popleft(), by_line, reported)
             chain_by_line, catalog_findings = chain.get()
-        if self.progress:  # the lines after the last file (a writer may have appended more)
-            self.progress(max(0, self.archive.manifest_path.stat().st_size - reported))
+        rest = self.archive.manifest_path.stat().st_size - reported  # lines after the last
+        if self.progress and rest > 0:  # file's (a writer may have appended more meanwhile)
+            self.progress(rest)
         self.findings = merge_by_line(chain_by_line, by_line)
         self.catalog = _CatalogFindings(catalog_findings)
 
