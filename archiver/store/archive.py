@@ -123,6 +123,11 @@ class Archive:
     def exists(self) -> bool:
         return self.root.is_dir()
 
+    def read_only(self) -> bool:
+        """This process may not write here: read-only media or mount, an immutable copy
+        (`chattr +i`), no permission. Readers then must not try (a lock, a catalog)."""
+        return not os.access(self.root, os.W_OK)
+
     def resolve(self, relpath: str) -> Path:
         """The absolute path of `relpath`, refusing anything that escapes the root."""
         if not relpath or relpath.startswith("/") or "\\" in relpath or "\0" in relpath:

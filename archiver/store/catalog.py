@@ -17,10 +17,13 @@ Derived data needs no fsync per commit (synchronous=NORMAL): a lost tail is caug
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
+import tempfile
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from archiver.base.cluster import Cluster
@@ -86,33 +89,30 @@ class Catalog:
     """One connection to an archive's catalog. Safe to share between threads (a lock guards
     writes); several processes may write at once (SQLite serialises them)."""
 
-    def __init__(self, archive: Archive, conn: sqlite3.Connection) -> None:
+    def __init__(self, archive: Archive, conn: sqlite3.Connection,
+                 private_dir: Path | None = None) -> None:
         self.archive = archive
         self.conn = conn
         self._lock = threading.RLock()
+        self._private_dir = private_dir  # a read-only archive's catalog, made elsewhere
 
     # ------------------------------------------------------------ open, close
 
     @classmethod
     def open(cls, archive: Archive, catch_up: bool = True) -> Catalog:
-        """Open (creating if needed) and catch up with the manifest."""
+        """Open (creating if needed) and catch up with the manifest; on an archive this
+        process cannot write, see _open_read_only."""
         path = archive.root / CATALOG_NAME
-        conn: sqlite3.Connection | None = None
         try:
-            conn = sqlite3.connect(path, timeout=60, isolation_level=None,
-                                   check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            # Search reads many index pages per query: map them (no read() per page) and
-            # keep more of them than SQLite's 2 MB default.
-            conn.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
-            conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
-            fulltext.register(conn)
-            catalog = cls(archive, conn)
-            catalog._ensure_schema()
+            if archive.read_only():
+                return cls._open_read_only(archive, path, catch_up)
+            catalog = cls(archive, _connect(str(path)))
+            try:
+                catalog._ensure_schema()
+            except BaseException:
+                catalog.close()
+                raise
         except sqlite3.Error as exc:
-            if conn is not None:
-                conn.close()
             raise StoreError(f"{path}: cannot open the catalog: {exc}") from exc
         if catch_up:
             try:
@@ -121,6 +121,33 @@ class Catalog:
                 catalog.close()
                 raise StoreError(f"{path}: cannot bring the catalog up to date: {exc}"
                                  ) from exc
+        return catalog
+
+    @classmethod
+    def _open_read_only(cls, archive: Archive, path: Path, catch_up: bool) -> Catalog:
+        """A read-only archive (a replica on read-only media or mount, an immutable copy)
+        can take neither a new catalog nor its catalog's updates, yet validate, search and
+        the views need one. Its own catalog, read as immutable (SQLite's URI parameter for
+        read-only media), when it is current; else a private one in a temporary folder, a
+        copy of it (or made from the manifest when there is none) caught up there, removed on
+        close. Derived data: either way the same rows."""
+        source = None
+        if path.is_file():
+            source = cls(archive, _connect(f"{path.as_uri()}?immutable=1", uri=True))
+            if not catch_up or source._current():
+                return source
+        private_dir = Path(tempfile.mkdtemp(prefix="archiver-catalog-"))
+        catalog = cls(archive, _connect(str(private_dir / CATALOG_NAME)), private_dir)
+        try:
+            if source is not None:
+                source.conn.backup(catalog.conn)
+                source.close()
+            catalog._ensure_schema()
+            if catch_up:
+                catalog.catch_up()
+        except BaseException:
+            catalog.close()
+            raise
         return catalog
 
     @classmethod
@@ -133,6 +160,8 @@ class Catalog:
 
     def close(self) -> None:
         self.conn.close()
+        if self._private_dir is not None:
+            shutil.rmtree(self._private_dir, ignore_errors=True)
 
     def for_scans(self, cache_kib: int = SCAN_CACHE_KIB) -> Catalog:
         """This connection set for reading whole tables once (exports, validate's revisit
@@ -204,6 +233,15 @@ class Catalog:
         if last is None:
             return pos.seq is None
         return pos.seq == last.get("seq") and pos.hash == last.get("hash")
+
+    def _current(self) -> bool:
+        """Made by this version and up to date (a read-only catalog is used only then)."""
+        try:
+            version = self.conn.execute(
+                "SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            return version == (SCHEMA_VERSION,) and self._up_to_date()
+        except sqlite3.Error:  # no schema yet, or damaged
+            return False
 
     def _ends_at(self, pos: Position) -> bool:
         """Does the manifest end exactly with the entry `pos` names?"""
@@ -383,6 +421,24 @@ class Catalog:
         for row in self.conn.execute("SELECT term, doc, cnt FROM article_vocab ORDER BY term"):
             out.append("vocab " + json.dumps(row, ensure_ascii=False))
         return "\n".join(out) + "\n"
+
+
+def _connect(database: str, uri: bool = False) -> sqlite3.Connection:
+    conn = sqlite3.connect(database, timeout=60, isolation_level=None,
+                           check_same_thread=False, uri=uri)
+    try:
+        if not uri:  # an immutable database keeps the journal mode it was made with
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+        # Search reads many index pages per query: map them (no read() per page) and keep
+        # more of them than SQLite's 2 MB default.
+        conn.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
+        conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
+        fulltext.register(conn)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
 
 
 def _parse(raw: bytes) -> dict[str, Any] | None:

@@ -46,7 +46,10 @@ class CatalogVerifier:
         if not path.is_file():
             return cls(None)  # no catalog yet: nothing to disagree
         try:
-            conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True,
+            # read-only media: `immutable`, since reading a WAL database otherwise needs
+            # its -shm file, which such an archive neither has nor can take
+            mode = "immutable=1" if archive.read_only() else "mode=ro"
+            conn = sqlite3.connect(f"{path.as_uri()}?{mode}", uri=True,
                                    isolation_level=None)
             conn.execute("BEGIN")  # one read snapshot, whatever a writer does meanwhile
             if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone() \
