@@ -116,3 +116,21 @@ def test_export_from_a_read_only_archive(read_only, tmp_path, kind):
     result = Cli(read_only)("export", kind, str(out))
     assert result.exit_code == 0, result.output
     assert out.exists()
+
+
+@pytest.mark.parametrize("archive", ["current"], indirect=True)
+@pytest.mark.parametrize("command", [
+    ("ingest", str(SEED_DOCUMENT)), ("capture", "http://127.0.0.1:9/x"),
+    ("crawl", "http://127.0.0.1:9/"), ("extract", "--all"), ("index",),
+    ("audit", "--record"), ("repair", "--yes"), ("sign",)])
+def test_writers_refuse_a_read_only_archive_in_one_line_before_any_work(read_only, command):
+    result = Cli(read_only)(*command)
+    assert result.exit_code == 2, result.output
+    [line] = result.output.splitlines()
+    assert "read-only" in line and f"`archiver {' '.join(command[:1])}" in line
+
+
+@pytest.mark.parametrize("archive", ["current"], indirect=True)
+def test_a_dry_run_repair_of_a_read_only_archive_reads_only(read_only):
+    result = Cli(read_only)("repair")
+    assert result.exit_code == 0 and "nothing to repair" in result.output

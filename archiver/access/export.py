@@ -92,10 +92,7 @@ def pack_list(archive: Archive) -> list[PackFile]:
     running meanwhile neither tears it nor adds entries for files we do not pack."""
     if not archive.manifest_path.is_file():
         raise UsageError(f"{archive.manifest_path}: no archive here")
-    # A read-only archive (a replica on read-only media) has no writer to keep out, and its
-    # lock file cannot be opened.
-    with contextlib.nullcontext() if archive.read_only() else \
-            manifest.lock_for(archive.manifest_path):
+    with manifest.lock_for_reading(archive):
         data = archive.manifest_path.read_bytes()
     named: dict[str, PackFile] = {}
     for entry in _entries(data):

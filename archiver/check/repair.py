@@ -15,7 +15,7 @@ from archiver.store.recovery import recover
 
 def repair_torn_tail(archive: Archive, operator: str | None, dry_run: bool = True) -> str:
     path = archive.manifest_path
-    with manifest.lock_for(path):
+    with manifest.lock_for_reading(archive) if dry_run else manifest.lock_for(path):
         torn = manifest.torn_tail_size(path)
         if torn == 0:
             return "nothing to repair: the manifest ends with a complete line"

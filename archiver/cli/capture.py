@@ -16,7 +16,6 @@ from archiver.cli.options import (
     emit_json,
     handle_errors,
     json_option,
-    open_archive,
     operator_option,
     quiet_option,
     render_article_outcome,
@@ -24,6 +23,7 @@ from archiver.cli.options import (
     sign_head,
     warc_options,
     warn,
+    writable_archive,
 )
 
 
@@ -95,7 +95,7 @@ def capture(urls: tuple[str, ...], seed_file: Path | None, archive_dir: Path | N
         elif not (quiet and outcome.ok):
             click.echo(render_capture(outcome), err=not outcome.ok and quiet)
 
-    archive = open_archive(archive_dir)
+    archive = writable_archive(archive_dir, "capture")
     outcomes = capture_urls(archive, all_urls, options, on_done=report, on_warning=warn)
     sign_head(archive)
     failed = sum(1 for o in outcomes if not o.ok)

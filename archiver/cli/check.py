@@ -23,6 +23,7 @@ from archiver.cli.options import (
     print_report,
     quiet_option,
     task_progress,
+    writable_archive,
 )
 
 
@@ -117,7 +118,8 @@ def audit(archive_dir: Path | None, operator: str | None, jobs: int | None, reco
     """
     from archiver.check import audit as audit_mod
 
-    archive = open_archive(archive_dir)
+    archive = writable_archive(archive_dir, "audit --record") if record \
+        else open_archive(archive_dir)
     if not archive.manifest_path.is_file():
         raise UsageFailure(f"{archive.manifest_path}: no manifest to audit")
     bar = LazyProgress(not as_json and not quiet and not dask_address, "auditing")
@@ -164,7 +166,8 @@ def repair(archive_dir: Path | None, operator: str | None, yes: bool) -> None:
     """
     from archiver.check.repair import repair_torn_tail, repair_warcs
 
-    archive = open_archive(archive_dir)
+    archive = writable_archive(archive_dir, "repair --yes") if yes \
+        else open_archive(archive_dir)
     if not archive.manifest_path.is_file():
         raise UsageFailure(f"{archive.manifest_path}: no manifest")
     click.echo(repair_torn_tail(archive, operator, dry_run=not yes))

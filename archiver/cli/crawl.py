@@ -17,12 +17,12 @@ from archiver.cli.options import (
     emit_json,
     handle_errors,
     json_option,
-    open_archive,
     operator_option,
     quiet_option,
     shown,
     sign_head,
     warn,
+    writable_archive,
 )
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
@@ -124,7 +124,7 @@ def crawl(seeds: tuple[str, ...], seed_file: Path | None, scope: str,
     from archiver.capture.crawl.engine import Crawl, CrawlOptions
     from archiver.capture.run import read_seed_list
 
-    archive = open_archive(archive_dir)
+    archive = writable_archive(archive_dir, "crawl")
     events = _Reporter(as_json, quiet)
     if resume or resume_id:
         if seeds or seed_file:

@@ -19,11 +19,11 @@ from archiver.cli.options import (
     emit_json,
     handle_errors,
     json_option,
-    open_archive,
     operator_option,
     quiet_option,
     render_article_outcome,
     task_progress,
+    writable_archive,
 )
 
 
@@ -62,7 +62,7 @@ def extract(selectors: tuple[str, ...], all_records: bool, force: bool, archive_
 
     if not selectors and not all_records:
         raise UsageFailure("name articles/URLs/record ids, or pass --all")
-    archive = open_archive(archive_dir)
+    archive = writable_archive(archive_dir, "extract")
     if not archive.manifest_path.is_file():
         raise UsageFailure(f"{archive.manifest_path}: no archive here")
 

@@ -16,13 +16,13 @@ from archiver.cli.options import (
     emit_json,
     handle_errors,
     json_option,
-    open_archive,
     operator_option,
     quiet_option,
     render_article_outcome,
     shown,
     sign_head,
     warn,
+    writable_archive,
 )
 
 
@@ -63,7 +63,7 @@ def ingest(paths: tuple[Path, ...], url: str | None, accept_invalid: bool,
     for p in paths:
         if not p.exists() and not p.is_symlink():
             raise UsageFailure(f"{p}: no such file or folder")
-    archive = open_archive(archive_dir)
+    archive = writable_archive(archive_dir, "ingest")
 
     def report(outcome: Any) -> None:
         if as_json:

@@ -216,6 +216,17 @@ class _NoProgress:
         return None
 
 
+def writable_archive(archive_dir: Path | None, command: str) -> Archive:
+    """The archive for a command that writes to it, refused in one line, before any work,
+    when this process cannot write there (read-only media or mount, an immutable copy, no
+    permission); reading commands work on such a copy."""
+    archive = open_archive(archive_dir)
+    if archive.read_only():
+        raise UsageFailure(f"{archive.root}: read-only (read-only media or mount, an immutable "
+                           f"copy, or no permission); `archiver {command}` writes to it")
+    return archive
+
+
 def existing_archive(archive_dir: Path | None) -> Archive:
     """The archive for a command that only reads: its manifest must exist."""
     archive = open_archive(archive_dir)

@@ -15,6 +15,7 @@ from archiver.cli.options import (
     handle_errors,
     json_option,
     open_archive,
+    writable_archive,
 )
 
 KEY_HELP = ("Private key file [default: $ARCHIVER_KEY, else "
@@ -75,7 +76,7 @@ def sign(key_path: Path | None, archive_dir: Path | None, as_json: bool) -> None
     """
     from archiver.store import signing
 
-    archive = open_archive(archive_dir)
+    archive = writable_archive(archive_dir, "sign")
     if not archive.manifest_path.is_file():
         raise UsageFailure(f"{archive.manifest_path}: no manifest to sign")
     sig = signing.sign_head(archive, signing.load_private(key_path))

@@ -125,8 +125,12 @@ class Archive:
 
     def read_only(self) -> bool:
         """This process may not write here: read-only media or mount, an immutable copy
-        (`chattr +i`), no permission. Readers then must not try (a lock, a catalog)."""
-        return not os.access(self.root, os.W_OK)
+        (`chattr +i`), no permission (for an archive not made yet: the folder it would be
+        made in). Readers then must not try (a lock, a catalog); writers refuse."""
+        folder = self.root
+        while not folder.exists() and folder != folder.parent:
+            folder = folder.parent
+        return not os.access(folder, os.W_OK)
 
     def resolve(self, relpath: str) -> Path:
         """The absolute path of `relpath`, refusing anything that escapes the root."""

@@ -16,6 +16,7 @@ import hashlib
 import json
 import threading
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from archiver.base import agent
 from archiver.base.errors import ManifestError
 from archiver.base.findings import Finding
-from archiver.store.archive import append_durably
+from archiver.store.archive import Archive, append_durably
 
 if TYPE_CHECKING:
     from filelock import FileLock
@@ -51,6 +52,15 @@ def lock_for(path: Path) -> FileLock:
     from filelock import FileLock  # ~10 ms; only writers lock, and audit starts faster
 
     return FileLock(str(path) + ".lock")
+
+
+def lock_for_reading(archive: Archive) -> AbstractContextManager[object]:
+    """lock_for the manifest, for a reader that needs it to hold still (nothing appended
+    midway); none on an archive this process cannot write (read-only media, an immutable
+    copy): no writer of ours can append there, and the lock file cannot be opened."""
+    if archive.read_only():
+        return nullcontext()
+    return lock_for(archive.manifest_path)
 
 
 def new_event(event: str, outcome: str, detail: str = "", *, operator: str | None = None,
