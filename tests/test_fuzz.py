@@ -29,22 +29,23 @@ FAST = settings(max_examples=300, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow])
 
 
-def sample_warc() -> bytes:
-    """A small valid WARC of our own making: warcinfo, resource, metadata, one member each."""
+def sample_warc() -> tuple[bytes, set[int]]:
+    """A small valid WARC of our own making: warcinfo, resource, metadata, one member each;
+    and where its members end (its record ids are random, so these move from run to run)."""
     from datetime import UTC, datetime
 
     out = io.BytesIO()
     writer = WarcFileWriter(out, "sample.warc.gz")
     when = datetime(2026, 1, 2, tzinfo=UTC)
-    writer.write_warcinfo({"software": "archiver-test"}, when)
-    writer.write_record("resource", "https://example.org/a", article_bytes()[:3000], when,
-                        content_type="text/html", payload_digest=None)
-    writer.write_record("metadata", "https://example.org/a", b'{"k": 1}\n', when,
-                        content_type="application/json", payload_digest=None)
-    return out.getvalue()
+    refs = [writer.write_warcinfo({"software": "archiver-test"}, when),
+            writer.write_record("resource", "https://example.org/a", article_bytes()[:3000],
+                                when, content_type="text/html", payload_digest=None),
+            writer.write_record("metadata", "https://example.org/a", b'{"k": 1}\n', when,
+                                content_type="application/json", payload_digest=None)]
+    return out.getvalue(), {ref.offset + ref.length for ref in refs}
 
 
-SAMPLE_WARC = sample_warc()
+SAMPLE_WARC, SAMPLE_MEMBER_ENDS = sample_warc()
 
 
 def mutate(data: bytes, edits: list[tuple[int, int, int]]) -> bytes:
@@ -109,9 +110,22 @@ def test_validator_on_mutated_gzip_warcs(changes):
     report = _validate(data, ".warc.gz")
     assert _internal(report) == []
     # Not every change is an error (gzip header flags, mtime and OS bytes are free), but a
-    # cut-short file always is.
-    if len(data) < len(SAMPLE_WARC) and SAMPLE_WARC.startswith(data):
+    # file cut short inside a record always is (cut between two records it is a valid WARC
+    # of fewer records: nothing in it tells).
+    if len(data) < len(SAMPLE_WARC) and SAMPLE_WARC.startswith(data) \
+            and len(data) not in SAMPLE_MEMBER_ENDS:
         assert any(f.severity == "error" for f in report.findings), report.findings
+
+
+@needs_validator
+def test_a_warc_cut_between_records_is_valid_and_cut_inside_one_is_not():
+    """Why the property above spares cuts at member ends (a hypothesis run in CI found one,
+    since the sample's size moves with its random record ids)."""
+    for end in sorted(SAMPLE_MEMBER_ENDS):
+        whole = _validate(SAMPLE_WARC[:end], ".warc.gz")
+        assert whole.records > 0 and whole.findings == []
+        cut = _validate(SAMPLE_WARC[:end - 1], ".warc.gz")
+        assert any(f.severity == "error" for f in cut.findings)
 
 
 @needs_validator
