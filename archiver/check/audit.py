@@ -1,14 +1,14 @@
 """audit: prove the manifest and the files still agree. Reports every finding, never the first
 only, and changes nothing (except an optional `fixity check` event, appended by the caller).
 
-Checks: the hash chain (order, links, each entry's hash, schema: one task beside the files');
-every file the manifest names (present, size, sha256: streamed, in batches on parallel workers,
-forked processes once the manifest is large); every record id at its recorded offset (read
-from the bytes being hashed); every article file's id and byline against the manifest; files
-nobody named (orphans: warnings, the trace of an interrupted write); catalog.sqlite rows that
-disagree with the manifest (warnings: derived data, the manifest wins). The per-file and chain
-checks themselves are in archiver.check.fixity (shared with the Dask path,
-archiver.check.audit_cluster); this module runs them over the archive and adds the
+Checks: the hash chain (order, links, each entry's hash, schema: one task beside the file
+checks); every file the manifest names (present, size, sha256: streamed, in batches on
+parallel workers, forked processes once the manifest is large); every record id at its
+recorded offset (read from the bytes being hashed); every article file's id and byline against
+the manifest; files nobody named (orphans: warnings, the trace of an interrupted write);
+catalog.sqlite rows that disagree with the manifest (warnings: derived data, the manifest
+wins). The per-file and chain checks themselves are in archiver.check.fixity (shared with the
+Dask path, archiver.check.audit_cluster); this module runs them over the archive and adds the
 archive-wide checks.
 
 Rolling WARCs are checked as the manifest names them: a sealed one whole, from its seal event
@@ -365,6 +365,3 @@ def _catalog_verifier(archive: Archive) -> Any:
     from archiver.store.catalog_check import CatalogVerifier
 
     return CatalogVerifier.open(archive)
-
-
-

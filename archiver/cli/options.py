@@ -227,9 +227,10 @@ def writable_archive(archive_dir: Path | None, command: str) -> Archive:
     return archive
 
 
-def existing_archive(archive_dir: Path | None) -> Archive:
-    """The archive for a command that only reads: its manifest must exist."""
-    archive = open_archive(archive_dir)
+def existing_archive(archive_dir: Path | None, writes: str | None = None) -> Archive:
+    """The archive for a command that needs its manifest; `writes`: the command's name when
+    it writes there (see writable_archive)."""
+    archive = writable_archive(archive_dir, writes) if writes else open_archive(archive_dir)
     if not archive.manifest_path.is_file():
         raise UsageFailure(f"{archive.manifest_path}: no archive here")
     return archive

@@ -24,7 +24,6 @@ from archiver.cli.options import (
     json_option,
     quiet_option,
     task_progress,
-    writable_archive,
 )
 
 
@@ -63,8 +62,7 @@ def index_command(rebuild: bool, dask_address: str | None, archive_dir: Path | N
     from archiver.store import cdxj
     from archiver.store.catalog import Catalog
 
-    archive = existing_archive(archive_dir)
-    writable_archive(archive_dir, "index")
+    archive = existing_archive(archive_dir, writes="index")
     result: dict[str, Any] = {}
     with cluster_for(dask_address) as cluster:
         if cluster is not None:
