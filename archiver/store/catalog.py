@@ -137,17 +137,22 @@ class Catalog:
             if not catch_up or source._current():
                 return source
         private_dir = Path(tempfile.mkdtemp(prefix="archiver-catalog-"))
-        catalog = cls(archive, _connect(str(private_dir / CATALOG_NAME)), private_dir)
+        catalog = None
         try:
+            catalog = cls(archive, _connect(str(private_dir / CATALOG_NAME)), private_dir)
             if source is not None:
                 source.conn.backup(catalog.conn)
-                source.close()
             catalog._ensure_schema()
             if catch_up:
                 catalog.catch_up()
         except BaseException:
-            catalog.close()
+            if catalog is not None:
+                catalog.close()  # and its folder
+            shutil.rmtree(private_dir, ignore_errors=True)
             raise
+        finally:
+            if source is not None:
+                source.close()
         return catalog
 
     @classmethod
