@@ -299,7 +299,9 @@ class AuditRun:
 BATCH_BYTES = 64 * 1024 * 1024  # a task checks about this much (or one larger file)...
 BATCH_FILES = 128  # ...or this many files: measured best on 2 cores at 1 GB (16-512 tried)
 IN_FLIGHT_PER_WORKER = 4  # batches queued ahead of each worker: busy, yet memory flat
-FORK_BYTES = 1024 * 1024  # a smaller manifest is checked in ~0.1 s: not worth the forks
+# Forked workers cost ~8 ms to start: measured against threads, 1.04x on a one-entry
+# archive, 0.95x at 45 entries (20 MB, a 71 KB manifest), 0.83x at 100 MB, 0.76x at 370 MB.
+FORK_BYTES = 64 * 1024
 
 
 def _workers(archive: Archive, jobs: int) -> Any:
