@@ -6,11 +6,15 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import sqlite3
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
-from conftest import SEED_DOCUMENT, Cli
+from conftest import REPO, SEED_DOCUMENT, Cli
 from http_fixture import VOV_PATH, FixtureServer
 
 from archiver.store import manifest
@@ -370,7 +374,7 @@ def test_forked_workers_give_the_same_findings_in_order_as_threads(copy, monkeyp
     """A large manifest's files and chain are checked by forked processes (batches of files,
     and the chain with the catalog as one task beside them); their findings must merge back
     exactly where the one-thread order puts them, as threads' do for a small one."""
-    from multiprocessing.pool import ThreadPool
+    from concurrent.futures import ThreadPoolExecutor
 
     from archiver.check import audit as audit_mod
 
@@ -395,11 +399,11 @@ def test_forked_workers_give_the_same_findings_in_order_as_threads(copy, monkeyp
         return [f.to_dict() for f in report.findings]
 
     with audit_mod._workers(Archive(copy), 2) as pool:  # small: threads
-        assert isinstance(pool, ThreadPool)
+        assert isinstance(pool, ThreadPoolExecutor)
     monkeypatch.setattr(audit_mod, "FORK_BYTES", 0)
     with audit_mod._workers(Archive(copy), 2) as pool:
-        assert not isinstance(pool, ThreadPool)
-        assert pool.apply(os.getpid) != os.getpid()  # a forked process
+        assert not isinstance(pool, ThreadPoolExecutor)
+        assert pool.submit(os.getpid).result() != os.getpid()  # a forked process
     in_process, forked_findings = run(1 << 40), run(0)
     assert forked_findings == in_process
     found = [(f["code"], f["where"]) for f in in_process]
@@ -455,17 +459,10 @@ def test_progress_adds_up_to_the_manifest_batch_by_batch(copy, monkeypatch, fork
     assert len(told) > 2 and all(n > 0 for n in told)
 
 
-def test_ctrl_c_stops_forked_workers_quietly(copy):
-    """Ctrl-C reaches the whole process group: the workers leave it to the parent, which stops
-    them; no worker prints a traceback of its own, and none is left running."""
-    import signal
-    import subprocess
-    import sys
-    import time
-
-    from conftest import REPO
-
-    with open(copy / a_warc(copy), "r+b") as f:  # ~2 s of hashing: busy when Ctrl-C comes
+def _busy_forked_audit(copy: Path) -> tuple[subprocess.Popen[bytes], list[int]]:
+    """An audit in its own process group whose two forked workers are busy (a 3 GB sparse
+    file to hash: seconds of work), and their process ids."""
+    with open(copy / a_warc(copy), "r+b") as f:
         f.truncate(3 << 30)
     code = ("import sys; from archiver.check import audit; audit.FORK_BYTES = 0; "
             "from archiver.cli.main import main; main()")
@@ -478,6 +475,13 @@ def test_ctrl_c_stops_forked_workers_quietly(copy):
     while len(children.read_text().split()) < 2 and time.monotonic() < deadline:
         time.sleep(0.01)
     time.sleep(0.3)
+    return proc, [int(pid) for pid in children.read_text().split()]
+
+
+def test_ctrl_c_stops_forked_workers_quietly(copy):
+    """Ctrl-C reaches the whole process group: the workers leave it to the parent, which stops
+    them; no worker prints a traceback of its own, and none is left running."""
+    proc, _ = _busy_forked_audit(copy)
     os.killpg(proc.pid, signal.SIGINT)
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 1
@@ -485,6 +489,20 @@ def test_ctrl_c_stops_forked_workers_quietly(copy):
     time.sleep(0.2)
     with pytest.raises(ProcessLookupError):
         os.killpg(proc.pid, 0)  # no worker left in the group
+
+
+def test_a_killed_worker_ends_the_audit_with_an_error_not_a_hang(copy):
+    """The OOM killer, or an operator, kills a worker mid-batch: its batch is lost, and
+    audit says it concludes nothing (a multiprocessing.Pool would have waited forever)."""
+    proc, workers = _busy_forked_audit(copy)
+    os.kill(workers[0], signal.SIGKILL)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1
+    [line] = err.decode().splitlines()
+    assert line.startswith("Error: a worker process of this audit died") and "run it again" in line
+    time.sleep(0.2)
+    with pytest.raises(ProcessLookupError):
+        os.killpg(proc.pid, 0)
 
 
 def _audit_in_child(root: str) -> list[dict]:

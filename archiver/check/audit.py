@@ -28,14 +28,16 @@ from array import array
 from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass
-from multiprocessing.pool import AsyncResult, ThreadPool
 from pathlib import Path
 from typing import Any
 
 from archiver.base.cluster import Cluster
 from archiver.base.cluster import Progress as TaskProgress
-from archiver.base.errors import UnreadableInputError, UsageError
+from archiver.base.errors import StoreError, UnreadableInputError, UsageError
 from archiver.base.findings import Finding, Report
 from archiver.check.audit_cluster import findings_on_cluster
 from archiver.check.fixity import (
@@ -233,28 +235,34 @@ class AuditRun:
         """Files and ranges checked in batches by `jobs` workers, the chain (with the
         catalog's agreement) by one more task beside them; findings merged back by line."""
         by_line: ByLine = []
-        in_flight: deque[tuple[AsyncResult[ByLine], int]] = deque()
+        in_flight: deque[tuple[Future[ByLine], int]] = deque()
         root, reported = str(self.archive.root), 0
-        with _workers(self.archive, self.jobs) as pool:
-            chain = pool.apply_async(_chain_and_catalog, (str(self.archive.manifest_path), root))
-            for batch, _, done in batches(self.archive, self.note, BATCH_BYTES, BATCH_FILES):
-                in_flight.append((pool.apply_async(check_batch, (root, batch)), done))
-                while len(in_flight) > IN_FLIGHT_PER_WORKER * self.jobs:
+        try:
+            with _workers(self.archive, self.jobs) as pool:
+                chain = pool.submit(_chain_and_catalog, str(self.archive.manifest_path), root)
+                for batch, _, done in batches(self.archive, self.note, BATCH_BYTES,
+                                              BATCH_FILES):
+                    in_flight.append((pool.submit(check_batch, root, batch), done))
+                    while len(in_flight) > IN_FLIGHT_PER_WORKER * self.jobs:
+                        reported = self._collect(in_flight.popleft(), by_line, reported)
+                while in_flight:
                     reported = self._collect(in_flight.popleft(), by_line, reported)
-            while in_flight:
-                reported = self._collect(in_flight.popleft(), by_line, reported)
-            chain_by_line, catalog_findings = chain.get()
+                chain_by_line, catalog_findings = chain.result()
+        except BrokenProcessPool as exc:  # killed, by hand or for memory: never a hang
+            raise StoreError("a worker process of this audit died before its files were "
+                             "checked (killed, or out of memory?): the audit concludes "
+                             "nothing; run it again") from exc
         rest = self.archive.manifest_path.stat().st_size - reported  # lines after the last
         if self.progress and rest > 0:  # file's (a writer may have appended more meanwhile)
             self.progress(rest)
         self.findings = merge_by_line(chain_by_line, by_line)
         self.catalog = _CatalogFindings(catalog_findings)
 
-    def _collect(self, item: tuple[AsyncResult[ByLine], int], by_line: ByLine,
+    def _collect(self, item: tuple[Future[ByLine], int], by_line: ByLine,
                  reported: int) -> int:
         """A batch's findings; the manifest bytes told to `progress` so far."""
-        result, done = item
-        by_line += result.get()
+        future, done = item
+        by_line += future.result()
         if self.progress and done > reported:
             self.progress(done - reported)
         return max(done, reported)
@@ -304,7 +312,8 @@ IN_FLIGHT_PER_WORKER = 4  # batches queued ahead of each worker: busy, yet memor
 FORK_BYTES = 64 * 1024
 
 
-def _workers(archive: Archive, jobs: int) -> Any:
+@contextmanager
+def _workers(archive: Archive, jobs: int) -> Iterator[Executor]:
     """Where audit's checks run (issue 16 item 9): `jobs` forked processes for a large
     manifest. The per-file work around the hashing (record ids, articles, paths) and the
     chain's schema checks are pure Python: as threads of one process they take turns at its
@@ -312,18 +321,34 @@ def _workers(archive: Archive, jobs: int) -> Any:
     at 1 GB: 16% slower in wall time than processes). Forked, so the children share the modules
     already imported; `fork` explicitly, since the default becomes forkserver in Python 3.14,
     whose children would import everything again. A daemonic process (a pool's or a Dask
-    worker's) may not start children, and a small manifest is not worth them: threads. Both
-    pools terminate on leaving their `with` block, on an error or Ctrl-C too."""
+    worker's) may not start children, and a small manifest is not worth them: threads.
+
+    A ProcessPoolExecutor, as elsewhere in archiver: a worker that dies (killed, out of
+    memory) breaks it, and the waiting audit gets BrokenProcessPool, where a
+    multiprocessing.Pool would wait forever for the lost batch. On an error or Ctrl-C the
+    workers are stopped at once (the children that appeared with the pool), not after their
+    batch."""
+    before = set(multiprocessing.active_children())
+    pool: Executor
     if archive.manifest_path.stat().st_size >= FORK_BYTES and \
             not multiprocessing.current_process().daemon:
-        return multiprocessing.get_context("fork").Pool(jobs, initializer=_leave_ctrl_c_to_parent)
-    return ThreadPool(jobs)
+        pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"),
+                                   initializer=_leave_ctrl_c_to_parent)
+    else:
+        pool = ThreadPoolExecutor(jobs)
+    try:
+        yield pool
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        for child in set(multiprocessing.active_children()) - before:
+            child.terminate()
+        raise
+    pool.shutdown()
 
 
 def _leave_ctrl_c_to_parent() -> None:
-    """Ctrl-C reaches the whole process group. The parent stops its pool on leaving the
-    block (terminate); a worker that took the KeyboardInterrupt itself would print a
-    traceback of its own."""
+    """Ctrl-C reaches the whole process group. The parent stops its workers (see _workers);
+    a worker that took the KeyboardInterrupt itself would print a traceback of its own."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
