@@ -499,7 +499,7 @@ def test_a_killed_worker_ends_the_audit_with_an_error_not_a_hang(copy):
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 1
     [line] = err.decode().splitlines()
-    assert line.startswith("Error: a worker process of this audit died") and "run it again" in line
+    assert line.startswith("Error: a worker process died") and "run the command again" in line
     time.sleep(0.2)
     with pytest.raises(ProcessLookupError):
         os.killpg(proc.pid, 0)

@@ -29,7 +29,6 @@ from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +36,7 @@ from typing import Any
 
 from archiver.base.cluster import Cluster
 from archiver.base.cluster import Progress as TaskProgress
-from archiver.base.errors import StoreError, UnreadableInputError, UsageError
+from archiver.base.errors import UnreadableInputError, UsageError
 from archiver.base.findings import Finding, Report
 from archiver.check.audit_cluster import findings_on_cluster
 from archiver.check.fixity import (
@@ -237,21 +236,15 @@ class AuditRun:
         by_line: ByLine = []
         in_flight: deque[tuple[Future[ByLine], int]] = deque()
         root, reported = str(self.archive.root), 0
-        try:
-            with _workers(self.archive, self.jobs) as pool:
-                chain = pool.submit(_chain_and_catalog, str(self.archive.manifest_path), root)
-                for batch, _, done in batches(self.archive, self.note, BATCH_BYTES,
-                                              BATCH_FILES):
-                    in_flight.append((pool.submit(check_batch, root, batch), done))
-                    while len(in_flight) > IN_FLIGHT_PER_WORKER * self.jobs:
-                        reported = self._collect(in_flight.popleft(), by_line, reported)
-                while in_flight:
+        with _workers(self.archive, self.jobs) as pool:
+            chain = pool.submit(_chain_and_catalog, str(self.archive.manifest_path), root)
+            for batch, _, done in batches(self.archive, self.note, BATCH_BYTES, BATCH_FILES):
+                in_flight.append((pool.submit(check_batch, root, batch), done))
+                while len(in_flight) > IN_FLIGHT_PER_WORKER * self.jobs:
                     reported = self._collect(in_flight.popleft(), by_line, reported)
-                chain_by_line, catalog_findings = chain.result()
-        except BrokenProcessPool as exc:  # killed, by hand or for memory: never a hang
-            raise StoreError("a worker process of this audit died before its files were "
-                             "checked (killed, or out of memory?): the audit concludes "
-                             "nothing; run it again") from exc
+            while in_flight:
+                reported = self._collect(in_flight.popleft(), by_line, reported)
+            chain_by_line, catalog_findings = chain.result()
         rest = self.archive.manifest_path.stat().st_size - reported  # lines after the last
         if self.progress and rest > 0:  # file's (a writer may have appended more meanwhile)
             self.progress(rest)
@@ -324,10 +317,10 @@ def _workers(archive: Archive, jobs: int) -> Iterator[Executor]:
     worker's) may not start children, and a small manifest is not worth them: threads.
 
     A ProcessPoolExecutor, as elsewhere in archiver: a worker that dies (killed, out of
-    memory) breaks it, and the waiting audit gets BrokenProcessPool, where a
-    multiprocessing.Pool would wait forever for the lost batch. On an error or Ctrl-C the
-    workers are stopped at once (the children that appeared with the pool), not after their
-    batch."""
+    memory) breaks it, and the waiting audit gets BrokenProcessPool (the CLI's one-line
+    error), where a multiprocessing.Pool would wait forever for the lost batch. On an error
+    or Ctrl-C the workers are stopped at once (the children that appeared with the pool),
+    not after their batch."""
     before = set(multiprocessing.active_children())
     pool: Executor
     if archive.manifest_path.stat().st_size >= FORK_BYTES and \

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Iterator
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
@@ -52,6 +53,9 @@ def handle_errors(func: F) -> F:
             return func(*args, **kwargs)
         except ArchiverError as exc:
             fail(exc)
+        except BrokenProcessPool as exc:  # the OOM killer, or an operator, killed a worker
+            raise Failure("a worker process died before its work was done (killed, or out "
+                          "of memory?): nothing is concluded; run the command again") from exc
 
     return wrapper  # type: ignore[return-value]
 
