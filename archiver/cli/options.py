@@ -55,7 +55,8 @@ def handle_errors(func: F) -> F:
             fail(exc)
         except BrokenProcessPool as exc:  # the OOM killer, or an operator, killed a worker
             raise Failure("a worker process died before its work was done (killed, or out "
-                          "of memory?): nothing is concluded; run the command again") from exc
+                          "of memory?): this run is incomplete and concludes nothing; run the "
+                          "command again (nothing already stored is lost)") from exc
 
     return wrapper  # type: ignore[return-value]
 
