@@ -31,7 +31,6 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from archiver.base.cluster import Cluster
@@ -43,6 +42,7 @@ from archiver.check.fixity import (
     ByLine,
     Check,
     batches,
+    chain_and_catalog,
     check_batch,
     check_file,
     check_range,
@@ -175,8 +175,8 @@ def audit(archive: Archive, jobs: int | None = None, progress: Progress | None =
     signed = signing.signed_seqs(archive)
     run = AuditRun(archive, jobs or os.cpu_count() or 1, progress, signed)
     if cluster is not None:
-        run.catalog = _catalog_verifier(archive)  # checked here, entry by entry, in `note`
-        run.findings = findings_on_cluster(archive, run.note, cluster, task_progress)
+        run.findings, run.catalog_findings = findings_on_cluster(archive, run.note, cluster,
+                                                                 task_progress)
     else:
         run.read_manifest()
     findings = run.findings
@@ -187,7 +187,7 @@ def audit(archive: Archive, jobs: int | None = None, progress: Progress | None =
         findings += conflicting_claims(archive, repeated)
     findings += run.unsealed()
     findings += list(find_orphans(archive, run.claims, run.rolling))
-    findings += run.catalog.finish()  # derived data that disagrees: warnings
+    findings += run.catalog_findings  # derived data that disagrees: warnings
     return AuditReport(findings=findings, entries=run.entries, files=run.files,
                        bytes=run.bytes, seconds=time.monotonic() - started)
 
@@ -205,9 +205,7 @@ class AuditRun:
         self.entries = self.files = self.bytes = 0
         self.rolling: set[str] = set()  # WARCs named by capture ranges (few: ~1 GB each)
         self.sealed: set[str] = set()
-        # catalog.sqlite against the manifest: set by whoever runs the pass (read_manifest,
-        # whose chain task checks it; audit() for a cluster, entry by entry in `note`)
-        self.catalog: Any = _CatalogFindings()
+        self.catalog_findings: list[Finding] = []  # from the chain's task
 
     def unsealed(self) -> list[Finding]:
         """A rolling WARC renamed to its final name is sealed in the manifest first. A writer
@@ -237,19 +235,18 @@ class AuditRun:
         in_flight: deque[tuple[Future[ByLine], int]] = deque()
         root, reported = str(self.archive.root), 0
         with _workers(self.archive, self.jobs) as pool:
-            chain = pool.submit(_chain_and_catalog, str(self.archive.manifest_path), root)
+            chain = pool.submit(chain_and_catalog, root)
             for batch, _, done in batches(self.archive, self.note, BATCH_BYTES, BATCH_FILES):
                 in_flight.append((pool.submit(check_batch, root, batch), done))
                 while len(in_flight) > IN_FLIGHT_PER_WORKER * self.jobs:
                     reported = self._collect(in_flight.popleft(), by_line, reported)
             while in_flight:
                 reported = self._collect(in_flight.popleft(), by_line, reported)
-            chain_by_line, catalog_findings = chain.result()
+            chain_by_line, self.catalog_findings = chain.result()
         rest = self.archive.manifest_path.stat().st_size - reported  # lines after the last
         if self.progress and rest > 0:  # file's (a writer may have appended more meanwhile)
             self.progress(rest)
         self.findings = merge_by_line(chain_by_line, by_line)
-        self.catalog = _CatalogFindings(catalog_findings)
 
     def _collect(self, item: tuple[Future[ByLine], int], by_line: ByLine,
                  reported: int) -> int:
@@ -277,7 +274,6 @@ class AuditRun:
                 self.signed_hashes.setdefault(seq, entry_hash)
             if self.head is None or seq > self.head[0]:
                 self.head = (seq, entry_hash)
-        self.catalog.check(entry)
         checks: list[Check] = []
         for exp in expectations(entry):
             self.claims.add(exp.path)
@@ -343,45 +339,3 @@ def _leave_ctrl_c_to_parent() -> None:
     """Ctrl-C reaches the whole process group. The parent stops its workers (see _workers);
     a worker that took the KeyboardInterrupt itself would print a traceback of its own."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def _chain_and_catalog(manifest_path: str, root: str) -> tuple[ByLine, list[Finding]]:
-    """The chain's findings by manifest line and the catalog's, in one pass: a task beside the
-    batches, reading no stored file; pure Python (~75 us an entry, mostly the schema check),
-    so in its own process where the manifest is large (see _workers)."""
-    catalog = _catalog_verifier(Archive(Path(root)))
-    verifier = manifest.ChainVerifier("manifest.jsonl")
-    by_line: ByLine = []
-    for line in manifest.read_lines(Path(manifest_path)):
-        if found := verifier.check(line):
-            by_line.append((line.number, found))
-        if line.entry and not line.torn:  # the entries the main pass notes
-            catalog.check(line.entry)
-    return by_line, catalog.finish()
-
-
-class _CatalogFindings:
-    """A catalog verifier with nothing left to check: the archive has no catalog.sqlite (no
-    findings), or the chain's task checked it (its findings)."""
-
-    def __init__(self, findings: list[Finding] | None = None) -> None:
-        self.findings = findings or []
-
-    def check(self, entry: dict[str, Any]) -> None:
-        pass
-
-    def finish(self) -> list[Finding]:
-        return self.findings
-
-
-CATALOG_FILE = "catalog.sqlite"  # archiver.store.catalog.CATALOG_NAME (CONTRACTS.md)
-
-
-def _catalog_verifier(archive: Archive) -> Any:
-    """catalog_check imports the catalog's row builders (surt, tldextract, requests, warcio:
-    ~0.1-0.2 s, a tenth of a 1 GB audit); an archive without a catalog does not pay it."""
-    if not (archive.root / CATALOG_FILE).exists():
-        return _CatalogFindings()
-    from archiver.store.catalog_check import CatalogVerifier
-
-    return CatalogVerifier.open(archive)
