@@ -39,6 +39,7 @@ from archiver.base import agent
 from archiver.base.cluster import Cluster, Task
 from archiver.base.errors import StoreError, UsageError
 from archiver.base.findings import Finding
+from archiver.check import audit_cluster
 from archiver.check.fixity import unreachable
 from archiver.store import cdxj, manifest
 from archiver.store.archive import COPY_CHUNK, Archive, fsync_dir, open_regular
@@ -193,8 +194,6 @@ def check_all(archive: Archive, files: list[PackFile], progress: Progress | None
     return total
 
 
-TASK_BYTES = 256 * 1024 * 1024  # a check task hashes about this much (or one larger file)...
-TASK_FILES = 512  # ...or this many files (as audit's tasks)
 
 
 def check_on(cluster: Cluster, archive: Archive, files: list[PackFile],
@@ -220,7 +219,8 @@ def _batches(files: list[PackFile]) -> Iterator[tuple[list[PackFile], int]]:
     batch: list[PackFile] = []
     size = 0
     for item in files:
-        if batch and (size + item.size > TASK_BYTES or len(batch) >= TASK_FILES):
+        if batch and (size + item.size > audit_cluster.TASK_BYTES
+                      or len(batch) >= audit_cluster.TASK_FILES):  # audit's task sizes
             yield batch, size
             batch, size = [], 0
         batch.append(item)
@@ -297,11 +297,12 @@ def wacz_pages(archive: Archive, warc_relpaths: list[str]) -> list[dict[str, str
 
 
 def export_wacz(archive: Archive, out: Path, title: str | None = None,
-                progress: Progress | None = None, cluster: Cluster | None = None
-                ) -> ExportResult:
-    """Write a WACZ 1.1.1 of the archive to `out`; with a Dask `cluster`, the files are
-    checked on its workers (this process alone writes the package)."""
-    files = pack_list(archive)
+                progress: Progress | None = None, cluster: Cluster | None = None,
+                files: list[PackFile] | None = None) -> ExportResult:
+    """Write a WACZ 1.1.1 of the archive to `out` (`files`: pack_list's, when the caller has
+    it already); with a Dask `cluster`, the files are checked on its workers (this process
+    alone writes the package)."""
+    files = pack_list(archive) if files is None else files
     warcs = [f for f in files if f.relpath.endswith(WARC_SUFFIXES)]
     if not warcs:
         raise UsageError(f"{archive.root}: no WARC files to package")
@@ -454,14 +455,15 @@ def default_bag_info(archive: Archive, organization: str | None,
 
 
 def export_bag(archive: Archive, out: Path, info: BagInfo,
-               progress: Progress | None = None, cluster: Cluster | None = None
-               ) -> ExportResult:
-    """Write a BagIt bag of the archive to the folder `out` (new or empty). With a Dask
+               progress: Progress | None = None, cluster: Cluster | None = None,
+               files: list[PackFile] | None = None) -> ExportResult:
+    """Write a BagIt bag of the archive to the folder `out` (new or empty; `files` as for
+    export_wacz). With a Dask
     `cluster`, every file is checked on its workers before this process copies any (and
     checks again as it copies: the copy must be of the bytes the manifest names)."""
     import bagit
 
-    files = pack_list(archive)
+    files = pack_list(archive) if files is None else files
     if cluster is not None:
         check_on(cluster, archive, files)
     result = ExportResult("bag", str(out), len(files), 0)

@@ -31,7 +31,7 @@ from typing import IO, Any
 
 from warcio.archiveiterator import ArchiveIterator
 
-from archiver.base.cluster import Cluster, Task
+from archiver.base.cluster import Cluster, Task, unreachable_archive
 from archiver.base.errors import StoreError, UnreadableInputError
 from archiver.store import manifest
 from archiver.store.archive import Archive
@@ -249,9 +249,8 @@ def _worker_archive(root: str) -> Archive:
     """The archive a task reads, or a clear error when this worker cannot see it."""
     archive = Archive(Path(root))
     if not archive.manifest_path.is_file():
-        raise UnreadableInputError(f"Dask worker on {socket.gethostname()} cannot read the "
-                                   f"archive at {root} (workers must mount it at the same "
-                                   "path); nothing was written")
+        raise UnreadableInputError(unreachable_archive(root, socket.gethostname())
+                                   + "; nothing was written")
     return archive
 
 

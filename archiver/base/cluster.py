@@ -38,6 +38,13 @@ class ClusterError(UnreadableInputError):
     """The scheduler cannot be reached or went away (the CLI exits 2)."""
 
 
+def unreachable_archive(root: str, host: str | None = None) -> str:
+    """What every command says when a Dask worker (on `host`, when the worker itself says
+    it) cannot see the archive: workers must mount it at the client's path."""
+    who = f"Dask worker on {host}" if host else "a Dask worker"
+    return f"{who} cannot read the archive at {root} (workers must mount it at the same path)"
+
+
 def check_address(address: str) -> str:
     """The address, or UsageError naming the accepted forms (no Dask import needed)."""
     if not ADDRESS_RE.match(address):

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from archiver.base.cluster import unreachable_archive
 from archiver.base.errors import UsageError
 from archiver.base.findings import Finding
 from archiver.store import manifest
@@ -291,5 +292,4 @@ def _catalog_verifier(archive: Archive) -> Any:
 
 def unreachable(where: str, root: str) -> Finding:
     return Finding("error", "archive-unreachable", where,
-                   f"Dask worker on {socket.gethostname()} cannot read the archive at {root} "
-                   "(workers must mount it at the same path)")
+                   unreachable_archive(root, socket.gethostname()))

@@ -17,13 +17,13 @@ from archiver.cli.options import (
     cluster_for,
     dask_option,
     emit_json,
+    existing_archive,
     handle_errors,
     json_option,
     operator_option,
     quiet_option,
     render_article_outcome,
     task_progress,
-    writable_archive,
 )
 
 
@@ -62,9 +62,7 @@ def extract(selectors: tuple[str, ...], all_records: bool, force: bool, archive_
 
     if not selectors and not all_records:
         raise UsageFailure("name articles/URLs/record ids, or pass --all")
-    archive = writable_archive(archive_dir, "extract")
-    if not archive.manifest_path.is_file():
-        raise UsageFailure(f"{archive.manifest_path}: no archive here")
+    archive = existing_archive(archive_dir, writes="extract")
 
     def report(o: Any) -> None:
         if as_json:

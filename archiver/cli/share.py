@@ -66,14 +66,17 @@ def index_command(rebuild: bool, dask_address: str | None, archive_dir: Path | N
     result: dict[str, Any] = {}
     with cluster_for(dask_address) as cluster:
         if cluster is not None:
-            _, _, damaged = cdxj.rebuild_warc_indexes(
-                archive, cluster, task_progress(not as_json and not quiet, "indexing"))
+            tasks = task_progress(not as_json and not quiet, "indexing")
+            try:
+                _, _, damaged = cdxj.rebuild_warc_indexes(archive, cluster, tasks)
+            finally:
+                tasks.finish()
             stats = cdxj.merge_warc_indexes(archive, damaged)
         else:
-            total = len(cdxj.warc_relpaths(archive))
-            with byte_progress(total, not as_json and not quiet, "indexing") as bar:
+            relpaths = cdxj.warc_relpaths(archive)
+            with byte_progress(len(relpaths), not as_json and not quiet, "indexing") as bar:
                 stats = cdxj.rebuild(archive, progress=lambda _rel: bar.update(1))
-            index_warcs(archive, *cdxj.warc_relpaths(archive))
+            index_warcs(archive, *relpaths)
         result.update(stats.to_dict())
         if rebuild:
             try:
@@ -146,8 +149,8 @@ def export_wacz_command(out: Path, title: str | None, dask_address: str | None,
 
     archive = existing_archive(archive_dir)
     _package(archive, "checking", as_json, quiet, dask_address,
-             lambda progress, cluster: export.export_wacz(archive, out, title,
-                                                          progress=progress, cluster=cluster))
+             lambda files, progress, cluster: export.export_wacz(
+                 archive, out, title, progress=progress, cluster=cluster, files=files))
 
 
 @export_group.command("bag")
@@ -180,21 +183,23 @@ def export_bag_command(out: Path, organization: str | None, external_id: str | N
     archive = existing_archive(archive_dir)
     info = export.default_bag_info(archive, organization, external_id)
     _package(archive, "bagging", as_json, quiet, dask_address,
-             lambda progress, cluster: export.export_bag(archive, out, info,
-                                                         progress=progress, cluster=cluster))
+             lambda files, progress, cluster: export.export_bag(
+                 archive, out, info, progress=progress, cluster=cluster, files=files))
 
 
 def _package(archive: Any, label: str, as_json: bool, quiet: bool, dask_address: str | None,
-             make: Callable[[Callable[[int], None], Any], Any]) -> None:
+             make: Callable[[Any, Callable[[int], None], Any], Any]) -> None:
     """A WACZ or a bag: every named file checked (with a byte progress bar), then packed;
-    a damaged or missing file refuses the whole package."""
+    a damaged or missing file refuses the whole package. The manifest is read once, here:
+    its list of files gives the bar's total and is what `make` packs."""
     from archiver.access import export
 
-    total = sum(f.size for f in export.pack_list(archive))
+    files = export.pack_list(archive)
     try:
         with cluster_for(dask_address) as cluster, \
-                byte_progress(total, not as_json and not quiet, label) as bar:
-            result = make(bar.update, cluster)
+                byte_progress(sum(f.size for f in files), not as_json and not quiet,
+                              label) as bar:
+            result = make(files, bar.update, cluster)
     except export.ExportRefused as refused:
         _report_refused(refused, as_json)
     _report_export(result, as_json, quiet)

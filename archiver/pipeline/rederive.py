@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from archiver import extract
-from archiver.base.cluster import Cluster, Task
+from archiver.base.cluster import Cluster, Task, unreachable_archive
 from archiver.base.cluster import Progress as TaskProgress
 from archiver.base.errors import DamagedFileError, UnreadableInputError
 from archiver.pipeline.commit import (
@@ -212,9 +212,8 @@ def _derive_on(cluster: Cluster, archive: Archive, known: dict[str, KnownArticle
              for batch, size in _batches(archive, manifest_warcs(archive)))
     for results in cluster.map_ordered(tasks, progress, "extract"):
         if results is None:
-            raise UnreadableInputError(f"a Dask worker cannot read the archive at {archive.root}"
-                                       " (workers must mount it at the same path); nothing "
-                                       "was written")
+            raise UnreadableInputError(unreachable_archive(str(archive.root))
+                                       + "; nothing was written")
         yield from results
 
 

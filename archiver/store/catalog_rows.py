@@ -17,7 +17,7 @@ from itertools import islice
 from pathlib import Path
 from typing import IO, Any
 
-from archiver.base.cluster import Cluster, Task
+from archiver.base.cluster import Cluster, Task, unreachable_archive
 from archiver.base.errors import UnreadableInputError
 from archiver.store.archive import Archive
 from archiver.store.cdxj import surt_key
@@ -256,9 +256,7 @@ def rows_for_lines(parsed: Iterator[tuple[bytes, dict[str, Any] | None]], archiv
 
     for found in cluster.map_ordered(tasks(), None, "catalog"):
         if found is None:
-            raise UnreadableInputError(f"a Dask worker cannot read the archive at "
-                                       f"{archive.root} (workers must mount it at the same "
-                                       "path)")
+            raise UnreadableInputError(unreachable_archive(str(archive.root)))
         rows = iter(found)
         for raw, entry in pending.pop(0):
             yield raw, entry, next(rows) if wanted(entry) else None
