@@ -156,12 +156,14 @@ def write_conversion(writer: WarcFileWriter, outcome: ArticleOutcome, source_uri
     )
 
 
-def place_article(archive: Archive, outcome: ArticleOutcome) -> str:
+def place_article(archive: Archive, outcome: ArticleOutcome, data: bytes | None = None) -> str:
     """Where a derived article goes, never over a different file: "new" (its snapshot path is
     free), "unchanged" (identical bytes already there) or "changed" (a new file beside it,
-    named by a digest of its bytes). Sets outcome.path accordingly."""
+    named by a digest of its bytes). Sets outcome.path accordingly. `data`: the article's
+    file bytes, when the caller has made them already."""
     assert outcome.path is not None and outcome.article is not None
-    data = extractors().article_json_bytes(outcome.article)
+    if data is None:
+        data = extractors().article_json_bytes(outcome.article)
     target = archive.resolve(outcome.path)
     if not target.exists():
         return "new"
@@ -231,11 +233,11 @@ def store_article(archive: Archive, outcome: ArticleOutcome) -> FileInfo | None:
     place_article), and record its sha256 on the outcome. None when nothing is stored."""
     if outcome.status != "stored" or not outcome.path or outcome.article is None:
         return None
-    if place_article(archive, outcome) != "unchanged":
-        archive.write_bytes(outcome.path, extractors().article_json_bytes(outcome.article))
-    info = archive.file_info(outcome.path)
-    outcome.sha256 = info.sha256
-    return info
+    data = extractors().article_json_bytes(outcome.article)
+    if place_article(archive, outcome, data) != "unchanged":
+        archive.write_bytes(outcome.path, data)
+    outcome.sha256 = hashlib.sha256(data).hexdigest()
+    return FileInfo(outcome.path, outcome.sha256, len(data))
 
 
 def index_warcs(archive: Archive, *relpaths: str) -> str | None:

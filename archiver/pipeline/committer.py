@@ -143,7 +143,7 @@ class Committer:
         data = extractors().article_json_bytes(outcome.article)
         outcome.sha256 = hashlib.sha256(data).hexdigest()
         with self._commit_lock:  # placement looks at files earlier batches wrote
-            state = place_article(self.archive, outcome)
+            state = place_article(self.archive, outcome, data)
         assert outcome.path is not None
         return None if state == "unchanged" else (outcome.path, data)
 

@@ -28,15 +28,16 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
-from typing import IO, Any
-
-from filelock import FileLock
+from typing import IO, TYPE_CHECKING, Any
 
 from archiver.base.errors import StoreError, UnreadableInputError
 from archiver.base.findings import Finding
 from archiver.store.archive import TEMP_PREFIX, Archive
 from archiver.store.rolling import open_path
 from archiver.store.warc import WARC_SUFFIXES
+
+if TYPE_CHECKING:
+    from filelock import FileLock
 
 INDEX_NAME = "index.cdxj"
 INDEXES_DIR = "indexes"
@@ -90,6 +91,8 @@ class CdxjLine:
 
 
 def lock_for(archive: Archive) -> FileLock:
+    from filelock import FileLock  # ~10 ms; only index writers lock (see surt_key)
+
     return FileLock(str(archive.index_path) + ".lock")
 
 
@@ -298,22 +301,19 @@ def index_batch(root: str, relpaths: list[str]) -> list[tuple[str, list[str], li
     return out
 
 
-def rebuild_warc_indexes(archive: Archive, cluster: Any = None,
+def rebuild_warc_indexes(archive: Archive, cluster: Any,
                          progress: Callable[[int, int, int], None] | None = None,
                          ) -> tuple[int, int, list[Finding]]:
-    """Write every WARC's own index in indexes/ anew, from the WARC (on a Dask `cluster`'s
-    workers when given; this process writes). Returns (WARCs, lines, damage found)."""
+    """Write every WARC's own index in indexes/ anew, from the WARC, read on a Dask
+    `cluster`'s workers (this process writes). Returns (WARCs, lines, damage found)."""
     from archiver.base.cluster import Task
 
     relpaths = warc_relpaths(archive)
     batches = [relpaths[i:i + WARCS_PER_TASK] for i in range(0, len(relpaths), WARCS_PER_TASK)]
-    if cluster is None:
-        results: Iterable[Any] = (index_batch(str(archive.root), b) for b in batches)
-    else:
-        tasks = (Task(index_batch, (str(archive.root), b),
-                      sum(open_path(archive, rel).stat().st_size for rel in b))
-                 for b in batches)
-        results = cluster.map_ordered(tasks, progress, "index")
+    tasks = (Task(index_batch, (str(archive.root), b),
+                  sum(open_path(archive, rel).stat().st_size for rel in b))
+             for b in batches)
+    results = cluster.map_ordered(tasks, progress, "index")
     lines, findings = 0, []
     for batch in results:
         for rel, warc_lines, damaged in batch:
