@@ -16,7 +16,7 @@ import os
 import shlex
 import sys
 
-from measure import Sample, median, run_measured
+from measure import alternate, median
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,14 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     if not a:
         ap.error("give the A command after --")
     b = shlex.split(args.vs)
-    for _ in range(args.warmup):
-        run_measured(a)
-        run_measured(b)
-    samples: dict[str, list[Sample]] = {"A": [], "B": []}
-    for i in range(args.rounds):
-        order = [("A", a), ("B", b)] if i % 2 == 0 else [("B", b), ("A", a)]
-        for name, cmd in order:
-            samples[name].append(run_measured(cmd))
+    runs_a, runs_b = alternate(a, b, args.rounds, args.warmup)
+    samples = {"A": runs_a, "B": runs_b}
     print(f"load average {os.getloadavg()[0]:.2f}; {args.rounds} rounds, alternating")
     for name, cmd in (("A", a), ("B", b)):
         runs = samples[name]

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import os
 import socket
-import statistics
 import subprocess
 import sys
 import time
@@ -30,7 +29,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]
 
-from measure import PY, Sample, compile_archiver, run_measured  # noqa: E402
+from measure import PY, Sample, alternate, compile_archiver, median  # noqa: E402
 
 
 def free_port() -> int:
@@ -71,20 +70,9 @@ def task_overhead(address: str, n: int = 1000) -> float:
         return (time.perf_counter() - started) / n
 
 
-def alternate(a: list[str], b: list[str], reps: int) -> tuple[list[Sample], list[Sample]]:
-    """One untimed warm-up of each, then `reps` pairs, the first of each pair alternating."""
-    for cmd in (a, b):
-        run_measured(cmd, ok_codes=(0, 1))
-    samples: tuple[list[Sample], list[Sample]] = ([], [])
-    for i in range(reps):
-        for side in ((0, 1) if i % 2 == 0 else (1, 0)):
-            samples[side].append(run_measured((a, b)[side], ok_codes=(0, 1)))
-    return samples
-
-
 def row(label: str, a: list[Sample], b: list[Sample], load: tuple[float, float]) -> str:
     ratios = [x.seconds / y.seconds for x, y in zip(a, b, strict=True)]
-    med = statistics.median
+    med = median
     return (f"| {label} | {med([s.seconds for s in a]):.2f} s | "
             f"{med([s.seconds for s in b]):.2f} s | {med(ratios):.2f} "
             f"({min(ratios):.2f}-{max(ratios):.2f}) | {max(s.peak_rss_mb for s in a):.0f} MB | "
@@ -111,7 +99,8 @@ def main() -> int:
                 base = [PY, "-m", "archiver", command, "--archive", str(archive), "--quiet"]
                 for where in (address, "local:2"):
                     before = os.getloadavg()[0]
-                    a, b = alternate([*base, "--dask", where], base, args.reps)
+                    a, b = alternate([*base, "--dask", where], base, args.reps,
+                                     ok_codes=(0, 1))
                     label = (f"{command} {archive.name} --dask "
                              + ("tcp:// (running cluster)" if where == address else where))
                     print(row(label, a, b, (before, os.getloadavg()[0])), flush=True)

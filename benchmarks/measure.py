@@ -55,6 +55,20 @@ def run_measured(cmd: Sequence[str], *, ok_codes: tuple[int, ...] = (0,),
                   usage.ru_utime + usage.ru_stime)
 
 
+def alternate(a: Sequence[str], b: Sequence[str], rounds: int, warmup: int = 1,
+              ok_codes: tuple[int, ...] = (0,)) -> tuple[list[Sample], list[Sample]]:
+    """`warmup` untimed runs of each command, then `rounds` pairs, which of the two goes
+    first alternating, so drift on a shared machine hits both: (A's samples, B's)."""
+    for _ in range(warmup):
+        for cmd in (a, b):
+            run_measured(cmd, ok_codes=ok_codes)
+    samples: tuple[list[Sample], list[Sample]] = ([], [])
+    for i in range(rounds):
+        for side in ((0, 1) if i % 2 == 0 else (1, 0)):
+            samples[side].append(run_measured((a, b)[side], ok_codes=ok_codes))
+    return samples
+
+
 def compile_archiver() -> None:
     """Byte-compile archiver's modules as `pip install` does for an installed package, so a
     source checkout (or an editable install) is timed as users run it. Without this, under
