@@ -32,7 +32,7 @@ from archiver.pipeline.dedup import Dedup, Earlier, validators
 from archiver.pipeline.extractors import Extractors, default_processes
 from archiver.store import manifest
 from archiver.store.archive import Archive
-from archiver.store.rolling import DEFAULT_MAX_SIZE, DEFAULT_PREFIX
+from archiver.store.rolling import DEFAULT_MAX_SIZE, DEFAULT_PREFIX, WarcFull
 from archiver.store.warc import (
     WarcFileWriter,
     read_record_from,
@@ -204,6 +204,16 @@ def _store(run: CaptureRun, result: FetchResult, prior: Earlier | None) -> Captu
                                    operator=options.operator, source=source)
         run.committer.submit(PendingCapture(event, on_commit=run.done(outcome)))
         return outcome
+    while True:
+        try:
+            return _store_in_file(run, result, prior, outcome, source)
+        except WarcFull:
+            continue  # its file filled up meanwhile: built again for the next one
+
+
+def _store_in_file(run: CaptureRun, result: FetchResult, prior: Earlier | None,
+                   outcome: CaptureOutcome, source: dict[str, Any]) -> CaptureOutcome:
+    options = run.options
     warc, warcinfo_id = run.committer.reserve()
     buffer = io.BytesIO()
     writer = WarcFileWriter(buffer, warc.rsplit("/", 1)[-1])
@@ -229,8 +239,14 @@ def _store(run: CaptureRun, result: FetchResult, prior: Earlier | None) -> Captu
     status, detail = _event_outcome(outcome)
     event = manifest.new_event("capture", status, detail, operator=options.operator,
                                source=source, revisit=written.revisit)
-    run.committer.submit(PendingCapture(event, warc, buffer.getvalue(), list(writer.refs),
-                                        written.replayable, outcome.article, run.done(outcome)))
+    try:
+        run.committer.submit(PendingCapture(event, warc, buffer.getvalue(), list(writer.refs),
+                                            written.replayable, outcome.article,
+                                            run.done(outcome)))
+    except WarcFull:
+        if run.dedup:  # its records will not exist: later captures must not refer to them
+            run.dedup.forget(r.record_id for r in writer.refs)
+        raise
     return outcome
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,6 +90,13 @@ class Dedup:
             with self._lock:
                 self._seen.setdefault(self._key(url, digest), Earlier(record_id, url, date,
                                                                       digest))
+
+    def forget(self, record_ids: Iterable[str]) -> None:
+        """Records noted but never written (their capture is built again elsewhere)."""
+        gone = set(record_ids)
+        with self._lock:
+            for key in [k for k, e in self._seen.items() if e.record_id in gone]:
+                del self._seen[key]
 
     def last_capture(self, url: str) -> Earlier | None:
         """The latest 2xx response to `url`, with its HTTP headers (for validators)."""
