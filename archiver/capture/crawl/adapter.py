@@ -272,6 +272,8 @@ def committed_since(archive: Archive, seq: int, crawl_id: str) -> Iterator[tuple
             continue
         if (entry.get("discovery") or {}).get("crawl") != crawl_id:
             continue
+        if not entry.get("records"):
+            continue  # no answer, nothing stored: the URL is fetched again (a paused host's)
         src = entry.get("source") or {}
         responses = [r for r in entry.get("records", []) if r.get("type") == "response"]
         last = responses[-1] if responses else None
