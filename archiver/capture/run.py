@@ -213,11 +213,22 @@ def _store(run: CaptureRun, result: FetchResult, prior: Earlier | None) -> Captu
 
 def _store_in_file(run: CaptureRun, result: FetchResult, prior: Earlier | None,
                    outcome: CaptureOutcome, source: dict[str, Any]) -> CaptureOutcome:
-    options = run.options
     warc, warcinfo_id = run.committer.reserve()
     buffer = io.BytesIO()
     writer = WarcFileWriter(buffer, warc.rsplit("/", 1)[-1])
     writer.warcinfo_id = warcinfo_id
+    try:
+        return _build_and_submit(run, result, prior, outcome, source, warc, buffer, writer)
+    except BaseException:
+        if run.dedup:  # its records will not exist as claimed: nobody may refer to them
+            run.dedup.abandon_mine()
+        raise
+
+
+def _build_and_submit(run: CaptureRun, result: FetchResult, prior: Earlier | None,
+                      outcome: CaptureOutcome, source: dict[str, Any], warc: str,
+                      buffer: io.BytesIO, writer: WarcFileWriter) -> CaptureOutcome:
+    options = run.options
     written = write_capture(writer, result, run.dedup, prior)
     source_ref = written.final
     if written.revisit is not None:  # unchanged: the article of the referred capture stands
@@ -239,14 +250,9 @@ def _store_in_file(run: CaptureRun, result: FetchResult, prior: Earlier | None,
     status, detail = _event_outcome(outcome)
     event = manifest.new_event("capture", status, detail, operator=options.operator,
                                source=source, revisit=written.revisit)
-    try:
-        run.committer.submit(PendingCapture(event, warc, buffer.getvalue(), list(writer.refs),
-                                            written.replayable, outcome.article,
-                                            run.done(outcome)))
-    except WarcFull:
-        if run.dedup:  # its records will not exist: later captures must not refer to them
-            run.dedup.forget(r.record_id for r in writer.refs)
-        raise
+    run.committer.submit(PendingCapture(event, warc, buffer.getvalue(), list(writer.refs),
+                                        written.replayable, outcome.article, run.done(outcome),
+                                        on_queued=run.dedup.queued_mine if run.dedup else None))
     return outcome
 
 

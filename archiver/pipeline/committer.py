@@ -57,6 +57,8 @@ class PendingCapture:
     cdxj: list[tuple[RecordRef, int | None, str | None]] = field(default_factory=list)
     article: ArticleOutcome | None = None
     on_commit: Callable[[dict[str, Any]], None] | None = None
+    # once it is in the queue: a capture submitted later commits in its batch or a later one
+    on_queued: Callable[[], None] | None = None
 
 
 @dataclass
@@ -137,6 +139,8 @@ class Committer:
                 self._queue_since = time.monotonic()
             self._queue.append(_Queued(pending, fields, article_file, lines))
             due = len(self._queue) >= self.batch_size
+        if pending.on_queued:
+            pending.on_queued()
         if pending.warc is not None:
             self.warcs.release(pending.warc)  # queued: its file may be sealed after its entry
         if due:

@@ -182,7 +182,11 @@ class CrawlWorker:
                 entry, warc = self._build(result, discovery, derive, dedup, out, source, ok)
                 break
             except WarcFull:
+                self.run.dedup.abandon_mine()
                 continue  # its file filled up meanwhile: built again for the next one
+            except BaseException:
+                self.run.dedup.abandon_mine()  # nobody may refer to what it claimed
+                raise
         out.seq = entry["seq"]
         out.warc = warc
         out.record_ids = [r["id"] for r in entry.get("records", [])]
@@ -222,13 +226,9 @@ class CrawlWorker:
         event = manifest.new_event("capture", "success" if ok else "failure", "; ".join(detail),
                                    operator=opts.operator, source=source, discovery=discovery,
                                    revisit=written.revisit)
-        try:
-            return self._submit(PendingCapture(event, warc, buffer.getvalue(),
-                                               list(writer.refs), written.replayable,
-                                               article)), warc
-        except WarcFull:
-            self.run.dedup.forget(r.record_id for r in writer.refs)
-            raise
+        return self._submit(PendingCapture(event, warc, buffer.getvalue(), list(writer.refs),
+                                           written.replayable, article,
+                                           on_queued=self.run.dedup.queued_mine)), warc
 
     def _submit(self, pending: PendingCapture) -> dict[str, Any]:
         """Hand the capture to the run's committer and wait until its entry is written."""
