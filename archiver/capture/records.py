@@ -17,7 +17,14 @@ from typing import Any
 
 from archiver.capture.fetch import Exchange, FetchResult
 from archiver.pipeline.dedup import IDENTICAL_PAYLOAD, SERVER_NOT_MODIFIED, Dedup, Earlier
-from archiver.store.warc import RecordRef, WarcFileWriter, new_record_id, sha256_label, warc_fields
+from archiver.store.warc import (
+    RecordRef,
+    WarcFileWriter,
+    new_record_id,
+    sha256_label,
+    warc_date,
+    warc_fields,
+)
 
 
 @dataclass
@@ -69,12 +76,10 @@ def _write_answer(writer: WarcFileWriter, exchange: Exchange, record_id: str,
     if exchange.status == 304 and prior is not None:
         earlier, profile = prior, SERVER_NOT_MODIFIED
     elif dedup is not None and exchange.payload_size and not exchange.truncated:
-        earlier = dedup.find(exchange.url, digest)
+        # claimed before it is written: a worker fetching the same payload now refers to it
+        earlier = dedup.claim(exchange.url, digest, record_id, warc_date(exchange.started_at))
     if earlier is None:
-        ref = _write_response(writer, exchange, record_id)
-        if dedup is not None and exchange.payload_size and not exchange.truncated:
-            dedup.note(exchange.url, digest, ref.record_id, ref.date)
-        return ref, None
+        return _write_response(writer, exchange, record_id), None
     extra = {**_ip_header(exchange), "WARC-Profile": profile,
              "WARC-Refers-To-Target-URI": earlier.url,
              "WARC-Refers-To-Date": earlier.date, "WARC-Refers-To": earlier.record_id}

@@ -32,7 +32,7 @@ from archiver.pipeline.dedup import Dedup, Earlier, validators
 from archiver.pipeline.extractors import Extractors, default_processes
 from archiver.store import manifest
 from archiver.store.archive import Archive
-from archiver.store.rolling import DEFAULT_MAX_SIZE, DEFAULT_PREFIX
+from archiver.store.rolling import DEFAULT_MAX_SIZE, DEFAULT_PREFIX, WarcFull
 from archiver.store.warc import (
     WarcFileWriter,
     read_record_from,
@@ -204,10 +204,31 @@ def _store(run: CaptureRun, result: FetchResult, prior: Earlier | None) -> Captu
                                    operator=options.operator, source=source)
         run.committer.submit(PendingCapture(event, on_commit=run.done(outcome)))
         return outcome
+    while True:
+        try:
+            return _store_in_file(run, result, prior, outcome, source)
+        except WarcFull:
+            continue  # its file filled up meanwhile: built again for the next one
+
+
+def _store_in_file(run: CaptureRun, result: FetchResult, prior: Earlier | None,
+                   outcome: CaptureOutcome, source: dict[str, Any]) -> CaptureOutcome:
     warc, warcinfo_id = run.committer.reserve()
     buffer = io.BytesIO()
     writer = WarcFileWriter(buffer, warc.rsplit("/", 1)[-1])
     writer.warcinfo_id = warcinfo_id
+    try:
+        return _build_and_submit(run, result, prior, outcome, source, warc, buffer, writer)
+    except BaseException:
+        if run.dedup:  # its records will not exist as claimed: nobody may refer to them
+            run.dedup.abandon_mine()
+        raise
+
+
+def _build_and_submit(run: CaptureRun, result: FetchResult, prior: Earlier | None,
+                      outcome: CaptureOutcome, source: dict[str, Any], warc: str,
+                      buffer: io.BytesIO, writer: WarcFileWriter) -> CaptureOutcome:
+    options = run.options
     written = write_capture(writer, result, run.dedup, prior)
     source_ref = written.final
     if written.revisit is not None:  # unchanged: the article of the referred capture stands
@@ -230,7 +251,8 @@ def _store(run: CaptureRun, result: FetchResult, prior: Earlier | None) -> Captu
     event = manifest.new_event("capture", status, detail, operator=options.operator,
                                source=source, revisit=written.revisit)
     run.committer.submit(PendingCapture(event, warc, buffer.getvalue(), list(writer.refs),
-                                        written.replayable, outcome.article, run.done(outcome)))
+                                        written.replayable, outcome.article, run.done(outcome),
+                                        on_queued=run.dedup.queued_mine if run.dedup else None))
     return outcome
 
 

@@ -153,6 +153,16 @@ def find_orphans(archive: Archive, named: ClaimIndex,
                       "temporary file left by an interrupted write (safe to delete)")
 
 
+def first_run_orphans(archive: Archive) -> list[Finding]:
+    """Files in an archive with no manifest: a first run killed before its first commit (its
+    `.open` WARC, maybe article files). Errors, since nothing vouches for them, each saying
+    how to recover (repair cuts the uncommitted bytes and records the cut)."""
+    return [Finding("error", "orphan-file", rel,
+                    "orphan of an interrupted first run (no manifest yet); run "
+                    "`archiver repair --yes`")
+            for rel, _temporary in archive.iter_stored_files()]
+
+
 def audit(archive: Archive, jobs: int | None = None, progress: Progress | None = None,
           on_start: Callable[[int], None] | None = None, cluster: Cluster | None = None,
           task_progress: TaskProgress | None = None) -> AuditReport:
@@ -168,7 +178,10 @@ def audit(archive: Archive, jobs: int | None = None, progress: Progress | None =
     if not archive.exists():
         raise UnreadableInputError(f"{archive.root}: no archive here")
     if not archive.manifest_path.is_file():
-        raise UnreadableInputError(f"{archive.manifest_path}: no manifest to audit")
+        orphans = first_run_orphans(archive)
+        if not orphans:
+            raise UnreadableInputError(f"{archive.manifest_path}: no manifest to audit")
+        return AuditReport(findings=orphans)
     started = time.monotonic()
     if on_start:
         on_start(archive.manifest_path.stat().st_size)

@@ -120,8 +120,8 @@ def audit(archive_dir: Path | None, operator: str | None, jobs: int | None, reco
 
     archive = writable_archive(archive_dir, "audit --record") if record \
         else open_archive(archive_dir)
-    if not archive.manifest_path.is_file():
-        raise UsageFailure(f"{archive.manifest_path}: no manifest to audit")
+    if not archive.manifest_path.is_file() and not archive.exists():
+        raise UsageFailure(f"{archive.manifest_path}: no manifest to audit (no archive here)")
     bar = LazyProgress(not as_json and not quiet and not dask_address, "auditing")
     tasks = task_progress(not as_json and not quiet, "auditing")
     try:
@@ -168,8 +168,11 @@ def repair(archive_dir: Path | None, operator: str | None, yes: bool) -> None:
 
     archive = writable_archive(archive_dir, "repair --yes") if yes \
         else open_archive(archive_dir)
-    if not archive.manifest_path.is_file():
-        raise UsageFailure(f"{archive.manifest_path}: no manifest")
-    click.echo(repair_torn_tail(archive, operator, dry_run=not yes))
+    if not archive.exists():
+        raise UsageFailure(f"{archive.manifest_path}: no manifest (no archive here)")
+    if archive.manifest_path.is_file():
+        click.echo(repair_torn_tail(archive, operator, dry_run=not yes))
+    else:  # a first run killed before its first commit: its .open WARC is still recovered
+        click.echo("no manifest yet: nothing committed; recovering unsealed WARCs")
     for line in repair_warcs(archive, operator, dry_run=not yes):
         click.echo(line)

@@ -206,7 +206,7 @@ class _Reporter:
 
 
 def render_fetch(e: dict[str, Any]) -> str:
-    label = {"done": "ok", "failed": "FAILED", "retry": "retry"}[e["state"]]
+    label = {"done": "ok", "failed": "FAILED", "retry": "retry", "paused": "paused"}[e["state"]]
     status = e.get("status") or "---"
     line = f"{label:6} {status} {e['role']:9} {shown(e['url'])}"
     if e.get("location"):

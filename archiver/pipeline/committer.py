@@ -39,7 +39,7 @@ from archiver.pipeline.commit import (
 from archiver.store import cdxj
 from archiver.store.archive import Archive, FileInfo
 from archiver.store.recovery import recover, seal_event
-from archiver.store.rolling import DEFAULT_MAX_SIZE, DEFAULT_PREFIX, RollingWarcs
+from archiver.store.rolling import DEFAULT_MAX_SIZE, DEFAULT_PREFIX, RollingWarcs, WarcFull
 from archiver.store.warc import RecordRef, warcinfo_record
 
 DEFAULT_BATCH_SIZE = 64
@@ -57,6 +57,8 @@ class PendingCapture:
     cdxj: list[tuple[RecordRef, int | None, str | None]] = field(default_factory=list)
     article: ArticleOutcome | None = None
     on_commit: Callable[[dict[str, Any]], None] | None = None
+    # once it is in the queue: a capture submitted later commits in its batch or a later one
+    on_queued: Callable[[], None] | None = None
 
 
 @dataclass
@@ -104,14 +106,19 @@ class Committer:
         return self.warcs.reserve()
 
     def submit(self, pending: PendingCapture) -> None:
-        """Append the capture's bytes now; its entry is written with the next batch."""
+        """Append the capture's bytes now; its entry is written with the next batch. Raises
+        WarcFull when its reserved file filled up meanwhile: reserve again and rebuild."""
         if self.error is not None:
             raise self.error
         fields: dict[str, Any] = {}
         lines: list[str] = []
         article_file = None
         if pending.warc is not None and pending.data:
-            rng, base = self.warcs.append(pending.warc, pending.data)
+            try:
+                rng, base = self.warcs.append(pending.warc, pending.data)
+            except WarcFull:
+                self.warcs.release(pending.warc)  # the caller builds it again for a new file
+                raise
             fields["ranges"] = [rng.to_dict()]
             fields["records"] = [
                 {"id": r.record_id, "type": r.rec_type, "file": pending.warc,
@@ -132,6 +139,8 @@ class Committer:
                 self._queue_since = time.monotonic()
             self._queue.append(_Queued(pending, fields, article_file, lines))
             due = len(self._queue) >= self.batch_size
+        if pending.on_queued:
+            pending.on_queued()
         if pending.warc is not None:
             self.warcs.release(pending.warc)  # queued: its file may be sealed after its entry
         if due:

@@ -4,9 +4,11 @@ it can say "not modified".
 A recaptured page whose payload is unchanged is written as a WARC 1.1 `revisit` record
 (identical-payload-digest profile, section 6.7.2): the HTTP headers only, pointing at the
 record that holds the payload. The lookup goes to the run's own captures first (not in the
-catalog until their batch commits), then to the catalog. `--dedup url` (the default, as
-Heritrix and Browsertrix do) matches the same URL only; `any` matches any URL (a shared image
-under two addresses); `off` writes every payload.
+catalog until their batch commits), then to the catalog. A payload is claimed before it is
+written, so two workers fetching it at once store it once, and a revisit waits until its
+target's capture is queued for commit, so it is never durable before its target.
+`--dedup url` (the default, as Heritrix and Browsertrix do) matches the same URL only; `any`
+matches any URL (a shared image under two addresses); `off` writes every payload.
 
 For a URL captured before, the request carries `If-None-Match` / `If-Modified-Since` from the
 last capture's response; a 304 becomes a revisit with the server-not-modified profile
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from archiver.base.errors import StoreError
@@ -29,6 +31,7 @@ from archiver.store.warc import read_record_at
 
 IDENTICAL_PAYLOAD = "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest"
 SERVER_NOT_MODIFIED = "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
+CLAIM_WAIT = 30.0  # seconds a revisit waits for its target's capture to be queued
 
 
 @dataclass(frozen=True)
@@ -42,13 +45,24 @@ class Earlier:
     headers: tuple[tuple[str, str], ...] = ()  # its HTTP headers (lower-cased), when read
 
 
+@dataclass
+class _Claim:
+    """A payload this run is writing in full: who (the thread) and whether its capture is
+    queued in the committer yet."""
+
+    earlier: Earlier
+    owner: int
+    queued: threading.Event = field(default_factory=threading.Event)
+    abandoned: bool = False
+
+
 class Dedup:
     """Payload lookups for one capture run (thread-safe: the catalog handle is too)."""
 
     def __init__(self, archive: Archive, mode: str = "url") -> None:
         self.archive = archive
         self.mode = mode
-        self._seen: dict[tuple[str | None, str], Earlier] = {}  # this run's responses
+        self._seen: dict[tuple[str | None, str], _Claim] = {}  # this run's responses
         self._lock = threading.Lock()
         self._catalog_handle: Catalog | None = None
         self._unavailable = False
@@ -70,25 +84,60 @@ class Dedup:
     def _key(self, url: str, digest: str) -> tuple[str | None, str]:
         return (surt_key(url) if self.mode == "url" else None, digest)
 
-    def find(self, url: str, digest: str) -> Earlier | None:
-        """The earliest record holding this payload (of this URL in `url` mode)."""
+    def claim(self, url: str, digest: str, record_id: str, date: str) -> Earlier | None:
+        """The record a response with this payload should refer to, or None: then the
+        caller holds the claim and writes the payload in full as `record_id`.
+
+        Claim before write, so two workers fetching the same payload at once store it once:
+        the second becomes a revisit of the first. A revisit must never be durable before
+        its target, so a claim that another capture holds is returned only once that
+        capture is queued in the committer (`queued`): batches commit in queue order, so the
+        revisit's batch is the target's or a later one. A capture's own claims (two hops of
+        one redirect chain) are returned at once: one capture, one batch."""
         if self.mode == "off":
             return None
-        with self._lock:
-            found = self._seen.get(self._key(url, digest))
-        if found is not None:
-            return found
-        catalog = self._catalog()
-        row = catalog.find_digest(url if self.mode == "url" else None, digest) \
-            if catalog else None
-        return _earlier(row) if row else None
-
-    def note(self, url: str, digest: str, record_id: str, date: str) -> None:
-        """A response this run wrote: later duplicates in the run refer to it."""
-        if self.mode != "off":
+        key = self._key(url, digest)
+        me = threading.get_ident()
+        while True:
             with self._lock:
-                self._seen.setdefault(self._key(url, digest), Earlier(record_id, url, date,
-                                                                      digest))
+                held = self._seen.get(key)
+            if held is None:
+                catalog = self._catalog()  # committed earlier: durable already
+                row = catalog.find_digest(url if self.mode == "url" else None, digest) \
+                    if catalog else None
+                if row:
+                    return _earlier(row)
+                with self._lock:
+                    held = self._seen.setdefault(key, _Claim(Earlier(record_id, url, date,
+                                                                     digest), me))
+                if held.owner == me and held.earlier.record_id == record_id:
+                    return None  # ours: write it
+            if held.owner == me or held.queued.is_set():
+                return held.earlier
+            if not held.queued.wait(CLAIM_WAIT) or held.abandoned:
+                if held.abandoned:
+                    continue  # its capture was built again or failed: try again
+                return None  # a capture stuck in its build: store this one in full, unclaimed
+
+    def queued_mine(self) -> None:
+        """The calling thread's capture is in the committer's queue: revisits may refer to
+        the records it claimed. (A worker thread builds one capture at a time.)"""
+        me = threading.get_ident()
+        with self._lock:
+            claims = [c for c in self._seen.values() if c.owner == me and not c.queued.is_set()]
+        for c in claims:
+            c.queued.set()
+
+    def abandon_mine(self) -> None:
+        """The calling thread's capture will not be queued as built (it is built again for
+        another file, or failed): its claims go, and whoever waits on them claims again."""
+        me = threading.get_ident()
+        with self._lock:
+            for key in [k for k, c in self._seen.items()
+                        if c.owner == me and not c.queued.is_set()]:
+                claim = self._seen.pop(key)
+                claim.abandoned = True
+                claim.queued.set()
 
     def last_capture(self, url: str) -> Earlier | None:
         """The latest 2xx response to `url`, with its HTTP headers (for validators)."""

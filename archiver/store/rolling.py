@@ -8,7 +8,9 @@ written, sealed when full or when the run ends.
 a five-digit serial, the host; the `.open` suffix is Heritrix's.) Every file starts with its
 warcinfo record. A capture's records are appended in one write, as one contiguous byte
 range, and a capture never spans two files: a file that reached `max_size` takes no new
-captures, and is sealed once the captures already under way in it are committed.
+captures (those that reserved it meanwhile are built again for the next file, so a file is at
+most `max_size` plus one capture), and is sealed once the captures under way in it are
+committed.
 
 This module only places bytes. Which bytes are committed is the manifest's business: each
 capture's entry names its file, offset and length and the sha256 of its range, and the
@@ -66,6 +68,13 @@ def open_path(archive: Archive, relpath: str) -> Path:
         return final
     opened = final.with_name(final.name + OPEN_SUFFIX)
     return opened if opened.exists() else final
+
+
+class WarcFull(Exception):
+    """The file a capture reserved filled up while the capture was being built: it goes to
+    the next file instead, built again for it (its records name their file's warcinfo, its
+    article names the file). This keeps Heritrix's rule: a file ends at most one capture past
+    `max_size`, whatever the number of workers."""
 
 
 @dataclass
@@ -139,9 +148,13 @@ class RollingWarcs:
     def append(self, relpath: str, data: bytes) -> tuple[Range, int]:
         """Append one capture's records (whole gzip members) to the file it reserved.
         Returns its range and the offset where `data` starts. The first capture's range
-        starts at 0: it covers the file's warcinfo record too, so ranges tile the file."""
+        starts at 0: it covers the file's warcinfo record too, so ranges tile the file.
+        Raises WarcFull (the reservation still held: the caller releases it) when another
+        capture filled the file meanwhile; a file's first capture is always taken."""
         with self._lock:
             warc = self._files[relpath]
+            if warc.full:
+                raise WarcFull(relpath)
             offset = warc.size
             warc.write(data)
             first = warc.captures == 0

@@ -43,7 +43,7 @@ from archiver.pipeline.dedup import Dedup
 from archiver.store import manifest
 from archiver.store.archive import Archive
 from archiver.store.catalog import Catalog
-from archiver.store.rolling import open_path
+from archiver.store.rolling import WarcFull, open_path
 from archiver.store.warc import WarcFileWriter, read_record_at, read_record_from
 
 REDIRECTS = (301, 302, 303, 307, 308)
@@ -177,6 +177,28 @@ class CrawlWorker:
             out.seq = self._submit(PendingCapture(event))["seq"]
             return out
         ok = final.status is not None and final.status < 400 and not out.error
+        while True:
+            try:
+                entry, warc = self._build(result, discovery, derive, dedup, out, source, ok)
+                break
+            except WarcFull:
+                self.run.dedup.abandon_mine()
+                continue  # its file filled up meanwhile: built again for the next one
+            except BaseException:
+                self.run.dedup.abandon_mine()  # nobody may refer to what it claimed
+                raise
+        out.seq = entry["seq"]
+        out.warc = warc
+        out.record_ids = [r["id"] for r in entry.get("records", [])]
+        answers = [r for r in entry.get("records", []) if r["type"] in ("response", "revisit")]
+        out.offset = answers[-1]["offset"] if answers and answers[-1]["type"] == "response" \
+            else None
+        return out
+
+    def _build(self, result: Any, discovery: dict[str, Any], derive: bool, dedup: bool,
+               out: Captured, source: dict[str, Any], ok: bool) -> tuple[dict[str, Any], str]:
+        """Reserve a file, build the capture's records for it and submit them; its entry."""
+        final, opts = result.final, self.options
         warc, warcinfo_id = self.run.committer.reserve()
         buffer = io.BytesIO()
         writer = WarcFileWriter(buffer, warc.rsplit("/", 1)[-1])
@@ -204,15 +226,9 @@ class CrawlWorker:
         event = manifest.new_event("capture", "success" if ok else "failure", "; ".join(detail),
                                    operator=opts.operator, source=source, discovery=discovery,
                                    revisit=written.revisit)
-        entry = self._submit(PendingCapture(event, warc, buffer.getvalue(), list(writer.refs),
-                                            written.replayable, article))
-        out.seq = entry["seq"]
-        out.warc = warc
-        out.record_ids = [r["id"] for r in entry.get("records", [])]
-        answers = [r for r in entry.get("records", []) if r["type"] in ("response", "revisit")]
-        out.offset = answers[-1]["offset"] if answers and answers[-1]["type"] == "response" \
-            else None
-        return out
+        return self._submit(PendingCapture(event, warc, buffer.getvalue(), list(writer.refs),
+                                           written.replayable, article,
+                                           on_queued=self.run.dedup.queued_mine)), warc
 
     def _submit(self, pending: PendingCapture) -> dict[str, Any]:
         """Hand the capture to the run's committer and wait until its entry is written."""
@@ -256,6 +272,8 @@ def committed_since(archive: Archive, seq: int, crawl_id: str) -> Iterator[tuple
             continue
         if (entry.get("discovery") or {}).get("crawl") != crawl_id:
             continue
+        if not entry.get("records"):
+            continue  # no answer, nothing stored: the URL is fetched again (a paused host's)
         src = entry.get("source") or {}
         responses = [r for r in entry.get("records", []) if r.get("type") == "response"]
         last = responses[-1] if responses else None

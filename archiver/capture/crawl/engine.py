@@ -306,7 +306,22 @@ class Crawl:
                 self.emit({"event": "host-paused", "host": item.host, "message": message})
         if retry and item.attempts < self.options.retries and fetched:
             self.frontier.requeue(item)
+            if item.role == "robots":
+                self.robots_pending.discard(item.host)  # else its retry is never sent
             self._report(item, cap, "retry")
+            return
+        if retry and fetched and status is None:
+            # No answer at all (refused, timed out) after every retry: the host is down.
+            # Pause it with this URL queued again, robots.txt included, for --resume.
+            self.frontier.park(item)
+            if item.role == "robots":
+                self.robots_pending.discard(item.host)
+            message = self.pacing.pause(
+                item.host, f"{cap.error or 'no answer'} "
+                f"{item.attempts + 1} time{'s' if item.attempts else ''} ({item.url})")
+            if message:
+                self.emit({"event": "host-paused", "host": item.host, "message": message})
+            self._report(item, cap, "paused")
             return
         if item.role == "robots":
             self.robots_pending.discard(item.host)

@@ -160,6 +160,12 @@ class Frontier:
                         (item.id,))
         self.queued[item.host] += 1
 
+    def park(self, item: Item) -> None:
+        """Queued again with its attempts reset, for a later run (its host is paused)."""
+        self.db.execute("UPDATE urls SET state = 'queued', attempts = 0 WHERE id = ?",
+                        (item.id,))
+        self.queued[item.host] += 1
+
     def finish(self, item_id: int, state: str, status: int | None = None,
                seq: int | None = None, warc: str | None = None,
                reason: str | None = None, article: str | None = None) -> None:

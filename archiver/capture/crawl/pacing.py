@@ -5,7 +5,8 @@ retries included, so the spacing holds at the socket).
 A host's delay is `--delay`, or its robots.txt Crawl-delay when that is larger. A 429 or 503
 with Retry-After pushes that host's next slot back; other hosts go on. A host that fails
 `max_failures` times in a row (no answer, or 5xx after retries) is paused for the rest of the
-run, with a message; its URLs stay queued for a --resume.
+run, with a message; its URLs stay queued for a --resume. So is a host that did not answer a
+request at all (refused, timed out) once its retries are spent: nothing else will get through.
 """
 
 from __future__ import annotations
@@ -95,6 +96,17 @@ class Politeness(HostPacer):
             if st.paused is None and self.max_failures and st.failures >= self.max_failures:
                 st.paused = (f"host {host} paused after {st.failures} failures in a row; "
                              "its queued URLs are kept for --resume")
+
+    def pause(self, host: str, reason: str) -> str | None:
+        """Pause `host` for the rest of the run now (it cannot be reached); the message,
+        when this paused it."""
+        with self._lock:
+            st = self._state(host)
+            if st.paused is not None:
+                return None
+            st.paused = f"host {host} paused: {reason}; its queued URLs are kept for --resume"
+            st.pause_reported = True
+            return st.paused
 
     def ready(self, host: str, now: float) -> bool:
         """May the scheduler hand this host a URL now?"""
