@@ -16,6 +16,7 @@ from archiver.cli.options import (
     archive_option,
     cluster_for,
     dask_option,
+    emit_json,
     handle_errors,
     json_option,
     open_archive,
@@ -97,12 +98,17 @@ def validate(paths: tuple[Path, ...], archive_dir: Path | None, jobs: int | None
                    "manifest [default: CPU count].")
 @click.option("--record", is_flag=True,
               help="Append a `fixity check` event with the outcome to the manifest.")
+@click.option("--copies", is_flag=True,
+              help="Check every known copy (replicas.json) against this manifest instead.")
+@click.option("--replica", "replicas", multiple=True, metavar="NAME",
+              help="Check this copy (a known name, a folder or an sftp:// URL); repeatable.")
 @dask_option
 @json_option
 @quiet_option
 @handle_errors
 def audit(archive_dir: Path | None, operator: str | None, jobs: int | None, record: bool,
-          dask_address: str | None, as_json: bool, quiet: bool) -> None:
+          copies: bool, replicas: tuple[str, ...], dask_address: str | None, as_json: bool,
+          quiet: bool) -> None:
     """Prove the manifest and the stored files still agree.
 
     Recomputes sha256 and size of every file the manifest names, verifies the hash chain
@@ -110,13 +116,23 @@ def audit(archive_dir: Path | None, operator: str | None, jobs: int | None, reco
     id and article id, and lists orphan files. Reports every finding, then a summary.
 
     \b
+    With --copies or --replica, each copy instead: its manifest a prefix of ours (or a
+    fork, named by seq), how far behind, files missing, damaged or extra there, and per file
+    how many good copies exist (this archive counted).
+
+    \b
     Examples:
       archiver audit
       archiver audit --json --record
       archiver audit --dask tcp://scheduler.example.org:8786
+      archiver audit --copies
+      archiver audit --replica backup-disk --replica /media/usb/archive
     Exit status: 0 clean (warnings allowed), 1 any error found, 2 no readable archive.
     """
     from archiver.check import audit as audit_mod
+
+    if copies or replicas:
+        _audit_copies(archive_dir, copies, replicas, as_json, quiet)
 
     archive = writable_archive(archive_dir, "audit --record") if record \
         else open_archive(archive_dir)
@@ -148,23 +164,63 @@ def audit(archive_dir: Path | None, operator: str | None, jobs: int | None, reco
 
 
 
+def _audit_copies(archive_dir: Path | None, every: bool, names: tuple[str, ...],
+                  as_json: bool, quiet: bool) -> None:
+    from archiver.check.copies import load_replicas, resolve_replica
+    from archiver.check.copy_audit import audit_copies
+
+    archive = open_archive(archive_dir)
+    if not archive.manifest_path.is_file():
+        raise UsageFailure(f"{archive.manifest_path}: no manifest to audit")
+    chosen = list(load_replicas(archive).values()) if every else []
+    chosen += [resolve_replica(archive, n) for n in names if n not in {r.name for r in chosen}]
+    if not chosen:
+        raise UsageFailure("no copies known yet: `archiver replicate DEST --name NAME` first, "
+                           "or name one with --replica FOLDER|URL")
+    report = audit_copies(archive, chosen)
+    if not as_json and not quiet:
+        for copy in report.copies:
+            state = copy.to_dict(report.head_seq)
+            click.echo(f"{copy.name} ({copy.url}): {state['state']}, head seq "
+                       f"{state['head_seq']}, {len(copy.good)} good, {len(copy.missing)} "
+                       f"missing, {len(copy.damaged)} damaged, {len(copy.extra)} extra")
+    print_report(report, as_json, quiet)
+    sys.exit(EXIT_OK if report.ok else EXIT_FINDINGS)
+
+
 @click.command()
 @archive_option
 @operator_option
 @click.option("--yes", is_flag=True, help="Do it; without this only say what would be done.")
+@click.option("--from", "source", default=None, metavar="NAME",
+              help="Replace missing or damaged files with a copy's (a known replica name, a "
+                   "folder or an sftp:// URL), only bytes with the sha256 this manifest names.")
+@json_option
 @handle_errors
-def repair(archive_dir: Path | None, operator: str | None, yes: bool) -> None:
+def repair(archive_dir: Path | None, operator: str | None, yes: bool, source: str | None,
+           as_json: bool) -> None:
     """Finish what a crash left, and record each change in the manifest.
 
     A torn last manifest line (power loss mid-append) is cut: only the incomplete tail after
     the last newline, never a whole entry. A rolling WARC left `.open` by a killed writer is
     cut back to its last committed capture and sealed (the next capture does this too).
 
+    With --from NAME: a file missing or damaged here is replaced by the copy's, only when
+    the copy's bytes have the sha256 this manifest names (never the copy's own claim), and a
+    `replacement` event is recorded. A good file is never overwritten; a file with no good
+    copy stays reported and untouched.
+
     \b
-    Example:
+    Examples:
       archiver repair --yes
+      archiver repair --from backup-disk          (lists what it would replace)
+      archiver repair --from backup-disk --yes
+    Exit status: 0 done (or nothing to do), 1 a file could not be repaired.
     """
     from archiver.check.repair import repair_torn_tail, repair_warcs
+
+    if source is not None:
+        _repair_from(archive_dir, source, operator, yes, as_json)
 
     archive = writable_archive(archive_dir, "repair --yes") if yes \
         else open_archive(archive_dir)
@@ -173,3 +229,24 @@ def repair(archive_dir: Path | None, operator: str | None, yes: bool) -> None:
     click.echo(repair_torn_tail(archive, operator, dry_run=not yes))
     for line in repair_warcs(archive, operator, dry_run=not yes):
         click.echo(line)
+
+
+def _repair_from(archive_dir: Path | None, source: str, operator: str | None, yes: bool,
+                 as_json: bool) -> None:
+    from archiver.check.copies import resolve_replica
+    from archiver.check.heal import repair_from
+
+    archive = writable_archive(archive_dir, "repair --from --yes") if yes \
+        else open_archive(archive_dir)
+    if not archive.manifest_path.is_file():
+        raise UsageFailure(f"{archive.manifest_path}: no manifest")
+    report = repair_from(archive, resolve_replica(archive, source), operator, yes)
+    if as_json:
+        for mend in report.mends:
+            emit_json(mend.to_dict())
+        emit_json(report.to_dict())
+    else:
+        for mend in report.mends:
+            click.echo(mend.render())
+        click.echo(report.summary())
+    sys.exit(EXIT_FINDINGS if report.unmended else EXIT_OK)
