@@ -277,7 +277,7 @@ class Sftp(Destination):
     def _write(self, rel: str, source: Callable[[], IO[bytes]], length: int | None,
                progress: Progress | None) -> None:
         self.fs.makedirs(str(PurePosixPath(self._p(rel)).parent), exist_ok=True)
-        with source() as src, self.fs.ftp.open(self._p(rel), "xb") as dst:
+        with source() as src, self.fs.ftp.open(self._p(rel), "wbx") as dst:
             dst.set_pipelined(True)
             _copy_stream(src, dst, length, progress)
             # paramiko has no fsync@openssh.com call: the bytes are on the server once the
