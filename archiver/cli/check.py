@@ -102,13 +102,19 @@ def validate(paths: tuple[Path, ...], archive_dir: Path | None, jobs: int | None
               help="Check every known copy (replicas.json) against this manifest instead.")
 @click.option("--replica", "replicas", multiple=True, metavar="NAME",
               help="Check this copy (a known name, a folder or an sftp:// URL); repeatable.")
+@click.option("--budget", default=None, metavar="TIME|PERCENT",
+              help="Rolling fixity: check the files verified longest ago first, until this "
+                   "much time (90s, 10m, 1h) or share of the bytes (5%) is spent; with "
+                   "--record the range covered is recorded and the next run goes on from it.")
+@click.option("--status", "show_status", is_flag=True,
+              help="Print, per age band, how many files were last verified when.")
 @dask_option
 @json_option
 @quiet_option
 @handle_errors
 def audit(archive_dir: Path | None, operator: str | None, jobs: int | None, record: bool,
-          copies: bool, replicas: tuple[str, ...], dask_address: str | None, as_json: bool,
-          quiet: bool) -> None:
+          copies: bool, replicas: tuple[str, ...], budget: str | None, show_status: bool,
+          dask_address: str | None, as_json: bool, quiet: bool) -> None:
     """Prove the manifest and the stored files still agree.
 
     Recomputes sha256 and size of every file the manifest names, verifies the hash chain
@@ -127,12 +133,18 @@ def audit(archive_dir: Path | None, operator: str | None, jobs: int | None, reco
       archiver audit --dask tcp://scheduler.example.org:8786
       archiver audit --copies
       archiver audit --replica backup-disk --replica /media/usb/archive
+      archiver audit --budget 1h --record          (a cron line: a rolling cycle)
+      archiver audit --status
     Exit status: 0 clean (warnings allowed), 1 any error found, 2 no readable archive.
     """
     from archiver.check import audit as audit_mod
 
     if copies or replicas:
         _audit_copies(archive_dir, copies, replicas, as_json, quiet)
+    if budget is not None:
+        _audit_budget(archive_dir, budget, record, operator, as_json, quiet)
+    if show_status:
+        _audit_status(archive_dir, as_json)
 
     archive = writable_archive(archive_dir, "audit --record") if record \
         else open_archive(archive_dir)
@@ -186,6 +198,46 @@ def _audit_copies(archive_dir: Path | None, every: bool, names: tuple[str, ...],
                        f"missing, {len(copy.damaged)} damaged, {len(copy.extra)} extra")
     print_report(report, as_json, quiet)
     sys.exit(EXIT_OK if report.ok else EXIT_FINDINGS)
+
+
+def _audit_budget(archive_dir: Path | None, text: str, record: bool, operator: str | None,
+                  as_json: bool, quiet: bool) -> None:
+    from archiver.check import rolling_fixity
+
+    budget = rolling_fixity.parse_budget(text)
+    archive = writable_archive(archive_dir, "audit --record") if record \
+        else open_archive(archive_dir)
+    if not archive.manifest_path.is_file():
+        raise UsageFailure(f"{archive.manifest_path}: no manifest to audit")
+    report = rolling_fixity.rolling_audit(archive, budget)
+    if record:
+        rolling_fixity.record(archive, report, operator)
+    print_report(report, as_json, quiet)
+    sys.exit(EXIT_OK if report.ok else EXIT_FINDINGS)
+
+
+def _audit_status(archive_dir: Path | None, as_json: bool) -> None:
+    from archiver.check import rolling_fixity
+
+    archive = open_archive(archive_dir)
+    if not archive.manifest_path.is_file():
+        raise UsageFailure(f"{archive.manifest_path}: no manifest")
+    bands, order = rolling_fixity.status(archive)
+    for band in bands:
+        row = {"last_verified": band.label, "files": band.files, "bytes": band.bytes,
+               "oldest": rolling_fixity.iso(band.oldest)}
+        if as_json:
+            emit_json(row)
+        elif band.files:
+            click.echo(f"{band.label:>12}: {band.files} files, {band.bytes / 1e6:.1f} MB "
+                       f"(oldest verified {row['oldest']})")
+    summary = {"files": len(order.files), "bytes": order.total_bytes, "cursor": order.cursor}
+    if as_json:
+        emit_json(summary)
+    else:
+        click.echo(f"{len(order.files)} files, {order.total_bytes / 1e6:.1f} MB; the next "
+                   f"`audit --budget` starts at position {order.cursor}")
+    sys.exit(EXIT_OK)
 
 
 @click.command()
