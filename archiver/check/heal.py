@@ -122,13 +122,14 @@ def _mend(archive: Archive, here: Destination, copy: Destination, w: Wanted, bef
                         f"copied bytes read back with sha256 {written.sha256}")
         if w.rolling:
             here.remove(w.path + OPEN_SUFFIX)  # the damaged `.open` of a sealed WARC
+        here.flush()  # durable before the event says it was replaced
         return Mend(w.path, before, expected, "replaced", f"from {name}")
     return Mend(w.path, before, expected, "no-good-copy",
                 "the copy has no file with the sha256 our manifest names: left untouched")
 
 
 def _record(archive: Archive, replica: Replica, mend: Mend, operator: str | None) -> None:
-    from archiver.pipeline.commit import record_event
+    from archiver.check.copies import record_event
 
     record_event(archive, "replacement", "success",
                  f"{mend.path} replaced from copy {replica.name} (was {mend.found})", operator,

@@ -238,7 +238,7 @@ def _check(archive: Archive, w: Wanted, head: int) -> list[Finding]:
 
 
 def record(archive: Archive, report: RollingReport, operator: str | None) -> dict[str, Any]:
-    from archiver.pipeline.commit import record_event
+    from archiver.check.copies import record_event
 
     status = "success" if report.ok else "failure"
     return record_event(archive, "fixity check", status, report.summary(), operator,

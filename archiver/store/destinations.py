@@ -16,6 +16,7 @@ import hashlib
 import os
 import secrets
 import stat
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -140,6 +141,14 @@ class Destination:
     def read_only(self) -> bool:
         return False
 
+    def flush(self) -> None:
+        """Make the renames done so far durable (folders fsynced once each, not once a file:
+        callers flush before anything that must come after them, the manifest)."""
+        return None
+
+    #: files copied at once (a folder: fsyncs in flight together share journal commits)
+    parallel = 1
+
     def close(self) -> None:
         return None
 
@@ -166,9 +175,13 @@ def _copy_stream(src: Any, dst: IO[bytes], length: int | None,
 class Folder(Destination):
     """A local folder (also an NFS/SMB mount): os calls, fsync of file and folder."""
 
+    parallel = 4
+
     def __init__(self, root: Path) -> None:
         self.root = root.absolute()
         self.url = str(self.root)
+        self._dirty: set[Path] = set()
+        self._dirty_lock = threading.Lock()
 
     def path(self, rel: str) -> Path:
         if not rel or rel.startswith("/") or ".." in rel.split("/") or "\0" in rel:
@@ -202,7 +215,14 @@ class Folder(Destination):
 
     def rename(self, src: str, dst: str) -> None:
         os.replace(self.path(src), self.path(dst))
-        fsync_dir(self.path(dst).parent)
+        with self._dirty_lock:
+            self._dirty.add(self.path(dst).parent)
+
+    def flush(self) -> None:
+        with self._dirty_lock:
+            dirty, self._dirty = sorted(self._dirty), set()
+        for folder in dirty:
+            fsync_dir(folder)
 
     def remove(self, rel: str) -> None:
         self.path(rel).unlink(missing_ok=True)
