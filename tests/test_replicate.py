@@ -248,3 +248,80 @@ def assert_valid_copy(source: Path, dest: Path, lacking: set[str] = frozenset())
         result = Cli(dest)("audit", "--json")
         errors = [f for f in json.loads(result.output)["findings"] if f["severity"] == "error"]
         assert all(f["code"] == "missing-file" and f["where"] in lacking for f in errors), errors
+
+
+UNCOMMITTED = b"uncommitted capture bytes, no entry names them"
+
+
+def open_warc_state(archive: Path) -> tuple[str, bytes]:
+    """The archive as it is while its last capture's WARC is still being written: the seal
+    event not yet in the manifest, the file still `.open`, an uncommitted capture appended.
+    Returns the WARC's name and the seal line taken off."""
+    lines = (archive / "manifest.jsonl").read_bytes().splitlines(keepends=True)
+    seals = [i for i, line in enumerate(lines)
+             if json.loads(line)["event"] == "message digest calculation"]
+    last = seals[-1]
+    seal = lines[last]
+    rel = json.loads(seal)["files"][0]["path"]
+    assert last == len(lines) - 1 or json.loads(lines[last + 1])["event"] != "capture"
+    (archive / "manifest.jsonl").write_bytes(b"".join(lines[:last] + lines[last + 1:]))
+    rest = [json.loads(line) for line in lines[last + 1:]]
+    assert not rest or all(e["event"] != "capture" for e in rest)
+    (archive / rel).rename(archive / (rel + ".open"))
+    with open(archive / (rel + ".open"), "ab") as f:
+        f.write(UNCOMMITTED)
+    return rel, seal
+
+
+def test_an_open_warc_goes_up_to_its_last_committed_range_then_sealed(tmp_path):
+    root = tmp_path / "archive"
+    srv = FixtureServer().start()
+    try:
+        assert Cli(root)("capture", srv.url(VOV_PATH)).exit_code == 0
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    lines = (root / "manifest.jsonl").read_bytes().splitlines(keepends=True)
+    if json.loads(lines[-1])["event"] != "message digest calculation":
+        pytest.skip("the capture's run did not end with its seal")
+    rel, seal = open_warc_state(root)
+    sealed_bytes = (root / (rel + ".open")).read_bytes()[:-len(UNCOMMITTED)]
+    assert Cli(root)("audit").exit_code == 0  # a valid archive with an open WARC
+
+    dest = tmp_path / "copy"
+    assert Cli(root)("replicate", str(dest), "--name", "c").exit_code == 0
+    assert not (dest / rel).exists()
+    assert (dest / (rel + ".open")).read_bytes() == sealed_bytes  # the committed ranges only
+    assert Cli(dest)("audit").exit_code == 0
+
+    # The writer seals it: the seal event is appended, the file renamed and cut.
+    (root / (rel + ".open")).write_bytes(sealed_bytes)
+    (root / (rel + ".open")).rename(root / rel)
+    entry = json.loads(seal)
+    body = {k: v for k, v in entry.items() if k not in ("seq", "prev", "hash")}
+    manifest.append(root / "manifest.jsonl", body)
+    assert Cli(root)("audit").exit_code == 0
+
+    assert Cli(root)("replicate", str(dest), "--name", "c").exit_code == 0
+    assert sha(dest / rel) == hashlib.sha256(sealed_bytes).hexdigest()
+    assert not (dest / (rel + ".open")).exists()
+    assert Cli(dest)("audit").exit_code == 0
+    assert Cli(root)("audit", "--copies").exit_code == 0
+
+
+def test_a_file_damaged_here_is_not_copied_and_the_manifest_stays_behind(archive, tmp_path):
+    run, dest = Cli(archive), tmp_path / "copy"
+    assert run("replicate", str(dest), "--name", "c").exit_code == 0
+    before = (dest / "manifest.jsonl").read_bytes()
+    article = next(r for r in named_files(archive) if r.startswith("articles/"))
+    (tmp_path / "more.txt").write_text("Tin mới về zebrafinch.\n\nPV/VOV.VN\n")
+    assert run("ingest", str(tmp_path / "more.txt"), "--url", "https://vov.vn/x-1").exit_code == 0
+    new = next(r for r in named_files(archive) if r.startswith("articles/") and r != article
+               and not (dest / r).exists())
+    (archive / new).write_bytes(b"damaged here")
+    result = run("replicate", str(dest), "--name", "c")
+    assert result.exit_code == 1 and f"ERROR: {new}: source-damaged" in result.output
+    assert not (dest / new).exists()
+    assert (dest / "manifest.jsonl").read_bytes() == before  # still the older, valid head
+    assert Cli(dest)("audit").exit_code == 0
+    assert events(archive, "replication")[-1]["outcome"]["status"] == "failure"
