@@ -16,6 +16,7 @@ from archiver.cli.options import (
     archive_option,
     cluster_for,
     dask_option,
+    emit_json,
     handle_errors,
     json_option,
     open_archive,
@@ -97,11 +98,22 @@ def validate(paths: tuple[Path, ...], archive_dir: Path | None, jobs: int | None
                    "manifest [default: CPU count].")
 @click.option("--record", is_flag=True,
               help="Append a `fixity check` event with the outcome to the manifest.")
+@click.option("--copies", is_flag=True,
+              help="Check every known copy (replicas.json) against this manifest instead.")
+@click.option("--replica", "replicas", multiple=True, metavar="NAME",
+              help="Check this copy (a known name, a folder or an sftp:// URL); repeatable.")
+@click.option("--budget", default=None, metavar="TIME|PERCENT",
+              help="Rolling fixity: check the files verified longest ago first, until this "
+                   "much time (90s, 10m, 1h) or share of the bytes (5%) is spent; with "
+                   "--record the range covered is recorded and the next run goes on from it.")
+@click.option("--status", "show_status", is_flag=True,
+              help="Print, per age band, how many files were last verified when.")
 @dask_option
 @json_option
 @quiet_option
 @handle_errors
 def audit(archive_dir: Path | None, operator: str | None, jobs: int | None, record: bool,
+          copies: bool, replicas: tuple[str, ...], budget: str | None, show_status: bool,
           dask_address: str | None, as_json: bool, quiet: bool) -> None:
     """Prove the manifest and the stored files still agree.
 
@@ -110,13 +122,29 @@ def audit(archive_dir: Path | None, operator: str | None, jobs: int | None, reco
     id and article id, and lists orphan files. Reports every finding, then a summary.
 
     \b
+    With --copies or --replica, each copy instead: its manifest a prefix of ours (or a
+    fork, named by seq), how far behind, files missing, damaged or extra there, and per file
+    how many good copies exist (this archive counted).
+
+    \b
     Examples:
       archiver audit
       archiver audit --json --record
       archiver audit --dask tcp://scheduler.example.org:8786
+      archiver audit --copies
+      archiver audit --replica backup-disk --replica /media/usb/archive
+      archiver audit --budget 1h --record          (a cron line: a rolling cycle)
+      archiver audit --status
     Exit status: 0 clean (warnings allowed), 1 any error found, 2 no readable archive.
     """
     from archiver.check import audit as audit_mod
+
+    if copies or replicas:
+        _audit_copies(archive_dir, copies, replicas, as_json, quiet)
+    if budget is not None:
+        _audit_budget(archive_dir, budget, record, operator, as_json, quiet)
+    if show_status:
+        _audit_status(archive_dir, as_json)
 
     archive = writable_archive(archive_dir, "audit --record") if record \
         else open_archive(archive_dir)
@@ -148,23 +176,103 @@ def audit(archive_dir: Path | None, operator: str | None, jobs: int | None, reco
 
 
 
+def _audit_copies(archive_dir: Path | None, every: bool, names: tuple[str, ...],
+                  as_json: bool, quiet: bool) -> None:
+    from archiver.check.copies import load_replicas, resolve_replica
+    from archiver.check.copy_audit import audit_copies
+
+    archive = open_archive(archive_dir)
+    if not archive.manifest_path.is_file():
+        raise UsageFailure(f"{archive.manifest_path}: no manifest to audit")
+    chosen = list(load_replicas(archive).values()) if every else []
+    chosen += [resolve_replica(archive, n) for n in names if n not in {r.name for r in chosen}]
+    if not chosen:
+        raise UsageFailure("no copies known yet: `archiver replicate DEST --name NAME` first, "
+                           "or name one with --replica FOLDER|URL")
+    report = audit_copies(archive, chosen)
+    if not as_json and not quiet:
+        for copy in report.copies:
+            state = copy.to_dict(report.head_seq)
+            click.echo(f"{copy.name} ({copy.url}): {state['state']}, head seq "
+                       f"{state['head_seq']}, {len(copy.good)} good, {len(copy.missing)} "
+                       f"missing, {len(copy.damaged)} damaged, {len(copy.extra)} extra")
+    print_report(report, as_json, quiet)
+    sys.exit(EXIT_OK if report.ok else EXIT_FINDINGS)
+
+
+def _audit_budget(archive_dir: Path | None, text: str, record: bool, operator: str | None,
+                  as_json: bool, quiet: bool) -> None:
+    from archiver.check import rolling_fixity
+
+    budget = rolling_fixity.parse_budget(text)
+    archive = writable_archive(archive_dir, "audit --record") if record \
+        else open_archive(archive_dir)
+    if not archive.manifest_path.is_file():
+        raise UsageFailure(f"{archive.manifest_path}: no manifest to audit")
+    report = rolling_fixity.rolling_audit(archive, budget)
+    if record:
+        rolling_fixity.record(archive, report, operator)
+    print_report(report, as_json, quiet)
+    sys.exit(EXIT_OK if report.ok else EXIT_FINDINGS)
+
+
+def _audit_status(archive_dir: Path | None, as_json: bool) -> None:
+    from archiver.check import rolling_fixity
+
+    archive = open_archive(archive_dir)
+    if not archive.manifest_path.is_file():
+        raise UsageFailure(f"{archive.manifest_path}: no manifest")
+    bands, order = rolling_fixity.status(archive)
+    for band in bands:
+        row = {"last_verified": band.label, "files": band.files, "bytes": band.bytes,
+               "oldest": rolling_fixity.iso(band.oldest)}
+        if as_json:
+            emit_json(row)
+        elif band.files:
+            click.echo(f"{band.label:>12}: {band.files} files, {band.bytes / 1e6:.1f} MB "
+                       f"(oldest verified {row['oldest']})")
+    summary = {"files": len(order.files), "bytes": order.total_bytes, "cursor": order.cursor}
+    if as_json:
+        emit_json(summary)
+    else:
+        click.echo(f"{len(order.files)} files, {order.total_bytes / 1e6:.1f} MB; the next "
+                   f"`audit --budget` starts at position {order.cursor}")
+    sys.exit(EXIT_OK)
+
+
 @click.command()
 @archive_option
 @operator_option
 @click.option("--yes", is_flag=True, help="Do it; without this only say what would be done.")
+@click.option("--from", "source", default=None, metavar="NAME",
+              help="Replace missing or damaged files with a copy's (a known replica name, a "
+                   "folder or an sftp:// URL), only bytes with the sha256 this manifest names.")
+@json_option
 @handle_errors
-def repair(archive_dir: Path | None, operator: str | None, yes: bool) -> None:
+def repair(archive_dir: Path | None, operator: str | None, yes: bool, source: str | None,
+           as_json: bool) -> None:
     """Finish what a crash left, and record each change in the manifest.
 
     A torn last manifest line (power loss mid-append) is cut: only the incomplete tail after
     the last newline, never a whole entry. A rolling WARC left `.open` by a killed writer is
     cut back to its last committed capture and sealed (the next capture does this too).
 
+    With --from NAME: a file missing or damaged here is replaced by the copy's, only when
+    the copy's bytes have the sha256 this manifest names (never the copy's own claim), and a
+    `replacement` event is recorded. A good file is never overwritten; a file with no good
+    copy stays reported and untouched.
+
     \b
-    Example:
+    Examples:
       archiver repair --yes
+      archiver repair --from backup-disk          (lists what it would replace)
+      archiver repair --from backup-disk --yes
+    Exit status: 0 done (or nothing to do), 1 a file could not be repaired.
     """
     from archiver.check.repair import repair_torn_tail, repair_warcs
+
+    if source is not None:
+        _repair_from(archive_dir, source, operator, yes, as_json)
 
     archive = writable_archive(archive_dir, "repair --yes") if yes \
         else open_archive(archive_dir)
@@ -176,3 +284,24 @@ def repair(archive_dir: Path | None, operator: str | None, yes: bool) -> None:
         click.echo("no manifest yet: nothing committed; recovering unsealed WARCs")
     for line in repair_warcs(archive, operator, dry_run=not yes):
         click.echo(line)
+
+
+def _repair_from(archive_dir: Path | None, source: str, operator: str | None, yes: bool,
+                 as_json: bool) -> None:
+    from archiver.check.copies import resolve_replica
+    from archiver.check.heal import repair_from
+
+    archive = writable_archive(archive_dir, "repair --from --yes") if yes \
+        else open_archive(archive_dir)
+    if not archive.manifest_path.is_file():
+        raise UsageFailure(f"{archive.manifest_path}: no manifest")
+    report = repair_from(archive, resolve_replica(archive, source), operator, yes)
+    if as_json:
+        for mend in report.mends:
+            emit_json(mend.to_dict())
+        emit_json(report.to_dict())
+    else:
+        for mend in report.mends:
+            click.echo(mend.render())
+        click.echo(report.summary())
+    sys.exit(EXIT_FINDINGS if report.unmended else EXIT_OK)

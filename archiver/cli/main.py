@@ -17,6 +17,7 @@ from archiver import __version__
 from archiver.cli import (
     capture,
     check,
+    copies,
     crawl,
     extract,
     history,
@@ -51,7 +52,7 @@ def cli() -> None:
 # In the order of the data flow: write, derive, check, read, hand over, sign.
 COMMANDS = [
     capture.capture, crawl.crawl, ingest.ingest, extract.extract,
-    check.validate, check.audit, check.repair,
+    check.validate, check.audit, check.repair, copies.replicate,
     history.log, history.show_command, history.diff_command, history.ls_command,
     search.search,
     share.index_command, replay.replay_command, share.export_group,
