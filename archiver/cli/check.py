@@ -25,6 +25,7 @@ from archiver.cli.options import (
     task_progress,
     writable_archive,
 )
+from archiver.cli.timestamping import tsa_roots_option
 
 
 @click.command()
@@ -97,27 +98,37 @@ def validate(paths: tuple[Path, ...], archive_dir: Path | None, jobs: int | None
                    "manifest [default: CPU count].")
 @click.option("--record", is_flag=True,
               help="Append a `fixity check` event with the outcome to the manifest.")
+@tsa_roots_option
 @dask_option
 @json_option
 @quiet_option
 @handle_errors
 def audit(archive_dir: Path | None, operator: str | None, jobs: int | None, record: bool,
-          dask_address: str | None, as_json: bool, quiet: bool) -> None:
+          tsa_roots: tuple[str, ...], dask_address: str | None, as_json: bool,
+          quiet: bool) -> None:
     """Prove the manifest and the stored files still agree.
 
     Recomputes sha256 and size of every file the manifest names, verifies the hash chain
     (order, links, each entry's hash) and every entry's schema, checks every named WARC record
     id and article id, and lists orphan files. Reports every finding, then a summary.
 
+    RFC 3161 time-stamp tokens (`archiver timestamp`) are verified offline against the roots
+    you name with --tsa-roots (or $ARCHIVER_TSA_ROOTS): status, imprint, nonce, signature,
+    the signer's critical timeStamping EKU, the chain to a named root valid at genTime; each
+    one that stands prints "seq N existed by GENTIME (TSA)" (`proofs` in --json).
+
     \b
     Examples:
       archiver audit
       archiver audit --json --record
+      archiver audit --tsa-roots freetsa-cacert.pem
       archiver audit --dask tcp://scheduler.example.org:8786
     Exit status: 0 clean (warnings allowed), 1 any error found, 2 no readable archive.
     """
     from archiver.check import audit as audit_mod
+    from archiver.check import timestamps as tsa_check
 
+    roots = tsa_check.roots_from(tsa_roots)
     archive = writable_archive(archive_dir, "audit --record") if record \
         else open_archive(archive_dir)
     if not archive.manifest_path.is_file():
@@ -127,7 +138,8 @@ def audit(archive_dir: Path | None, operator: str | None, jobs: int | None, reco
     try:
         with cluster_for(dask_address) as cluster:
             report = audit_mod.audit(archive, jobs=jobs, progress=bar.update,
-                                     on_start=bar.start, cluster=cluster, task_progress=tasks)
+                                     on_start=bar.start, cluster=cluster, task_progress=tasks,
+                                     tsa_roots=roots)
     finally:
         bar.finish()
         if dask_address:
@@ -141,6 +153,9 @@ def audit(archive_dir: Path | None, operator: str | None, jobs: int | None, reco
         record_event(archive, "fixity check", status, report.summary(), operator,
                      summary={k: v for k, v in report.to_dict().items() if k != "findings"},
                      findings=[f.to_dict() for f in report.findings if f.severity == "error"][:100])
+    if not as_json and not quiet:
+        for proof in report.proofs:
+            click.echo(tsa_check.proof_line(proof))
     print_report(report, as_json, quiet)
     sys.exit(EXIT_OK if report.ok else EXIT_FINDINGS)
 
