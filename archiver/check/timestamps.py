@@ -263,6 +263,9 @@ def _check_trust(c: Checked, resp: Any, roots: list[Any], digest: bytes) -> Chec
     if path is None:
         return c.fail("tsa-untrusted", f"no chain from the TSA certificate ({c.subject}) to a "
                                        f"root named in --tsa-roots, valid at genTime: {error}")
+    if len(path) < 2:  # the TSA certificate itself in the trust file: a pin, not a root
+        return c.fail("tsa-untrusted", f"the TSA certificate ({c.subject}) is itself in "
+                                       "--tsa-roots: name the CA root that issued it")
     problem = signature_problem(resp, path, digest, int(c.rec.nonce))
     if problem:
         return c.fail("tsa-bad-signature", f"the token's signature does not verify: {problem}")
