@@ -30,13 +30,14 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from archiver.base.cluster import Cluster
 from archiver.base.cluster import Progress as TaskProgress
 from archiver.base.errors import UnreadableInputError, UsageError
 from archiver.base.findings import Finding, Report
+from archiver.check import timestamps as tsa_check
 from archiver.check.audit_cluster import findings_on_cluster
 from archiver.check.fixity import (
     ByLine,
@@ -50,7 +51,7 @@ from archiver.check.fixity import (
     merge_by_line,
     valid_file_claim,
 )
-from archiver.store import manifest, signing
+from archiver.store import manifest, signing, timestamps
 from archiver.store.archive import Archive
 from archiver.store.rolling import OPEN_SUFFIX
 
@@ -63,6 +64,7 @@ class AuditReport(Report):
     files: int = 0
     bytes: int = 0
     seconds: float = 0.0
+    proofs: list[dict[str, Any]] = field(default_factory=list)  # RFC 3161 tokens verified
 
     def summary(self) -> str:
         mb = self.bytes / 1e6
@@ -75,7 +77,8 @@ class AuditReport(Report):
     def to_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "entries": self.entries, "files": self.files, "bytes": self.bytes,
                 "seconds": round(self.seconds, 3), "errors": self.errors,
-                "warnings": self.warnings, "findings": [f.to_dict() for f in self.findings]}
+                "warnings": self.warnings, "findings": [f.to_dict() for f in self.findings],
+                "proofs": self.proofs}
 
 
 class ClaimIndex:
@@ -165,7 +168,8 @@ def first_run_orphans(archive: Archive) -> list[Finding]:
 
 def audit(archive: Archive, jobs: int | None = None, progress: Progress | None = None,
           on_start: Callable[[int], None] | None = None, cluster: Cluster | None = None,
-          task_progress: TaskProgress | None = None) -> AuditReport:
+          task_progress: TaskProgress | None = None,
+          tsa_roots: list[Any] | None = None) -> AuditReport:
     """Audit the whole archive in one streaming pass over the manifest: each entry's files are
     checked as the entry is read, a few at a time per thread, so memory stays flat whatever
     the archive's size. `on_start(total)` gets the manifest's size and `progress(n)` the bytes
@@ -174,6 +178,9 @@ def audit(archive: Archive, jobs: int | None = None, progress: Progress | None =
     With a Dask `cluster`, files and ranges are checked in batches on its workers and the
     chain by one task beside them (`task_progress` gets tasks done/submitted and bytes); the
     findings are the same, in the same order, as a local run's.
+
+    RFC 3161 tokens are verified against `tsa_roots` (certificates the user trusts; None:
+    imprint and nonce only, with a warning) and each one that stands is a `proofs` item.
     """
     if not archive.exists():
         raise UnreadableInputError(f"{archive.root}: no archive here")
@@ -186,7 +193,9 @@ def audit(archive: Archive, jobs: int | None = None, progress: Progress | None =
     if on_start:
         on_start(archive.manifest_path.stat().st_size)
     signed = signing.signed_seqs(archive)
-    run = AuditRun(archive, jobs or os.cpu_count() or 1, progress, signed)
+    stamped = {r.seq for r in timestamps.all_recorded(archive)}
+    run = AuditRun(archive, jobs or os.cpu_count() or 1, progress, signed | stamped)
+    run.stamped = stamped
     if cluster is not None:
         run.findings, run.catalog_findings = findings_on_cluster(archive, run.note, cluster,
                                                                  task_progress)
@@ -195,6 +204,9 @@ def audit(archive: Archive, jobs: int | None = None, progress: Progress | None =
     findings = run.findings
     # Signed heads catch an attacker who edits an entry and recomputes every hash after it.
     findings += signing.verify(archive, chain=run.chain)
+    # Time-stamp tokens: a TSA's word that a head existed by genTime (beside the chain).
+    proven = tsa_check.verify(archive, tsa_roots, run.chain, run.stamped_at, run.last_work)
+    findings += proven.findings
     repeated = run.claims.repeated()
     if repeated:
         findings += conflicting_claims(archive, repeated)
@@ -202,7 +214,8 @@ def audit(archive: Archive, jobs: int | None = None, progress: Progress | None =
     findings += list(find_orphans(archive, run.claims, run.rolling))
     findings += run.catalog_findings  # derived data that disagrees: warnings
     return AuditReport(findings=findings, entries=run.entries, files=run.files,
-                       bytes=run.bytes, seconds=time.monotonic() - started)
+                       bytes=run.bytes, seconds=time.monotonic() - started,
+                       proofs=proven.proofs)
 
 
 class AuditRun:
@@ -219,6 +232,9 @@ class AuditRun:
         self.rolling: set[str] = set()  # WARCs named by capture ranges (few: ~1 GB each)
         self.sealed: set[str] = set()
         self.catalog_findings: list[Finding] = []  # from the chain's task
+        self.stamped: set[int] = set()  # seqs RFC 3161 tokens name, and their entries' `at`
+        self.stamped_at: dict[int, str] = {}
+        self.last_work: int | None = None  # the newest seq that is not a timestamp event
 
     def unsealed(self) -> list[Finding]:
         """A rolling WARC renamed to its final name is sealed in the manifest first. A writer
@@ -287,6 +303,10 @@ class AuditRun:
                 self.signed_hashes.setdefault(seq, entry_hash)
             if self.head is None or seq > self.head[0]:
                 self.head = (seq, entry_hash)
+            if seq in self.stamped:
+                self.stamped_at.setdefault(seq, str(entry.get("at")))
+            if "timestamps" not in entry:
+                self.last_work = seq
         checks: list[Check] = []
         for exp in expectations(entry):
             self.claims.add(exp.path)

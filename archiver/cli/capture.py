@@ -25,6 +25,7 @@ from archiver.cli.options import (
     warn,
     writable_archive,
 )
+from archiver.cli.timestamping import stamp_final_head, timestamp_options, timestamp_urls
 
 
 @click.command()
@@ -56,6 +57,7 @@ from archiver.cli.options import (
                    "the same URL had it (url), any URL (any), or never (off). With url or any, "
                    "a URL captured before is asked If-None-Match/If-Modified-Since.")
 @warc_options
+@timestamp_options
 @json_option
 @quiet_option
 @handle_errors
@@ -63,8 +65,8 @@ def capture(urls: tuple[str, ...], seed_file: Path | None, archive_dir: Path | N
             operator: str | None, timeout: float, max_time: float, max_bytes: int,
             retries: int, delay: float, workers: int, no_extract: bool,
             extract_workers: int | None, warc_prefix: str, warc_size: int,
-            commit_every: int, commit_seconds: float, dedup: str, as_json: bool,
-            quiet: bool) -> None:
+            commit_every: int, commit_seconds: float, dedup: str, timestamp: bool,
+            tsa: tuple[str, ...], tsa_timeout: float, as_json: bool, quiet: bool) -> None:
     """Fetch URLs into WARC 1.1 files, extract their articles, record it all in the manifest.
 
     Every redirect hop and every retried attempt is archived as its own request/response
@@ -82,6 +84,7 @@ def capture(urls: tuple[str, ...], seed_file: Path | None, archive_dir: Path | N
     all_urls = list(urls) + (read_seed_list(seed_file) if seed_file else [])
     if not all_urls:
         raise UsageFailure("no URLs given (pass URLs or --seeds FILE)")
+    tsa_urls = timestamp_urls(timestamp, tsa)
     options = CaptureOptions(
         fetch=FetchOptions(timeout=timeout, max_time=max_time, max_bytes=max_bytes,
                            retries=retries, delay=delay),
@@ -97,6 +100,7 @@ def capture(urls: tuple[str, ...], seed_file: Path | None, archive_dir: Path | N
 
     archive = writable_archive(archive_dir, "capture")
     outcomes = capture_urls(archive, all_urls, options, on_done=report, on_warning=warn)
+    stamp_final_head(archive, tsa_urls, tsa_timeout)
     sign_head(archive)
     failed = sum(1 for o in outcomes if not o.ok)
     if not as_json and not quiet:

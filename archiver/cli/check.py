@@ -26,6 +26,7 @@ from archiver.cli.options import (
     task_progress,
     writable_archive,
 )
+from archiver.cli.timestamping import tsa_roots_option
 
 
 @click.command()
@@ -108,18 +109,25 @@ def validate(paths: tuple[Path, ...], archive_dir: Path | None, jobs: int | None
                    "--record the range covered is recorded and the next run goes on from it.")
 @click.option("--status", "show_status", is_flag=True,
               help="Print, per age band, how many files were last verified when.")
+@tsa_roots_option
 @dask_option
 @json_option
 @quiet_option
 @handle_errors
 def audit(archive_dir: Path | None, operator: str | None, jobs: int | None, record: bool,
           copies: bool, replicas: tuple[str, ...], budget: str | None, show_status: bool,
-          dask_address: str | None, as_json: bool, quiet: bool) -> None:
+          tsa_roots: tuple[str, ...], dask_address: str | None, as_json: bool,
+          quiet: bool) -> None:
     """Prove the manifest and the stored files still agree.
 
     Recomputes sha256 and size of every file the manifest names, verifies the hash chain
     (order, links, each entry's hash) and every entry's schema, checks every named WARC record
     id and article id, and lists orphan files. Reports every finding, then a summary.
+
+    RFC 3161 time-stamp tokens (`archiver timestamp`) are verified offline against the roots
+    you name with --tsa-roots (or $ARCHIVER_TSA_ROOTS): status, imprint, nonce, signature,
+    the signer's critical timeStamping EKU, the chain to a named root valid at genTime; each
+    one that stands prints "seq N existed by GENTIME (TSA)" (`proofs` in --json).
 
     \b
     With --copies or --replica, each copy instead: its manifest a prefix of ours (or a
@@ -130,6 +138,7 @@ def audit(archive_dir: Path | None, operator: str | None, jobs: int | None, reco
     Examples:
       archiver audit
       archiver audit --json --record
+      archiver audit --tsa-roots freetsa-cacert.pem
       archiver audit --dask tcp://scheduler.example.org:8786
       archiver audit --copies
       archiver audit --replica backup-disk --replica /media/usb/archive
@@ -138,6 +147,7 @@ def audit(archive_dir: Path | None, operator: str | None, jobs: int | None, reco
     Exit status: 0 clean (warnings allowed), 1 any error found, 2 no readable archive.
     """
     from archiver.check import audit as audit_mod
+    from archiver.check import timestamps as tsa_check
 
     if copies or replicas:
         _audit_copies(archive_dir, copies, replicas, as_json, quiet)
@@ -146,6 +156,7 @@ def audit(archive_dir: Path | None, operator: str | None, jobs: int | None, reco
     if show_status:
         _audit_status(archive_dir, as_json)
 
+    roots = tsa_check.roots_from(tsa_roots)
     archive = writable_archive(archive_dir, "audit --record") if record \
         else open_archive(archive_dir)
     if not archive.manifest_path.is_file() and not archive.exists():
@@ -155,7 +166,8 @@ def audit(archive_dir: Path | None, operator: str | None, jobs: int | None, reco
     try:
         with cluster_for(dask_address) as cluster:
             report = audit_mod.audit(archive, jobs=jobs, progress=bar.update,
-                                     on_start=bar.start, cluster=cluster, task_progress=tasks)
+                                     on_start=bar.start, cluster=cluster, task_progress=tasks,
+                                     tsa_roots=roots)
     finally:
         bar.finish()
         if dask_address:
@@ -169,6 +181,9 @@ def audit(archive_dir: Path | None, operator: str | None, jobs: int | None, reco
         record_event(archive, "fixity check", status, report.summary(), operator,
                      summary={k: v for k, v in report.to_dict().items() if k != "findings"},
                      findings=[f.to_dict() for f in report.findings if f.severity == "error"][:100])
+    if not as_json and not quiet:
+        for proof in report.proofs:
+            click.echo(tsa_check.proof_line(proof))
     print_report(report, as_json, quiet)
     sys.exit(EXIT_OK if report.ok else EXIT_FINDINGS)
 

@@ -24,6 +24,7 @@ from archiver.cli.options import (
     warn,
     writable_archive,
 )
+from archiver.cli.timestamping import stamp_final_head, timestamp_options, timestamp_urls
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 
@@ -92,6 +93,7 @@ def parse_duration(text: str | None) -> float:
 @archive_option
 @operator_option
 @json_option
+@timestamp_options
 @quiet_option
 @handle_errors
 def crawl(seeds: tuple[str, ...], seed_file: Path | None, scope: str,
@@ -101,7 +103,7 @@ def crawl(seeds: tuple[str, ...], seed_file: Path | None, scope: str,
           requisites_scope: str, sitemaps: bool, feeds: bool, resume: bool,
           resume_id: str | None, recapture: bool, no_extract: bool, retries: int,
           timeout: float, archive_dir: Path | None, operator: str | None, as_json: bool,
-          quiet: bool) -> None:
+          timestamp: bool, tsa: tuple[str, ...], tsa_timeout: float, quiet: bool) -> None:
     """Crawl from seed URLs: follow links, sitemaps and feeds in scope, obey robots.txt,
     pace each host, capture every page with its images and stylesheets into the archive
     (the same WARC, article and manifest path as `capture`), and record how each URL was
@@ -125,6 +127,7 @@ def crawl(seeds: tuple[str, ...], seed_file: Path | None, scope: str,
     from archiver.capture.run import read_seed_list
 
     archive = writable_archive(archive_dir, "crawl")
+    tsa_urls = timestamp_urls(timestamp, tsa)
     events = _Reporter(as_json, quiet)
     if resume or resume_id:
         if seeds or seed_file:
@@ -154,6 +157,7 @@ def crawl(seeds: tuple[str, ...], seed_file: Path | None, scope: str,
     events({"event": "crawl", "crawl_id": job.crawl_id, "seeds": list(job.options.seeds)})
     summary = job.run(on_progress=events.progress)
     events.clear()
+    stamp_final_head(archive, tsa_urls, tsa_timeout)
     sign_head(archive)
     if as_json:
         emit_json({"event": "summary", **summary})

@@ -49,6 +49,7 @@ def log(archive_dir: Path | None, url_filter: str | None, event_filter: str | No
     archive = open_archive(archive_dir)
     if not archive.manifest_path.is_file():
         raise UsageFailure(f"{archive.manifest_path}: no manifest yet")
+    proofs = Proofs(archive)
     for entry in manifest.iter_entries(archive.manifest_path):
         src = entry.get("source") or {}
         if event_filter and entry.get("event") != event_filter:
@@ -56,8 +57,46 @@ def log(archive_dir: Path | None, url_filter: str | None, event_filter: str | No
         urls = (str(src.get("url") or ""), str(src.get("final_url") or ""))
         if url_filter and not any(url_filter in u for u in urls):
             continue
-        click.echo(json.dumps(entry, sort_keys=True, ensure_ascii=False) if as_json
-                   else render_event(entry))
+        proof = proofs.earliest(entry.get("seq"))
+        if as_json:
+            shown_entry = {**entry, "proof": proof} if proof else entry
+            click.echo(json.dumps(shown_entry, sort_keys=True, ensure_ascii=False))
+        else:
+            click.echo(render_event(entry) + (render_proof(proof) if proof else ""))
+
+
+class Proofs:
+    """The time-stamp tokens the manifest records, by the seq they prove: a token over seq M
+    proves every entry up to M through the chain, so an entry's earliest proof is the token
+    with the earliest genTime among those over seq >= its own. As recorded, not verified:
+    `archiver audit --tsa-roots` verifies them."""
+
+    def __init__(self, archive: Archive) -> None:
+        from archiver.store import timestamps
+
+        records = sorted(timestamps.all_recorded(archive), key=lambda r: (r.seq, r.gen_time))
+        self.seqs = [r.seq for r in records]
+        self.best: list[dict[str, Any]] = []  # suffix minimum of genTime
+        best: dict[str, Any] | None = None
+        for r in reversed(records):
+            if best is None or r.gen_time < best["gen_time"]:
+                best = {"seq": r.seq, "gen_time": r.gen_time, "tsa": r.tsa,
+                        "tsa_subject": r.tsa_subject, "token": r.token, "verified": False}
+            self.best.append(best)
+        self.best.reverse()
+
+    def earliest(self, seq: Any) -> dict[str, Any] | None:
+        from bisect import bisect_left
+
+        if not isinstance(seq, int):
+            return None
+        i = bisect_left(self.seqs, seq)
+        return self.best[i] if i < len(self.best) else None
+
+
+def render_proof(p: dict[str, Any]) -> str:
+    return (f"\n    existed by {p['gen_time']} ({p['tsa_subject'] or p['tsa']}; token over seq "
+            f"{p['seq']}: {p['token']}, recorded)")
 
 
 def render_event(entry: dict[str, Any]) -> str:
@@ -79,6 +118,11 @@ def render_event(entry: dict[str, Any]) -> str:
         b = a.get("byline") or {}
         lines.append(f"    article {a['id']} byline {b.get('raw')!r} authors {b.get('authors')} "
                      f"source {b.get('source')!r}")
+    for t in entry.get("timestamps") or []:
+        if isinstance(t, dict):
+            kind = f" renewing {t.get('renews')}" if t.get("renews") else ""
+            lines.append(f"    token {t.get('token')} seq {t.get('seq')} genTime "
+                         f"{t.get('gen_time')} by {t.get('tsa_subject') or t.get('tsa')}{kind}")
     if outcome.get("detail"):
         lines.append(f"    {outcome['detail']}")
     return "\n".join(lines)

@@ -24,6 +24,7 @@ from archiver.cli.options import (
     warn,
     writable_archive,
 )
+from archiver.cli.timestamping import stamp_final_head, timestamp_options, timestamp_urls
 
 
 @click.command()
@@ -34,11 +35,13 @@ from archiver.cli.options import (
                    "recorded in the manifest).")
 @archive_option
 @operator_option
+@timestamp_options
 @json_option
 @quiet_option
 @handle_errors
 def ingest(paths: tuple[Path, ...], url: str | None, accept_invalid: bool,
-           archive_dir: Path | None, operator: str | None, as_json: bool, quiet: bool) -> None:
+           archive_dir: Path | None, operator: str | None, timestamp: bool,
+           tsa: tuple[str, ...], tsa_timeout: float, as_json: bool, quiet: bool) -> None:
     """Bring local documents (HTML, plain-text transcripts) into the archive.
 
     Each document becomes a WARC `resource` record whose target URI is --url or, for a
@@ -64,6 +67,7 @@ def ingest(paths: tuple[Path, ...], url: str | None, accept_invalid: bool,
         if not p.exists() and not p.is_symlink():
             raise UsageFailure(f"{p}: no such file or folder")
     archive = writable_archive(archive_dir, "ingest")
+    tsa_urls = timestamp_urls(timestamp, tsa)
 
     def report(outcome: Any) -> None:
         if as_json:
@@ -73,6 +77,7 @@ def ingest(paths: tuple[Path, ...], url: str | None, accept_invalid: bool,
 
     outcomes = ingest_paths(archive, list(paths), url, accept_invalid, operator,
                             on_done=report, on_warning=warn)
+    stamp_final_head(archive, tsa_urls, tsa_timeout)
     sign_head(archive)
     failed = sum(1 for o in outcomes if not o.ok)
     if not as_json and not quiet:

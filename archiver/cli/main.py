@@ -26,6 +26,7 @@ from archiver.cli import (
     search,
     security,
     share,
+    timestamping,
 )
 
 # warcio logs what it mends in a record it reads (a WARC-Target-URI with spaces) as a
@@ -57,6 +58,7 @@ COMMANDS = [
     search.search,
     share.index_command, replay.replay_command, share.export_group,
     security.keygen, security.sign,
+    timestamping.timestamp,
 ]
 for command in COMMANDS:
     cli.add_command(command)

@@ -104,6 +104,10 @@ class Archive:
         return self.root / "articles"
 
     @property
+    def timestamps_dir(self) -> Path:
+        return self.root / "timestamps"
+
+    @property
     def manifest_path(self) -> Path:
         return self.root / "manifest.jsonl"
 
@@ -211,10 +215,11 @@ class Archive:
 
     def iter_stored_files(self) -> Iterator[tuple[str, bool]]:
         """(relative path, whether it is a temporary left by an interrupted write) of every
-        file under warcs/ and articles/, in a stable order. One walk of plain strings: audit
-        walks every file of the archive, and Path objects per file cost more than the walk."""
+        file under warcs/, articles/ and timestamps/, in a stable order. One walk of plain
+        strings: audit walks every file of the archive, and Path objects per file cost more
+        than the walk."""
         root = str(self.root.absolute())
-        for top in (self.warcs_dir, self.articles_dir):
+        for top in (self.warcs_dir, self.articles_dir, self.timestamps_dir):
             for dirpath, dirnames, filenames in os.walk(top):
                 dirnames.sort()
                 folder = os.path.relpath(dirpath, root).replace(os.sep, "/")  # once a folder
