@@ -25,6 +25,7 @@ from archiver.cli import (
     search,
     security,
     share,
+    verify,
 )
 
 # warcio logs what it mends in a record it reads (a WARC-Target-URI with spaces) as a
@@ -56,6 +57,7 @@ COMMANDS = [
     search.search,
     share.index_command, replay.replay_command, share.export_group,
     security.keygen, security.sign,
+    verify.verify_command,
 ]
 for command in COMMANDS:
     cli.add_command(command)
