@@ -132,11 +132,11 @@ class SignatureOutcome:
     detail: str
 
 
-def verify_signature(resp: TimeStampResponse, message: bytes, signer: x509.Certificate,
+def verify_signature(resp: TimeStampResponse, signer: x509.Certificate,
                      presented: list[x509.Certificate],
                      roots: list[x509.Certificate]) -> SignatureOutcome:
-    """rfc3161-client's whole verification (status, CMS signature, chain at genTime, EKU,
-    imprint) with `roots` as the only trust anchors. The presented certificates that are not
+    """rfc3161-client's verification (status, CMS signature, chain at genTime, EKU) with
+    `roots` as the only trust anchors. The presented certificates that are not
     self-issued serve as intermediates: OpenSSL without X509_V_FLAG_PARTIAL_CHAIN needs a
     self-signed anchor, so only a root in `roots` can end the chain."""
     if not roots:
@@ -154,7 +154,9 @@ def verify_signature(resp: TimeStampResponse, message: bytes, signer: x509.Certi
             seen.add(der)
             builder = builder.add_root_certificate(root)
     try:
-        builder.build().verify_message(resp, message)
+        # The imprint is judged on its own (imprint_matches): hand the library the token's
+        # own digest, so a failure here is about the signature or the chain, not the data.
+        builder.build().verify(resp, resp.tst_info.message_imprint.message)
     except (VerificationError, ValueError) as exc:
         return SignatureOutcome(False, str(exc))
     return SignatureOutcome(True, "")

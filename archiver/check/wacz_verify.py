@@ -275,10 +275,10 @@ def _digest_checks(zf: zipfile.ZipFile, names: dict[str, zipfile.ZipInfo],
         checks.append(Check("signed-data", "fail", "datapackage-digest.json has no "
                                                    "signedData: the package is not signed"))
         return checks
-    return checks + _signed_checks(signed, actual, package, trust)
+    return checks + _signed_checks(signed, digest.get("hash"), package, trust)
 
 
-def _signed_checks(signed: Any, actual_hash: str, package: dict[str, Any],
+def _signed_checks(signed: Any, digest_hash: Any, package: dict[str, Any],
                    trust: TrustOptions) -> list[Check]:
     if not isinstance(signed, dict):
         return [Check("signed-data", "fail", "signedData must be one JSON object "
@@ -302,9 +302,9 @@ def _signed_checks(signed: Any, actual_hash: str, package: dict[str, Any],
         checks.append(Check("signed-data", "pass",
                             f"{'domain' if domain_mode else 'anonymous'} signature by "
                             f"{signed.get('software') or 'unnamed software'}"))
-    if signed["hash"] != actual_hash:
+    if signed["hash"] != digest_hash:  # the digest check compares that with the bytes
         checks.append(Check("signed-hash", "fail", f"signedData.hash {signed['hash']} is not "
-                                                   f"the digest of datapackage.json"))
+                                                   f"the hash datapackage-digest.json names"))
     created = _parse_time(signed["created"])
     if created is None:
         checks.append(Check("created", "fail", f"created {signed['created']!r} is not an "
@@ -494,37 +494,46 @@ def _time_checks(signed: dict[str, str], created: datetime | None,
                   Check("time-signer-eku", "pass", f"{_subject(signer)} has a critical "
                                                    "id-kp-timeStamping EKU"))
     everything = [*wacz_tsp.token_certificates(resp), *presented]
-    own_root = wacz_tsp.presented_root(signer, everything)
-    own = wacz_tsp.verify_signature(resp, message, signer, everything,
-                                    [own_root] if own_root else [])
-    if own.ok:
-        checks.append(Check("time-signature", "pass", f"signed by {_subject(signer)}"))
-    elif own_root is None:
-        checks.append(Check("time-signature", "skip", "no root presented beside the token: "
-                                                      "its signature is judged with the trust "
-                                                      "roots only"))
-    else:
-        checks.append(Check("time-signature", "fail", f"the time-stamp does not verify with "
-                                                      f"its own certificates: {own.detail}"))
+    trusted = (wacz_tsp.verify_signature(resp, signer, everything, list(trust.roots))
+               if trust.roots else None)
+    checks.append(_time_signature_check(resp, signer, everything, trusted))
     if created is not None:
         gap = abs(created - when)
         checks.append(Check("created-time", "pass" if gap <= MAX_CLOCK_GAP else "fail",
                             f"created {_iso(created)} is {int(gap.total_seconds())} s from "
                             f"genTime {_iso(when)} (at most {int(MAX_CLOCK_GAP.seconds)} s)"))
-    checks.append(_tsa_chain_check(resp, message, signer, everything, trust, when))
+    checks.append(_tsa_chain_check(trusted, signer, when))
     return checks, when
 
 
-def _tsa_chain_check(resp: Any, message: bytes, signer: x509.Certificate,
-                     presented: list[x509.Certificate], trust: TrustOptions,
+def _time_signature_check(resp: Any, signer: x509.Certificate,
+                          presented: list[x509.Certificate],
+                          trusted: wacz_tsp.SignatureOutcome | None) -> Check:
+    """The token's CMS signature: proven by a chain to the trust roots, or else with the root
+    the TSA presented (which tells a broken signature from an untrusted root)."""
+    if trusted is not None and trusted.ok:
+        return Check("time-signature", "pass", f"signed by {_subject(signer)}")
+    own_root = wacz_tsp.presented_root(signer, presented)
+    if own_root is None:
+        return Check("time-signature", "skip", "no root presented beside the token and none "
+                                               "of the trust roots verifies it: the signature "
+                                               "alone is not judged")
+    own = wacz_tsp.verify_signature(resp, signer, presented, [own_root])
+    if own.ok:
+        return Check("time-signature", "pass", f"signed by {_subject(signer)} (with the "
+                                               "root it presents)")
+    return Check("time-signature", "fail", f"the time-stamp does not verify with its own "
+                                           f"certificates: {own.detail}")
+
+
+def _tsa_chain_check(trusted: wacz_tsp.SignatureOutcome | None, signer: x509.Certificate,
                      when: datetime) -> Check:
-    if not trust.roots:
+    if trusted is None:
         return Check("time-chain", "skip", "no --trust-roots given: the TSA is not judged")
-    result = wacz_tsp.verify_signature(resp, message, signer, presented, list(trust.roots))
-    if not result.ok:
+    if not trusted.ok:
         return Check("time-chain", "fail", f"the TSA certificate does not chain to a trusted "
                                            f"root valid at genTime {_iso(when)}: "
-                                           f"{result.detail}")
+                                           f"{trusted.detail}")
     return _expired_since("time-chain", signer, f"{_subject(signer)} chains to a trusted root "
                                                 f"at genTime {_iso(when)}")
 
