@@ -126,9 +126,9 @@ def signed_data(path: Path) -> dict[str, str]:
     return dict(json.loads(read(path, "datapackage-digest.json"))["signedData"])
 
 
-def token_over(tsa: LoopbackTSA, data: bytes, mode: str = "ok") -> str:
+def token_over(tsa: LoopbackTSA, data: bytes, mode: str = "ok", cert_req: bool = True) -> str:
     query = (TimestampRequestBuilder().data(data).hash_algorithm(HashAlgorithm.SHA256)
-             .nonce(nonce=True).cert_request(cert_request=True).build())
+             .nonce(nonce=True).cert_request(cert_request=cert_req).build())
     return base64.b64encode(tsa.reply(query.as_bytes(), mode)).decode()
 
 
@@ -160,6 +160,21 @@ def test_our_domain_package_verifies_every_step(packages):
                  "time-imprint", "time-signer-eku", "time-signature", "created-time",
                  "time-chain", "domain-chain", "manifest-chain", "manifest-signature"):
         assert statuses[step] == "pass", step
+
+
+def test_an_authsign_style_token_without_certificates(packages, tmp_path):
+    """authsign asks FreeTSA without certReq: the token carries no certificate and
+    timestampCert holds the TSA's chain, first the signer. Verified from that chain."""
+    signed = signed_data(packages.domain)
+    token = token_over(packages.tsa, signed["signature"].encode(), cert_req=False)
+    chain = packages.tsa.cert_pem().read_text() + packages.tsa.root_pem.read_text()
+    path = with_signed(packages.domain, tmp_path / "x.wacz", timeSignature=token,
+                       timestampCert=chain)
+    code, statuses, _ = verify(path, "--trust-roots", str(packages.roots))
+    assert code == 0 and statuses["time-signature"] == statuses["time-chain"] == "pass"
+    only_root = with_signed(packages.domain, tmp_path / "y.wacz", timeSignature=token,
+                            timestampCert=packages.tsa.root_pem.read_text())
+    assert "time-signer" in failures(only_root, "--trust-roots", str(packages.roots))
 
 
 def test_without_trust_roots_the_chains_are_not_judged(packages):
