@@ -34,7 +34,8 @@ from types import SimpleNamespace
 from typing import IO, Any
 
 from archiver import SOFTWARE_NAME, __version__
-from archiver.access import snapshots
+from archiver.access import snapshots, wacz_signing
+from archiver.access.wacz_signing import SignOptions
 from archiver.base import agent
 from archiver.base.cluster import Cluster, Task
 from archiver.base.errors import StoreError, UsageError
@@ -45,7 +46,9 @@ from archiver.store import cdxj, manifest
 from archiver.store.archive import COPY_CHUNK, Archive, fsync_dir, open_regular
 from archiver.store.warc import WARC_SUFFIXES
 
-WACZ_ARCHIVER_DIR = "archiver"  # our extras inside the WACZ: manifest, file map
+WACZ_ARCHIVER_DIR = "archiver"  # our extras inside the WACZ: manifest, proofs, file map
+# Folders of proofs beside the manifest (time-stamp tokens, checkpoints, cosignatures)
+PROOF_DIRS = ("timestamps", "checkpoints", "proofs")
 HTML_MIMES = ("text/html", "application/xhtml+xml")
 # py-wacz would also index metadata records; ours (fetch timings, JSON) carry the page's URL
 # and the same second, and replay tools then serve the JSON instead of the page. warcinfo is
@@ -61,7 +64,8 @@ class PackFile:
     relpath: str
     sha256: str | None
     size: int
-    data: bytes | None = None  # the manifest, as read once under its lock
+    data: bytes | None = None  # the manifest (and proofs), as read once under its lock
+    proof: bool = False  # a proof beside the manifest (signatures, time-stamps, checkpoints)
 
 
 @dataclass
@@ -87,14 +91,17 @@ def software_agent() -> str:
 # ---------------------------------------------------------------- what goes in
 
 
-def pack_list(archive: Archive) -> list[PackFile]:
+def pack_list(archive: Archive, proofs: bool = False) -> list[PackFile]:
     """Every file the manifest names (the last entry naming a path gives its digest), in path
-    order, then the manifest itself. The manifest is read once under its lock, so a capture
-    running meanwhile neither tears it nor adds entries for files we do not pack."""
+    order, then the manifest itself (and with `proofs`, the proof files beside it). The
+    manifest is read once under its lock, so a capture running meanwhile neither tears it
+    nor adds entries for files we do not pack; proofs are read under the same lock, since
+    signers append them holding it: none can name a head the packed manifest lacks."""
     if not archive.manifest_path.is_file():
         raise UsageError(f"{archive.manifest_path}: no archive here")
     with manifest.lock_for_reading(archive):
         data = archive.manifest_path.read_bytes()
+        extra = proof_files(archive) if proofs else []
     named: dict[str, PackFile] = {}
     for entry in _entries(data):
         for f in entry.get("files") or []:
@@ -102,7 +109,31 @@ def pack_list(archive: Archive) -> list[PackFile]:
                 named[f["path"]] = PackFile(f["path"], f.get("sha256"), int(f.get("size", 0)))
     files = [named[p] for p in sorted(named)]
     files.append(PackFile("manifest.jsonl", hashlib.sha256(data).hexdigest(), len(data), data))
-    return files
+    return files + extra
+
+
+def proof_files(archive: Archive) -> list[PackFile]:
+    """The proofs kept beside the manifest, found by name rather than listed one by one, so
+    a new kind of proof travels without a change here: files `manifest.*.json(l)` at the
+    root (manifest.sig.jsonl: the Ed25519 head signatures) and every file in a PROOF_DIRS
+    folder (time-stamp tokens, checkpoints, cosignatures). Read whole: they are small."""
+    found = [p for p in archive.root.glob("manifest.*")
+             if p.name != "manifest.jsonl" and p.suffix in (".jsonl", ".json")]
+    for folder in PROOF_DIRS:
+        if (archive.root / folder).is_dir():
+            found += (p for p in (archive.root / folder).rglob("*")
+                      if not p.name.startswith(".") and p.suffix not in (".lock", ".tmp"))
+    out = []
+    for path in sorted(found):
+        if not path.is_file() or path.is_symlink():
+            continue
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise StoreError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+        rel = path.relative_to(archive.root).as_posix()
+        out.append(PackFile(rel, hashlib.sha256(data).hexdigest(), len(data), data, proof=True))
+    return out
 
 
 def _entries(data: bytes) -> Iterator[dict[str, Any]]:
@@ -298,11 +329,15 @@ def wacz_pages(archive: Archive, warc_relpaths: list[str]) -> list[dict[str, str
 
 def export_wacz(archive: Archive, out: Path, title: str | None = None,
                 progress: Progress | None = None, cluster: Cluster | None = None,
-                files: list[PackFile] | None = None) -> ExportResult:
-    """Write a WACZ 1.1.1 of the archive to `out` (`files`: pack_list's, when the caller has
-    it already); with a Dask `cluster`, the files are checked on its workers (this process
-    alone writes the package)."""
-    files = pack_list(archive) if files is None else files
+                files: list[PackFile] | None = None,
+                sign: SignOptions | None = None) -> ExportResult:
+    """Write a WACZ 1.1.1 of the archive to `out` (`files`: pack_list's with proofs, when the
+    caller has it already); with a Dask `cluster`, the files are checked on its workers (this
+    process alone writes the package). With `sign`, datapackage-digest.json carries a
+    signedData (WACZ Signing and Verification 0.1.0)."""
+    if sign is not None:
+        sign.check()
+    files = pack_list(archive, proofs=True) if files is None else files
     warcs = [f for f in files if f.relpath.endswith(WARC_SUFFIXES)]
     if not warcs:
         raise UsageError(f"{archive.root}: no WARC files to package")
@@ -318,7 +353,8 @@ def export_wacz(archive: Archive, out: Path, title: str | None = None,
         with zipfile.ZipFile(temp, "w") as zf:
             result.warnings += _write_wacz_core(archive, zf, warcs, pages)
             _write_wacz_extras(archive, zf, files)
-            _write_datapackage(zf, title or f"{SOFTWARE_NAME} archive {archive.root.name}")
+            _write_datapackage(zf, title or f"{SOFTWARE_NAME} archive {archive.root.name}",
+                               sign)
             result.files = len(zf.infolist())
         _fsync(temp)
         result.bytes = temp.stat().st_size
@@ -382,7 +418,9 @@ def _write_wacz_extras(archive: Archive, zf: zipfile.ZipFile, files: list[PackFi
 
     mapping: list[dict[str, Any]] = []
     for item in files:
-        if item.relpath.endswith(WARC_SUFFIXES):
+        if item.proof:  # one folder deep, as for articles
+            name = f"{WACZ_ARCHIVER_DIR}/" + item.relpath.replace("/", "_")
+        elif item.relpath.endswith(WARC_SUFFIXES):
             name = "archive/" + Path(item.relpath).name
         elif item.relpath == "manifest.jsonl":
             name = f"{WACZ_ARCHIVER_DIR}/manifest.jsonl"
@@ -400,9 +438,10 @@ def _write_wacz_extras(archive: Archive, zf: zipfile.ZipFile, files: list[PackFi
     zf.writestr(info, body)
 
 
-def _write_datapackage(zf: zipfile.ZipFile, title: str) -> None:
+def _write_datapackage(zf: zipfile.ZipFile, title: str, sign: SignOptions | None) -> None:
     """datapackage.json (every entry hashed) and its digest, by py-wacz, then naming
-    archiver as the software (users asked for tool versions in package metadata)."""
+    archiver as the software (users asked for tool versions in package metadata); signed
+    with `sign`, its `created` being the signature's (py-wacz requires the two equal)."""
     from wacz.util import get_py_wacz_version, now
     from wacz.waczindexer import WACZIndexer
 
@@ -411,13 +450,19 @@ def _write_datapackage(zf: zipfile.ZipFile, title: str) -> None:
     package = json.loads(writer.generate_datapackage(options, zf))
     package["software"] = f"{software_agent()} (py-wacz {get_py_wacz_version()})"
     package["archiver"] = {"version": __version__, "libraries": agent.library_versions()}
+    if sign is not None:
+        package["created"] = wacz_signing.created_now()
     data = json.dumps(package, indent=2).encode("utf-8")
     info = zipfile.ZipInfo("datapackage.json", now())
     info.compress_type = zipfile.ZIP_DEFLATED
     zf.writestr(info, data)
     digest = zipfile.ZipInfo("datapackage-digest.json", now())
     digest.compress_type = zipfile.ZIP_DEFLATED
-    zf.writestr(digest, writer.generate_datapackage_digest(data))
+    body = json.loads(writer.generate_datapackage_digest(data))
+    if sign is not None:
+        body["signedData"] = wacz_signing.sign(body["hash"], package["created"],
+                                               software_agent(), sign)
+    zf.writestr(digest, json.dumps(body, indent=2))
 
 
 # ---------------------------------------------------------------- BagIt

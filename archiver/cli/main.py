@@ -27,6 +27,7 @@ from archiver.cli import (
     security,
     share,
     timestamping,
+    verify,
 )
 
 # warcio logs what it mends in a record it reads (a WARC-Target-URI with spaces) as a
@@ -59,6 +60,7 @@ COMMANDS = [
     share.index_command, replay.replay_command, share.export_group,
     security.keygen, security.sign,
     timestamping.timestamp,
+    verify.verify_command,
 ]
 for command in COMMANDS:
     cli.add_command(command)

@@ -32,10 +32,16 @@ def key_option(func: F) -> F:
 @archive_option
 @click.option("--force", is_flag=True, help="Replace an existing key (old signatures still "
                                             "verify against the public key stored with them).")
+@click.option("--wacz", "for_wacz", is_flag=True,
+              help="Make the ECDSA P-384 key that signs WACZ packages (`export wacz --sign`) "
+                   "instead, at --key or $ARCHIVER_WACZ_KEY, else "
+                   "~/.config/archiver/wacz-p384.key.")
 @json_option
 @handle_errors
-def keygen(key_path: Path | None, archive_dir: Path | None, force: bool, as_json: bool) -> None:
-    """Create an Ed25519 key pair for signing manifest heads.
+def keygen(key_path: Path | None, archive_dir: Path | None, force: bool, for_wacz: bool,
+           as_json: bool) -> None:
+    """Create an Ed25519 key pair for signing manifest heads (--wacz: a P-384 key pair for
+    signing WACZ packages).
 
     The private key (PEM, mode 0600) goes to --key or the default location, the public key
     beside it with a .pub suffix. It is refused inside the archive: a key that travels with
@@ -46,10 +52,14 @@ def keygen(key_path: Path | None, archive_dir: Path | None, force: bool, as_json
     Examples:
       archiver keygen
       ARCHIVER_KEY=/secure/archiver.key archiver keygen
+      archiver keygen --wacz
     """
-    from archiver.store import signing
+    from archiver.store import package_key, signing
 
-    path, kid = signing.keygen(key_path, force=force, archive=open_archive(archive_dir))
+    if for_wacz:
+        path, kid = package_key.keygen(key_path, force=force, archive=open_archive(archive_dir))
+    else:
+        path, kid = signing.keygen(key_path, force=force, archive=open_archive(archive_dir))
     if as_json:
         emit_json({"key": str(path), "public_key": str(signing.public_path(path)),
                    "key_id": kid})

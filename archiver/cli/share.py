@@ -125,32 +125,68 @@ def export_group() -> None:
     """
 
 
+FILE = click.Path(dir_okay=False, path_type=Path)
+
+
 @export_group.command("wacz")
 @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--title", default=None, help="Collection title in datapackage.json.")
+@click.option("--sign", is_flag=True,
+              help="Sign the package (WACZ Signing and Verification 0.1.0). Alone: anonymous, "
+                   "ECDSA P-384 with the key of `archiver keygen --wacz` [$ARCHIVER_WACZ_KEY].")
+@click.option("--sign-key", type=FILE, default=None,
+              help="The private key (PEM) to sign with: a P-384 key for an anonymous "
+                   "signature, or the key of --sign-cert.")
+@click.option("--sign-cert", type=FILE, default=None,
+              help="Domain signing: the certificate chain (PEM, leaf first) whose key signs; "
+                   "needs --sign-key and --tsa.")
+@click.option("--domain", default=None,
+              help="Domain signing: the domain to claim [default: the certificate's CN or "
+                   "first DNS name].")
+@click.option("--tsa", "tsa_url", default=None,
+              help="Domain signing: the RFC 3161 time-stamp authority's URL.")
+@click.option("--tsa-cert", type=FILE, default=None,
+              help="Domain signing: the TSA's PEM chain, for a TSA whose replies carry no "
+                   "certificate.")
+@click.option("--tsa-timeout", type=float, default=10.0, show_default=True,
+              help="Seconds to wait for the TSA.")
 @dask_option
 @archive_option
 @json_option
 @quiet_option
 @handle_errors
-def export_wacz_command(out: Path, title: str | None, dask_address: str | None,
+def export_wacz_command(out: Path, title: str | None, sign: bool, sign_key: Path | None,
+                        sign_cert: Path | None, domain: str | None, tsa_url: str | None,
+                        tsa_cert: Path | None, tsa_timeout: float, dask_address: str | None,
                         archive_dir: Path | None, as_json: bool, quiet: bool) -> None:
     """Write a WACZ 1.1.1 package (WARCs, CDXJ index, pages, manifest, articles) to OUT.
 
-    Pages list every 2xx HTML capture with its time and its article's title. Open the file
-    in ReplayWeb.page or pywb, or check it with `wacz validate -f OUT`.
+    Pages list every 2xx HTML capture with its time and its article's title. The manifest's
+    proofs (manifest.sig.jsonl and any time-stamp or checkpoint files beside it) travel in
+    archiver/. Open the file in ReplayWeb.page or pywb, check it with `wacz validate -f OUT`,
+    and its signature with `archiver verify OUT`.
 
     \b
     Examples:
       archiver export wacz vov-2026-11.wacz --title "VOV, November 2026"
+      archiver export wacz signed.wacz --sign
+      archiver export wacz signed.wacz --sign-cert example.org.pem --sign-key example.org.key \\
+          --tsa https://freetsa.org/tsr
       archiver export wacz all.wacz --dask tcp://scheduler:8786
     """
     from archiver.access import export
+    from archiver.access.wacz_signing import SignOptions
 
+    options = None
+    if sign or sign_key or sign_cert:
+        options = SignOptions(key=sign_key, cert=sign_cert, tsa_url=tsa_url, tsa_cert=tsa_cert,
+                              domain=domain, tsa_timeout=tsa_timeout)
+        options.check()
     archive = existing_archive(archive_dir)
     _package(archive, "checking", as_json, quiet, dask_address,
              lambda files, progress, cluster: export.export_wacz(
-                 archive, out, title, progress=progress, cluster=cluster, files=files))
+                 archive, out, title, progress=progress, cluster=cluster, files=files,
+                 sign=options), proofs=True)
 
 
 @export_group.command("bag")
@@ -188,13 +224,14 @@ def export_bag_command(out: Path, organization: str | None, external_id: str | N
 
 
 def _package(archive: Any, label: str, as_json: bool, quiet: bool, dask_address: str | None,
-             make: Callable[[Any, Callable[[int], None], Any], Any]) -> None:
+             make: Callable[[Any, Callable[[int], None], Any], Any],
+             proofs: bool = False) -> None:
     """A WACZ or a bag: every named file checked (with a byte progress bar), then packed;
     a damaged or missing file refuses the whole package. The manifest is read once, here:
     its list of files gives the bar's total and is what `make` packs."""
     from archiver.access import export
 
-    files = export.pack_list(archive)
+    files = export.pack_list(archive, proofs=proofs)
     try:
         with cluster_for(dask_address) as cluster, \
                 byte_progress(sum(f.size for f in files), not as_json and not quiet,

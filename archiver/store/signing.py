@@ -76,7 +76,7 @@ def _raw(public: Ed25519PublicKey) -> bytes:
 
 # ---------------------------------------------------------------- keys
 
-def _refuse_inside_archive(key_path: Path, archive: Archive | None) -> None:
+def refuse_inside_archive(key_path: Path, archive: Archive | None) -> None:
     # A key stored in the archive travels with it: whoever can rewrite the chain can re-sign.
     if archive is None:
         return
@@ -91,7 +91,7 @@ def keygen(key_path: Path | None = None, *, force: bool = False,
     """Create a new Ed25519 key pair; returns (private key path, key id). Never overwrites an
     existing key unless `force` (a lost key cannot sign again; old signatures still verify)."""
     key_path = key_path or default_key_path()
-    _refuse_inside_archive(key_path, archive)
+    refuse_inside_archive(key_path, archive)
     if key_path.exists() and not force:
         raise UsageError(f"{key_path}: a key already exists (use --force to replace it)")
     private = Ed25519PrivateKey.generate()
@@ -101,14 +101,14 @@ def keygen(key_path: Path | None = None, *, force: bool = False,
                                             serialization.PublicFormat.SubjectPublicKeyInfo)
     try:
         key_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        _write_private(key_path, pem)
+        write_private_key(key_path, pem)
         public_path(key_path).write_bytes(pub)
     except OSError as exc:
         raise StoreError(f"{key_path}: cannot write key: {exc.strerror or exc}") from exc
     return key_path, key_id(private.public_key())
 
 
-def _write_private(path: Path, pem: bytes) -> None:
+def write_private_key(path: Path, pem: bytes) -> None:
     """Mode 0600 from the first byte on (never readable by others, not even briefly)."""
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.unlink(missing_ok=True)
