@@ -22,6 +22,7 @@ from archiver.cli import (
     history,
     ingest,
     replay,
+    report,
     search,
     security,
     share,
@@ -56,6 +57,7 @@ COMMANDS = [
     search.search,
     share.index_command, replay.replay_command, share.export_group,
     security.keygen, security.sign,
+    report.report,
 ]
 for command in COMMANDS:
     cli.add_command(command)
