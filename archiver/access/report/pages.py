@@ -266,7 +266,8 @@ def _captures(v: ArticleView, replay_base: str) -> str:
     for c in v.captures:
         status = c["status"] if c["status"] is not None else "-"
         rows.append(f"<tr class=\"capture\"><td>{e(c['timestamp'])}</td><td>{e(c['record_type'])}"
-                    f"</td><td>{e(status)}</td><td>{e(c['url'])}</td>"
+                    f"<br><code>{e(c['record_id'])}</code></td><td>{e(status)}</td>"
+                    f"<td>{e(c['url'])}</td>"
                     f"<td><code>{e(c['file'])}</code> @{c['offset']}</td>"
                     f"<td><code>{e(c['payload_digest'])}</code></td>"
                     f"<td><a href=\"{e(replay_link(replay_base, c))}\">replay</a></td></tr>")
