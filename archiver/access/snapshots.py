@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -165,10 +165,11 @@ def _rows_as_snapshots(catalog: Any, article_ids: list[str] | None) -> Iterator[
     with catalog:
         for article_id in article_ids if article_ids is not None else [None]:
             for row in catalog.snapshots_of(article_id):
-                yield _snapshot(row)
+                yield snapshot_from_row(row)
 
 
-def _snapshot(row: dict[str, Any]) -> Snapshot:
+def snapshot_from_row(row: dict[str, Any]) -> Snapshot:
+    """A snapshot from its catalog row (`Catalog.snapshots_of`)."""
     urls = tuple(str(u) for u in (row["source_url"], row["final_url"]) if u)
     snap = Snapshot(article_id=row["id"], path=row["path"], url=row["url"], source_urls=urls,
                     record_id=row["record_id"], text_sha256=row["text_sha256"],
@@ -187,6 +188,12 @@ def histories(archive: Archive, article_ids: list[str] | None = None
         wanted = set(article_ids) if article_ids is not None else None
         snaps = (s for s in iter_snapshots(archive)
                  if wanted is None or s.article_id in wanted)
+    return group(snaps)
+
+
+def group(snaps: Iterable[Snapshot]) -> dict[str, ArticleHistory]:
+    """Snapshots (in manifest order) as histories: one snapshot per source record, the
+    latest extraction of a record replacing the earlier one in its place."""
     by_id: dict[str, dict[str, Snapshot]] = {}
     for snap in snaps:
         records = by_id.setdefault(snap.article_id, {})

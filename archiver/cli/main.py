@@ -23,6 +23,7 @@ from archiver.cli import (
     history,
     ingest,
     replay,
+    report,
     search,
     security,
     share,
@@ -61,6 +62,7 @@ COMMANDS = [
     security.keygen, security.sign,
     timestamping.timestamp,
     verify.verify_command,
+    report.report,
 ]
 for command in COMMANDS:
     cli.add_command(command)

@@ -1,0 +1,248 @@
+"""`archiver report`: the figures against what `ls`, `search` and `export` say, the article
+pages, and bad input (empty archive, 0.1.0-layout captures only, undated articles, a damaged
+article file, a read-only archive, an OUT_DIR inside the archive). The rendering in
+Chromium is tests/test_report_browser.py."""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from conftest import SEED_DOCUMENT, Cli
+from news_site import PARAGRAPHS, serve_news, three_snapshots
+
+from archiver.access.report import charts, search_index
+from archiver.access.report.figures import Figure
+from archiver.store.fulltext import fold
+
+ASSETS = Path(__file__).resolve().parents[1] / "archiver" / "access" / "report" / "assets"
+
+
+@pytest.fixture
+def news():
+    yield from serve_news()
+
+
+def report(run: Cli, out: Path, *args: str) -> tuple[int, list[dict]]:
+    result = run("report", str(out), "--json", *args)
+    lines = [json.loads(x) for x in result.stdout.splitlines() if x.strip()]
+    return result.exit_code, lines
+
+
+def figure(lines: list[dict], name: str) -> dict:
+    return next(x for x in lines if x.get("figure") == name)
+
+
+def series_total(fig: dict) -> int:
+    return sum(sum(v) for v in fig["series"].values())
+
+
+def test_seed_report_matches_ls_search_and_export(run, archive_dir, tmp_path):
+    """The README's main job: ingest the seed (one WARC per document: the 0.1.0 layout),
+    audit, report; the seed's article page carries its provenance."""
+    assert run("ingest", str(SEED_DOCUMENT)).exit_code == 0
+    assert run("audit", "--record").exit_code == 0
+    out = tmp_path / "report"
+    code, lines = report(run, out)
+    assert code == 0, lines
+    summary = lines[-1]
+    ls = run.json_lines("ls")
+    assert summary["articles"] == len(ls) == 1 and summary["article_pages"] == 1
+    # sources and authors as ls gives them; the seed states no date: undated
+    assert figure(lines, "top_sources")["x"] == [ls[0]["source"]] == ["VOV.VN"]
+    assert figure(lines, "top_authors")["x"] == ["PV"]
+    lag = figure(lines, "publish_to_capture_lag")
+    assert dict(zip(lag["x"], lag["series"]["articles"], strict=True))["undated"] == 1
+    # every capture record the export lists, counted once per day, hour, status class
+    exported = tmp_path / "captures.jsonl"
+    assert run("export", "jsonl", str(exported), "--what", "captures").exit_code == 0
+    captures = [json.loads(x) for x in exported.read_text().splitlines()]
+    for name in ("captures_per_day", "captures_per_hour", "status_classes", "mime_types",
+                 "revisits"):
+        assert series_total(figure(lines, name)) == len(captures) == summary["captures"]
+    assert figure(lines, "status_classes")["series"] == {"resource (no HTTP)": [1]}
+    # WARC bytes: the file the ingestion entry names
+    entry = json.loads((archive_dir / "manifest.jsonl").read_text().splitlines()[0])
+    warc_size = sum(f["size"] for f in entry["files"] if f["path"].endswith(".warc.gz"))
+    assert figure(lines, "growth")["series"]["bytes"][-1] == warc_size
+    # health: the recorded audit, no copies, no proofs, no crawl
+    health = next(x["health"] for x in lines if "health" in x)
+    assert health["last_audit"]["status"] == "success" and health["audits"] == 1
+    assert health["copies"] == [] and health["crawls"] == []
+    coverage = figure(lines, "fixity_coverage")
+    assert coverage["series"]["by a recorded audit"][0] == 2  # the WARC and the article file
+    # the article page: its capture record and both manifest events with seq and hash
+    page = (out / "a" / "vov-1064050.html").read_text()
+    entries = [json.loads(x) for x in (archive_dir / "manifest.jsonl").read_text().splitlines()]
+    [resource] = [r for r in entry["records"] if r["type"] == "resource"]
+    assert entries[0]["hash"] in page and html.escape(resource["id"]) in page
+    assert "http://127.0.0.1:8080/archive/" in page and "PV/VOV.VN" in page
+    assert entries[1]["hash"] not in page  # the audit does not concern the article alone
+    # the search box's index holds the folded byline and the id, as search folds them
+    index = (out / "search-index.js").read_text()
+    assert "pv/vov.vn" in index and '"a/vov-1064050.html"' in index
+    hits = run.json_lines("search", "quyen con nguoi")
+    assert [h["id"] for h in hits] == ["vov-1064050"]
+    for name in ("index.html", "health.html", "articles.html", "style.css", "search.js",
+                 "data/captures_per_day.csv"):
+        assert (out / name).is_file(), name
+    assert not list(archive_dir.rglob("report*"))  # nothing written into the archive
+
+
+def test_three_snapshots_page_shows_the_diff_and_unchanged_text(run, news, tmp_path):
+    three_snapshots(run, news)
+    out = tmp_path / "out"
+    code, lines = report(run, out, "--replay-base", "http://replay.example/coll")
+    assert code == 0
+    [page] = list((out / "a").iterdir())
+    html = page.read_text()
+    assert html.count('class="snapshot"') == 3
+    assert "text changed" in html and "unchanged" in html
+    changed = PARAGRAPHS[1].replace("cuối tuần", "thứ Hai tuần sau")
+    assert f"<del>{PARAGRAPHS[1]}</del>" in html and f"<ins>{changed}</ins>" in html
+    assert html.count('class="capture"') == 3
+    assert html.count("http://replay.example/coll/2") == 3  # one replay link per capture
+    assert figure(lines, "revisits")["series"]["new payload"] == [3]
+
+
+def test_an_empty_archive_gives_a_report_that_says_so(run, archive_dir, tmp_path):
+    archive_dir.mkdir()
+    out = tmp_path / "r"
+    code, lines = report(run, out)
+    assert code == 0 and lines[-1]["empty"] is True
+    assert 'id="empty"' in (out / "index.html").read_text()
+    assert "No recorded audit" in (out / "health.html").read_text()
+    result = run("report", str(tmp_path / "r2"), "--archive", str(tmp_path / "nothing"),
+                 archive=False)
+    assert result.exit_code == 2 and "no archive here" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_out_dir_inside_the_archive_or_a_foreign_folder_is_refused(run, archive_dir,
+                                                                   tmp_path):
+    assert run("ingest", str(SEED_DOCUMENT)).exit_code == 0
+    before = sorted(p.relative_to(archive_dir) for p in archive_dir.rglob("*"))
+    for inside in (archive_dir / "report", archive_dir, archive_dir / "warcs" / "r"):
+        result = run("report", str(inside))
+        assert result.exit_code == 2 and "inside the archive" in result.output
+        assert len(result.output.strip().splitlines()) == 1
+    assert sorted(p.relative_to(archive_dir) for p in archive_dir.rglob("*")) == before
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("keep me")
+    result = run("report", str(foreign))
+    assert result.exit_code == 2 and "not a report folder" in result.output
+    assert (foreign / "notes.txt").read_text() == "keep me"
+    # the default: report/ beside the archive; a second run replaces its own folder
+    assert run("report", "--quiet").exit_code == 0
+    assert run("report", "--quiet").exit_code == 0
+    assert (archive_dir.parent / "report" / "index.html").is_file()
+
+
+def test_a_damaged_article_file_is_listed_and_the_rest_drawn(run, news, archive_dir,
+                                                            tmp_path):
+    assert run("ingest", str(SEED_DOCUMENT)).exit_code == 0
+    three_snapshots(run, news)
+    [seed_file] = (archive_dir / "articles" / "vov-1064050").iterdir()
+    seed_file.write_bytes(seed_file.read_bytes()[:100])  # cut mid-JSON
+    out = tmp_path / "out"
+    result = run("report", str(out))
+    assert result.exit_code == 1
+    assert "damaged" in result.stderr and seed_file.name in result.stderr
+    health = (out / "health.html").read_text()
+    assert "Damaged article files" in health and seed_file.name in health
+    assert "vov-1064050" in (out / "a" / "vov-1064050.html").read_text()
+    assert len(list((out / "a").iterdir())) == 2  # the other article drawn too
+
+
+def test_a_read_only_archive_is_reported_without_a_write(run, archive_dir, tmp_path,
+                                                        monkeypatch):
+    from test_read_only import make_read_only, make_writable, snapshot
+
+    assert run("ingest", str(SEED_DOCUMENT)).exit_code == 0
+    (archive_dir / "catalog.sqlite").unlink()  # the report must make a private one
+    for suffix in ("-wal", "-shm"):
+        (archive_dir / f"catalog.sqlite{suffix}").unlink(missing_ok=True)
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    make_read_only(archive_dir)
+    try:
+        before = snapshot(archive_dir)
+        code, lines = report(run, tmp_path / "out")
+        assert code == 0 and lines[-1]["articles"] == 1
+        assert snapshot(archive_dir) == before
+        assert list(scratch.iterdir()) == []
+    finally:
+        make_writable(archive_dir)
+
+
+def test_max_articles_limits_pages_not_the_listing(run, news, tmp_path):
+    assert run("ingest", str(SEED_DOCUMENT)).exit_code == 0
+    three_snapshots(run, news)
+    out = tmp_path / "out"
+    code, lines = report(run, out, "--max-articles", "1")
+    assert code == 0 and lines[-1]["article_pages"] == 1 and lines[-1]["articles"] == 2
+    assert len(list((out / "a").iterdir())) == 1
+    listing = (out / "articles.html").read_text()
+    assert listing.count("<tr>") == 3  # header + both articles
+    # newest publication first, undated last: the dated story has the page
+    assert "vov-1064050" in listing and not (out / "a" / "vov-1064050.html").exists()
+
+
+def test_the_report_is_byte_identical_when_built_twice(run, news, tmp_path, monkeypatch):
+    three_snapshots(run, news)
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1800000000")
+    trees = []
+    for name in ("one", "two"):
+        assert run("report", str(tmp_path / name), "--quiet").exit_code == 0
+        root = tmp_path / name
+        trees.append({p.relative_to(root): p.read_bytes() for p in root.rglob("*")
+                      if p.is_file()})
+    assert trees[0] == trees[1]
+    fig = Figure("t", "T", "bar", ["a", "b"], {"n": [1, 2]})
+    assert charts.svg(fig) == charts.svg(fig) and "Date" not in charts.svg(fig)
+
+
+def test_the_js_fold_keeps_the_same_characters_as_the_python_fold():
+    """search.js lists the characters the fold keeps; they are Python's (the browser test
+    compares the two folds character by character)."""
+    listed = re.search(r"ARCHIVER_FOLD_KEEP = new Set\(\[([^\]]*)\]", (ASSETS / "search.js")
+                       .read_text()).group(1)
+    assert sorted(int(x, 16) for x in listed.split(",")) == search_index.fold_keep()
+    assert search_index.key("Quyền con người", "Đức Tuấn") == "quyen con nguoi duc tuan"
+    assert search_index.key("ĐẢNG") == fold("ĐẢNG").lower() == "dang"
+
+
+def test_crawl_figures_match_the_manifest(run, tmp_path):
+    """A small crawl: hosts, crawl runs and skips as the manifest and crawl state say."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from crawl_site import NewsSite
+
+    with NewsSite() as site:
+        result = run("crawl", site.home, "--max-pages", "12", "--no-requisites",
+                     "--delay", "0.01")
+        assert result.exit_code == 0, result.output
+    code, lines = report(run, tmp_path / "out")
+    assert code == 0
+    health = next(x["health"] for x in lines if "health" in x)
+    [crawl] = health["crawls"]
+    entries = [json.loads(x) for x in (run.archive / "manifest.jsonl").read_text().splitlines()]
+    crawled = [e for e in entries if e["event"] == "capture"
+               and (e.get("discovery") or {}).get("crawl") == crawl["crawl_id"]]
+    ok = Counter(e["outcome"]["status"] == "success" for e in crawled)
+    assert (crawl["pages"], crawl["failures"]) == (ok[True], ok[False])
+    assert crawl["started"] and crawl["ended"]
+    hosts = figure(lines, "top_hosts")
+    assert sum(hosts["series"]["captures"]) == lines[-1]["captures"]
+    assert hosts["x"][0] == "127.0.0.1"
+    assert os.path.isfile(tmp_path / "out" / "health.html")
