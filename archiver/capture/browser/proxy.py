@@ -41,6 +41,7 @@ READ_CHUNK = 64 * 1024
 MAX_HEAD = 64 * 1024
 CLIENT_IDLE = 30.0  # seconds a browser connection may sit idle between requests
 LATE_REQUEST_SECONDS = 10.0  # time given to a request made after the page's deadline
+DEADLINE_MARGIN = 1.5  # upstream reads of the page's requests end this long after it
 # Hop-by-hop headers meant for the proxy, never sent upstream (RFC 9110 section 7.6.1)
 PROXY_HEADERS = (b"proxy-connection", b"proxy-authorization", b"proxy-authenticate")
 
@@ -173,10 +174,13 @@ class RecordingProxy:
             self._note("failed", {"url": url, "reason": str(exc), "at": when})
             _send_simple(client, 502, "Bad Gateway", f"{exc}\n")
             return True
-        deadline = time.monotonic() + self.options.timeout
+        now = time.monotonic()
+        deadline = now + self.options.timeout
         if page is not None:
-            deadline = max(page.deadline, time.monotonic() + 1.0) \
-                if time.monotonic() < page.deadline else time.monotonic() + LATE_REQUEST_SECONDS
+            # a request of the page's steps ends a little after them: the step that waited
+            # for it times out first and is the one marked, not a 502 raced against it
+            deadline = max(page.deadline, now) + DEADLINE_MARGIN \
+                if now < page.deadline else now + LATE_REQUEST_SECONDS
         limit = None
         if page is not None:
             with self._lock:

@@ -18,6 +18,7 @@ import datetime as dt
 import ipaddress
 import socket
 import ssl
+import warnings
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -71,7 +72,9 @@ def _load_roots(ca_file: str | None) -> tuple[x509.Certificate, ...]:
     """Trust anchors: the file given, else the system bundle OpenSSL uses."""
     path = ca_file or ssl.get_default_verify_paths().cafile or "/etc/ssl/certs/ca-certificates.crt"
     try:
-        return tuple(x509.load_pem_x509_certificates(Path(path).read_bytes()))
+        with warnings.catch_warnings():  # a system root with a negative serial: still a root
+            warnings.simplefilter("ignore")
+            return tuple(x509.load_pem_x509_certificates(Path(path).read_bytes()))
     except (OSError, ValueError):
         return ()
 
