@@ -186,6 +186,9 @@ class Exchange:
     truncated: str | None = None  # WARC-Truncated reason: "length", "time", "disconnect"
     elapsed: float = 0.0
     error: str | None = None
+    # more WARC headers for its request and response records (the browser proxy's
+    # WARC-Protocol and WARC-Cipher-Suite, repeated names allowed)
+    warc_headers: list[tuple[str, str]] = field(default_factory=list)
 
     def close(self) -> None:
         if self.response_body is not None:
@@ -398,6 +401,25 @@ class Fetcher:
             if size >= self.options.max_bytes:
                 exchange.truncated = "length"
                 break
+
+
+def begin_recording(rec: Recording, deadline: float | None) -> None:
+    """Record this thread's socket traffic (through RecordingSocket) into `rec` until
+    end_recording; every receive fails once `deadline` (time.monotonic) has passed."""
+    _tls.recording, _tls.deadline = rec, deadline
+
+
+def end_recording() -> None:
+    _tls.recording = _tls.deadline = None
+
+
+RecordingSocket = _RecordingSocket  # for other clients of the recorder (the browser proxy)
+
+
+def fill_from_recording(exchange: Exchange, rec: Recording) -> None:
+    """The exchange's request bytes, response head and body (as received) and payload
+    digest, from a finished recording (which is closed)."""
+    _fill_from_recording(exchange, rec)
 
 
 def _fill_from_recording(exchange: Exchange, rec: Recording) -> None:

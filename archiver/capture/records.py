@@ -36,13 +36,17 @@ class CaptureRecords:
     final: RecordRef | None = None
     revisit: dict[str, Any] | None = None  # the manifest's `revisit` field for the final one
     replayable: list[tuple[RecordRef, int | None, str | None]] = field(default_factory=list)
+    by_exchange: list[RecordRef] = field(default_factory=list)  # answered exchanges, in order
 
 
 def write_capture(writer: WarcFileWriter, result: FetchResult, dedup: Dedup | None,
-                  prior: Earlier | None) -> CaptureRecords:
+                  prior: Earlier | None, source: Exchange | None = None) -> CaptureRecords:
     """request + response (or revisit) for every answered exchange; one metadata record.
-    `prior` is the capture whose validators the first request carried, if any."""
+    `prior` is the capture whose validators the first request carried, if any. `source` is
+    the exchange whose record is `final` (the page's own document; default the last)."""
     out = CaptureRecords()
+    source_ref: RecordRef | None = None
+    source_revisit: dict[str, Any] | None = None
     for exchange in result.exchanges:
         if exchange.status is None:
             continue
@@ -51,12 +55,17 @@ def write_capture(writer: WarcFileWriter, result: FetchResult, dedup: Dedup | No
             "request", exchange.url, exchange.request_bytes, exchange.started_at,
             content_type="application/http; msgtype=request",
             payload_digest=sha256_label(_request_payload_sha256(exchange.request_bytes)),
-            extra={"WARC-Concurrent-To": response_id, **_ip_header(exchange)},
+            extra=[("WARC-Concurrent-To", response_id), *_ip_header(exchange)],
         )
         ref, out.revisit = _write_answer(writer, exchange, response_id, dedup,
                                          prior if exchange.url == result.url else None)
         out.final = ref
+        if exchange is source:
+            source_ref, source_revisit = ref, out.revisit
+        out.by_exchange.append(ref)
         out.replayable.append((ref, exchange.status, exchange.headers.get("content-type")))
+    if source_ref is not None:
+        out.final, out.revisit = source_ref, source_revisit
     if out.final is not None:
         writer.write_record(
             "metadata", result.url, _metadata_block(result), datetime.now(UTC),
@@ -80,9 +89,9 @@ def _write_answer(writer: WarcFileWriter, exchange: Exchange, record_id: str,
         earlier = dedup.claim(exchange.url, digest, record_id, warc_date(exchange.started_at))
     if earlier is None:
         return _write_response(writer, exchange, record_id), None
-    extra = {**_ip_header(exchange), "WARC-Profile": profile,
-             "WARC-Refers-To-Target-URI": earlier.url,
-             "WARC-Refers-To-Date": earlier.date, "WARC-Refers-To": earlier.record_id}
+    extra = [*_ip_header(exchange), ("WARC-Profile", profile),
+             ("WARC-Refers-To-Target-URI", earlier.url),
+             ("WARC-Refers-To-Date", earlier.date), ("WARC-Refers-To", earlier.record_id)]
     ref = writer.write_record(
         "revisit", exchange.url, exchange.response_head, exchange.started_at,
         content_type="application/http; msgtype=response",
@@ -97,7 +106,7 @@ def _write_answer(writer: WarcFileWriter, exchange: Exchange, record_id: str,
 def _write_response(writer: WarcFileWriter, exchange: Exchange, record_id: str) -> RecordRef:
     extra = _ip_header(exchange)
     if exchange.truncated:
-        extra["WARC-Truncated"] = exchange.truncated
+        extra.append(("WARC-Truncated", exchange.truncated))
     block = _Concat(exchange.response_head, exchange.response_body)
     assert exchange.payload_sha256 is not None
     return writer.write_record(
@@ -108,8 +117,10 @@ def _write_response(writer: WarcFileWriter, exchange: Exchange, record_id: str) 
     )
 
 
-def _ip_header(exchange: Exchange) -> dict[str, str]:
-    return {"WARC-IP-Address": exchange.ip} if exchange.ip else {}
+def _ip_header(exchange: Exchange) -> list[tuple[str, str]]:
+    """WARC-IP-Address, and the exchange's own headers (WARC-Protocol may repeat)."""
+    ip = [("WARC-IP-Address", exchange.ip)] if exchange.ip else []
+    return ip + list(exchange.warc_headers)
 
 
 def _request_payload_sha256(request_bytes: bytes) -> bytes:

@@ -56,6 +56,25 @@ from archiver.cli.timestamping import stamp_final_head, timestamp_options, times
               help="Store a payload the archive already holds as a WARC revisit record: when "
                    "the same URL had it (url), any URL (any), or never (off). With url or any, "
                    "a URL captured before is asked If-None-Match/If-Modified-Since.")
+@click.option("--browser", "use_browser", is_flag=True,
+              help="Capture with headless Chromium through archiver's recording proxy: raw "
+                   "exchanges plus screenshots, rendered DOM, visible text, TLS facts and a "
+                   "provenance summary (needs `apt-get install chromium`). --max-bytes then "
+                   "caps the whole page.")
+@click.option("--page-timeout", type=click.FloatRange(min=0.5), default=60.0,
+              show_default=True, help="--browser: seconds for load, network idle and "
+                                      "scrolling together (each also at most 20 s).")
+@click.option("--viewport", default="1600x900", show_default=True, metavar="WxH",
+              help="--browser: window size for the page and its screenshots.")
+@click.option("--pdf", is_flag=True, help="--browser: also keep the page printed to PDF.")
+@click.option("--allow-host", "allow_hosts", multiple=True, metavar="HOST:PORT",
+              help="--browser: let requests reach this loopback/private address "
+                   "(refused otherwise, 403 to the browser). Repeatable.")
+@click.option("--ca-file", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="--browser: PEM roots to validate origins' certificates against "
+                   "[default: the system's].")
+@click.option("--chromium", "chromium_path", default="/usr/bin/chromium", show_default=True,
+              help="--browser: the Chromium executable.")
 @warc_options
 @timestamp_options
 @json_option
@@ -66,7 +85,11 @@ def capture(urls: tuple[str, ...], seed_file: Path | None, archive_dir: Path | N
             retries: int, delay: float, workers: int, no_extract: bool,
             extract_workers: int | None, warc_prefix: str, warc_size: int,
             commit_every: int, commit_seconds: float, dedup: str, timestamp: bool,
-            tsa: tuple[str, ...], tsa_timeout: float, as_json: bool, quiet: bool) -> None:
+            tsa: tuple[str, ...], tsa_timeout: float, as_json: bool, quiet: bool,
+            use_browser: bool = False, page_timeout: float = 60.0,
+            viewport: str = "1600x900", pdf: bool = False,
+            allow_hosts: tuple[str, ...] = (), ca_file: Path | None = None,
+            chromium_path: str = "/usr/bin/chromium") -> None:
     """Fetch URLs into WARC 1.1 files, extract their articles, record it all in the manifest.
 
     Every redirect hop and every retried attempt is archived as its own request/response
@@ -76,7 +99,9 @@ def capture(urls: tuple[str, ...], seed_file: Path | None, archive_dir: Path | N
     Examples:
       archiver capture https://vov.vn/chinh-tri/...-post1064050.vov
       archiver capture --seeds seeds/vov.txt --json
+      archiver capture --browser --pdf https://example.org/story
     Exit status: 0 every URL archived with a 2xx answer, 1 any failed, 2 usage error.
+    A --browser capture with a step that timed out is PARTIAL (exit 1).
     """
     from archiver.capture.fetch import FetchOptions
     from archiver.capture.run import CaptureOptions, capture_urls, read_seed_list
@@ -99,7 +124,15 @@ def capture(urls: tuple[str, ...], seed_file: Path | None, archive_dir: Path | N
             click.echo(render_capture(outcome), err=not outcome.ok and quiet)
 
     archive = writable_archive(archive_dir, "capture")
-    outcomes = capture_urls(archive, all_urls, options, on_done=report, on_warning=warn)
+    if use_browser:
+        browser_options = _browser_options(max_bytes, timeout, page_timeout, viewport, pdf,
+                                           allow_hosts, ca_file, chromium_path)
+        from archiver.capture.browser.run import capture_browser
+
+        outcomes: list[Any] = capture_browser(archive, all_urls, options, browser_options,
+                                              on_done=report, on_warning=warn)
+    else:
+        outcomes = capture_urls(archive, all_urls, options, on_done=report, on_warning=warn)
     stamp_final_head(archive, tsa_urls, tsa_timeout)
     sign_head(archive)
     failed = sum(1 for o in outcomes if not o.ok)
@@ -107,6 +140,25 @@ def capture(urls: tuple[str, ...], seed_file: Path | None, archive_dir: Path | N
         click.echo(f"{len(outcomes) - failed} of {len(outcomes)} URLs archived"
                    + (f", {failed} with problems" if failed else ""))
     sys.exit(EXIT_FINDINGS if failed else EXIT_OK)
+
+
+def _browser_options(max_bytes: int, timeout: float, page_timeout: float, viewport: str,
+                     pdf: bool, allow_hosts: tuple[str, ...], ca_file: Path | None,
+                     chromium_path: str) -> Any:
+    from archiver.capture.browser.guard import parse_allowed
+    from archiver.capture.browser.page import BrowserOptions, require_chromium
+
+    require_chromium(chromium_path)
+    width, sep, height = viewport.lower().partition("x")
+    if not (sep and width.isdigit() and height.isdigit() and int(width) and int(height)):
+        raise UsageFailure(f"--viewport {viewport}: expected WIDTHxHEIGHT, e.g. 1600x900")
+    if ca_file is not None and not ca_file.is_file():
+        raise UsageFailure(f"--ca-file {ca_file}: no such file")
+    return BrowserOptions(executable=chromium_path, page_timeout=page_timeout,
+                          step_timeout=min(20.0, page_timeout), max_bytes=max_bytes,
+                          viewport=(int(width), int(height)), pdf=pdf,
+                          allowed=parse_allowed(allow_hosts), ca_file=ca_file,
+                          timeout=timeout)
 
 
 def render_capture(o: Any) -> str:
@@ -122,4 +174,8 @@ def render_capture(o: Any) -> str:
         line += f" truncated ({o.truncated})"
     if o.error:
         line += f": {shown(o.error)}"
+    if getattr(o, "partial", None):
+        line += f" timed out: {', '.join(o.partial)}"
+    if getattr(o, "blocked", None):
+        line += f" ({len(o.blocked)} request(s) refused)"
     return line + render_article_outcome(o.article)

@@ -111,6 +111,7 @@ class RecordRef:
     date: str
     payload_digest: str | None
     content_type: str | None = None
+    block_digest: str | None = None
 
 
 class _GzipMember:
@@ -172,7 +173,7 @@ class WarcFileWriter:
         *,
         content_type: str,
         payload_digest: str | None,
-        extra: dict[str, str] | None = None,
+        extra: dict[str, str] | list[tuple[str, str]] | None = None,
         record_id: str | None = None,
     ) -> RecordRef:
         """Write one record whose block is `block`, verbatim."""
@@ -187,8 +188,10 @@ class WarcFileWriter:
             headers.append(("WARC-Target-URI", target_uri))
         if self.warcinfo_id and rec_type != "warcinfo":
             headers.append(("WARC-Warcinfo-ID", self.warcinfo_id))
-        headers += list((extra or {}).items())
-        headers.append(("WARC-Block-Digest", block_digest(stream)))
+        # a list of pairs where a name repeats (WARC-Protocol, warc-specifications #42)
+        headers += list(extra.items()) if isinstance(extra, dict) else list(extra or [])
+        block_sha = block_digest(stream)
+        headers.append(("WARC-Block-Digest", block_sha))
         if payload_digest:
             headers.append(("WARC-Payload-Digest", payload_digest))
         from warcio.recordloader import ArcWarcRecord
@@ -209,7 +212,7 @@ class WarcFileWriter:
         self._warc._write_warc_record(member, record)
         member.finish()
         ref = RecordRef(record_id, rec_type, offset, self.out.tell() - offset, target_uri, date,
-                        payload_digest, content_type)
+                        payload_digest, content_type, block_sha)
         self.refs.append(ref)
         return ref
 

@@ -1,0 +1,277 @@
+"""The browser side of `capture --browser`: Debian's Chromium driven by Playwright, every
+request through the recording proxy, and the page steps, each bounded in time.
+
+Steps (after Scoop and Browsertrix): load, network idle, scroll to the bottom in viewport
+steps until nothing new loads (lazy images, infinite lists; capped), back to the top; then
+the attachments (screenshots, rendered DOM, visible text, optional PDF). `--page-timeout`
+bounds load + network idle + scrolling together, and each of those also has its own
+`step_timeout`; an attachment has `step_timeout` of its own. A step that runs out of time
+is recorded as "timeout" and makes the capture PARTIAL; the next steps still run on what
+the page shows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from archiver.base.errors import UsageError
+from archiver.capture.browser.proxy import PageLog, ProxyOptions, RecordingProxy
+
+DEFAULT_EXECUTABLE = "/usr/bin/chromium"
+INSTALL_HINT = "apt-get install chromium"
+SCROLL_CAP = 40  # viewport steps at most: an infinite list ends here
+SETTLE_SECONDS = 1.5  # after a scroll step, wait this long at most for requests to finish
+# Chromium flags: no traffic of its own (updates, sync, field trials), no QUIC (it would
+# bypass an HTTP proxy), loopback through the proxy too (Chromium bypasses proxies for
+# localhost unless told `<-loopback>`), and only our CA's keys trusted beyond the system.
+BASE_ARGS = ("--disable-background-networking", "--disable-component-update",
+             "--disable-sync", "--no-first-run", "--disable-quic",
+             "--disable-default-apps", "--metrics-recording-only", "--mute-audio")
+
+
+@dataclass(frozen=True)
+class BrowserOptions:
+    executable: str = DEFAULT_EXECUTABLE
+    page_timeout: float = 60.0
+    step_timeout: float = 20.0
+    max_bytes: int = 50 * 1024 * 1024
+    viewport: tuple[int, int] = (1600, 900)
+    pdf: bool = False
+    allowed: frozenset[tuple[str, int]] = frozenset()
+    ca_file: Path | None = None
+    scroll_cap: int = SCROLL_CAP
+    timeout: float = 30.0  # the proxy's connect / read timeout upstream
+
+
+@dataclass
+class Step:
+    name: str
+    outcome: str  # ok | timeout | error | skipped
+    seconds: float = 0.0
+    detail: str = ""
+    started_at: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "outcome": self.outcome,
+                               "seconds": round(self.seconds, 3)}
+        if self.detail:
+            out["detail"] = self.detail
+        if self.started_at:
+            out["started_at"] = self.started_at
+        return out
+
+
+@dataclass
+class PageView:
+    """What the browser made of one page."""
+
+    url: str
+    final_url: str
+    status: int | None = None
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    steps: list[Step] = field(default_factory=list)
+    screenshot_full: bytes | None = None
+    screenshot_view: bytes | None = None
+    dom: str | None = None
+    text: str | None = None
+    pdf: bytes | None = None
+    user_agent: str = ""
+    loaded: list[str] = field(default_factory=list)  # responses < 400
+    failed: list[str] = field(default_factory=list)  # >= 400 or no answer
+
+    @property
+    def partial(self) -> list[str]:
+        return [s.name for s in self.steps if s.outcome == "timeout"]
+
+
+def require_chromium(executable: str) -> None:
+    """One line naming the install step when the browser or Playwright is missing."""
+    if not (os.path.isfile(executable) and os.access(executable, os.X_OK)):
+        raise UsageError(f"--browser needs Chromium at {executable}: {INSTALL_HINT}")
+    import importlib.util
+
+    if importlib.util.find_spec("playwright") is None:
+        raise UsageError("--browser needs Playwright: pip install 'archiver[browser]'")
+
+
+@cache
+def executable_facts(executable: str) -> dict[str, str]:
+    """sha256 of the executable launched and, when it is Debian's launcher script, of the
+    binary that script runs (/usr/lib/chromium/chromium)."""
+    facts = {"path": executable, "sha256": _sha256_file(executable)}
+    with open(executable, "rb") as f:
+        script = f.read(2) == b"#!"
+    binary = Path(executable).parent.parent / "lib" / "chromium" / "chromium"
+    if script and binary.is_file():
+        facts["binary"] = str(binary)
+        facts["binary_sha256"] = _sha256_file(str(binary))
+    return facts
+
+
+def _sha256_file(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1024 * 1024):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class Browser:
+    """One Playwright, one Chromium, one recording proxy for a run; pages one at a time."""
+
+    def __init__(self, options: BrowserOptions) -> None:
+        require_chromium(options.executable)
+        from playwright.sync_api import sync_playwright
+
+        self.options = options
+        self.proxy = RecordingProxy(ProxyOptions(allowed=options.allowed,
+                                                 ca_file=options.ca_file,
+                                                 timeout=options.timeout))
+        self._pw = sync_playwright().start()
+        try:
+            self.browser = self._pw.chromium.launch(
+                executable_path=options.executable, args=self.launch_args(), headless=True)
+        except Exception:
+            self._pw.stop()
+            self.proxy.close()
+            raise
+
+    def launch_args(self) -> list[str]:
+        # --ignore-certificate-errors-spki-list trusts exactly our run's keys, nothing else;
+        # Playwright's ignore_https_errors would accept any certificate at all, so a request
+        # that reached an origin without the proxy would go unnoticed.
+        args = [*BASE_ARGS, f"--proxy-server={self.proxy.address}",
+                "--proxy-bypass-list=<-loopback>",
+                "--ignore-certificate-errors-spki-list=" + ",".join(self.proxy.authority.pins)]
+        if os.geteuid() == 0:
+            args.append("--no-sandbox")  # Chromium refuses to run as root with its sandbox
+        return args
+
+    def versions(self) -> dict[str, Any]:
+        from importlib import metadata
+
+        return {"chromium": self.browser.version,
+                "playwright": metadata.version("playwright"),
+                "executable": executable_facts(self.options.executable)}
+
+    def close(self) -> None:
+        try:
+            self.browser.close()
+        finally:
+            self._pw.stop()
+            self.proxy.close()
+
+    def capture(self, url: str) -> tuple[PageView, PageLog]:
+        """Run the steps on `url`; the proxy's log of the page comes with it."""
+        opts = self.options
+        view = PageView(url=url, final_url=url)
+        start = time.monotonic()
+        deadline = start + opts.page_timeout
+        self.proxy.begin_page(deadline, opts.max_bytes)
+        context = self.browser.new_context(
+            viewport={"width": opts.viewport[0], "height": opts.viewport[1]},
+            service_workers="block")  # a service worker could answer from its own cache
+        try:
+            page = context.new_page()
+            page.on("response", lambda r: (view.loaded if r.status < 400 else view.failed)
+                    .append(r.url))
+            page.on("requestfailed", lambda r: view.failed.append(r.url))
+            view.user_agent = str(page.evaluate("navigator.userAgent"))
+            self._steps(page, view, deadline)
+            self._attachments(page, view)
+        finally:
+            context.close()
+        log = self.proxy.end_page(wait=max(1.0, deadline - time.monotonic()) + 2.0)
+        return view, log
+
+    def _step(self, view: PageView, name: str, budget: float,
+              action: Callable[[float], None]) -> bool:
+        """Run one step with `budget` seconds (ms for Playwright); record its outcome."""
+        from playwright.sync_api import Error, TimeoutError
+
+        step = Step(name, "ok", started_at=datetime.now(UTC).isoformat().replace("+00:00", "Z"))
+        view.steps.append(step)
+        if budget <= 0.05:  # an earlier step used the page's time: it is the one marked
+            step.outcome, step.detail = "skipped", "no time left of --page-timeout"
+            return False
+        t0 = time.monotonic()
+        try:
+            action(budget)
+        except TimeoutError:
+            step.outcome, step.detail = "timeout", f"not done in {budget:.1f} s"
+        except Error as exc:
+            step.outcome, step.detail = "error", str(exc).splitlines()[0][:200]
+        step.seconds = time.monotonic() - t0
+        return step.outcome == "ok"
+
+    def _steps(self, page: Any, view: PageView, deadline: float) -> None:
+        limit = self.options.step_timeout
+
+        def left() -> float:
+            return min(limit, deadline - time.monotonic())
+
+        def load(budget: float) -> None:
+            response = page.goto(view.url, wait_until="load", timeout=budget * 1000)
+            if response is not None:
+                view.status = response.status
+
+        self._step(view, "load", left(), load)
+        view.final_url = page.url if page.url.startswith(("http://", "https://")) else view.url
+        self._step(view, "network idle", left(),
+                   lambda b: page.wait_for_load_state("networkidle", timeout=b * 1000))
+        self._step(view, "scroll", left(), lambda b: self._scroll(page, time.monotonic() + b))
+        self._step(view, "scroll to top", limit,
+                   lambda b: page.evaluate("window.scrollTo(0, 0)"))
+
+    def _scroll(self, page: Any, until: float) -> None:
+        """Viewport by viewport to the bottom, letting each step's requests finish, until the
+        bottom stays the bottom (nothing new loaded) or the cap."""
+        from playwright.sync_api import TimeoutError
+
+        for _ in range(self.options.scroll_cap):
+            if time.monotonic() >= until:
+                raise TimeoutError("scrolling did not reach a stable bottom")
+            page.evaluate("window.scrollBy(0, window.innerHeight)")
+            self.proxy.wait_idle(min(SETTLE_SECONDS, max(0.0, until - time.monotonic())))
+            at_bottom = page.evaluate(
+                "window.scrollY + window.innerHeight >= document.documentElement.scrollHeight - 2")
+            if at_bottom:
+                page.wait_for_timeout(200)  # a lazy list appends after its request ends
+                self.proxy.wait_idle(min(SETTLE_SECONDS, max(0.0, until - time.monotonic())))
+                if page.evaluate("window.scrollY + window.innerHeight >= "
+                                 "document.documentElement.scrollHeight - 2"):
+                    return
+
+    def _attachments(self, page: Any, view: PageView) -> None:
+        budget = self.options.step_timeout
+        ms = budget * 1000
+
+        def full(_: float) -> None:
+            view.screenshot_full = page.screenshot(full_page=True, timeout=ms)
+
+        def viewport(_: float) -> None:
+            view.screenshot_view = page.screenshot(full_page=False, timeout=ms)
+
+        def dom(_: float) -> None:
+            view.dom = page.content()
+
+        def text(_: float) -> None:
+            view.text = str(page.evaluate("document.body ? document.body.innerText : ''"))
+
+        self._step(view, "screenshot (full page)", budget, full)
+        self._step(view, "screenshot (viewport)", budget, viewport)
+        self._step(view, "rendered DOM", budget, dom)
+        self._step(view, "visible text", budget, text)
+        if self.options.pdf:
+            def pdf(_: float) -> None:
+                view.pdf = page.pdf(print_background=True)
+
+            self._step(view, "PDF", budget, pdf)
