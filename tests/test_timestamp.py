@@ -434,3 +434,32 @@ def test_token_files_are_plain_rfc3161_replies(archive_dir: Path, tsa: LoopbackT
                            str(archive_dir / stamp.path), "-CAfile", str(tsa.root_pem)],
                           capture_output=True, check=False)
     assert done.returncode == 0, done.stderr
+
+
+def test_crawl_timestamps_its_final_head(run: Cli, archive_dir: Path, server: Any,
+                                        tsa: LoopbackTSA) -> None:
+    result = run("crawl", server.url("/article"), "--depth", "0", "--max-pages", "1",
+                 "--no-sitemaps", "--no-feeds", "--no-requisites", "--tsa", tsa.url,
+                 "--json")
+    assert result.exit_code == 0, result.output
+    (rec,) = timestamps.all_recorded(Archive(archive_dir))
+    entries = list(manifest.iter_entries(archive_dir / "manifest.jsonl"))
+    assert rec.seq == [e for e in entries if "timestamps" not in e][-1]["seq"]
+    assert "timestamp: seq" in result.output
+
+
+def test_exports_carry_the_tokens(run: Cli, archive_dir: Path, tmp_path: Path,
+                                  tsa: LoopbackTSA) -> None:
+    import zipfile
+
+    assert run("ingest", str(SEED_DOCUMENT)).exit_code == 0  # a WACZ needs a WARC
+    run("timestamp", "--tsa", tsa.url)
+    (rec,) = timestamps.all_recorded(Archive(archive_dir))
+    name = Path(rec.token).name
+    assert run("export", "wacz", str(tmp_path / "x.wacz")).exit_code == 0
+    with zipfile.ZipFile(tmp_path / "x.wacz") as zf:
+        assert f"archiver/timestamps_{name}" in zf.namelist()
+        assert zf.read(f"archiver/timestamps_{name}") == (archive_dir / rec.token).read_bytes()
+    assert run("export", "bag", str(tmp_path / "bag")).exit_code == 0
+    assert (tmp_path / "bag" / "data" / rec.token).read_bytes() == \
+        (archive_dir / rec.token).read_bytes()

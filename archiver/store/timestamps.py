@@ -170,8 +170,8 @@ def check_reply(body: bytes, stamp: Stamp) -> str:
         resp = decode_timestamp_response(body)
     except ValueError as exc:
         return f"unreadable reply (not a DER TimeStampResp): {str(exc)[:120]}"
-    if resp.status not in (PKIStatus.GRANTED, PKIStatus.GRANTED_WITH_MODS):
-        text = "; ".join(resp.status_string) or "no status text"
+    if resp.status != PKIStatus.GRANTED:  # grantedWithMods too: rfc3161-client's verifier
+        text = "; ".join(resp.status_string) or "no status text"  # accepts granted only
         return f"refused: status {PKIStatus(resp.status).name.lower()} ({text})"
     info = resp.tst_info
     if info.message_imprint.message != hashlib.sha256(stamp.message()).digest():
