@@ -463,3 +463,32 @@ def test_exports_carry_the_tokens(run: Cli, archive_dir: Path, tmp_path: Path,
     assert run("export", "bag", str(tmp_path / "bag")).exit_code == 0
     assert (tmp_path / "bag" / "data" / rec.token).read_bytes() == \
         (archive_dir / rec.token).read_bytes()
+
+
+def test_record_signer_and_seq_checks(archive_dir: Path, tsa: LoopbackTSA) -> None:
+    from rfc3161_client import HashAlgorithm, TimestampRequestBuilder
+
+    archive = make_archive(archive_dir)
+    seq, head = timestamps.target_head(archive)
+    # the event's genTime disagrees with the token's
+    stamp = timestamps.Stamp(tsa.url, seq, head, 0)
+    query, stamp.nonce = timestamps.build_query(stamp.message())
+    stamp.reply, stamp.gen_time = tsa.reply(query), "2020-01-01T00:00:00Z"
+    timestamps.store(archive, [stamp])
+    assert codes(audit(archive, roots(tsa)), "error") == {"tsa-record-mismatch"}
+
+    # a token that embeds no certificate (certReq false): the signer cannot be found
+    other = make_archive(archive_dir.parent / "nocert")
+    seq, head = timestamps.target_head(other)
+    stamp = timestamps.Stamp(tsa.url, seq, head, 0)
+    req = (TimestampRequestBuilder().data(stamp.message()).hash_algorithm(HashAlgorithm.SHA256)
+           .cert_request(cert_request=False).build())
+    stamp.nonce, stamp.reply = int(req.nonce or 0), tsa.reply(bytes(req.as_bytes()))
+    stamp.gen_time = timestamps.iso(decode_timestamp_response(stamp.reply).tst_info.gen_time)
+    timestamps.store(other, [stamp])
+    assert codes(audit(other, roots(tsa)), "error") == {"tsa-signer-missing"}
+
+    # a token recorded for a seq the chain does not have
+    third = make_archive(archive_dir.parent / "noseq")
+    forced(third, tsa, "ok", seq_hash=(99, "sha256:" + "ab" * 32))
+    assert codes(audit(third, roots(tsa)), "error") == {"tsa-head-missing"}

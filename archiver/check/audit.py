@@ -180,7 +180,10 @@ def audit(archive: Archive, jobs: int | None = None, progress: Progress | None =
     if on_start:
         on_start(archive.manifest_path.stat().st_size)
     signed = signing.signed_seqs(archive)
-    tokens = timestamps.all_recorded(archive)
+    # Tokens live in timestamps/: without the folder there is nothing to verify, and the
+    # manifest is not read a second time (a token deleted with its folder is still a
+    # missing-file finding of the fixity pass, from the event that names it).
+    tokens = timestamps.all_recorded(archive) if archive.timestamps_dir.is_dir() else []
     stamped = {r.seq for r in tokens}
     run = AuditRun(archive, jobs or os.cpu_count() or 1, progress, signed | stamped)
     run.stamped = stamped
