@@ -180,7 +180,7 @@ def check_token(archive: Archive, rec: timestamps.Recorded, roots: list[Any] | N
                       f"not a DER TimeStampResp ({str(exc)[:100]}): truncated or edited")
     if resp.status != PKIStatus.GRANTED:
         return c.fail("tsa-not-granted", f"the TSA did not grant this token (status "
-                                         f"{PKIStatus(resp.status).name.lower()})")
+                                         f"{timestamps.status_name(resp.status)})")
     actual = chain.get(rec.seq)
     if actual is None:
         return c.fail("tsa-head-missing", "the token names a seq that is not in the chain")
