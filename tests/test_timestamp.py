@@ -434,3 +434,61 @@ def test_token_files_are_plain_rfc3161_replies(archive_dir: Path, tsa: LoopbackT
                            str(archive_dir / stamp.path), "-CAfile", str(tsa.root_pem)],
                           capture_output=True, check=False)
     assert done.returncode == 0, done.stderr
+
+
+def test_crawl_timestamps_its_final_head(run: Cli, archive_dir: Path, server: Any,
+                                        tsa: LoopbackTSA) -> None:
+    result = run("crawl", server.url("/article"), "--depth", "0", "--max-pages", "1",
+                 "--no-sitemaps", "--no-feeds", "--no-requisites", "--tsa", tsa.url,
+                 "--json")
+    assert result.exit_code == 0, result.output
+    (rec,) = timestamps.all_recorded(Archive(archive_dir))
+    entries = list(manifest.iter_entries(archive_dir / "manifest.jsonl"))
+    assert rec.seq == [e for e in entries if "timestamps" not in e][-1]["seq"]
+    assert "timestamp: seq" in result.output
+
+
+def test_exports_carry_the_tokens(run: Cli, archive_dir: Path, tmp_path: Path,
+                                  tsa: LoopbackTSA) -> None:
+    import zipfile
+
+    assert run("ingest", str(SEED_DOCUMENT)).exit_code == 0  # a WACZ needs a WARC
+    run("timestamp", "--tsa", tsa.url)
+    (rec,) = timestamps.all_recorded(Archive(archive_dir))
+    name = Path(rec.token).name
+    assert run("export", "wacz", str(tmp_path / "x.wacz")).exit_code == 0
+    with zipfile.ZipFile(tmp_path / "x.wacz") as zf:
+        assert f"archiver/timestamps_{name}" in zf.namelist()
+        assert zf.read(f"archiver/timestamps_{name}") == (archive_dir / rec.token).read_bytes()
+    assert run("export", "bag", str(tmp_path / "bag")).exit_code == 0
+    assert (tmp_path / "bag" / "data" / rec.token).read_bytes() == \
+        (archive_dir / rec.token).read_bytes()
+
+
+def test_record_signer_and_seq_checks(archive_dir: Path, tsa: LoopbackTSA) -> None:
+    from rfc3161_client import HashAlgorithm, TimestampRequestBuilder
+
+    archive = make_archive(archive_dir)
+    seq, head = timestamps.target_head(archive)
+    # the event's genTime disagrees with the token's
+    stamp = timestamps.Stamp(tsa.url, seq, head, 0)
+    query, stamp.nonce = timestamps.build_query(stamp.message())
+    stamp.reply, stamp.gen_time = tsa.reply(query), "2020-01-01T00:00:00Z"
+    timestamps.store(archive, [stamp])
+    assert codes(audit(archive, roots(tsa)), "error") == {"tsa-record-mismatch"}
+
+    # a token that embeds no certificate (certReq false): the signer cannot be found
+    other = make_archive(archive_dir.parent / "nocert")
+    seq, head = timestamps.target_head(other)
+    stamp = timestamps.Stamp(tsa.url, seq, head, 0)
+    req = (TimestampRequestBuilder().data(stamp.message()).hash_algorithm(HashAlgorithm.SHA256)
+           .cert_request(cert_request=False).build())
+    stamp.nonce, stamp.reply = int(req.nonce or 0), tsa.reply(bytes(req.as_bytes()))
+    stamp.gen_time = timestamps.iso(decode_timestamp_response(stamp.reply).tst_info.gen_time)
+    timestamps.store(other, [stamp])
+    assert codes(audit(other, roots(tsa)), "error") == {"tsa-signer-missing"}
+
+    # a token recorded for a seq the chain does not have
+    third = make_archive(archive_dir.parent / "noseq")
+    forced(third, tsa, "ok", seq_hash=(99, "sha256:" + "ab" * 32))
+    assert codes(audit(third, roots(tsa)), "error") == {"tsa-head-missing"}

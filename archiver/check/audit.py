@@ -193,7 +193,11 @@ def audit(archive: Archive, jobs: int | None = None, progress: Progress | None =
     if on_start:
         on_start(archive.manifest_path.stat().st_size)
     signed = signing.signed_seqs(archive)
-    stamped = {r.seq for r in timestamps.all_recorded(archive)}
+    # Tokens live in timestamps/: without the folder there is nothing to verify, and the
+    # manifest is not read a second time (a token deleted with its folder is still a
+    # missing-file finding of the fixity pass, from the event that names it).
+    tokens = timestamps.all_recorded(archive) if archive.timestamps_dir.is_dir() else []
+    stamped = {r.seq for r in tokens}
     run = AuditRun(archive, jobs or os.cpu_count() or 1, progress, signed | stamped)
     run.stamped = stamped
     if cluster is not None:
@@ -205,7 +209,8 @@ def audit(archive: Archive, jobs: int | None = None, progress: Progress | None =
     # Signed heads catch an attacker who edits an entry and recomputes every hash after it.
     findings += signing.verify(archive, chain=run.chain)
     # Time-stamp tokens: a TSA's word that a head existed by genTime (beside the chain).
-    proven = tsa_check.verify(archive, tsa_roots, run.chain, run.stamped_at, run.last_work)
+    proven = tsa_check.verify(archive, tsa_roots, run.chain, run.stamped_at, run.last_work,
+                              records=tokens)
     findings += proven.findings
     repeated = run.claims.repeated()
     if repeated:

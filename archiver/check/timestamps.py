@@ -3,7 +3,8 @@
 Every token is checked step by step, and the first step that fails is the finding, named:
 
   1 tsa-token-unreadable   the stored file is missing or is not a DER TimeStampResp
-  2 tsa-not-granted        PKIStatus is not granted (RFC 3161 §2.4.2)
+  2 tsa-not-granted        PKIStatus is not granted (RFC 3161 §2.4.2; grantedWithMods is
+                           refused too: rfc3161-client verifies granted tokens only)
   3 tsa-head-missing /     the seq the token names is not in the chain, or has another hash
     tsa-head-mismatch      (history rewritten, or a token for another archive's head)
   4 tsa-imprint-mismatch   messageImprint is not the digest of the head message (and, for a
@@ -110,12 +111,14 @@ class Result:
 
 def verify(archive: Archive, roots: list[Any] | None, chain: dict[int, str],
            entry_at: dict[int, str], head: int | None = None,
-           now: datetime | None = None) -> Result:
+           now: datetime | None = None,
+           records: list[timestamps.Recorded] | None = None) -> Result:
     """Check every recorded token (see the module docstring). `chain`: seq -> hash of at least
     every seq a token names; `entry_at`: seq -> the entry's `at`; `head`: the newest seq (for
-    the pending note); `now`: the time expiry is judged at (tests move it)."""
+    the pending note); `now`: the time expiry is judged at (tests move it); `records`: the
+    tokens, when the caller has read them already."""
     now = now or datetime.now(UTC)
-    records = timestamps.all_recorded(archive)
+    records = timestamps.all_recorded(archive) if records is None else records
     if not records:
         return Result([], [])
     checked = [check_token(archive, rec, roots, chain, entry_at) for rec in records]
@@ -175,9 +178,9 @@ def check_token(archive: Archive, rec: timestamps.Recorded, roots: list[Any] | N
     except ValueError as exc:
         return c.fail("tsa-token-unreadable",
                       f"not a DER TimeStampResp ({str(exc)[:100]}): truncated or edited")
-    if resp.status not in (PKIStatus.GRANTED, PKIStatus.GRANTED_WITH_MODS):
+    if resp.status != PKIStatus.GRANTED:
         return c.fail("tsa-not-granted", f"the TSA did not grant this token (status "
-                                         f"{PKIStatus(resp.status).name.lower()})")
+                                         f"{timestamps.status_name(resp.status)})")
     actual = chain.get(rec.seq)
     if actual is None:
         return c.fail("tsa-head-missing", "the token names a seq that is not in the chain")

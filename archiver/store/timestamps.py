@@ -170,9 +170,9 @@ def check_reply(body: bytes, stamp: Stamp) -> str:
         resp = decode_timestamp_response(body)
     except ValueError as exc:
         return f"unreadable reply (not a DER TimeStampResp): {str(exc)[:120]}"
-    if resp.status not in (PKIStatus.GRANTED, PKIStatus.GRANTED_WITH_MODS):
-        text = "; ".join(resp.status_string) or "no status text"
-        return f"refused: status {PKIStatus(resp.status).name.lower()} ({text})"
+    if resp.status != PKIStatus.GRANTED:  # grantedWithMods too: rfc3161-client's verifier
+        text = "; ".join(resp.status_string) or "no status text"  # accepts granted only
+        return f"refused: status {status_name(resp.status)} ({text})"
     info = resp.tst_info
     if info.message_imprint.message != hashlib.sha256(stamp.message()).digest():
         return "reply is for another message (imprint differs from the head asked)"
@@ -183,13 +183,23 @@ def check_reply(body: bytes, stamp: Stamp) -> str:
     return ""
 
 
+def status_name(status: int) -> str:
+    """PKIStatus as RFC 3161 §2.4.2 names it (an unknown number as itself)."""
+    from rfc3161_client import PKIStatus
+
+    try:
+        return PKIStatus(status).name.lower()
+    except ValueError:
+        return str(status)
+
+
 def iso(when: Any) -> str:
     return str(when.isoformat().replace("+00:00", "Z"))
 
 
 def signer_subject(resp: Any) -> str:
-    """The subject of the certificate the SignerInfo names (issuer + serial), else the
-    TSTInfo's tsa name, else ''."""
+    """The subject of the embedded certificate the SignerInfo names (issuer + serial), or ''
+    (as received: audit decides whether it is trusted)."""
     from cryptography import x509
 
     infos = list(resp.signed_data.signer_infos)
@@ -213,8 +223,15 @@ def ask_all(urls: list[str], seq: int, head_hash: str, timeout: float,
     jobs = [(url, r) for url in urls for r in (renewals or [None])]  # type: ignore[list-item]
     results: list[Stamp | None] = [None] * len(jobs)
 
+    def failed(url: str, renew: tuple[str, str] | None, error: str) -> Stamp:
+        path, digest = renew or (None, None)
+        return Stamp(url, seq, head_hash, 0, renews=path, renews_sha256=digest, error=error)
+
     def run(i: int, url: str, renew: tuple[str, str] | None) -> None:
-        results[i] = ask(url, seq, head_hash, timeout, *(renew or (None, None)))
+        try:
+            results[i] = ask(url, seq, head_hash, timeout, *(renew or (None, None)))
+        except Exception as exc:  # whatever a strange URL or reply raises: a failed TSA,
+            results[i] = failed(url, renew, f"{type(exc).__name__}: {exc}")  # no traceback
 
     threads = [threading.Thread(target=run, args=(i, url, r), daemon=True)
                for i, (url, r) in enumerate(jobs)]
@@ -226,8 +243,7 @@ def ask_all(urls: list[str], seq: int, head_hash: str, timeout: float,
     out = []
     for (url, renew), result in zip(jobs, results, strict=True):
         if result is None:  # still waiting: the thread may fill it in later, unseen
-            result = Stamp(url, seq, head_hash, 0, *(renew or (None, None)),
-                           error=f"no answer within {timeout:g} s")
+            result = failed(url, renew, f"no answer within {timeout:g} s")
         out.append(result)
     return out
 
