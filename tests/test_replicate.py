@@ -192,7 +192,8 @@ def test_replicate_to_a_read_only_folder_copy_then_audit_and_repair_from_it(arch
         make_writable(dest)
 
 
-def sigkill_archive(root: Path) -> Path:
+@pytest.fixture(scope="module")
+def big(tmp_path_factory) -> Path:
     """~24 MB in ~40 WARCs (random image bytes: nothing compresses), so a copy takes long
     enough to be killed in the middle."""
     sys.path.insert(0, str(REPO / "benchmarks"))
@@ -200,11 +201,11 @@ def sigkill_archive(root: Path) -> Path:
         from builders import build_audit_archive
     finally:
         sys.path.remove(str(REPO / "benchmarks"))
-    return build_audit_archive(root, 24_000_000, jobs=1)
+    return build_audit_archive(tmp_path_factory.mktemp("big") / "archive", 24_000_000, jobs=1)
 
 
-def test_sigkill_at_random_points_leaves_a_valid_copy(tmp_path):
-    source = sigkill_archive(tmp_path / "big")
+def test_sigkill_at_random_points_leaves_a_valid_copy(big, tmp_path):
+    source = big
     dest = tmp_path / "copy"
     rng = random.Random(22)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
@@ -325,3 +326,29 @@ def test_a_file_damaged_here_is_not_copied_and_the_manifest_stays_behind(archive
     assert (dest / "manifest.jsonl").read_bytes() == before  # still the older, valid head
     assert Cli(dest)("audit").exit_code == 0
     assert events(archive, "replication")[-1]["outcome"]["status"] == "failure"
+
+
+def test_a_dest_that_fills_up_keeps_its_older_head_and_the_next_run_resumes(big, tmp_path):
+    """A real full disk: a 1 MB tmpfs (root only; skipped where mounting is not allowed)."""
+    source = big
+    mount = tmp_path / "small"
+    mount.mkdir()
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1M", "tmpfs", str(mount)],
+                          capture_output=True)
+    if made.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {made.stderr.decode()[:100]}")
+    try:
+        run, dest = Cli(source), mount / "copy"
+        result = run("replicate", str(dest), "--name", "small")
+        assert result.exit_code == 1
+        assert "No space left on device" in result.output and "older head" in result.output
+        assert "Traceback" not in result.output
+        assert not list(dest.rglob(".tmp-*"))  # no temporary left behind
+        assert not (dest / "manifest.jsonl").exists()
+        assert_valid_copy(source, dest)  # what is under a final name is whole and right
+        subprocess.run(["mount", "-o", "remount,size=64M", str(mount)], check=True)
+        assert run("replicate", str(dest), "--name", "small").exit_code == 0
+        assert_valid_copy(source, dest)
+        assert Cli(dest)("audit").exit_code == 0
+    finally:
+        subprocess.run(["umount", str(mount)], capture_output=True)

@@ -97,6 +97,10 @@ class Result:
         return [a for a in self.actions if a.action in ("failed", "source-damaged")]
 
     @property
+    def skipped(self) -> list[Action]:
+        return [a for a in self.actions if a.action == "skipped"]
+
+    @property
     def copied(self) -> list[Action]:
         return [a for a in self.actions if a.action in ("copy", "heal")]
 
@@ -109,6 +113,10 @@ class Result:
                 f" head seq {self.head_seq}")
         if self.failed:
             text += f"; {len(self.failed)} FAILED"
+        if self.skipped:
+            text += f", {len(self.skipped)} not tried ({self.skipped[0].detail})"
+        if self.failed or self.skipped:
+            text += "; the copy stays at its older head, run again to resume"
         return text
 
     def to_dict(self) -> dict[str, Any]:
@@ -116,7 +124,7 @@ class Result:
                 "head_hash": self.head_hash, "dry_run": self.dry_run,
                 "files": len(self.copied), "bytes": sum(a.bytes for a in self.copied),
                 "kept": self.kept, "failed": [a.to_dict() for a in self.failed],
-                "ok": not self.failed}
+                "skipped": len(self.skipped), "ok": not (self.failed or self.skipped)}
 
 
 def refuse_inside(archive: Archive, dest: Destination) -> None:
@@ -219,7 +227,7 @@ def replicate(archive: Archive, dest: Destination, replica: Replica, *,
         raise UsageError(f"{dest.url}: read-only; nothing can be copied there")
     _clear_temporaries(dest)
     _copy_all(archive, dest, replica, work, progress, done)
-    if result.failed:
+    if result.failed or result.skipped:
         # The manifest goes last and only over complete files: a head naming a file the
         # copy lacks would make the copy invalid. Leave the copy at its older head.
         return result
@@ -255,9 +263,17 @@ def _copy_all(archive: Archive, dest: Destination, replica: Replica, work: Plan,
             with lock:
                 progress(n)
 
+    full = threading.Event()
+
     def one(item: tuple[Wanted, str, str]) -> Action:
         w, name, action = item
-        return _copy_one(archive, dest, replica, w, name, action, work.snapshot.head_seq, told)
+        if full.is_set():  # one file found DEST full: the others would only fail too
+            return Action(name, "skipped", 0, "DEST is full")
+        done = _copy_one(archive, dest, replica, w, name, action, work.snapshot.head_seq,
+                         told)
+        if done.action == "failed" and "No space left" in done.detail:
+            full.set()
+        return done
 
     with ThreadPoolExecutor(dest.parallel) as pool:
         for action in pool.map(one, work.todo):
@@ -367,7 +383,7 @@ def remember(archive: Archive, replica: Replica, result: Result, key: str | None
     """Save the replica in replicas.json, with its head and the files verified there."""
     replicas = load_replicas(archive)
     replica.key = key or replica.key
-    if not result.failed:
+    if not (result.failed or result.skipped):
         replica.last = {"head_seq": result.head_seq, "head_hash": result.head_hash,
                         "at": manifest.now_rfc3339()}
     replicas[replica.name] = replica
@@ -378,7 +394,7 @@ def record(archive: Archive, result: Result, operator: str | None) -> dict[str, 
     """The PREMIS `replication` event in our manifest: head copied, replica, files, bytes."""
     from archiver.check.copies import record_event
 
-    status = "failure" if result.failed else "success"
+    status = "failure" if result.failed or result.skipped else "success"
     return record_event(
         archive, "replication", status, result.summary(), operator,
         details={"replica": result.name, "head_seq": result.head_seq,

@@ -11,6 +11,7 @@ from archiver.cli.options import (
     EXIT_FINDINGS,
     EXIT_OK,
     EXIT_USAGE,
+    Failure,
     LazyProgress,
     UsageFailure,
     archive_option,
@@ -292,7 +293,11 @@ def _repair_from(archive_dir: Path | None, source: str, operator: str | None, ye
         else open_archive(archive_dir)
     if not archive.manifest_path.is_file():
         raise UsageFailure(f"{archive.manifest_path}: no manifest")
-    report = repair_from(archive, resolve_replica(archive, source), operator, yes)
+    try:
+        report = repair_from(archive, resolve_replica(archive, source), operator, yes)
+    except OSError as exc:
+        raise Failure(f"repair --from {source}: {exc.strerror or exc}; files replaced so far "
+                      "are recorded, the rest untouched") from exc
     if as_json:
         for mend in report.mends:
             emit_json(mend.to_dict())
