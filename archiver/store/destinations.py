@@ -169,7 +169,9 @@ def _copy_stream(src: Any, dst: IO[bytes], length: int | None,
         chunk = want[:n]
         while chunk:  # an unbuffered write may be short (a disk filling up): go on
             written = dst.write(chunk)
-            if written is None or written <= 0:
+            if written is None:  # a buffered writer (paramiko's): all of it, or it raised
+                break
+            if written <= 0:
                 raise OSError(errno.EIO, "the copy accepted no bytes")
             chunk = chunk[written:]
         if left is not None:
