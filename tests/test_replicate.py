@@ -86,6 +86,11 @@ def test_replicate_to_a_folder_then_a_rerun_copies_nothing(archive, tmp_path):
     assert again.exit_code == 0
     assert json.loads(again.output.splitlines()[-1])["files"] == 0
     assert Cli(dest)("audit").exit_code == 0
+    # No file moved: no new event, and the copy now holds our head exactly.
+    assert len(events(archive, "replication")) == 1
+    assert (dest / "manifest.jsonl").read_bytes() == (archive / "manifest.jsonl").read_bytes()
+    up_to_date = json.loads(run("audit", "--copies", "--json").output)
+    assert up_to_date["copies"][0]["behind"] == 0 and up_to_date["ok"]
 
 
 def test_dry_run_lists_and_copies_nothing(archive, tmp_path):

@@ -190,7 +190,11 @@ def _audit_copies(archive_dir: Path | None, every: bool, names: tuple[str, ...],
     if not chosen:
         raise UsageFailure("no copies known yet: `archiver replicate DEST --name NAME` first, "
                            "or name one with --replica FOLDER|URL")
-    report = audit_copies(archive, chosen)
+    bar = LazyProgress(not as_json and not quiet, "auditing copies")
+    try:
+        report = audit_copies(archive, chosen, progress=bar.update, on_start=bar.start)
+    finally:
+        bar.finish()
     if not as_json and not quiet:
         for copy in report.copies:
             state = copy.to_dict(report.head_seq)

@@ -83,7 +83,11 @@ def replicate(dest: str, archive_dir: Path | None, name: str | None, key_file: s
                 bar.finish()
             if not dry_run:
                 rep.remember(archive, replica, result, key_file)
-                rep.record(archive, result, operator)
+                if result.copied or result.failed or result.skipped:
+                    # A run that moved no file (at most the manifest, for events such as the
+                    # last run's own) records nothing: else every run would give the next
+                    # one a manifest to copy, and a cron job an event a night for nothing.
+                    rep.record(archive, result, operator)
     except Timeout as exc:
         raise UsageFailure(f"{archive.root}: another `archiver replicate` is running on this "
                            f"archive ({rep.LOCK_NAME}); try again when it ends, or --wait")\
