@@ -357,3 +357,42 @@ def test_a_dest_that_fills_up_keeps_its_older_head_and_the_next_run_resumes(big,
         assert Cli(dest)("audit").exit_code == 0
     finally:
         subprocess.run(["umount", str(mount)], capture_output=True)
+
+
+def test_an_open_warc_that_grew_is_brought_up_to_date(tmp_path):
+    """The quick check (size and mtime seen before) never keeps an open WARC whose committed
+    end moved on: the new ranges are copied."""
+    root = tmp_path / "archive"
+    srv = FixtureServer().start()
+    try:
+        assert Cli(root)("capture", srv.url(VOV_PATH), srv.url("/gzip"),
+                         "--commit-every", "1").exit_code == 0
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    lines = (root / "manifest.jsonl").read_bytes().splitlines(keepends=True)
+    parsed = [json.loads(line) for line in lines]
+    captures = [i for i, e in enumerate(parsed) if e["event"] == "capture"]
+    seal = next(i for i, e in enumerate(parsed) if e["event"] == "message digest calculation")
+    rel = parsed[seal]["files"][0]["path"]
+    if len(captures) < 2 or any(r["file"] != rel for i in captures for r in parsed[i]["ranges"]):
+        pytest.skip("the two captures did not share one rolling WARC")
+    whole = (root / rel).read_bytes()
+    first = parsed[captures[0]]["ranges"][0]
+    end_one = first["offset"] + first["length"]
+    # State 1: one capture committed, the WARC open.
+    keep = lines[:captures[0] + 1]
+    (root / "manifest.jsonl").write_bytes(b"".join(keep))
+    (root / rel).rename(root / (rel + ".open"))
+    (root / (rel + ".open")).write_bytes(whole[:end_one])
+    dest = tmp_path / "copy"
+    assert Cli(root)("replicate", str(dest), "--name", "c").exit_code == 0
+    assert (dest / (rel + ".open")).read_bytes() == whole[:end_one]
+    # State 2: the second capture committed, then the seal: the whole file.
+    body = [{k: v for k, v in parsed[i].items() if k not in ("seq", "prev", "hash")}
+            for i in range(captures[0] + 1, len(parsed))]
+    (root / (rel + ".open")).write_bytes(whole)
+    manifest.append_many(root / "manifest.jsonl", [b for b in body if b["event"] == "capture"])
+    assert Cli(root)("replicate", str(dest), "--name", "c").exit_code == 0
+    assert (dest / (rel + ".open")).read_bytes() == whole
+    assert Cli(dest)("audit").exit_code == 0

@@ -185,12 +185,14 @@ def _needs(dest: Destination, replica: Replica, w: Wanted, head: int,
     there = dest.stat(name)
     if there is None:
         return name, "copy"
-    if not checksum and replica.seen.get(name) == list(there):
-        good = True
+    if there[0] != w.end(head):  # a size other than our manifest's: no need to read it
+        good = False
+    elif not checksum and replica.seen.get(name) == list(there):
+        good = True  # verified there by an earlier run, unchanged since (size and mtime)
     else:
         spans = None if w.whole_at(head) else w.spans(head)
         found = dest.digest(name, spans, limit=None if w.whole_at(head) else w.end(head))
-        good = w.good(found, head) and (w.whole_at(head) or there[0] == w.end(head))
+        good = w.good(found, head)
         if good:
             replica.seen[name] = list(there)
     if not good:  # an open WARC that grew is brought up to date; any other file healed
