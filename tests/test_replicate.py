@@ -396,3 +396,37 @@ def test_an_open_warc_that_grew_is_brought_up_to_date(tmp_path):
     assert Cli(root)("replicate", str(dest), "--name", "c").exit_code == 0
     assert (dest / (rel + ".open")).read_bytes() == whole
     assert Cli(dest)("audit").exit_code == 0
+
+
+def test_a_dest_emptied_mid_copy_never_gets_a_manifest_naming_lost_files(archive, tmp_path):
+    """DEST's files vanish while the run goes on (an unmount, someone's rm -rf): the
+    manifest is not written over what is left; the next run copies everything again."""
+    from archiver.check.copies import Replica
+    from archiver.check.replicate import replicate
+    from archiver.store.archive import Archive
+    from archiver.store.destinations import Folder
+
+    dest = tmp_path / "copy"
+    total = len(named_files(archive))
+
+    def vanish_at(when: int):
+        seen = []
+
+        def on_action(action) -> None:
+            seen.append(action.path)
+            if len(seen) == when:
+                shutil.rmtree(dest / "warcs", ignore_errors=True)  # copies may go on
+        return on_action
+
+    # Once every file is copied (before the manifest): found by the last look.
+    result = replicate(Archive(archive), Folder(dest), Replica("c", str(dest)),
+                       on_action=vanish_at(total))
+    assert any("gone from DEST" in a.detail for a in result.failed)
+    assert not (dest / "manifest.jsonl").exists()
+    # After the first file, while the others are copied: the run fails, no manifest either.
+    shutil.rmtree(dest)
+    result = replicate(Archive(archive), Folder(dest), Replica("c", str(dest)),
+                       on_action=vanish_at(1))
+    assert result.failed and not (dest / "manifest.jsonl").exists()
+    assert Cli(archive)("replicate", str(dest), "--name", "c").exit_code == 0
+    assert Cli(dest)("audit").exit_code == 0

@@ -233,6 +233,12 @@ def replicate(archive: Archive, dest: Destination, replica: Replica, *,
         # The manifest goes last and only over complete files: a head naming a file the
         # copy lacks would make the copy invalid. Leave the copy at its older head.
         return result
+    vanished = _vanished(dest, snap)
+    if vanished:  # DEST was unmounted or emptied under us: its head must not name them
+        for rel in vanished[:20]:
+            done(Action(rel, "failed", 0, "gone from DEST after it was copied or checked "
+                        "(DEST unmounted or emptied during the run?)"))
+        return result
     for rel, data in side_files(archive, snap.head_seq):
         _put_bytes(dest, rel, data)
     dest.flush()  # every file durable under its final name before the manifest names it
@@ -253,6 +259,17 @@ def replicate(archive: Archive, dest: Destination, replica: Replica, *,
             dest.remove(w.path + OPEN_SUFFIX)
             replica.seen.pop(w.path + OPEN_SUFFIX, None)
     return result
+
+
+def _vanished(dest: Destination, snap: Snapshot) -> list[str]:
+    """Files of the head that DEST does not hold at their size now (one stat each)."""
+    head = snap.head_seq
+    gone = []
+    for w in snap.wanted.values():
+        sizes = [st[0] for name in w.names() if (st := dest.stat(name)) is not None]
+        if w.end(head) not in sizes:
+            gone.append(w.path)
+    return sorted(gone)
 
 
 def _copy_all(archive: Archive, dest: Destination, replica: Replica, work: Plan,
@@ -316,7 +333,7 @@ def _copy_one(archive: Archive, dest: Destination, replica: Replica, w: Wanted, 
         except FileNotFoundError:
             return Action(name, "source-damaged", 0, "missing from this archive: "
                           "`archiver repair --from` another copy")
-        except OSError as exc:
+        except (OSError, StoreError) as exc:  # StoreError: the temporary vanished at DEST
             last = None
             error = f"{type(exc).__name__}: {exc}"
             continue
