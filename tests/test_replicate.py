@@ -86,6 +86,11 @@ def test_replicate_to_a_folder_then_a_rerun_copies_nothing(archive, tmp_path):
     assert again.exit_code == 0
     assert json.loads(again.output.splitlines()[-1])["files"] == 0
     assert Cli(dest)("audit").exit_code == 0
+    # No file moved: no new event, and the copy now holds our head exactly.
+    assert len(events(archive, "replication")) == 1
+    assert (dest / "manifest.jsonl").read_bytes() == (archive / "manifest.jsonl").read_bytes()
+    up_to_date = json.loads(run("audit", "--copies", "--json").output)
+    assert up_to_date["copies"][0]["behind"] == 0 and up_to_date["ok"]
 
 
 def test_dry_run_lists_and_copies_nothing(archive, tmp_path):
@@ -192,7 +197,8 @@ def test_replicate_to_a_read_only_folder_copy_then_audit_and_repair_from_it(arch
         make_writable(dest)
 
 
-def sigkill_archive(root: Path) -> Path:
+@pytest.fixture(scope="module")
+def big(tmp_path_factory) -> Path:
     """~24 MB in ~40 WARCs (random image bytes: nothing compresses), so a copy takes long
     enough to be killed in the middle."""
     sys.path.insert(0, str(REPO / "benchmarks"))
@@ -200,11 +206,11 @@ def sigkill_archive(root: Path) -> Path:
         from builders import build_audit_archive
     finally:
         sys.path.remove(str(REPO / "benchmarks"))
-    return build_audit_archive(root, 24_000_000, jobs=1)
+    return build_audit_archive(tmp_path_factory.mktemp("big") / "archive", 24_000_000, jobs=1)
 
 
-def test_sigkill_at_random_points_leaves_a_valid_copy(tmp_path):
-    source = sigkill_archive(tmp_path / "big")
+def test_sigkill_at_random_points_leaves_a_valid_copy(big, tmp_path):
+    source = big
     dest = tmp_path / "copy"
     rng = random.Random(22)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
@@ -325,3 +331,102 @@ def test_a_file_damaged_here_is_not_copied_and_the_manifest_stays_behind(archive
     assert (dest / "manifest.jsonl").read_bytes() == before  # still the older, valid head
     assert Cli(dest)("audit").exit_code == 0
     assert events(archive, "replication")[-1]["outcome"]["status"] == "failure"
+
+
+def test_a_dest_that_fills_up_keeps_its_older_head_and_the_next_run_resumes(big, tmp_path):
+    """A real full disk: a 1 MB tmpfs (root only; skipped where mounting is not allowed)."""
+    source = big
+    mount = tmp_path / "small"
+    mount.mkdir()
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1M", "tmpfs", str(mount)],
+                          capture_output=True)
+    if made.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {made.stderr.decode()[:100]}")
+    try:
+        run, dest = Cli(source), mount / "copy"
+        result = run("replicate", str(dest), "--name", "small")
+        assert result.exit_code == 1
+        assert "No space left on device" in result.output and "older head" in result.output
+        assert "Traceback" not in result.output
+        assert not list(dest.rglob(".tmp-*"))  # no temporary left behind
+        assert not (dest / "manifest.jsonl").exists()
+        assert_valid_copy(source, dest)  # what is under a final name is whole and right
+        subprocess.run(["mount", "-o", "remount,size=64M", str(mount)], check=True)
+        assert run("replicate", str(dest), "--name", "small").exit_code == 0
+        assert_valid_copy(source, dest)
+        assert Cli(dest)("audit").exit_code == 0
+    finally:
+        subprocess.run(["umount", str(mount)], capture_output=True)
+
+
+def test_an_open_warc_that_grew_is_brought_up_to_date(tmp_path):
+    """The quick check (size and mtime seen before) never keeps an open WARC whose committed
+    end moved on: the new ranges are copied."""
+    root = tmp_path / "archive"
+    srv = FixtureServer().start()
+    try:
+        assert Cli(root)("capture", srv.url(VOV_PATH), srv.url("/gzip"),
+                         "--commit-every", "1").exit_code == 0
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    lines = (root / "manifest.jsonl").read_bytes().splitlines(keepends=True)
+    parsed = [json.loads(line) for line in lines]
+    captures = [i for i, e in enumerate(parsed) if e["event"] == "capture"]
+    seal = next(i for i, e in enumerate(parsed) if e["event"] == "message digest calculation")
+    rel = parsed[seal]["files"][0]["path"]
+    if len(captures) < 2 or any(r["file"] != rel for i in captures for r in parsed[i]["ranges"]):
+        pytest.skip("the two captures did not share one rolling WARC")
+    whole = (root / rel).read_bytes()
+    first = parsed[captures[0]]["ranges"][0]
+    end_one = first["offset"] + first["length"]
+    # State 1: one capture committed, the WARC open.
+    keep = lines[:captures[0] + 1]
+    (root / "manifest.jsonl").write_bytes(b"".join(keep))
+    (root / rel).rename(root / (rel + ".open"))
+    (root / (rel + ".open")).write_bytes(whole[:end_one])
+    dest = tmp_path / "copy"
+    assert Cli(root)("replicate", str(dest), "--name", "c").exit_code == 0
+    assert (dest / (rel + ".open")).read_bytes() == whole[:end_one]
+    # State 2: the second capture committed, then the seal: the whole file.
+    body = [{k: v for k, v in parsed[i].items() if k not in ("seq", "prev", "hash")}
+            for i in range(captures[0] + 1, len(parsed))]
+    (root / (rel + ".open")).write_bytes(whole)
+    manifest.append_many(root / "manifest.jsonl", [b for b in body if b["event"] == "capture"])
+    assert Cli(root)("replicate", str(dest), "--name", "c").exit_code == 0
+    assert (dest / (rel + ".open")).read_bytes() == whole
+    assert Cli(dest)("audit").exit_code == 0
+
+
+def test_a_dest_emptied_mid_copy_never_gets_a_manifest_naming_lost_files(archive, tmp_path):
+    """DEST's files vanish while the run goes on (an unmount, someone's rm -rf): the
+    manifest is not written over what is left; the next run copies everything again."""
+    from archiver.check.copies import Replica
+    from archiver.check.replicate import replicate
+    from archiver.store.archive import Archive
+    from archiver.store.destinations import Folder
+
+    dest = tmp_path / "copy"
+    total = len(named_files(archive))
+
+    def vanish_at(when: int):
+        seen = []
+
+        def on_action(action) -> None:
+            seen.append(action.path)
+            if len(seen) == when:
+                shutil.rmtree(dest / "warcs", ignore_errors=True)  # copies may go on
+        return on_action
+
+    # Once every file is copied (before the manifest): found by the last look.
+    result = replicate(Archive(archive), Folder(dest), Replica("c", str(dest)),
+                       on_action=vanish_at(total))
+    assert any("gone from DEST" in a.detail for a in result.failed)
+    assert not (dest / "manifest.jsonl").exists()
+    # After the first file, while the others are copied: the run fails, no manifest either.
+    shutil.rmtree(dest)
+    result = replicate(Archive(archive), Folder(dest), Replica("c", str(dest)),
+                       on_action=vanish_at(1))
+    assert result.failed and not (dest / "manifest.jsonl").exists()
+    assert Cli(archive)("replicate", str(dest), "--name", "c").exit_code == 0
+    assert Cli(dest)("audit").exit_code == 0

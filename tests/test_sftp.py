@@ -4,6 +4,8 @@ key is one clear line and exit 2."""
 
 from __future__ import annotations
 
+import contextlib
+import getpass
 import hashlib
 import json
 import os
@@ -20,6 +22,7 @@ from conftest import SEED_DOCUMENT, Cli, free_port
 from archiver.store import manifest
 
 SSHD = "/usr/sbin/sshd"
+USER = getpass.getuser()  # root here (PermitRootLogin yes); whoever runs the tests elsewhere
 
 
 def keygen(path: Path) -> Path:
@@ -56,9 +59,11 @@ KbdInteractiveAuthentication no
 PubkeyAuthentication yes
 Subsystem sftp {sftp_server}
 """)
-    Path("/run/sshd").mkdir(exist_ok=True)  # privilege separation folder Debian's sshd wants
+    with contextlib.suppress(OSError):  # the privilege separation folder Debian's sshd wants
+        Path("/run/sshd").mkdir(exist_ok=True)
+    log = open(base / "sshd.log", "wb")  # a file, not a pipe nobody drains
     proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(config), "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            stdout=subprocess.DEVNULL, stderr=log)
     deadline = time.monotonic() + 10
     while True:
         try:
@@ -66,7 +71,7 @@ Subsystem sftp {sftp_server}
             break
         except OSError:
             if proc.poll() is not None or time.monotonic() > deadline:
-                err = proc.stderr.read().decode() if proc.stderr else ""
+                err = (base / "sshd.log").read_text(errors="replace")
                 proc.kill()
                 pytest.fail(f"sshd did not start: {err[:500]}")
             time.sleep(0.05)
@@ -75,6 +80,7 @@ Subsystem sftp {sftp_server}
     yield port, client, remote
     proc.terminate()
     proc.wait(timeout=10)
+    log.close()
 
 
 @pytest.fixture
@@ -92,7 +98,7 @@ def named(root: Path) -> dict[str, str]:
 def test_replicate_audit_and_repair_over_sftp(sshd, archive, tmp_path):
     port, key, remote = sshd
     where = remote / tmp_path.name
-    url = f"sftp://root@127.0.0.1:{port}{where}"
+    url = f"sftp://{USER}@127.0.0.1:{port}{where}"
     run = Cli(archive)
     result = run("replicate", url, "--name", "offsite", "--key", str(key))
     assert result.exit_code == 0, result.output
@@ -129,7 +135,7 @@ def test_replicate_audit_and_repair_over_sftp(sshd, archive, tmp_path):
 def test_a_wrong_key_is_one_line_and_exit_2(sshd, archive, tmp_path):
     port, _, remote = sshd
     wrong = keygen(tmp_path / "wrong_key")
-    url = f"sftp://root@127.0.0.1:{port}{remote / 'never'}"
+    url = f"sftp://{USER}@127.0.0.1:{port}{remote / 'never'}"
     result = Cli(archive)("replicate", url, "--key", str(wrong))
     assert result.exit_code == 2
     lines = result.output.strip().splitlines()
@@ -137,3 +143,12 @@ def test_a_wrong_key_is_one_line_and_exit_2(sshd, archive, tmp_path):
     assert "Traceback" not in result.output
     assert not (remote / "never").exists()
     assert not os.path.exists(archive / "replicas.json")
+
+
+def test_nobody_listening_is_one_line_and_exit_2(archive, tmp_path):
+    key = keygen(tmp_path / "key")
+    url = f"sftp://{USER}@127.0.0.1:{free_port()}/srv/copy"
+    result = Cli(archive)("replicate", url, "--key", str(key))
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "cannot connect" in lines[0], result.output

@@ -86,8 +86,12 @@ class CopiesReport(Report):
 
 
 def audit_copies(archive: Archive, replicas: list[Replica],
-                 progress: Progress | None = None) -> CopiesReport:
+                 progress: Progress | None = None,
+                 on_start: Callable[[int], None] | None = None) -> CopiesReport:
+    """`on_start(total)`: the bytes to read (ours and each copy's); `progress(n)`: read."""
     snap = read_snapshot(archive)
+    if on_start:
+        on_start(sum(w.end(snap.head_seq) for w in snap.wanted.values()) * (1 + len(replicas)))
     report = CopiesReport(head_seq=snap.head_seq, files=len(snap.wanted))
     here = CopyState(HERE, str(archive.root))
     _check_files(local(archive), snap, snap.head_seq, here, progress)

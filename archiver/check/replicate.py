@@ -97,6 +97,10 @@ class Result:
         return [a for a in self.actions if a.action in ("failed", "source-damaged")]
 
     @property
+    def skipped(self) -> list[Action]:
+        return [a for a in self.actions if a.action == "skipped"]
+
+    @property
     def copied(self) -> list[Action]:
         return [a for a in self.actions if a.action in ("copy", "heal")]
 
@@ -109,6 +113,10 @@ class Result:
                 f" head seq {self.head_seq}")
         if self.failed:
             text += f"; {len(self.failed)} FAILED"
+        if self.skipped:
+            text += f", {len(self.skipped)} not tried ({self.skipped[0].detail})"
+        if self.failed or self.skipped:
+            text += "; the copy stays at its older head, run again to resume"
         return text
 
     def to_dict(self) -> dict[str, Any]:
@@ -116,7 +124,7 @@ class Result:
                 "head_hash": self.head_hash, "dry_run": self.dry_run,
                 "files": len(self.copied), "bytes": sum(a.bytes for a in self.copied),
                 "kept": self.kept, "failed": [a.to_dict() for a in self.failed],
-                "ok": not self.failed}
+                "skipped": len(self.skipped), "ok": not (self.failed or self.skipped)}
 
 
 def refuse_inside(archive: Archive, dest: Destination) -> None:
@@ -177,12 +185,14 @@ def _needs(dest: Destination, replica: Replica, w: Wanted, head: int,
     there = dest.stat(name)
     if there is None:
         return name, "copy"
-    if not checksum and replica.seen.get(name) == list(there):
-        good = True
+    if there[0] != w.end(head):  # a size other than our manifest's: no need to read it
+        good = False
+    elif not checksum and replica.seen.get(name) == list(there):
+        good = True  # verified there by an earlier run, unchanged since (size and mtime)
     else:
         spans = None if w.whole_at(head) else w.spans(head)
         found = dest.digest(name, spans, limit=None if w.whole_at(head) else w.end(head))
-        good = w.good(found, head) and (w.whole_at(head) or there[0] == w.end(head))
+        good = w.good(found, head)
         if good:
             replica.seen[name] = list(there)
     if not good:  # an open WARC that grew is brought up to date; any other file healed
@@ -219,9 +229,15 @@ def replicate(archive: Archive, dest: Destination, replica: Replica, *,
         raise UsageError(f"{dest.url}: read-only; nothing can be copied there")
     _clear_temporaries(dest)
     _copy_all(archive, dest, replica, work, progress, done)
-    if result.failed:
+    if result.failed or result.skipped:
         # The manifest goes last and only over complete files: a head naming a file the
         # copy lacks would make the copy invalid. Leave the copy at its older head.
+        return result
+    vanished = _vanished(dest, snap)
+    if vanished:  # DEST was unmounted or emptied under us: its head must not name them
+        for rel in vanished[:20]:
+            done(Action(rel, "failed", 0, "gone from DEST after it was copied or checked "
+                        "(DEST unmounted or emptied during the run?)"))
         return result
     for rel, data in side_files(archive, snap.head_seq):
         _put_bytes(dest, rel, data)
@@ -245,6 +261,17 @@ def replicate(archive: Archive, dest: Destination, replica: Replica, *,
     return result
 
 
+def _vanished(dest: Destination, snap: Snapshot) -> list[str]:
+    """Files of the head that DEST does not hold at their size now (one stat each)."""
+    head = snap.head_seq
+    gone = []
+    for w in snap.wanted.values():
+        sizes = [st[0] for name in w.names() if (st := dest.stat(name)) is not None]
+        if w.end(head) not in sizes:
+            gone.append(w.path)
+    return sorted(gone)
+
+
 def _copy_all(archive: Archive, dest: Destination, replica: Replica, work: Plan,
               progress: Progress | None, done: Callable[[Action], None]) -> None:
     """The files phase, `dest.parallel` files at a time (a folder: their fsyncs overlap)."""
@@ -255,9 +282,17 @@ def _copy_all(archive: Archive, dest: Destination, replica: Replica, work: Plan,
             with lock:
                 progress(n)
 
+    full = threading.Event()
+
     def one(item: tuple[Wanted, str, str]) -> Action:
         w, name, action = item
-        return _copy_one(archive, dest, replica, w, name, action, work.snapshot.head_seq, told)
+        if full.is_set():  # one file found DEST full: the others would only fail too
+            return Action(name, "skipped", 0, "DEST is full")
+        done = _copy_one(archive, dest, replica, w, name, action, work.snapshot.head_seq,
+                         told)
+        if done.action == "failed" and "No space left" in done.detail:
+            full.set()
+        return done
 
     with ThreadPoolExecutor(dest.parallel) as pool:
         for action in pool.map(one, work.todo):
@@ -298,7 +333,7 @@ def _copy_one(archive: Archive, dest: Destination, replica: Replica, w: Wanted, 
         except FileNotFoundError:
             return Action(name, "source-damaged", 0, "missing from this archive: "
                           "`archiver repair --from` another copy")
-        except OSError as exc:
+        except (OSError, StoreError) as exc:  # StoreError: the temporary vanished at DEST
             last = None
             error = f"{type(exc).__name__}: {exc}"
             continue
@@ -367,7 +402,7 @@ def remember(archive: Archive, replica: Replica, result: Result, key: str | None
     """Save the replica in replicas.json, with its head and the files verified there."""
     replicas = load_replicas(archive)
     replica.key = key or replica.key
-    if not result.failed:
+    if not (result.failed or result.skipped):
         replica.last = {"head_seq": result.head_seq, "head_hash": result.head_hash,
                         "at": manifest.now_rfc3339()}
     replicas[replica.name] = replica
@@ -378,7 +413,7 @@ def record(archive: Archive, result: Result, operator: str | None) -> dict[str, 
     """The PREMIS `replication` event in our manifest: head copied, replica, files, bytes."""
     from archiver.check.copies import record_event
 
-    status = "failure" if result.failed else "success"
+    status = "failure" if result.failed or result.skipped else "success"
     return record_event(
         archive, "replication", status, result.summary(), operator,
         details={"replica": result.name, "head_seq": result.head_seq,

@@ -11,6 +11,7 @@ from archiver.cli.options import (
     EXIT_FINDINGS,
     EXIT_OK,
     EXIT_USAGE,
+    Failure,
     LazyProgress,
     UsageFailure,
     archive_option,
@@ -204,7 +205,11 @@ def _audit_copies(archive_dir: Path | None, every: bool, names: tuple[str, ...],
     if not chosen:
         raise UsageFailure("no copies known yet: `archiver replicate DEST --name NAME` first, "
                            "or name one with --replica FOLDER|URL")
-    report = audit_copies(archive, chosen)
+    bar = LazyProgress(not as_json and not quiet, "auditing copies")
+    try:
+        report = audit_copies(archive, chosen, progress=bar.update, on_start=bar.start)
+    finally:
+        bar.finish()
     if not as_json and not quiet:
         for copy in report.copies:
             state = copy.to_dict(report.head_seq)
@@ -310,7 +315,11 @@ def _repair_from(archive_dir: Path | None, source: str, operator: str | None, ye
         else open_archive(archive_dir)
     if not archive.manifest_path.is_file():
         raise UsageFailure(f"{archive.manifest_path}: no manifest")
-    report = repair_from(archive, resolve_replica(archive, source), operator, yes)
+    try:
+        report = repair_from(archive, resolve_replica(archive, source), operator, yes)
+    except OSError as exc:
+        raise Failure(f"repair --from {source}: {exc.strerror or exc}; files replaced so far "
+                      "are recorded, the rest untouched") from exc
     if as_json:
         for mend in report.mends:
             emit_json(mend.to_dict())

@@ -13,6 +13,7 @@ from archiver.check.replicate import Action
 from archiver.cli.options import (
     EXIT_FINDINGS,
     EXIT_OK,
+    Failure,
     LazyProgress,
     UsageFailure,
     archive_option,
@@ -77,30 +78,43 @@ def replicate(dest: str, archive_dir: Path | None, name: str | None, key_file: s
                 result = rep.replicate(archive, destination, replica, dry_run=dry_run,
                                        checksum=checksum, progress=bar.update,
                                        on_start=bar.start,
-                                       on_action=None if quiet else _show(as_json))
+                                       on_action=_show(as_json, quiet))
             finally:
                 bar.finish()
             if not dry_run:
                 rep.remember(archive, replica, result, key_file)
-                rep.record(archive, result, operator)
+                if result.copied or result.failed or result.skipped:
+                    # A run that moved no file (at most the manifest, for events such as the
+                    # last run's own) records nothing: else every run would give the next
+                    # one a manifest to copy, and a cron job an event a night for nothing.
+                    rep.record(archive, result, operator)
     except Timeout as exc:
         raise UsageFailure(f"{archive.root}: another `archiver replicate` is running on this "
                            f"archive ({rep.LOCK_NAME}); try again when it ends, or --wait")\
             from exc
+    except OSError as exc:  # the copy's disk or connection failed outside a file's copy
+        # (after Timeout: filelock's Timeout is an OSError too)
+        raise Failure(f"replicate to {destination.url}: {exc.strerror or exc}; run again to "
+                      "resume (the copy is a valid archive at some head meanwhile)") from exc
     finally:
         destination.close()
     if as_json:
         emit_json(result.to_dict())
     else:
         click.echo(result.summary())
-    sys.exit(EXIT_FINDINGS if result.failed else EXIT_OK)
+    sys.exit(EXIT_FINDINGS if result.failed or result.skipped else EXIT_OK)
 
 
-def _show(as_json: bool) -> Callable[[Action], None]:
+def _show(as_json: bool, quiet: bool) -> Callable[[Action], None]:
     def show(action: Action) -> None:
+        problem = action.action in ("failed", "source-damaged")
+        if quiet and not problem:
+            return
         if as_json:
             emit_json(action.to_dict())
-        elif action.action in ("failed", "source-damaged"):
+        elif action.action == "skipped":
+            return
+        elif problem:
             click.echo(f"ERROR: {action.path}: {action.action}: {action.detail}")
         else:
             click.echo(f"{action.action}: {action.path} ({action.bytes} bytes)")

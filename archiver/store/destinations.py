@@ -12,6 +12,7 @@ Folders use plain os calls (the fast path); sftp goes through fsspec's SFTPFileS
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import secrets
@@ -165,7 +166,14 @@ def _copy_stream(src: Any, dst: IO[bytes], length: int | None,
             if left:
                 raise StoreError(f"source ended {left} bytes short")
             break
-        dst.write(want[:n])
+        chunk = want[:n]
+        while chunk:  # an unbuffered write may be short (a disk filling up): go on
+            written = dst.write(chunk)
+            if written is None:  # a buffered writer (paramiko's): all of it, or it raised
+                break
+            if written <= 0:
+                raise OSError(errno.EIO, "the copy accepted no bytes")
+            chunk = chunk[written:]
         if left is not None:
             left -= n
         if progress:
@@ -242,6 +250,19 @@ class Folder(Destination):
         return not os.access(folder, os.W_OK)
 
 
+@contextlib.contextmanager
+def _as_os_errors(url: str) -> Iterator[None]:
+    """A dropped connection or a protocol error, as the OSError every caller handles (a
+    finding or a one-line error, never a traceback)."""
+    import paramiko
+
+    try:
+        yield
+    except (paramiko.SSHException, EOFError) as exc:
+        raise OSError(errno.EIO, f"{_safe(url)}: connection failed: {exc or type(exc).__name__}") \
+            from exc
+
+
 class Sftp(Destination):
     """`sftp://user@host[:port]/path` through fsspec's SFTPFileSystem (paramiko). With a key
     file, only that key is offered (no agent, no ~/.ssh search), so a wrong key fails
@@ -282,7 +303,8 @@ class Sftp(Destination):
 
     def stat(self, rel: str) -> tuple[int, int] | None:
         try:
-            info = self.fs.ftp.stat(self._p(rel))
+            with _as_os_errors(self.url):
+                info = self.fs.ftp.stat(self._p(rel))
         except FileNotFoundError:
             return None
         if not stat.S_ISREG(info.st_mode or 0):
@@ -290,36 +312,40 @@ class Sftp(Destination):
         return int(info.st_size or 0), int(info.st_mtime or 0)
 
     def open_read(self, rel: str) -> Any:
-        f = self.fs.ftp.open(self._p(rel), "rb")
-        f.prefetch()  # paramiko pipelines the reads: without it each 32 KB waits a round trip
-        return _Reader(f)
+        with _as_os_errors(self.url):
+            f = self.fs.ftp.open(self._p(rel), "rb")
+            f.prefetch()  # paramiko pipelines the reads: without it each 32 KB waits a round trip
+            return _Reader(f, self.url)
 
     def _write(self, rel: str, source: Callable[[], IO[bytes]], length: int | None,
                progress: Progress | None) -> None:
-        self.fs.makedirs(str(PurePosixPath(self._p(rel)).parent), exist_ok=True)
-        with source() as src, self.fs.ftp.open(self._p(rel), "wbx") as dst:
-            dst.set_pipelined(True)
-            _copy_stream(src, dst, length, progress)
-            # paramiko has no fsync@openssh.com call: the bytes are on the server once the
-            # handle is closed, durable when its disk flushes them. The read-back below
-            # still checks them before the rename.
+        with _as_os_errors(self.url):
+            self.fs.makedirs(str(PurePosixPath(self._p(rel)).parent), exist_ok=True)
+            with source() as src, self.fs.ftp.open(self._p(rel), "wbx") as dst:
+                dst.set_pipelined(True)
+                _copy_stream(src, dst, length, progress)
+                # paramiko has no fsync@openssh.com call: the bytes are on the server once the
+                # handle is closed, durable when its disk flushes them. The read-back below
+                # still checks them before the rename.
 
     def rename(self, src: str, dst: str) -> None:
         # posix-rename@openssh.com replaces atomically; plain SFTP rename refuses to.
-        self.fs.ftp.posix_rename(self._p(src), self._p(dst))
+        with _as_os_errors(self.url):
+            self.fs.ftp.posix_rename(self._p(src), self._p(dst))
 
     def remove(self, rel: str) -> None:
-        with contextlib.suppress(FileNotFoundError):
+        with _as_os_errors(self.url), contextlib.suppress(FileNotFoundError):
             self.fs.ftp.remove(self._p(rel))
 
     def walk(self, top: str) -> Iterator[str]:
-        base = self._p(top)
-        if not self.fs.exists(base):
-            return
-        found = self.fs.find(base)
-        root = str(self.base)
-        for path in sorted(found):
-            yield str(PurePosixPath(path).relative_to(root))
+        with _as_os_errors(self.url):
+            base = self._p(top)
+            if not self.fs.exists(base):
+                return
+            found = self.fs.find(base)
+            root = str(self.base)
+            for path in sorted(found):
+                yield str(PurePosixPath(path).relative_to(root))
 
     def close(self) -> None:
         with contextlib.suppress(Exception):  # a dead connection: nothing left to close
@@ -329,11 +355,12 @@ class Sftp(Destination):
 class _Reader:
     """A paramiko file with readinto (paramiko files are not io.RawIOBase)."""
 
-    def __init__(self, f: Any) -> None:
-        self.f = f
+    def __init__(self, f: Any, url: str) -> None:
+        self.f, self.url = f, url
 
     def readinto(self, buf: memoryview) -> int:
-        data = self.f.read(len(buf))
+        with _as_os_errors(self.url):
+            data = self.f.read(len(buf))
         buf[:len(data)] = data
         return len(data)
 
