@@ -30,9 +30,10 @@ class RevisitLinks:
     revisits: list[tuple[str, Revisit]] = field(default_factory=list)  # (file shown, revisit)
 
     def add(self, shown: str, report: WarcReport) -> None:
-        self.payloads.update(report.payloads)
+        # ids compared without their angle brackets (WARC 1.0 writers differ on them)
+        self.payloads.update((_id(k), v) for k, v in report.payloads.items())
         for revisit in report.revisits:
-            self.revisit_ids.add(revisit.record_id)
+            self.revisit_ids.add(_id(revisit.record_id))
             self.revisits.append((shown, revisit))
 
     def findings(self, in_archive: bool) -> Iterator[Finding]:
@@ -42,20 +43,20 @@ class RevisitLinks:
             if not r.refers_to:
                 yield Finding(missing, "revisit-without-target", file,
                               "revisit record names no WARC-Refers-To record", **where)
-            elif r.refers_to in self.revisit_ids:
+            elif _id(r.refers_to) in self.revisit_ids:
                 yield Finding("error", "revisit-of-revisit", file,
                               f"revisit refers to {r.refers_to}, itself a revisit (no payload)",
                               **where)
-            elif r.refers_to not in self.payloads:
+            elif _id(r.refers_to) not in self.payloads:
                 yield Finding(missing, "revisit-target-missing", file,
                               f"revisit refers to {r.refers_to}, which is not in the archive"
                               if in_archive else
                               f"revisit refers to {r.refers_to}, which is in none of the files "
                               "given: not checked", **where)
-            elif _differ(self.payloads[r.refers_to], r.payload_digest):
+            elif _differ(self.payloads[_id(r.refers_to)], r.payload_digest):
                 yield Finding("error", "revisit-digest-mismatch", file,
                               f"revisit payload digest {r.payload_digest} but {r.refers_to} "
-                              f"holds {self.payloads[r.refers_to]}", **where)
+                              f"holds {self.payloads[_id(r.refers_to)]}", **where)
 
 
 def _differ(original: str | None, revisit: str | None) -> bool:
@@ -67,3 +68,7 @@ def _differ(original: str | None, revisit: str | None) -> bool:
     if isinstance(a, tuple) and isinstance(b, tuple) and a[0] != b[0]:
         return False
     return a != b
+
+
+def _id(record_id: str) -> str:
+    return record_id.strip().removeprefix("<").removesuffix(">")
