@@ -36,6 +36,7 @@ from archiver.base.errors import StoreError, UnreadableInputError
 from archiver.store import manifest
 from archiver.store.archive import Archive
 from archiver.store.catalog import Catalog
+from archiver.store.catalog_rows import foreign_records, foreign_warc
 from archiver.store.rolling import open_path
 
 CAPTURE_RECORD_TYPES = ("response", "revisit", "resource")
@@ -316,13 +317,20 @@ def capture_refs(archive: Archive, head_seq: int) -> list[CaptureRef]:
     for entry in _entries(archive, head_seq):
         discovery = entry.get("discovery")
         via = json.dumps(discovery, sort_keys=True, ensure_ascii=False) if discovery else None
+        seq = int(entry["seq"])
+        foreign = foreign_warc(entry)
+        mine: list[CaptureRef] = []
+        if foreign is not None:  # every capture record of an ingested WARC, as the catalog
+            mine = [CaptureRef(foreign, offset, length, seq, via)
+                    for offset, length, _, _ in foreign_records(archive, foreign)]
         for rec in entry.get("records") or []:
             if rec.get("type") in CAPTURE_RECORD_TYPES and rec.get("file") \
-                    and isinstance(rec.get("offset"), int):
+                    and rec.get("file") != foreign and isinstance(rec.get("offset"), int):
                 length = rec.get("length")
-                refs.append(CaptureRef(str(rec["file"]), int(rec["offset"]),
+                mine.append(CaptureRef(str(rec["file"]), int(rec["offset"]),
                                        int(length) if isinstance(length, int) else None,
-                                       int(entry["seq"]), via))
+                                       seq, via))
+        refs += sorted(mine, key=lambda r: (r.file, r.offset))  # the catalog's order
     return refs
 
 

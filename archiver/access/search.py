@@ -67,7 +67,10 @@ class Hit:
 
     @property
     def date(self) -> str | None:
-        return self.published_at or self.captured_at
+        """The publication date, None when the article has none: never the capture time in
+        its place (someone citing the hit would cite the wrong date; `captured_at` is
+        there under its own name)."""
+        return self.published_at
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.article_id, "date": self.date, "published_at": self.published_at,

@@ -78,4 +78,6 @@ def merge(path: str, size: int, parts: list[WarcReport]) -> WarcReport | None:
                 digests[kind][outcome] += n
     return WarcReport(path=path, records=sum(p.records for p in parts), bytes=size,
                       format=parts[0].format, compression=parts[0].compression,
-                      findings=findings, digests=digests)
+                      findings=findings, digests=digests,
+                      payloads={k: v for p in parts for k, v in p.payloads.items()},
+                      revisits=[r for p in parts for r in p.revisits])

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from archiver.base.findings import Finding, Report
+from archiver.check.revisits import RevisitLinks
 from archiver.check.warccheck.paths import SUFFIXES as WARC_SUFFIXES
 from archiver.check.warccheck.report import WarcReport
 from archiver.store.archive import open_regular
@@ -28,8 +29,8 @@ if TYPE_CHECKING:
     from archiver.base.cluster import Progress as TaskProgress
     from archiver.store.archive import Archive
 
-# What only a whole-archive or a --dask run needs (the manifest and its schemas, the catalog
-# for revisits, the Dask glue) is imported where it is used: `validate FILE` would otherwise
+# What only a whole-archive or a --dask run needs (the manifest and its schemas, the Dask
+# glue) is imported where it is used: `validate FILE` would otherwise
 # pay ~0.3 s of imports (jsonschema, warcio, surt, requests) it never uses, a quarter of a
 # 186 MB check (issue 16 item 10).
 
@@ -87,7 +88,7 @@ def find_warcs(paths: Iterable[Path]) -> Iterator[Path]:
 
 def check_warcs(report: ValidateReport, paths: list[Path], jobs: int,
                 progress: Progress | None = None, base: Path | None = None,
-                on: Distributed | None = None) -> None:
+                on: Distributed | None = None, links: RevisitLinks | None = None) -> None:
     if on is not None:
         reports: Iterable[WarcReport] = _cluster_reports(paths, base, on)
     else:
@@ -102,6 +103,8 @@ def check_warcs(report: ValidateReport, paths: list[Path], jobs: int,
         report.findings += warc.findings
         report.files.append({"path": shown, "ok": warc.ok, "format": warc.format,
                              "compression": warc.compression, "records": warc.records})
+        if links is not None:
+            links.add(shown, warc)
         if progress:
             progress(shown)
 
@@ -173,7 +176,9 @@ def validate_paths(paths: list[Path], jobs: int = 1, progress: Progress | None =
                    on: Distributed | None = None) -> ValidateReport:
     started = time.monotonic()
     report = ValidateReport()
-    check_warcs(report, list(find_warcs(paths)), jobs, progress, on=on)
+    links = RevisitLinks()
+    check_warcs(report, list(find_warcs(paths)), jobs, progress, on=on, links=links)
+    report.findings += list(links.findings(in_archive=False))
     report.seconds = time.monotonic() - started
     return report
 
@@ -182,8 +187,6 @@ def validate_archive(archive: Archive, jobs: int = 1, progress: Progress | None 
                      on: Distributed | None = None) -> ValidateReport:
     """Every WARC, article and manifest entry of the archive. `on` a Dask cluster, the WARCs
     (large ones as byte ranges) and the article folders are checked by its workers."""
-    from archiver.check.revisits import check_revisits
-
     started = time.monotonic()
     report = ValidateReport()
     warcs = sorted(archive.warcs_dir.rglob("*")) if archive.warcs_dir.is_dir() else []
@@ -193,7 +196,8 @@ def validate_archive(archive: Archive, jobs: int = 1, progress: Progress | None 
         on = Distributed(on.cluster, on.progress, archive)
     # The WARCs first: their local pool forks this process, which must not yet have the
     # article pool's threads (a fork of a threaded process can deadlock in the child).
-    check_warcs(report, warcs, jobs, progress, base=archive.root, on=on)
+    links = RevisitLinks()
+    check_warcs(report, warcs, jobs, progress, base=archive.root, on=on, links=links)
     article_dirs = list_article_dirs(archive)
     # Articles are listed, parsed and schema-checked in worker processes while this one reads
     # the manifest: all pure Python, and a corpus holds 100,000s of each.
@@ -209,7 +213,7 @@ def validate_archive(archive: Archive, jobs: int = 1, progress: Progress | None 
                 report.articles += 1
                 report.findings += checked.findings
                 report.findings += list(link_finding(archive, checked, known))
-    report.findings += list(check_revisits(archive))
+    report.findings += list(links.findings(in_archive=True))
     report.seconds = time.monotonic() - started
     return report
 

@@ -65,7 +65,7 @@ def search(query: str, since: str | None, until: str | None, section: str | None
             emit_json(hit.to_dict())
             continue
         byline = f"  ({shown(hit.byline)})" if hit.byline else ""
-        click.echo(f"{(hit.date or '-')[:10]}  {hit.article_id}  "
+        click.echo(f"{(hit.date or '-')[:10]:10}  {hit.article_id}  "
                    f"{shown(hit.title or '(untitled)')}{byline}")
         click.echo(f"    {_snippet(hit.snippet, marks)}")
     if not hits:

@@ -52,6 +52,7 @@ class _Claim:
 
     earlier: Earlier
     owner: int
+    key: tuple[str | None, str]
     queued: threading.Event = field(default_factory=threading.Event)
     abandoned: bool = False
 
@@ -63,6 +64,7 @@ class Dedup:
         self.archive = archive
         self.mode = mode
         self._seen: dict[tuple[str | None, str], _Claim] = {}  # this run's responses
+        self._unqueued: dict[int, list[_Claim]] = {}  # per thread: claims not yet queued
         self._lock = threading.Lock()
         self._catalog_handle: Catalog | None = None
         self._unavailable = False
@@ -109,9 +111,10 @@ class Dedup:
                     return _earlier(row)
                 with self._lock:
                     held = self._seen.setdefault(key, _Claim(Earlier(record_id, url, date,
-                                                                     digest), me))
-                if held.owner == me and held.earlier.record_id == record_id:
-                    return None  # ours: write it
+                                                                     digest), me, key))
+                    if held.owner == me and held.earlier.record_id == record_id:
+                        self._unqueued.setdefault(me, []).append(held)
+                        return None  # ours: write it
             if held.owner == me or held.queued.is_set():
                 return held.earlier
             if not held.queued.wait(CLAIM_WAIT) or held.abandoned:
@@ -122,22 +125,22 @@ class Dedup:
     def queued_mine(self) -> None:
         """The calling thread's capture is in the committer's queue: revisits may refer to
         the records it claimed. (A worker thread builds one capture at a time.)"""
-        me = threading.get_ident()
         with self._lock:
-            claims = [c for c in self._seen.values() if c.owner == me and not c.queued.is_set()]
+            claims = self._unqueued.pop(threading.get_ident(), [])
         for c in claims:
             c.queued.set()
 
     def abandon_mine(self) -> None:
         """The calling thread's capture will not be queued as built (it is built again for
         another file, or failed): its claims go, and whoever waits on them claims again."""
-        me = threading.get_ident()
         with self._lock:
-            for key in [k for k, c in self._seen.items()
-                        if c.owner == me and not c.queued.is_set()]:
-                claim = self._seen.pop(key)
+            claims = self._unqueued.pop(threading.get_ident(), [])
+            for claim in claims:
+                if self._seen.get(claim.key) is claim:
+                    del self._seen[claim.key]
                 claim.abandoned = True
-                claim.queued.set()
+        for claim in claims:
+            claim.queued.set()
 
     def last_capture(self, url: str) -> Earlier | None:
         """The latest 2xx response to `url`, with its HTTP headers (for validators)."""

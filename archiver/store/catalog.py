@@ -42,7 +42,9 @@ from archiver.store.catalog_rows import (
 from archiver.store.cdxj import surt_key
 
 CATALOG_NAME = "catalog.sqlite"
-SCHEMA_VERSION = "1"
+# "2": captures rows for every record of an ingested foreign WARC (issue 24, item 4); a
+# catalog made by "1" lacks them, so it is made again on first open (derived data).
+SCHEMA_VERSION = "2"
 SCAN_CACHE_KIB = 8 * 1024
 MMAP_BYTES = 256 * 1024 * 1024
 CACHE_KIB = 32 * 1024

@@ -18,7 +18,7 @@ from typing import Any
 from archiver.base.findings import Finding
 from archiver.store.archive import Archive
 from archiver.store.catalog import CATALOG_NAME, TABLES
-from archiver.store.catalog_rows import CAPTURE_TYPES, file_claims
+from archiver.store.catalog_rows import CAPTURE_TYPES, file_claims, foreign_warc
 
 WHERE = CATALOG_NAME
 HINT = "; `archiver index --rebuild` remakes the catalog from the manifest"
@@ -79,13 +79,21 @@ class CatalogVerifier:
         if seq == self.seq and entry.get("hash") != self.hash:
             self._warn("catalog-stale", f"the catalog was made from another manifest: its "
                        f"entry {seq} has hash {self.hash}, the manifest's {entry.get('hash')}")
+        foreign = foreign_warc(entry)
+        named_foreign = 0
         for r in entry.get("records") or []:
             if isinstance(r, dict) and r.get("type") in CAPTURE_TYPES and \
                     isinstance(r.get("offset"), int):
                 expected = {"file": r.get("file"), "offset": r["offset"]}
                 if isinstance(r.get("length"), int):
                     expected["length"] = r["length"]
-                self._row("captures", "record_id", str(r.get("id")), seq, expected)
+                if self._row("captures", "record_id", str(r.get("id")), seq, expected) \
+                        and r.get("file") == foreign:
+                    named_foreign += 1
+        if foreign is not None:  # its other records are rows too (catalog_rows.foreign_warc)
+            rows = self.conn.execute("SELECT count(*) FROM captures WHERE seq = ? AND file = ?",
+                                     (seq, foreign)).fetchone()[0]
+            self.explained["captures"] += max(0, rows - named_foreign)
         for a in entry.get("articles") or []:
             if isinstance(a, dict) and a.get("id") and a.get("path"):
                 self._row("articles", "path", str(a["path"]), seq, {

@@ -109,17 +109,66 @@ def _mime(value: str | None) -> str | None:
     return value.split(";", 1)[0].strip().lower() or None
 
 
+def foreign_warc(entry: dict[str, Any]) -> str | None:
+    """The archive path of the foreign WARC an ingestion entry copied verbatim (the stored
+    file with the source file's sha256), or None. Its entry names only the records articles
+    came from (a foreign WARC may hold millions: the manifest line would grow with them),
+    yet every response, revisit and resource record in it is a capture the archive holds."""
+    if entry.get("event") != "ingestion":
+        return None
+    source = (entry.get("source") or {}).get("file")
+    if not isinstance(source, dict) or not source.get("sha256"):
+        return None
+    for f in entry.get("files") or []:
+        path = f.get("path") if isinstance(f, dict) else None
+        if isinstance(path, str) and f.get("sha256") == source["sha256"] \
+                and path.startswith("warcs/") and ".warc" in path.rsplit("/", 1)[-1].lower():
+            return path
+    return None
+
+
+def foreign_records(archive: Archive, rel: str) -> Iterator[tuple[int, int, str, RecordHead]]:
+    """(offset, length, record id, head) of every response, revisit and resource record of a
+    stored WARC, in file order; stops quietly where the file stops parsing (validate and
+    audit name that place)."""
+    from warcio.archiveiterator import ArchiveIterator
+
+    try:
+        with open(open_path(archive, rel), "rb") as f:
+            it = ArchiveIterator(f)
+            for record in it:
+                record_id = record.rec_headers.get_header("WARC-Record-ID")
+                if record.rec_type not in CAPTURE_TYPES or not record_id:
+                    continue
+                head = _head(record)
+                offset = it.get_record_offset()
+                it.read_to_end(record)
+                yield offset, int(it.get_record_length()), record_id, head
+    except Exception:  # warcio gives up on malformed records in many ways
+        return
+
+
 def capture_rows(entry: dict[str, Any], reader: RecordReader) -> list[tuple[Any, ...]]:
-    """Rows for the response, revisit and resource records an entry names."""
+    """Rows for the response, revisit and resource records an entry names, and for an
+    ingestion of a foreign WARC, every such record in that WARC."""
     seq = int(entry["seq"])
     discovery = entry.get("discovery")
     via = json.dumps(discovery, sort_keys=True, ensure_ascii=False) if discovery else None
     rows = []
+    foreign = foreign_warc(entry)
+    if foreign is not None:
+        for offset, size, record_id, found in foreign_records(reader.archive, foreign):
+            url = found.url or ""
+            rows.append((record_id, url, surt_key(url), found.timestamp or "",
+                         found.record_type, found.status, found.mime, found.payload_digest,
+                         foreign, offset, size, found.revisit_of, seq, via))
     for r in entry.get("records") or []:
         if not isinstance(r, dict) or r.get("type") not in CAPTURE_TYPES:
             continue
         if not isinstance(r.get("file"), str) or not isinstance(r.get("offset"), int):
             continue
+        if r["file"] == foreign:
+            continue  # read above with the rest of that file
         length = r.get("length") if isinstance(r.get("length"), int) else None
         head = reader.head(r["file"], r["offset"], length)
         url = head.url or str(r.get("uri") or "")
@@ -208,7 +257,7 @@ def entry_rows(entry: dict[str, Any], reader: RecordReader) -> EntryRows:
 
 def reads_files(entry: dict[str, Any]) -> bool:
     """Whether the entry's rows need stored bytes read (records or articles named)."""
-    return bool(entry.get("records") or entry.get("articles"))
+    return bool(entry.get("records") or entry.get("articles") or foreign_warc(entry))
 
 
 def entry_rows_task(root: str, entries: list[dict[str, Any]]) -> list[EntryRows] | None:

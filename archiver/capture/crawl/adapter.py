@@ -84,6 +84,7 @@ class Captured:
     offset: int | None = None  # the response record, for reading the payload back
     record_ids: list[str] = field(default_factory=list)
     article: str | None = None  # article id when one was stored
+    unreachable: bool = False  # sent, and no answer came (refused, timed out, reset)
 
     @property
     def answered(self) -> bool:
@@ -171,6 +172,7 @@ class CrawlWorker:
                   "redirects": result.redirect_chain()}
         opts = self.options
         if final is None:
+            out.unreachable = True
             event = manifest.new_event("capture", "failure", result.error or "no response",
                                        operator=opts.operator, source=source,
                                        discovery=discovery)

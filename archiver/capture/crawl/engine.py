@@ -310,7 +310,7 @@ class Crawl:
                 self.robots_pending.discard(item.host)  # else its retry is never sent
             self._report(item, cap, "retry")
             return
-        if retry and fetched and status is None:
+        if retry and fetched and cap.unreachable:
             # No answer at all (refused, timed out) after every retry: the host is down.
             # Pause it with this URL queued again, robots.txt included, for --resume.
             self.frontier.park(item)

@@ -40,7 +40,8 @@ def check_warc(path: str | os.PathLike[str], *, where: str | None = None,
     name = os.fspath(path)
     col = Collector(where=where or name)
     report = WarcReport(path=name, records=0, bytes=0, format="unknown", compression="none",
-                        findings=col.findings, digests=col.digests)
+                        findings=col.findings, digests=col.digests, payloads=col.payloads,
+                        revisits=col.revisits)
     try:
         fh: BinaryIO = open(name, "rb")
         report.bytes = os.fstat(fh.fileno()).st_size

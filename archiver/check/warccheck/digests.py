@@ -40,3 +40,31 @@ def matches(encoded: str, digest: bytes) -> str | None:
     if bare == b64.replace("+", "-").replace("/", "_"):
         return "base64url"
     return None
+
+
+def digest_key(value: str | None) -> tuple[str, bytes] | str | None:
+    """A labelled digest as (hashlib name, raw bytes), to compare two spellings of one digest
+    (sha1 base32 in one record, base16 in another); the value as given when it cannot be
+    decoded; None for no digest."""
+    import binascii
+    import hashlib
+
+    if not value:
+        return None
+    parsed = parse_digest(value)
+    if isinstance(parsed, str) or parsed[0].startswith("?"):
+        return value.strip()
+    algo, encoded = parsed
+    size = hashlib.new(algo).digest_size
+    bare = encoded.rstrip("=")
+    decoders = (bytes.fromhex, lambda v: base64.b32decode(v.upper() + "=" * (-len(v) % 8)),
+                lambda v: base64.b64decode(v + "=" * (-len(v) % 4)),
+                lambda v: base64.urlsafe_b64decode(v + "=" * (-len(v) % 4)))
+    for decode in decoders:
+        try:
+            raw = decode(bare)
+        except (ValueError, binascii.Error):
+            continue
+        if len(raw) == size:
+            return algo, raw
+    return value.strip()

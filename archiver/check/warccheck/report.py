@@ -31,6 +31,10 @@ class WarcReport:
     # for merging byte ranges of one file (archiver.check.ranges); empty for whole files
     tail: int = 0  # uncompressed bytes after the last record's end
     ids: set[str] = field(default_factory=set)  # record id keys, to find duplicates across
+    # for checking revisits against their targets across files (archiver.check.revisits):
+    # record id -> WARC-Payload-Digest of each response/resource record, and each revisit
+    payloads: dict[str, str | None] = field(default_factory=dict)
+    revisits: list[Revisit] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -49,6 +53,16 @@ class WarcReport:
         }
 
 
+@dataclass(frozen=True)
+class Revisit:
+    """A revisit record as validate needs it: where, its id, what it refers to, its digest."""
+
+    offset: int
+    record_id: str
+    refers_to: str | None
+    payload_digest: str | None
+
+
 @dataclass
 class Collector:
     """Gathers findings for one file; every finding names the file via `where`."""
@@ -57,6 +71,8 @@ class Collector:
     findings: list[Finding] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
     digests: dict[str, dict[str, int]] = field(default_factory=empty_tally)
+    payloads: dict[str, str | None] = field(default_factory=dict)
+    revisits: list[Revisit] = field(default_factory=list)
 
     def add(
         self,

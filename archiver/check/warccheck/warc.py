@@ -12,7 +12,7 @@ from archiver.check.warccheck.digests import matches, parse_digest
 from archiver.check.warccheck.fields import RecordInfo, check_fields
 from archiver.check.warccheck.headers import MAX_LINE, VERSION_RE, HeaderBlock, read_header
 from archiver.check.warccheck.payload import Dechunker, Sink, is_chunked, read_http_head
-from archiver.check.warccheck.report import Collector
+from archiver.check.warccheck.report import Collector, Revisit
 from archiver.check.warccheck.source import Cursor, next_record_start
 
 CURRENT_VERSIONS = ("1.0", "1.1")
@@ -81,6 +81,12 @@ def scan_warc(cur: Cursor, col: Collector, gz: bool, continuing: bool = False,
             break
         info = check_fields(header, ctx.emit)
         _check_duplicate_id(info, ctx, seen_ids)
+        if info.record_id and info.rtype in ("response", "resource"):
+            col.payloads[info.record_id] = header.get("WARC-Payload-Digest") or None
+        elif info.record_id and info.rtype == "revisit":
+            col.revisits.append(Revisit(offset, info.record_id,
+                                        header.get("WARC-Refers-To") or None,
+                                        header.get("WARC-Payload-Digest") or None))
         if info.length is None:
             ctx.emit("error", "unreadable-block", "no usable Content-Length: the block cannot "
                      "be delimited; skipping to the next record", field="Content-Length")
