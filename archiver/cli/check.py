@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -97,11 +98,18 @@ def validate(paths: tuple[Path, ...], archive_dir: Path | None, jobs: int | None
                    "manifest [default: CPU count].")
 @click.option("--record", is_flag=True,
               help="Append a `fixity check` event with the outcome to the manifest.")
+@click.option("--witness", "witnesses", multiple=True,
+              help="A witness's vkey (or a file holding it), repeatable: checkpoints must "
+                   "carry its cosignatures (see `archiver checkpoint`, `archiver cosign`).")
+@click.option("--witnesses-min", type=click.IntRange(min=1), default=1, show_default=True,
+              help="With --witness: cosignatures each checkpointed seq needs, on a "
+                   "checkpoint at or after it.")
 @dask_option
 @json_option
 @quiet_option
 @handle_errors
 def audit(archive_dir: Path | None, operator: str | None, jobs: int | None, record: bool,
+          witnesses: tuple[str, ...], witnesses_min: int,
           dask_address: str | None, as_json: bool, quiet: bool) -> None:
     """Prove the manifest and the stored files still agree.
 
@@ -114,6 +122,7 @@ def audit(archive_dir: Path | None, operator: str | None, jobs: int | None, reco
       archiver audit
       archiver audit --json --record
       archiver audit --dask tcp://scheduler.example.org:8786
+      archiver audit --witness "example.org/w1+1a2b3c4d+BAi..." --witnesses-min 1
     Exit status: 0 clean (warnings allowed), 1 any error found, 2 no readable archive.
     """
     from archiver.check import audit as audit_mod
@@ -122,6 +131,9 @@ def audit(archive_dir: Path | None, operator: str | None, jobs: int | None, reco
         else open_archive(archive_dir)
     if not archive.manifest_path.is_file():
         raise UsageFailure(f"{archive.manifest_path}: no manifest to audit")
+    from archiver.store import checkpoints, signing
+
+    verifiers = _witness_keys(witnesses, witnesses_min)
     bar = LazyProgress(not as_json and not quiet and not dask_address, "auditing")
     tasks = task_progress(not as_json and not quiet, "auditing")
     try:
@@ -132,6 +144,8 @@ def audit(archive_dir: Path | None, operator: str | None, jobs: int | None, reco
         bar.finish()
         if dask_address:
             tasks.finish()
+    report.findings += checkpoints.verify(archive, signing.trusted_keys(), verifiers,
+                                          witnesses_min)
     if record:
         from archiver.pipeline.commit import (
             record_event,  # imports the extractors: only when needed
@@ -146,6 +160,17 @@ def audit(archive_dir: Path | None, operator: str | None, jobs: int | None, reco
 
 
 
+
+
+def _witness_keys(witnesses: tuple[str, ...], minimum: int) -> list[Any]:
+    """The witnesses' vkeys, checked before any work (a bad one is a usage error)."""
+    from archiver.store import checkpoints
+
+    verifiers = [checkpoints.load_verifier(w) for w in witnesses]
+    if verifiers and minimum > len({v.name for v in verifiers}):
+        raise UsageFailure(f"--witnesses-min {minimum} is more than the {len(verifiers)} "
+                           "witness(es) given")
+    return verifiers
 
 
 @click.command()

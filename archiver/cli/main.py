@@ -17,6 +17,7 @@ from archiver import __version__
 from archiver.cli import (
     capture,
     check,
+    checkpointing,
     crawl,
     extract,
     history,
@@ -58,6 +59,7 @@ COMMANDS = [
     share.index_command, replay.replay_command, share.export_group,
     security.keygen, security.sign,
     verify.verify_command,
+    checkpointing.checkpoint_command, checkpointing.cosign_command,
 ]
 for command in COMMANDS:
     cli.add_command(command)
