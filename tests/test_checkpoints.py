@@ -224,6 +224,15 @@ def test_checkpoints_travel_in_a_wacz(run, keys, archive_dir, tmp_path):
 
     with zipfile.ZipFile(out) as zf:
         assert zf.read(f"archiver/checkpoints_{note.name}") == note.read_bytes()
+    checked = run("verify", str(out), "--trusted-key", str(keys / "ed25519.pub"), "--json",
+                  archive=False)
+    statuses = {json.loads(x)["check"]: json.loads(x)["status"]
+                for x in checked.stdout.splitlines()}
+    assert statuses["manifest-checkpoints"] == "pass"
+    unkeyed = run("verify", str(out), "--json", archive=False)
+    assert '"check": "manifest-checkpoints", "detail"' in unkeyed.stdout
+    assert {json.loads(x)["check"]: json.loads(x)["status"] for x in
+            unkeyed.stdout.splitlines()}["manifest-checkpoints"] == "skip"
 
 
 def test_a_vkey_whose_base64_holds_a_plus_parses():

@@ -45,7 +45,7 @@ from cryptography.x509 import verification
 
 from archiver.base.errors import UnreadableInputError
 from archiver.check import wacz_tsp
-from archiver.store import manifest, signing
+from archiver.store import checkpoints, manifest, signing
 from archiver.store.archive import Archive
 
 Status = Literal["pass", "fail", "skip", "info"]
@@ -608,7 +608,37 @@ def _proof_checks(zf: zipfile.ZipFile, names: dict[str, zipfile.ZipInfo],
             checks.append(Check("manifest-signature", "skip", "the packaged manifest carries no "
                                                               "Ed25519 head signature"))
         checks.append(_packed_files_check(zf, names, root / "manifest.jsonl", cache))
+        packed_checkpoints = [n for n in names
+                              if n.startswith(f"{ARCHIVER_DIR}/{checkpoints.FOLDER}_")]
+        if packed_checkpoints:
+            checks.append(_checkpoint_check(zf, packed_checkpoints, Archive(root), trust))
     return checks
+
+
+def _checkpoint_check(zf: zipfile.ZipFile, packed: list[str], archive: Archive,
+                      trust: TrustOptions) -> Check:
+    """The packaged checkpoints against the packaged manifest: signatures, the heads they
+    name, no fork (c2sp.org/tlog-checkpoint, as `archiver audit` checks them)."""
+    folder = archive.root / checkpoints.FOLDER
+    folder.mkdir()
+    for name in packed:
+        target = name.removeprefix(f"{ARCHIVER_DIR}/{checkpoints.FOLDER}_")
+        if "/" in target or target.startswith("."):
+            return Check("manifest-checkpoints", "fail", f"{name}: not a checkpoint file name")
+        (folder / target).write_bytes(zf.read(name))
+    trusted = {signing.key_id(k): k for k in trust.keys if isinstance(k, Ed25519PublicKey)}
+    findings = checkpoints.verify(archive, trusted, [], 1)
+    errors = [f for f in findings if f.severity == "error"]
+    if errors:
+        return Check("manifest-checkpoints", "fail", "; ".join(f.message for f in errors[:3]))
+    unverified = [f for f in findings if f.code == "unverified-checkpoint"]
+    if unverified:
+        return Check("manifest-checkpoints", "skip", f"{len(packed)} checkpoint file(s) name "
+                                                     "heads of the packaged manifest, but no "
+                                                     "--trusted-key verifies their signature")
+    return Check("manifest-checkpoints", "pass", f"{len(packed)} checkpoint file(s) signed by "
+                                                 "a trusted key name heads of the packaged "
+                                                 "manifest, no fork")
 
 
 def _chain_check(path: Path) -> Check:
