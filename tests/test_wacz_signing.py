@@ -169,6 +169,10 @@ def test_domain_signature_with_a_real_tsa(run, archive, tmp_path, tsa, rsa_key):
     assert signed["domain"] == "archive.example.org"
     # The signature of the hash string with the first domainCert certificate (as authsign)
     leaf = x509.load_pem_x509_certificates(signed["domainCert"].encode())[0]
+    # ReplayWeb.page reads the first certificate as the text before the first blank line
+    first = signed["domainCert"].split("\n\n")[0]
+    assert x509.load_pem_x509_certificate(first.encode()) == leaf
+    assert len(x509.load_pem_x509_certificates(signed["domainCert"].encode())) == 2
     sig, data = base64.b64decode(signed["signature"]), signed["hash"].encode()
     public = leaf.public_key()
     if isinstance(public, rsa.RSAPublicKey):

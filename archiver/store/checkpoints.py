@@ -162,7 +162,7 @@ class Checkpoint:
         if len(lines) < 4 or not all(lines[:3]):
             raise NoteError("a checkpoint needs origin, size and hash lines")
         origin, size, root = lines[:3]
-        if not size.isdigit() or (size != "0" and size.startswith("0")):
+        if not (size.isascii() and size.isdigit()) or (size != "0" and size.startswith("0")):
             raise NoteError(f"size {size!r} is not a decimal without leading zeroes")
         try:
             digest = base64.b64decode(root, validate=True)
