@@ -150,7 +150,14 @@ def test_text_output_is_one_line_per_check_and_a_verdict(packages):
     assert result.exit_code == 0
     assert lines[0].startswith("PASS resources: ")
     assert "SKIP key-trusted: " in result.output  # nothing to check the key against
-    assert lines[-1].endswith("verified: 7 checks passed, 1 not checked")
+    assert lines[-1].endswith("verified: 7 checks passed; not checked: key-trusted")
+    strict = invoke("verify", str(packages.anonymous), "--strict")
+    assert strict.exit_code == 1
+    assert strict.output.strip().splitlines()[-1].endswith(
+        "NOT VERIFIED (--strict); not checked: key-trusted")
+    trusted = invoke("verify", str(packages.anonymous), "--strict", "--trusted-key",
+                     str(packages.wacz_pub), "--trusted-key", str(packages.ed25519_pub))
+    assert trusted.exit_code == 0 and trusted.output.rstrip().endswith("every step checked")
 
 
 def test_our_domain_package_verifies_every_step(packages):
