@@ -16,6 +16,7 @@ import sys
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -383,6 +384,24 @@ def test_a_tsa_certificate_that_may_not_time_stamp(packages, tmp_path, mode, exp
 def test_a_domain_the_certificate_does_not_name(packages, tmp_path):
     path = with_signed(packages.domain, tmp_path / "x.wacz", domain="evil.example.org")
     assert failures(path, "--trust-roots", str(packages.roots)) == {"domain"}
+
+
+def test_a_domain_certificate_expired_before_gen_time(packages, tmp_path):
+    """Signed, and time-stamped now, with a certificate whose validity ended two days ago."""
+    ca = LocalCA.make()  # the fixture's CA is not kept: a new one, trusted below
+    key, cert = ca.issue("archive.example.org", days=10,
+                         start=datetime.now(UTC) - timedelta(days=12))
+    hash_ = signed_data(packages.domain)["hash"]
+    sig = base64.b64encode(key.sign(hash_.encode(), ec.ECDSA(hashes.SHA256()))).decode()
+    roots = tmp_path / "roots.pem"
+    roots.write_bytes(ca.cert.public_bytes(serialization.Encoding.PEM)
+                      + packages.tsa_root.read_bytes())
+    path = with_signed(packages.domain, tmp_path / "x.wacz", signature=sig,
+                       domainCert=(cert.public_bytes(serialization.Encoding.PEM)
+                                   + b"\n" + ca.cert.public_bytes(serialization.Encoding.PEM)
+                                   ).decode(),
+                       timeSignature=token_over(packages.tsa, sig.encode()))
+    assert failures(path, "--trust-roots", str(roots)) == {"domain-cert-time", "domain-chain"}
 
 
 def test_a_forged_head_signature_inside_the_package(packages, tmp_path):

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 import zipfile
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -229,6 +230,12 @@ def test_signing_usage_errors_are_one_line(run, archive, tmp_path):
     mismatch = run("export", "wacz", str(tmp_path / "b.wacz"), "--sign-cert", str(chain),
                    "--sign-key", str(other_key), "--tsa", "http://127.0.0.1:9/")
     assert mismatch.exit_code == 2 and "not the key of the first certificate" in mismatch.output
+    expired, expired_key = LocalCA.make().write_domain(
+        tmp_path / "pki3", "archive.example.org", days=5,
+        start=datetime.now(UTC) - timedelta(days=10))
+    old = run("export", "wacz", str(tmp_path / "d.wacz"), "--sign-cert", str(expired),
+              "--sign-key", str(expired_key), "--tsa", "http://127.0.0.1:9/")
+    assert old.exit_code == 2 and "not valid now" in old.output
     no_key = run("export", "wacz", str(tmp_path / "c.wacz"), "--sign")
     assert no_key.exit_code == 2 and "archiver keygen --wacz" in no_key.output
     assert not list(tmp_path.glob("*.wacz"))

@@ -116,6 +116,11 @@ def _domain(hash_: str, created: str, software: str, options: SignOptions) -> di
     if package_key.spki_der(key.public_key()) != package_key.spki_der(chain[0].public_key()):
         raise UsageError(f"{options.key}: not the key of the first certificate in "
                          f"{options.cert}")
+    now = datetime.now(UTC)
+    if not chain[0].not_valid_before_utc <= now <= chain[0].not_valid_after_utc:
+        raise UsageError(f"{options.cert}: the certificate is not valid now (valid "
+                         f"{chain[0].not_valid_before_utc:%Y-%m-%d} to "
+                         f"{chain[0].not_valid_after_utc:%Y-%m-%d})")
     names = certificate_names(chain[0])
     domain = options.domain or (names[0] if names else "")
     if not domain or domain not in names:

@@ -444,6 +444,8 @@ def _domain_checks(signed: dict[str, str], created: datetime | None,
     checks.append(_domain_name_check(signed["domain"], leaf))
     token_checks, gen = _time_checks(signed, created, trust)
     checks += token_checks
+    if gen is not None:
+        checks.append(_valid_at("domain-cert-time", leaf, gen))
     checks.append(_domain_chain_check(chain, gen, trust))
     return checks
 
@@ -591,6 +593,17 @@ def _domain_chain_check(chain: list[x509.Certificate], when: datetime | None,
                                              f"{why}: {exc}")
     return _expired_since("domain-chain", chain[0], f"{_subject(chain[0])} chains to a trusted "
                                                     f"root at genTime {_iso(when)}")
+
+
+def _valid_at(name: str, cert: x509.Certificate, when: datetime) -> Check:
+    """The signing certificate was within its validity when the TSA saw the signature (with
+    or without roots: an expired or not-yet-valid key signed nothing trustworthy)."""
+    before, after = cert.not_valid_before_utc, cert.not_valid_after_utc
+    if before <= when <= after:
+        return Check(name, "pass", f"{_subject(cert)} was valid at genTime {_iso(when)} "
+                                   f"({_iso(before)} to {_iso(after)})")
+    return Check(name, "fail", f"{_subject(cert)} was not valid at genTime {_iso(when)} "
+                               f"(valid {_iso(before)} to {_iso(after)})")
 
 
 def _expired_since(name: str, cert: x509.Certificate, ok: str) -> Check:
