@@ -485,3 +485,11 @@ def test_odd_signed_data_is_named(packages, tmp_path, signed):
                    {"datapackage-digest.json": json.dumps(digest).encode()})
     code, statuses, _ = verify(path)
     assert code == 1 and "fail" in statuses.values()
+
+
+def test_the_packages_own_text_cannot_forge_output_lines(packages, tmp_path):
+    path = with_signed(packages.anonymous, tmp_path / "x.wacz",
+                       software="evil\x1b[2K\nPASS everything: fine")
+    result = invoke("verify", str(path))
+    assert "\x1b" not in result.output
+    assert not any(line.startswith("PASS everything") for line in result.output.splitlines())

@@ -361,29 +361,34 @@ def _b64(text: str) -> bytes | None:
         return None
 
 
-def ecdsa_signature_der(sig: bytes, curve: ec.EllipticCurve) -> bytes:
-    """A signature as cryptography verifies it (DER): IEEE P1363 r||s (WebCrypto's form) is
-    converted, anything else is taken as DER already."""
+def ecdsa_signature_forms(sig: bytes, curve: ec.EllipticCurve) -> list[bytes]:
+    """The DER forms a signature may stand for: IEEE P1363 r||s (WebCrypto's) converted when
+    its length fits the curve, and the bytes as DER (authsign's) in any case."""
     size = (curve.key_size + 7) // 8
+    forms = [sig]
     if len(sig) == 2 * size:
-        return encode_dss_signature(int.from_bytes(sig[:size], "big"),
-                                    int.from_bytes(sig[size:], "big"))
-    return sig
+        forms.insert(0, encode_dss_signature(int.from_bytes(sig[:size], "big"),
+                                             int.from_bytes(sig[size:], "big")))
+    return forms
 
 
 def verify_with(key: Any, sig: bytes, data: bytes) -> str | None:
     """None when `sig` is a valid signature of `data` by `key` (ECDSA or RSA, SHA-256),
     else why not."""
-    try:
-        if isinstance(key, ec.EllipticCurvePublicKey):
-            key.verify(ecdsa_signature_der(sig, key.curve), data, ec.ECDSA(hashes.SHA256()))
-        elif isinstance(key, rsa.RSAPublicKey):
-            key.verify(sig, data, padding.PKCS1v15(), hashes.SHA256())
-        else:
-            return f"unsupported key type {type(key).__name__}"
-    except (InvalidSignature, ValueError):
-        return "the signature does not verify"
-    return None
+    if not isinstance(key, ec.EllipticCurvePublicKey | rsa.RSAPublicKey):
+        return f"unsupported key type {type(key).__name__}"
+    forms = ecdsa_signature_forms(sig, key.curve) if isinstance(
+        key, ec.EllipticCurvePublicKey) else [sig]
+    for form in forms:
+        try:
+            if isinstance(key, ec.EllipticCurvePublicKey):
+                key.verify(form, data, ec.ECDSA(hashes.SHA256()))
+            else:
+                key.verify(form, data, padding.PKCS1v15(), hashes.SHA256())
+            return None
+        except (InvalidSignature, ValueError):
+            continue
+    return "the signature does not verify"
 
 
 def _anonymous_checks(signed: dict[str, str], trust: TrustOptions) -> list[Check]:

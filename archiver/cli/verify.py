@@ -14,6 +14,7 @@ from archiver.cli.options import (
     handle_errors,
     json_option,
     quiet_option,
+    shown,
 )
 
 
@@ -64,7 +65,7 @@ def verify_command(package: Path, roots: tuple[Path, ...], keys: tuple[Path, ...
         if as_json:
             emit_json(check.to_dict())
         elif not quiet or check.status == "fail" or (strict and check.status == "skip"):
-            click.echo(check.render())
+            click.echo(shown(check.render()))  # the details quote the package's own text
     if not as_json and not quiet:
         passed = sum(c.status == "pass" for c in checks)
         unchecked = f"; not checked: {', '.join(skipped)}" if skipped else ""
