@@ -16,6 +16,7 @@ import sys
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -150,7 +151,14 @@ def test_text_output_is_one_line_per_check_and_a_verdict(packages):
     assert result.exit_code == 0
     assert lines[0].startswith("PASS resources: ")
     assert "SKIP key-trusted: " in result.output  # nothing to check the key against
-    assert lines[-1].endswith("verified: 7 checks passed, 1 not checked")
+    assert lines[-1].endswith("verified: 7 checks passed; not checked: key-trusted")
+    strict = invoke("verify", str(packages.anonymous), "--strict")
+    assert strict.exit_code == 1
+    assert strict.output.strip().splitlines()[-1].endswith(
+        "NOT VERIFIED (--strict); not checked: key-trusted")
+    trusted = invoke("verify", str(packages.anonymous), "--strict", "--trusted-key",
+                     str(packages.wacz_pub), "--trusted-key", str(packages.ed25519_pub))
+    assert trusted.exit_code == 0 and trusted.output.rstrip().endswith("every step checked")
 
 
 def test_our_domain_package_verifies_every_step(packages):
@@ -378,6 +386,24 @@ def test_a_domain_the_certificate_does_not_name(packages, tmp_path):
     assert failures(path, "--trust-roots", str(packages.roots)) == {"domain"}
 
 
+def test_a_domain_certificate_expired_before_gen_time(packages, tmp_path):
+    """Signed, and time-stamped now, with a certificate whose validity ended two days ago."""
+    ca = LocalCA.make()  # the fixture's CA is not kept: a new one, trusted below
+    key, cert = ca.issue("archive.example.org", days=10,
+                         start=datetime.now(UTC) - timedelta(days=12))
+    hash_ = signed_data(packages.domain)["hash"]
+    sig = base64.b64encode(key.sign(hash_.encode(), ec.ECDSA(hashes.SHA256()))).decode()
+    roots = tmp_path / "roots.pem"
+    roots.write_bytes(ca.cert.public_bytes(serialization.Encoding.PEM)
+                      + packages.tsa_root.read_bytes())
+    path = with_signed(packages.domain, tmp_path / "x.wacz", signature=sig,
+                       domainCert=(cert.public_bytes(serialization.Encoding.PEM)
+                                   + b"\n" + ca.cert.public_bytes(serialization.Encoding.PEM)
+                                   ).decode(),
+                       timeSignature=token_over(packages.tsa, sig.encode()))
+    assert failures(path, "--trust-roots", str(roots)) == {"domain-cert-time", "domain-chain"}
+
+
 def test_a_forged_head_signature_inside_the_package(packages, tmp_path):
     line = json.loads(read(packages.anonymous, "archiver/manifest.sig.jsonl"))
     line["hash"] = "sha256:" + "0" * 64
@@ -413,3 +439,57 @@ def test_unreadable_inputs_exit_2_in_one_line(packages, tmp_path):
     bad_roots.write_text("not a certificate")
     result = invoke("verify", str(packages.domain), "--trust-roots", str(bad_roots))
     assert result.exit_code == 2 and "not a PEM certificate file" in result.output
+
+
+def test_damaged_bytes_anywhere_are_findings_never_tracebacks(packages, tmp_path):
+    """Every 1/40th of the package flipped, and the package cut short at the same places:
+    each run ends in exit 1 or 2 with its one-line verdict or error."""
+    data = packages.domain.read_bytes()
+    step = max(1, len(data) // 40)  # 400 steps also pass (checked by hand)
+    for i, offset in enumerate(range(0, len(data), step)):
+        flipped = bytearray(data)
+        flipped[offset] ^= 0x55
+        for j, blob in enumerate((bytes(flipped), data[:offset])):
+            path = tmp_path / f"d{i}-{j}.wacz"
+            path.write_bytes(blob)
+            result = CliRunner().invoke(cli, ["verify", str(path), "--trust-roots",
+                                              str(packages.roots)])
+            assert isinstance(result.exception, SystemExit | None), (offset, result.output)
+            assert result.exit_code in (0, 1, 2) and "Traceback" not in result.output
+            if result.exit_code == 0:  # a byte no check covers (ZIP padding, an unused field)
+                assert "verified:" in result.output
+
+
+@pytest.mark.parametrize("package", [
+    {"resources": {"a": 1}}, {"resources": [1, "x", {"path": 3}]},
+    {"resources": [{"path": "pages/pages.jsonl", "hash": "shake_128:00"}]},
+    {"resources": [{"path": "pages/pages.jsonl", "hash": None, "bytes": "x"}]},
+])
+def test_odd_datapackage_shapes_are_named(packages, tmp_path, package):
+    path = rewrite(packages.anonymous, tmp_path / "x.wacz",
+                   {"datapackage.json": json.dumps(package).encode()})
+    code, statuses, _ = verify(path)
+    assert code == 1 and "fail" in statuses.values()
+
+
+@pytest.mark.parametrize("signed", [
+    {"hash": 1, "signature": [], "publicKey": {}, "created": None},
+    {"hash": "sha256:00", "signature": "!!", "publicKey": "!!", "created": "yesterday"},
+    {"hash": "x", "signature": "AAAA", "domain": "a", "domainCert": "x", "timeSignature": "!",
+     "timestampCert": "y", "created": "2026-01-01T00:00:00Z"},
+])
+def test_odd_signed_data_is_named(packages, tmp_path, signed):
+    digest = json.loads(read(packages.anonymous, "datapackage-digest.json"))
+    digest["signedData"] = signed
+    path = rewrite(packages.anonymous, tmp_path / "x.wacz",
+                   {"datapackage-digest.json": json.dumps(digest).encode()})
+    code, statuses, _ = verify(path)
+    assert code == 1 and "fail" in statuses.values()
+
+
+def test_the_packages_own_text_cannot_forge_output_lines(packages, tmp_path):
+    path = with_signed(packages.anonymous, tmp_path / "x.wacz",
+                       software="evil\x1b[2K\nPASS everything: fine")
+    result = invoke("verify", str(path))
+    assert "\x1b" not in result.output
+    assert not any(line.startswith("PASS everything") for line in result.output.splitlines())

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 import zipfile
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -169,6 +170,10 @@ def test_domain_signature_with_a_real_tsa(run, archive, tmp_path, tsa, rsa_key):
     assert signed["domain"] == "archive.example.org"
     # The signature of the hash string with the first domainCert certificate (as authsign)
     leaf = x509.load_pem_x509_certificates(signed["domainCert"].encode())[0]
+    # ReplayWeb.page reads the first certificate as the text before the first blank line
+    first = signed["domainCert"].split("\n\n")[0]
+    assert x509.load_pem_x509_certificate(first.encode()) == leaf
+    assert len(x509.load_pem_x509_certificates(signed["domainCert"].encode())) == 2
     sig, data = base64.b64decode(signed["signature"]), signed["hash"].encode()
     public = leaf.public_key()
     if isinstance(public, rsa.RSAPublicKey):
@@ -225,6 +230,12 @@ def test_signing_usage_errors_are_one_line(run, archive, tmp_path):
     mismatch = run("export", "wacz", str(tmp_path / "b.wacz"), "--sign-cert", str(chain),
                    "--sign-key", str(other_key), "--tsa", "http://127.0.0.1:9/")
     assert mismatch.exit_code == 2 and "not the key of the first certificate" in mismatch.output
+    expired, expired_key = LocalCA.make().write_domain(
+        tmp_path / "pki3", "archive.example.org", days=5,
+        start=datetime.now(UTC) - timedelta(days=10))
+    old = run("export", "wacz", str(tmp_path / "d.wacz"), "--sign-cert", str(expired),
+              "--sign-key", str(expired_key), "--tsa", "http://127.0.0.1:9/")
+    assert old.exit_code == 2 and "not valid now" in old.output
     no_key = run("export", "wacz", str(tmp_path / "c.wacz"), "--sign")
     assert no_key.exit_code == 2 and "archiver keygen --wacz" in no_key.output
     assert not list(tmp_path.glob("*.wacz"))

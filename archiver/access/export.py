@@ -106,10 +106,16 @@ def pack_list(archive: Archive, proofs: bool = False) -> list[PackFile]:
     for entry in _entries(data):
         for f in entry.get("files") or []:
             if f.get("path"):
-                named[f["path"]] = PackFile(f["path"], f.get("sha256"), int(f.get("size", 0)))
+                named[f["path"]] = PackFile(f["path"], f.get("sha256"), int(f.get("size", 0)),
+                                            proof=is_proof(f["path"]))
     files = [named[p] for p in sorted(named)]
     files.append(PackFile("manifest.jsonl", hashlib.sha256(data).hexdigest(), len(data), data))
-    return files + extra
+    return files + [p for p in extra if p.relpath not in named]
+
+
+def is_proof(relpath: str) -> bool:
+    """A file in a proof folder (a checkpoint or a time-stamp token a manifest event names)."""
+    return relpath.split("/", 1)[0] in PROOF_DIRS
 
 
 def proof_files(archive: Archive) -> list[PackFile]:

@@ -107,11 +107,20 @@ def _read_chain(path: Path, what: str) -> tuple[str, list[x509.Certificate]]:
 
 def _domain(hash_: str, created: str, software: str, options: SignOptions) -> dict[str, str]:
     assert options.cert is not None and options.key is not None and options.tsa_url
-    cert_pem, chain = _read_chain(options.cert, "the domain certificate")
+    _, chain = _read_chain(options.cert, "the domain certificate")
+    # One blank line between certificates, as authsign writes domainCert: ReplayWeb.page
+    # takes the first certificate as the text before the first blank line.
+    cert_pem = "\n".join(c.public_bytes(serialization.Encoding.PEM).decode("ascii")
+                         for c in chain)
     key = package_key.load_signing_key(options.key)
     if package_key.spki_der(key.public_key()) != package_key.spki_der(chain[0].public_key()):
         raise UsageError(f"{options.key}: not the key of the first certificate in "
                          f"{options.cert}")
+    now = datetime.now(UTC)
+    if not chain[0].not_valid_before_utc <= now <= chain[0].not_valid_after_utc:
+        raise UsageError(f"{options.cert}: the certificate is not valid now (valid "
+                         f"{chain[0].not_valid_before_utc:%Y-%m-%d} to "
+                         f"{chain[0].not_valid_after_utc:%Y-%m-%d})")
     names = certificate_names(chain[0])
     domain = options.domain or (names[0] if names else "")
     if not domain or domain not in names:

@@ -27,8 +27,10 @@ import base64
 import binascii
 import hashlib
 import json
+import shutil
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -45,7 +47,7 @@ from cryptography.x509 import verification
 
 from archiver.base.errors import UnreadableInputError
 from archiver.check import wacz_tsp
-from archiver.store import manifest, signing
+from archiver.store import checkpoints, manifest, signing
 from archiver.store.archive import Archive
 
 Status = Literal["pass", "fail", "skip", "info"]
@@ -60,6 +62,10 @@ DOMAIN_KEYS = COMMON_KEYS | {"domain", "domainCert", "timeSignature", "timestamp
 ANONYMOUS_CURVES = {"secp256r1": "P-256", "secp384r1": "P-384"}
 ARCHIVER_DIR = "archiver"  # where our export puts the manifest and its proofs
 READ_CHUNK = 1 << 20
+DIGESTS = {"sha256", "sha384", "sha512", "sha1", "md5"}  # what WACZ writers use (py-wacz: md5)
+MAX_JSON = 64 << 20  # datapackage.json and its digest are read whole: a bomb stops here
+# What reading a damaged member raises: a bad CRC, a bad deflate stream, a cut-short file
+ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError)
 
 
 @dataclass(frozen=True)
@@ -149,9 +155,9 @@ def verify_package(path: Path, trust: TrustOptions | None = None) -> list[Check]
         if DATAPACKAGE not in names:
             raise UnreadableInputError(f"{path}: no datapackage.json (not a WACZ)")
         try:
-            package_bytes = zf.read(DATAPACKAGE)
+            package_bytes = _read_small(zf, names[DATAPACKAGE])
             package = json.loads(package_bytes, object_pairs_hook=_unique_keys)
-        except (ValueError, zipfile.BadZipFile, OSError) as exc:
+        except (ValueError, *ZIP_ERRORS) as exc:
             raise UnreadableInputError(f"{path}: datapackage.json unreadable ({exc})") from exc
         if not isinstance(package, dict):
             raise UnreadableInputError(f"{path}: datapackage.json is not a JSON object")
@@ -163,6 +169,23 @@ def verify_package(path: Path, trust: TrustOptions | None = None) -> list[Check]
 
 
 _HashCache = dict[tuple[str, str], tuple[str, int]]
+
+
+def _read_small(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+    """A JSON member read whole, refused past MAX_JSON (by its declared and its real size)."""
+    if info.file_size > MAX_JSON:
+        raise ValueError(f"{info.filename} is {info.file_size} bytes (more than {MAX_JSON})")
+    with zf.open(info) as f:
+        data = f.read(MAX_JSON + 1)
+    if len(data) > MAX_JSON:
+        raise ValueError(f"{info.filename} inflates past {MAX_JSON} bytes")
+    return data
+
+
+def _extract(zf: zipfile.ZipFile, name: str, target: Path) -> None:
+    """A member copied to a file in chunks (a manifest can be large)."""
+    with zf.open(name) as src, open(target, "wb") as out:
+        shutil.copyfileobj(src, out, READ_CHUNK)
 
 
 def _hash_member(zf: zipfile.ZipFile, name: str, algorithm: str,
@@ -229,11 +252,11 @@ def _resource_problem(zf: zipfile.ZipFile, names: dict[str, zipfile.ZipInfo],
     name, (algo, expected, expected_size) = res["path"], parsed
     if name not in names:
         return f"{name}: listed in datapackage.json but missing from the package"
-    if algo not in hashlib.algorithms_available:
+    if algo not in DIGESTS:
         return f"{name}: unknown hash algorithm {algo!r}"
     try:
         actual, size = _hash_member(zf, name, algo, cache)
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+    except ZIP_ERRORS as exc:
         return f"{name}: unreadable in the ZIP ({exc})"
     if actual != expected:
         return f"{name}: {algo} differs from datapackage.json (changed after packaging)"
@@ -252,8 +275,8 @@ def _digest_checks(zf: zipfile.ZipFile, names: dict[str, zipfile.ZipInfo],
         return [Check("digest", "fail", "no datapackage-digest.json: the package is not "
                                         "signed")]
     try:
-        digest = json.loads(zf.read(DIGEST), object_pairs_hook=_unique_keys)
-    except (ValueError, zipfile.BadZipFile, OSError) as exc:
+        digest = json.loads(_read_small(zf, names[DIGEST]), object_pairs_hook=_unique_keys)
+    except (ValueError, *ZIP_ERRORS) as exc:
         return [Check("digest-format", "fail", f"datapackage-digest.json: {exc}")]
     if not isinstance(digest, dict):
         return [Check("digest-format", "fail", "datapackage-digest.json is not a JSON object")]
@@ -263,8 +286,11 @@ def _digest_checks(zf: zipfile.ZipFile, names: dict[str, zipfile.ZipInfo],
         checks.append(Check("digest-format", "fail",
                             f"datapackage-digest.json has properties the spec does not list: "
                             f"{', '.join(extra)}"))
-    actual = "sha256:" + hashlib.sha256(package_bytes).hexdigest()
-    if digest.get("path") != DATAPACKAGE or digest.get("hash") != actual:
+    claimed = str(digest["hash"]) if isinstance(digest.get("hash"), str) else ""
+    algo = claimed.partition(":")[0] if ":" in claimed else "sha256"
+    algo = algo if algo in DIGESTS else "sha256"
+    actual = f"{algo}:" + hashlib.new(algo, package_bytes).hexdigest()
+    if digest.get("path") != DATAPACKAGE or claimed != actual:
         checks.append(Check("digest", "fail",
                             f"datapackage-digest.json names {digest.get('path')!r} with hash "
                             f"{digest.get('hash')!r}; datapackage.json hashes to {actual}"))
@@ -335,29 +361,34 @@ def _b64(text: str) -> bytes | None:
         return None
 
 
-def ecdsa_signature_der(sig: bytes, curve: ec.EllipticCurve) -> bytes:
-    """A signature as cryptography verifies it (DER): IEEE P1363 r||s (WebCrypto's form) is
-    converted, anything else is taken as DER already."""
+def ecdsa_signature_forms(sig: bytes, curve: ec.EllipticCurve) -> list[bytes]:
+    """The DER forms a signature may stand for: IEEE P1363 r||s (WebCrypto's) converted when
+    its length fits the curve, and the bytes as DER (authsign's) in any case."""
     size = (curve.key_size + 7) // 8
+    forms = [sig]
     if len(sig) == 2 * size:
-        return encode_dss_signature(int.from_bytes(sig[:size], "big"),
-                                    int.from_bytes(sig[size:], "big"))
-    return sig
+        forms.insert(0, encode_dss_signature(int.from_bytes(sig[:size], "big"),
+                                             int.from_bytes(sig[size:], "big")))
+    return forms
 
 
 def verify_with(key: Any, sig: bytes, data: bytes) -> str | None:
     """None when `sig` is a valid signature of `data` by `key` (ECDSA or RSA, SHA-256),
     else why not."""
-    try:
-        if isinstance(key, ec.EllipticCurvePublicKey):
-            key.verify(ecdsa_signature_der(sig, key.curve), data, ec.ECDSA(hashes.SHA256()))
-        elif isinstance(key, rsa.RSAPublicKey):
-            key.verify(sig, data, padding.PKCS1v15(), hashes.SHA256())
-        else:
-            return f"unsupported key type {type(key).__name__}"
-    except (InvalidSignature, ValueError):
-        return "the signature does not verify"
-    return None
+    if not isinstance(key, ec.EllipticCurvePublicKey | rsa.RSAPublicKey):
+        return f"unsupported key type {type(key).__name__}"
+    forms = ecdsa_signature_forms(sig, key.curve) if isinstance(
+        key, ec.EllipticCurvePublicKey) else [sig]
+    for form in forms:
+        try:
+            if isinstance(key, ec.EllipticCurvePublicKey):
+                key.verify(form, data, ec.ECDSA(hashes.SHA256()))
+            else:
+                key.verify(form, data, padding.PKCS1v15(), hashes.SHA256())
+            return None
+        except (InvalidSignature, ValueError):
+            continue
+    return "the signature does not verify"
 
 
 def _anonymous_checks(signed: dict[str, str], trust: TrustOptions) -> list[Check]:
@@ -418,6 +449,8 @@ def _domain_checks(signed: dict[str, str], created: datetime | None,
     checks.append(_domain_name_check(signed["domain"], leaf))
     token_checks, gen = _time_checks(signed, created, trust)
     checks += token_checks
+    if gen is not None:
+        checks.append(_valid_at("domain-cert-time", leaf, gen))
     checks.append(_domain_chain_check(chain, gen, trust))
     return checks
 
@@ -567,6 +600,17 @@ def _domain_chain_check(chain: list[x509.Certificate], when: datetime | None,
                                                     f"root at genTime {_iso(when)}")
 
 
+def _valid_at(name: str, cert: x509.Certificate, when: datetime) -> Check:
+    """The signing certificate was within its validity when the TSA saw the signature (with
+    or without roots: an expired or not-yet-valid key signed nothing trustworthy)."""
+    before, after = cert.not_valid_before_utc, cert.not_valid_after_utc
+    if before <= when <= after:
+        return Check(name, "pass", f"{_subject(cert)} was valid at genTime {_iso(when)} "
+                                   f"({_iso(before)} to {_iso(after)})")
+    return Check(name, "fail", f"{_subject(cert)} was not valid at genTime {_iso(when)} "
+                               f"(valid {_iso(before)} to {_iso(after)})")
+
+
 def _expired_since(name: str, cert: x509.Certificate, ok: str) -> Check:
     after = cert.not_valid_after_utc
     if after < datetime.now(UTC):
@@ -596,19 +640,59 @@ def _proof_checks(zf: zipfile.ZipFile, names: dict[str, zipfile.ZipInfo],
     manifest_name = f"{ARCHIVER_DIR}/manifest.jsonl"
     if manifest_name not in names:
         return []
+    try:
+        return _read_proofs(zf, names, trust, cache)
+    except ZIP_ERRORS as exc:  # a damaged member: the resource check names it too
+        return [Check("manifest-proofs", "fail", f"a proof file is unreadable in the ZIP "
+                                                 f"({exc})")]
+
+
+def _read_proofs(zf: zipfile.ZipFile, names: dict[str, zipfile.ZipInfo],
+                 trust: TrustOptions, cache: _HashCache) -> list[Check]:
+    manifest_name = f"{ARCHIVER_DIR}/manifest.jsonl"
     with tempfile.TemporaryDirectory(prefix="archiver-verify-") as tmp:
         root = Path(tmp)
-        (root / "manifest.jsonl").write_bytes(zf.read(manifest_name))
+        _extract(zf, manifest_name, root / "manifest.jsonl")
         checks = [_chain_check(root / "manifest.jsonl")]
         sig_name = f"{ARCHIVER_DIR}/{signing.SIG_NAME}"
         if sig_name in names:
-            (root / signing.SIG_NAME).write_bytes(zf.read(sig_name))
+            _extract(zf, sig_name, root / signing.SIG_NAME)
             checks.append(_head_signature_check(Archive(root), trust))
         else:
             checks.append(Check("manifest-signature", "skip", "the packaged manifest carries no "
                                                               "Ed25519 head signature"))
         checks.append(_packed_files_check(zf, names, root / "manifest.jsonl", cache))
+        packed_checkpoints = [n for n in names
+                              if n.startswith(f"{ARCHIVER_DIR}/{checkpoints.FOLDER}_")]
+        if packed_checkpoints:
+            checks.append(_checkpoint_check(zf, packed_checkpoints, Archive(root), trust))
     return checks
+
+
+def _checkpoint_check(zf: zipfile.ZipFile, packed: list[str], archive: Archive,
+                      trust: TrustOptions) -> Check:
+    """The packaged checkpoints against the packaged manifest: signatures, the heads they
+    name, no fork (c2sp.org/tlog-checkpoint, as `archiver audit` checks them)."""
+    folder = archive.root / checkpoints.FOLDER
+    folder.mkdir()
+    for name in packed:
+        target = name.removeprefix(f"{ARCHIVER_DIR}/{checkpoints.FOLDER}_")
+        if "/" in target or target.startswith("."):
+            return Check("manifest-checkpoints", "fail", f"{name}: not a checkpoint file name")
+        _extract(zf, name, folder / target)
+    trusted = {signing.key_id(k): k for k in trust.keys if isinstance(k, Ed25519PublicKey)}
+    findings = checkpoints.verify(archive, trusted, [], 1)
+    errors = [f for f in findings if f.severity == "error"]
+    if errors:
+        return Check("manifest-checkpoints", "fail", "; ".join(f.message for f in errors[:3]))
+    unverified = [f for f in findings if f.code == "unverified-checkpoint"]
+    if unverified:
+        return Check("manifest-checkpoints", "skip", f"{len(packed)} checkpoint file(s) name "
+                                                     "heads of the packaged manifest, but no "
+                                                     "--trusted-key verifies their signature")
+    return Check("manifest-checkpoints", "pass", f"{len(packed)} checkpoint file(s) signed by "
+                                                 "a trusted key name heads of the packaged "
+                                                 "manifest, no fork")
 
 
 def _chain_check(path: Path) -> Check:
@@ -650,7 +734,9 @@ def _packed_files_check(zf: zipfile.ZipFile, names: dict[str, zipfile.ZipInfo],
                 named[f["path"]] = f["sha256"]
     bad: list[str] = []
     count = 0
-    for line in zf.read(map_name).splitlines():
+    with zf.open(map_name) as stream:
+        rows = list(stream)  # one short line per packed file
+    for line in rows:
         try:
             row = json.loads(line)
             packed, path = row["packed"], row["path"]

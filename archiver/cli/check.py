@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -111,14 +112,20 @@ def validate(paths: tuple[Path, ...], archive_dir: Path | None, jobs: int | None
 @click.option("--status", "show_status", is_flag=True,
               help="Print, per age band, how many files were last verified when.")
 @tsa_roots_option
+@click.option("--witness", "witnesses", multiple=True,
+              help="A witness's vkey (or a file holding it), repeatable: checkpoints must "
+                   "carry its cosignatures (see `archiver checkpoint`, `archiver cosign`).")
+@click.option("--witnesses-min", type=click.IntRange(min=1), default=1, show_default=True,
+              help="With --witness: cosignatures each checkpointed seq needs, on a "
+                   "checkpoint at or after it.")
 @dask_option
 @json_option
 @quiet_option
 @handle_errors
 def audit(archive_dir: Path | None, operator: str | None, jobs: int | None, record: bool,
           copies: bool, replicas: tuple[str, ...], budget: str | None, show_status: bool,
-          tsa_roots: tuple[str, ...], dask_address: str | None, as_json: bool,
-          quiet: bool) -> None:
+          tsa_roots: tuple[str, ...], witnesses: tuple[str, ...], witnesses_min: int,
+          dask_address: str | None, as_json: bool, quiet: bool) -> None:
     """Prove the manifest and the stored files still agree.
 
     Recomputes sha256 and size of every file the manifest names, verifies the hash chain
@@ -145,6 +152,7 @@ def audit(archive_dir: Path | None, operator: str | None, jobs: int | None, reco
       archiver audit --replica backup-disk --replica /media/usb/archive
       archiver audit --budget 1h --record          (a cron line: a rolling cycle)
       archiver audit --status
+      archiver audit --witness "example.org/w1+1a2b3c4d+BAi..." --witnesses-min 1
     Exit status: 0 clean (warnings allowed), 1 any error found, 2 no readable archive.
     """
     from archiver.check import audit as audit_mod
@@ -162,6 +170,9 @@ def audit(archive_dir: Path | None, operator: str | None, jobs: int | None, reco
         else open_archive(archive_dir)
     if not archive.manifest_path.is_file() and not archive.exists():
         raise UsageFailure(f"{archive.manifest_path}: no manifest to audit (no archive here)")
+    from archiver.store import checkpoints, signing
+
+    verifiers = _witness_keys(witnesses, witnesses_min)
     bar = LazyProgress(not as_json and not quiet and not dask_address, "auditing")
     tasks = task_progress(not as_json and not quiet, "auditing")
     try:
@@ -173,6 +184,8 @@ def audit(archive_dir: Path | None, operator: str | None, jobs: int | None, reco
         bar.finish()
         if dask_address:
             tasks.finish()
+    report.findings += checkpoints.verify(archive, signing.trusted_keys(), verifiers,
+                                          witnesses_min)
     if record:
         from archiver.pipeline.commit import (
             record_event,  # imports the extractors: only when needed
@@ -258,6 +271,17 @@ def _audit_status(archive_dir: Path | None, as_json: bool) -> None:
         click.echo(f"{len(order.files)} files, {order.total_bytes / 1e6:.1f} MB; the next "
                    f"`audit --budget` starts at position {order.cursor}")
     sys.exit(EXIT_OK)
+
+
+def _witness_keys(witnesses: tuple[str, ...], minimum: int) -> list[Any]:
+    """The witnesses' vkeys, checked before any work (a bad one is a usage error)."""
+    from archiver.store import checkpoints
+
+    verifiers = [checkpoints.load_verifier(w) for w in witnesses]
+    if verifiers and minimum > len({v.name for v in verifiers}):
+        raise UsageFailure(f"--witnesses-min {minimum} is more than the {len(verifiers)} "
+                           "witness(es) given")
+    return verifiers
 
 
 @click.command()

@@ -18,6 +18,7 @@ from archiver.cli import (
     capture,
     check,
     copies,
+    checkpointing,
     crawl,
     extract,
     history,
@@ -63,6 +64,7 @@ COMMANDS = [
     timestamping.timestamp,
     verify.verify_command,
     report.report,
+    checkpointing.checkpoint_command, checkpointing.cosign_command,
 ]
 for command in COMMANDS:
     cli.add_command(command)

@@ -14,6 +14,7 @@ from archiver.cli.options import (
     handle_errors,
     json_option,
     quiet_option,
+    shown,
 )
 
 
@@ -28,11 +29,14 @@ from archiver.cli.options import (
               help="PEM public key to trust (repeatable): an anonymous signature's P-384 key "
                    "(`archiver keygen --wacz` writes its .pub), or the Ed25519 key of the "
                    "archive's manifest signatures.")
+@click.option("--strict", is_flag=True,
+              help="A check that could not be made (SKIP: no roots, no trusted key) fails "
+                   "the verification too (exit 1).")
 @json_option
 @quiet_option
 @handle_errors
 def verify_command(package: Path, roots: tuple[Path, ...], keys: tuple[Path, ...],
-                   as_json: bool, quiet: bool) -> None:
+                   strict: bool, as_json: bool, quiet: bool) -> None:
     """Verify a WACZ package offline, step by step, whoever made it.
 
     Checks every resource against datapackage.json, the digest of datapackage.json, the
@@ -40,14 +44,15 @@ def verify_command(package: Path, roots: tuple[Path, ...], keys: tuple[Path, ...
     with an RFC 3161 time-stamp: imprint, TSA signature and EKU, created within 10 minutes of
     genTime, both chains to --trust-roots at genTime) and, in archiver's packages, the
     manifest's hash chain, its Ed25519 head signatures and the packed files. One line per
-    check (PASS, FAIL, SKIP = nothing to check against, INFO). Exit 0 when no check failed,
-    1 when one did, 2 when the file is not a readable WACZ.
+    check (PASS, FAIL, SKIP = nothing to check it against, INFO). Exit 0 when no check
+    failed, 1 when one did (with --strict: or was skipped), 2 when the file is not a
+    readable WACZ.
 
     \b
     Examples:
       archiver verify collection.wacz
       archiver verify signed.wacz --trust-roots roots.pem --json
-      archiver verify anonymous.wacz --trusted-key ~/.config/archiver/wacz-p384.pub
+      archiver verify anonymous.wacz --trusted-key ~/.config/archiver/wacz-p384.pub --strict
     """
     from archiver.check import wacz_verify
 
@@ -55,15 +60,21 @@ def verify_command(package: Path, roots: tuple[Path, ...], keys: tuple[Path, ...
                                      wacz_verify.load_keys(list(keys)))
     checks = wacz_verify.verify_package(package, trust)
     bad = wacz_verify.failed(checks)
+    skipped = sorted({c.name for c in checks if c.status == "skip"})
     for check in checks:
         if as_json:
             emit_json(check.to_dict())
-        elif not quiet or check.status == "fail":
-            click.echo(check.render())
+        elif not quiet or check.status == "fail" or (strict and check.status == "skip"):
+            click.echo(shown(check.render()))  # the details quote the package's own text
     if not as_json and not quiet:
-        verdict = (f"NOT VERIFIED: {len(bad)} check(s) failed: "
-                   f"{', '.join(sorted({c.name for c in bad}))}" if bad else
-                   f"verified: {sum(c.status == 'pass' for c in checks)} checks passed, "
-                   f"{sum(c.status == 'skip' for c in checks)} not checked")
+        passed = sum(c.status == "pass" for c in checks)
+        unchecked = f"; not checked: {', '.join(skipped)}" if skipped else ""
+        if bad:
+            verdict = (f"NOT VERIFIED: {len(bad)} check(s) failed: "
+                       f"{', '.join(sorted({c.name for c in bad}))}")
+        elif strict and skipped:
+            verdict = f"NOT VERIFIED (--strict){unchecked}"
+        else:
+            verdict = f"verified: {passed} checks passed{unchecked or ', every step checked'}"
         click.echo(f"{package}: {verdict}")
-    sys.exit(EXIT_FINDINGS if bad else EXIT_OK)
+    sys.exit(EXIT_FINDINGS if bad or (strict and skipped) else EXIT_OK)
