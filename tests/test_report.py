@@ -34,6 +34,11 @@ def report(run: Cli, out: Path, *args: str) -> tuple[int, list[dict]]:
     return result.exit_code, lines
 
 
+def index_entries(out: Path) -> list[list]:
+    text = (out / "search-index.js").read_text(encoding="utf-8")
+    return json.loads(text.removeprefix("window.ARCHIVER_SEARCH=").removesuffix(";\n"))
+
+
 def figure(lines: list[dict], name: str) -> dict:
     return next(x for x in lines if x.get("figure") == name)
 
@@ -77,7 +82,8 @@ def test_seed_report_matches_ls_search_and_export(run, archive_dir, tmp_path):
     coverage = figure(lines, "fixity_coverage")
     assert coverage["series"]["by a recorded audit"][0] == 2  # the WARC and the article file
     # the article page: its capture record and both manifest events with seq and hash
-    page = (out / "a" / "vov-1064050.html").read_text()
+    page = (out / "a" / "00000.html").read_text()
+    assert '<article id="vov-1064050">' in page
     entries = [json.loads(x) for x in (archive_dir / "manifest.jsonl").read_text().splitlines()]
     [resource] = [r for r in entry["records"] if r["type"] == "resource"]
     assert entries[0]["hash"] in page and html.escape(resource["id"]) in page
@@ -85,7 +91,7 @@ def test_seed_report_matches_ls_search_and_export(run, archive_dir, tmp_path):
     assert entries[1]["hash"] not in page  # the audit does not concern the article alone
     # the search box's index holds the folded byline and the id, as search folds them
     index = (out / "search-index.js").read_text()
-    assert "pv/vov.vn" in index and '"a/vov-1064050.html"' in index
+    assert "pv/vov.vn" in index and '"a/00000.html#vov-1064050"' in index
     hits = run.json_lines("search", "quyen con nguoi")
     assert [h["id"] for h in hits] == ["vov-1064050"]
     for name in ("index.html", "health.html", "articles.html", "style.css", "search.js",
@@ -156,8 +162,11 @@ def test_a_damaged_article_file_is_listed_and_the_rest_drawn(run, news, archive_
     assert "damaged" in result.stderr and seed_file.name in result.stderr
     health = (out / "health.html").read_text()
     assert "Damaged article files" in health and seed_file.name in health
-    assert "vov-1064050" in (out / "a" / "vov-1064050.html").read_text()
-    assert len(list((out / "a").iterdir())) == 2  # the other article drawn too
+    [page] = (out / "a").iterdir()
+    html_text = page.read_text()
+    assert html_text.count("<article ") == 2  # the other article drawn too
+    damaged = html_text.split('<article id="vov-1064050">')[1].split("</article>")[0]
+    assert 'class="box damaged"' in damaged and seed_file.name in damaged
 
 
 def test_a_read_only_archive_is_reported_without_a_write(run, archive_dir, tmp_path,
@@ -190,11 +199,13 @@ def test_max_articles_limits_pages_not_the_listing(run, news, tmp_path):
     out = tmp_path / "out"
     code, lines = report(run, out, "--max-articles", "1")
     assert code == 0 and lines[-1]["article_pages"] == 1 and lines[-1]["articles"] == 2
-    assert len(list((out / "a").iterdir())) == 1
-    listing = (out / "articles.html").read_text()
-    assert listing.count("<tr>") == 3  # header + both articles
-    # newest publication first, undated last: the dated story has the page
-    assert "vov-1064050" in listing and not (out / "a" / "vov-1064050.html").exists()
+    [page] = (out / "a").iterdir()
+    assert page.read_text().count("<article ") == 1
+    # every article is listed and searchable; newest publication first, undated last: the
+    # dated story has the page, the undated seed none
+    entries = index_entries(out)
+    assert [(e[0], e[1] is not None) for e in entries][1] == ("vov-1064050", False)
+    assert entries[0][1] == f"a/00000.html#{entries[0][0]}"
 
 
 def test_the_report_is_byte_identical_when_built_twice(run, news, tmp_path, monkeypatch):

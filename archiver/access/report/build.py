@@ -33,6 +33,7 @@ from archiver.store.catalog import Catalog
 MARKER = ".archiver-report"
 DEFAULT_REPLAY = "http://127.0.0.1:8080/archive/"  # `archiver replay`'s collection URL
 ASSETS = ("style.css", "search.js")
+ARTICLES_PER_FILE = 100  # article sections per page file in a/
 
 Progress = Callable[[str, int, int], None]  # stage, done, total
 
@@ -162,7 +163,7 @@ def _write_empty(archive: Archive, work: Path, out: Path, name: str, generated: 
     health = pages.health(name, events, "", _proofs(archive.root, None), {}, [],
                           generated)
     (work / "health.html").write_text(health, encoding="utf-8")
-    (work / "articles.html").write_text(pages.articles_list(name, [], generated),
+    (work / "articles.html").write_text(pages.articles_list(name, 0, generated),
                                         encoding="utf-8")
     (work / "search-index.js").write_text(search_index.script([]), encoding="utf-8")
     return Result(out, True, figs, {"empty": True})
@@ -188,28 +189,32 @@ def _write_full(archive: Archive, catalog: Catalog, events: chain.Chain,
     (work / "index.html").write_text(pages.overview(name, figs.totals, sections, False,
                                                     generated), encoding="utf-8")
     ordered = sorted(histories.values(), key=_newest_first)
-    limit = len(ordered) if options.max_articles is None else options.max_articles
+    limit = len(ordered) if options.max_articles is None else min(options.max_articles,
+                                                                  len(ordered))
+    files = -(-limit // ARTICLES_PER_FILE)
     damaged: list[str] = []
-    listing: list[list[Any]] = []
     index: list[list[Any]] = []
-    shots = work / "shots"
+    group: list[str] = []
     for i, history in enumerate(ordered):
         row = history.latest.row or {}
         href = None
         if i < limit:
-            progress("articles", i, min(limit, len(ordered)))
+            progress("articles", i, limit)
             v = articles.view(archive, conn, history, events)
             damaged += v.damaged
-            href = f"a/{v.slug}.html"
-            saved = _screenshots(archive, v, shots)
-            (work / href).write_text(pages.article(v, options.replay_base, saved),
-                                     encoding="utf-8")
+            number = i // ARTICLES_PER_FILE
+            href = f"a/{number:05d}.html#{v.slug}"
+            group.append(pages.article(v, options.replay_base,
+                                       _screenshots(archive, v, work / "shots")))
+            if len(group) == ARTICLES_PER_FILE or i == limit - 1:
+                (work / f"a/{number:05d}.html").write_text(
+                    pages.article_group(group, number, files), encoding="utf-8")
+                group = []
         date = snapshots.publication_date({"published_at": row.get("published_at")})
-        listing.append([history.article_id, href, (date or "")[:10], row.get("title"),
-                        row.get("byline"), row.get("source"), len(history.snapshots)])
         index.append(search_index.entry(history.article_id, href, row.get("title"),
-                                        row.get("byline"), date))
-    (work / "articles.html").write_text(pages.articles_list(name, listing, generated),
+                                        row.get("byline"), date, row.get("source"),
+                                        len(history.snapshots)))
+    (work / "articles.html").write_text(pages.articles_list(name, len(index), generated),
                                         encoding="utf-8")
     (work / "search-index.js").write_text(search_index.script(index), encoding="utf-8")
     proofs = _proofs(archive.root, head_seq)
@@ -222,7 +227,7 @@ def _write_full(archive: Archive, catalog: Catalog, events: chain.Chain,
         pages.health(name, events, coverage_html, proofs, skips, damaged, generated),
         encoding="utf-8")
     health = _health_facts(events, proofs, skips)
-    return Result(out, False, figs, health, len(ordered), min(limit, len(ordered)), damaged)
+    return Result(out, False, figs, health, len(ordered), limit, damaged)
 
 
 def _newest_first(history: snapshots.ArticleHistory) -> tuple[int, str, str]:
