@@ -257,3 +257,25 @@ def test_crawl_figures_match_the_manifest(run, tmp_path):
     assert sum(hosts["series"]["captures"]) == lines[-1]["captures"]
     assert hosts["x"][0] == "127.0.0.1"
     assert os.path.isfile(tmp_path / "out" / "health.html")
+
+
+def test_without_matplotlib_the_report_has_its_numbers_and_says_why_no_chart(
+        run, archive_dir, tmp_path, monkeypatch):
+    assert run("ingest", str(SEED_DOCUMENT)).exit_code == 0
+    monkeypatch.setattr(charts, "available", lambda: False)
+    result = run("report", str(tmp_path / "out"))
+    assert result.exit_code == 0 and "archiver[report]" in result.stderr
+    page = (tmp_path / "out" / "index.html").read_text()
+    assert "<svg" not in page and page.count("nochart") == 13 and "<table>" in page
+
+
+def test_signed_heads_are_shown_as_proofs(run, archive_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("ARCHIVER_KEY", str(tmp_path / "keys" / "ed25519.key"))
+    assert run("keygen", archive=False).exit_code == 0
+    assert run("ingest", str(SEED_DOCUMENT)).exit_code == 0  # signs the new head
+    code, lines = report(run, tmp_path / "out")
+    assert code == 0
+    proofs = next(x["health"] for x in lines if "health" in x)["proofs"]
+    assert proofs["signed"] == {"count": 1, "last_seq": 0}
+    assert [f["name"] for f in proofs["files"]] == ["manifest.sig.jsonl"]
+    assert "the last covers the current head" in (tmp_path / "out" / "health.html").read_text()

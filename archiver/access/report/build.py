@@ -55,6 +55,7 @@ class Result:
     articles: int = 0
     article_pages: int = 0
     damaged: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     def json_lines(self) -> list[dict[str, Any]]:
         """What --json prints: every figure, the health facts, then a summary."""
@@ -181,9 +182,11 @@ def _write_full(archive: Archive, catalog: Catalog, events: chain.Chain,
     head_seq = max(events.events)
     figs.totals["head_seq"] = head_seq
     sections = []
+    drawn = charts.available()
     for i, fig in enumerate(figs.overview):
         progress("charts", i, len(figs.overview))
-        sections.append(pages.figure_section(fig, charts.svg(fig), f"data/{fig.name}.csv"))
+        svg = charts.svg(fig) if drawn else charts.MISSING
+        sections.append(pages.figure_section(fig, svg, f"data/{fig.name}.csv"))
     for fig in figs.all():
         _write_csv(work / "data" / f"{fig.name}.csv", fig.rows())
     (work / "index.html").write_text(pages.overview(name, figs.totals, sections, False,
@@ -221,13 +224,17 @@ def _write_full(archive: Archive, catalog: Catalog, events: chain.Chain,
     proofs["events"] = events.proofs
     skips = _crawl_skips(archive, list(events.crawls))
     coverage = figs.health[0]
-    coverage_html = pages.figure_section(coverage, charts.svg(coverage),
-                                         f"data/{coverage.name}.csv")
+    coverage_html = pages.figure_section(coverage, charts.svg(coverage) if drawn else
+                                         charts.MISSING, f"data/{coverage.name}.csv")
     (work / "health.html").write_text(
         pages.health(name, events, coverage_html, proofs, skips, damaged, generated),
         encoding="utf-8")
     health = _health_facts(events, proofs, skips)
-    return Result(out, False, figs, health, len(ordered), limit, damaged)
+    result = Result(out, False, figs, health, len(ordered), limit, damaged)
+    if not drawn:
+        result.warnings.append("matplotlib is not installed: the report has its tables but "
+                               "no charts (pip install 'archiver[report]')")
+    return result
 
 
 def _newest_first(history: snapshots.ArticleHistory) -> tuple[int, str, str]:

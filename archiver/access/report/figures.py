@@ -205,8 +205,8 @@ def _top(name: str, title: str, what: str, counts: Counter[str], unit: str) -> F
     if rest:
         x.append(f"{len(rest)} others")
         values.append(sum(v for _, v in rest))
-    sentence = (f"{len(counts):,} {what}s in all; the first is {x[0]} with {values[0]:,} "
-                f"{unit}." if x else f"No {what} is recorded.")
+    sentence = (f"{_plural(len(counts), what)} in all; the first is {x[0]} with "
+                f"{values[0]:,} {unit}." if x else f"No {what} is recorded.")
     return Figure(name, title, "barh", x, {unit: values}, sentence, what, unit)
 
 
