@@ -279,3 +279,48 @@ def test_signed_heads_are_shown_as_proofs(run, archive_dir, tmp_path, monkeypatc
     assert proofs["signed"] == {"count": 1, "last_seq": 0}
     assert [f["name"] for f in proofs["files"]] == ["manifest.sig.jsonl"]
     assert "the last covers the current head" in (tmp_path / "out" / "health.html").read_text()
+
+
+def test_a_browser_capture_screenshot_is_shown_on_the_article_page(archive_dir, tmp_path):
+    """A capture whose entry also wrote a screenshot `resource` record (image/png, URI
+    urn:view:<page>, as browser captures write them): the article page shows the image,
+    copied into the report."""
+    import hashlib
+    from datetime import UTC, datetime
+
+    from vov_pages import generate
+
+    from archiver.pipeline.commit import record_event, store_warc
+    from archiver.store.archive import Archive
+    from archiver.store.warc import sha256_label
+
+    [(url, page)] = generate(1, seed=3)
+    png = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06"
+           b"\x00\x00\x00\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\xcf\xc0\xf0\x1f\x00"
+           b"\x05\x00\x01\xff\x89\x99=\x1d\x00\x00\x00\x00IEND\xaeB`\x82")
+    http = (b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n"
+            + f"Content-Length: {len(page)}\r\n\r\n".encode() + page)
+    when = datetime(2026, 11, 20, 1, 2, 3, tzinfo=UTC)
+
+    def write(writer):
+        ref = writer.write_record("response", url, http, when,
+                                  content_type="application/http; msgtype=response",
+                                  payload_digest=sha256_label(hashlib.sha256(page).digest()))
+        writer.write_record("resource", f"urn:view:{url}", png, when, content_type="image/png",
+                            payload_digest=sha256_label(hashlib.sha256(png).digest()))
+        return ref
+
+    archive = Archive(archive_dir).ensure()
+    unit = store_warc(archive, when, "tester", "a browser capture", write)
+    assert unit.article is not None and unit.article.status == "stored"
+    record_event(archive, "capture", "success", "HTTP 200", "tester",
+                 source={"url": url, "final_url": url, "status": 200},
+                 **unit.manifest_fields())
+    out = tmp_path / "out"
+    code, _ = report(Cli(archive_dir), out)
+    assert code == 0
+    [shot] = (out / "shots").iterdir()
+    assert shot.read_bytes() == png and shot.suffix == ".png"
+    html_text = (out / "a" / "00000.html").read_text()
+    assert f'src="../shots/{shot.name}"' in html_text
+    assert html_text.count('class="capture"') == 1  # the screenshot is not a page capture
