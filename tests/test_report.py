@@ -324,3 +324,38 @@ def test_a_browser_capture_screenshot_is_shown_on_the_article_page(archive_dir, 
     html_text = (out / "a" / "00000.html").read_text()
     assert f'src="../shots/{shot.name}"' in html_text
     assert html_text.count('class="capture"') == 1  # the screenshot is not a page capture
+
+
+def test_copies_are_read_from_replication_events_generically(run, archive_dir, tmp_path):
+    """Replication and replacement events (written by `replicate` and `heal`), read by type:
+    each replica holds the files named up to the head it copied; a later file has none."""
+    from archiver.store import manifest
+
+    assert run("ingest", str(SEED_DOCUMENT)).exit_code == 0
+    path = archive_dir / "manifest.jsonl"
+
+    def chain_raw(event: dict) -> None:
+        """Appended as a newer archiver would: this version's schema has no such type."""
+        last = manifest.read_last(path)
+        entry = dict(event, seq=last["seq"] + 1, prev=last["hash"])
+        entry["hash"] = manifest.entry_hash(entry)
+        with path.open("ab") as f:
+            f.write(manifest.canonical(entry) + b"\n")
+
+    chain_raw(manifest.new_event("replication", "success", "copied to usb",
+                                 details={"replica": "usb", "head_seq": 0, "files": 2}))
+    chain_raw(manifest.new_event("replication", "failure", "nas unreachable",
+                                 details={"replica": "nas", "head_seq": 1}))
+    extra = tmp_path / "extra.txt"
+    extra.write_text("Tin mới về zebrafinch.\n\nPV/VOV.VN\n", encoding="utf-8")
+    assert run("ingest", str(extra), "--url", "https://vov.vn/extra-1").exit_code == 0
+    code, lines = report(run, tmp_path / "out")
+    assert code == 0
+    health = next(x["health"] for x in lines if "health" in x)
+    assert health["replicas"] == {"usb": 0, "nas": None}
+    assert [c["event"] for c in health["copies"]] == ["replication", "replication"]
+    copies = figure(lines, "copies_per_file")
+    # the seed's WARC and article file are on usb; the second document's two files nowhere
+    assert copies["x"] == ["0", "1", "2"] and copies["series"]["files"] == [2, 2, 0]
+    page = (tmp_path / "out" / "health.html").read_text()
+    assert "nas unreachable" in page and 'id="copies_per_file"' in page

@@ -161,8 +161,7 @@ def _write_empty(archive: Archive, work: Path, out: Path, name: str, generated: 
     figs = figures.Figures(totals={"captures": 0, "articles": 0, "snapshots": 0})
     (work / "index.html").write_text(pages.overview(name, {}, [], True, generated),
                                      encoding="utf-8")
-    health = pages.health(name, events, "", _proofs(archive.root, None), {}, [],
-                          generated)
+    health = pages.health(name, events, {}, _proofs(archive.root, None), {}, [], generated)
     (work / "health.html").write_text(health, encoding="utf-8")
     (work / "articles.html").write_text(pages.articles_list(name, 0, generated),
                                         encoding="utf-8")
@@ -223,11 +222,11 @@ def _write_full(archive: Archive, catalog: Catalog, events: chain.Chain,
     proofs = _proofs(archive.root, head_seq)
     proofs["events"] = events.proofs
     skips = _crawl_skips(archive, list(events.crawls))
-    coverage = figs.health[0]
-    coverage_html = pages.figure_section(coverage, charts.svg(coverage) if drawn else
-                                         charts.MISSING, f"data/{coverage.name}.csv")
+    health_charts = {fig.name: pages.figure_section(
+        fig, charts.svg(fig) if drawn else charts.MISSING, f"data/{fig.name}.csv")
+        for fig in figs.health}
     (work / "health.html").write_text(
-        pages.health(name, events, coverage_html, proofs, skips, damaged, generated),
+        pages.health(name, events, health_charts, proofs, skips, damaged, generated),
         encoding="utf-8")
     health = _health_facts(events, proofs, skips)
     result = Result(out, False, figs, health, len(ordered), limit, damaged)
@@ -335,6 +334,7 @@ def _health_facts(events: chain.Chain, proofs: dict[str, Any],
                                                                       "detail")},
         "audits": len(events.audits),
         "copies": [c.to_dict() for c in events.copies],
+        "replicas": events.replicas,
         "proofs": {"files": proofs["files"], "signed": proofs["signed"],
                    "events": [p.to_dict() for p in events.proofs]},
         "crawls": [dict(run.to_dict(), skips=skips.get(run.crawl_id, {}))

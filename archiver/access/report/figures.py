@@ -106,6 +106,8 @@ def compute(conn: Any, latest: list[dict[str, Any]], first_capture: dict[str, st
         *_warc_bytes(conn, chain),
     ]
     out.health.append(fixity_coverage(conn, chain, now))
+    if chain.replicas:
+        out.health.append(copies_per_file(conn, chain))
     return out
 
 
@@ -379,3 +381,22 @@ def _age_bucket(at: str, now: datetime) -> str:
         if limit is None or days < limit:
             return name
     return AGE_BUCKETS[-1][0]
+
+
+def copies_per_file(conn: Any, chain: Chain) -> Figure:
+    """Files by how many replicas hold a good copy: a replica holds the files named up to
+    the highest head a successful replication copied there (replicate verifies each file's
+    sha256 at the destination before it counts it)."""
+    heads = [h for h in chain.replicas.values() if h is not None]
+    counts: Counter[int] = Counter()
+    for (seq,) in conn.execute("SELECT seq FROM files"):
+        counts[sum(1 for h in heads if h >= seq)] += 1
+    x = list(range(len(chain.replicas) + 1))
+    values = [counts[n] for n in x]
+    none = counts[0]
+    total = sum(values)
+    return Figure("copies_per_file", "Files by number of good copies elsewhere", "bar",
+                  [str(n) for n in x], {"files": values},
+                  f"{total - none:,} of {total:,} files have at least one verified copy on "
+                  f"{_plural(len(chain.replicas), 'replica')}; {none:,} have none yet.",
+                  "copies", "files")

@@ -79,9 +79,12 @@ def overview(name: str, totals: dict[str, Any], sections: list[str], empty: bool
     return page(f"{name}: report", body, search=True, generated=generated)
 
 
-def health(name: str, chain: Chain, coverage: str, proofs: dict[str, Any],
+def health(name: str, chain: Chain, charts: dict[str, str], proofs: dict[str, Any],
            skips: dict[str, dict[str, int]], damaged: list[str], generated: str) -> str:
-    parts = [f"<h1>{e(name)}: health</h1>", _audit(chain), coverage, _copies(chain),
+    """charts: the health figures' sections (fixity coverage; copies per file once a
+    replication is recorded), by figure name."""
+    parts = [f"<h1>{e(name)}: health</h1>", _audit(chain), charts.get("fixity_coverage", ""),
+             _copies(chain, charts.get("copies_per_file", "")),
              _proofs(proofs), _crawls(chain, skips), _types(chain), _damaged(damaged)]
     return page(f"{name}: health", "".join(parts), generated=generated)
 
@@ -105,11 +108,15 @@ def _events(events: list[Event]) -> str:
     return table(rows, numeric_from=9)
 
 
-def _copies(chain: Chain) -> str:
+def _copies(chain: Chain, chart: str) -> str:
     if not chain.copies:
         return ('<section id="copies"><h2>Copies</h2><p class="box">None yet: the manifest '
                 "records no replication or replacement event.</p></section>")
-    return (f'<section id="copies"><h2>Copies</h2><p>{len(chain.copies)} events made, '
+    rows: list[list[Any]] = [["replica", "highest head seq copied and verified"]]
+    rows += [[k, "-" if v is None else v] for k, v in sorted(chain.replicas.items())]
+    replicas = table(rows) if chain.replicas else ""
+    return (f'<section id="copies"><h2>Copies</h2>{replicas}{chart}'
+            f"<p>{len(chain.copies)} events made, "
             f"checked or used a copy; the last {e(chain.copies[-1].at)}.</p>"
             f"<details open><summary>Events</summary>{_events(chain.copies[-200:])}"
             "</details></section>")
