@@ -326,9 +326,11 @@ def test_a_browser_capture_screenshot_is_shown_on_the_article_page(archive_dir, 
     assert html_text.count('class="capture"') == 1  # the screenshot is not a page capture
 
 
-def test_copies_are_read_from_replication_events_generically(run, archive_dir, tmp_path):
-    """Replication and replacement events (written by `replicate` and `heal`), read by type:
-    each replica holds the files named up to the head it copied; a later file has none."""
+def test_copies_and_proofs_are_read_from_newer_events_generically(run, archive_dir,
+                                                                  tmp_path):
+    """Replication events (written by `replicate`), read by type: each replica holds the
+    files named up to the head it copied; a later file has none. Time-stamp tokens that an
+    event describes (`timestamps`), per TSA, and proof folders beside the manifest."""
     from archiver.store import manifest
 
     assert run("ingest", str(SEED_DOCUMENT)).exit_code == 0
@@ -346,6 +348,14 @@ def test_copies_are_read_from_replication_events_generically(run, archive_dir, t
                                  details={"replica": "usb", "head_seq": 0, "files": 2}))
     chain_raw(manifest.new_event("replication", "failure", "nas unreachable",
                                  details={"replica": "nas", "head_seq": 1}))
+    chain_raw(manifest.new_event(
+        "digital signature generation", "success", "RFC 3161 time-stamp token over seq 2",
+        timestamps=[{"token": "timestamps/00000002-aa.tsr", "seq": 2, "tsa": "http://tsa.test/",
+                     "gen_time": "2026-12-01T00:00:00Z"}]))
+    for name in ("timestamps/00000002-aa.tsr", "checkpoints/3-abc.note",
+                 "checkpoints/3-abc.w1.cosig"):
+        (archive_dir / name).parent.mkdir(exist_ok=True)
+        (archive_dir / name).write_bytes(b"proof")
     extra = tmp_path / "extra.txt"
     extra.write_text("Tin mới về zebrafinch.\n\nPV/VOV.VN\n", encoding="utf-8")
     assert run("ingest", str(extra), "--url", "https://vov.vn/extra-1").exit_code == 0
@@ -359,3 +369,10 @@ def test_copies_are_read_from_replication_events_generically(run, archive_dir, t
     assert copies["x"] == ["0", "1", "2"] and copies["series"]["files"] == [2, 2, 0]
     page = (tmp_path / "out" / "health.html").read_text()
     assert "nas unreachable" in page and 'id="copies_per_file"' in page
+    proofs = health["proofs"]
+    assert proofs["tsas"] == {"http://tsa.test/": {"tokens": 1, "last_seq": 2,
+                                                   "last_gen_time": "2026-12-01T00:00:00Z"}}
+    assert [(f["folder"], f["kind"], f["files"]) for f in proofs["folders"]] == [
+        ("timestamps/", ".tsr", 1), ("checkpoints/", ".cosig", 1), ("checkpoints/", ".note", 1)]
+    assert [e["event"] for e in proofs["events"]] == ["digital signature generation"]
+    assert "http://tsa.test/" in page

@@ -33,6 +33,7 @@ from archiver.store.catalog import Catalog
 MARKER = ".archiver-report"
 DEFAULT_REPLAY = "http://127.0.0.1:8080/archive/"  # `archiver replay`'s collection URL
 ASSETS = ("style.css", "search.js")
+PROOF_FOLDERS = ("timestamps", "checkpoints")
 ARTICLES_PER_FILE = 100  # article sections per page file in a/
 
 Progress = Callable[[str, int, int], None]  # stage, done, total
@@ -221,6 +222,7 @@ def _write_full(archive: Archive, catalog: Catalog, events: chain.Chain,
     (work / "search-index.js").write_text(search_index.script(index), encoding="utf-8")
     proofs = _proofs(archive.root, head_seq)
     proofs["events"] = events.proofs
+    proofs["tsas"] = events.tsas
     skips = _crawl_skips(archive, list(events.crawls))
     health_charts = {fig.name: pages.figure_section(
         fig, charts.svg(fig) if drawn else charts.MISSING, f"data/{fig.name}.csv")
@@ -302,7 +304,25 @@ def _proofs(root: Path, head_seq: int | None) -> dict[str, Any]:
         files.append({"name": path.name, "lines": lines, "last_seq": last})
         if path.name == "manifest.sig.jsonl":
             signed = {"count": lines, "last_seq": last}
-    return {"files": files, "signed": signed, "head_seq": head_seq, "events": []}
+    return {"files": files, "signed": signed, "head_seq": head_seq, "events": [],
+            "folders": _proof_folders(root)}
+
+
+def _proof_folders(root: Path) -> list[dict[str, Any]]:
+    """Proof files kept in folders beside the manifest (RFC 3161 replies in timestamps/,
+    checkpoints and witness cosignatures in checkpoints/), counted by kind: the file
+    name's last suffix."""
+    out = []
+    for name in PROOF_FOLDERS:
+        folder = root / name
+        if not folder.is_dir():
+            continue
+        kinds: dict[str, int] = {}
+        for path in folder.rglob("*"):
+            if path.is_file():
+                kinds[path.suffix or "(none)"] = kinds.get(path.suffix or "(none)", 0) + 1
+        out += [{"folder": f"{name}/", "kind": k, "files": n} for k, n in sorted(kinds.items())]
+    return out
 
 
 def _crawl_skips(archive: Archive, crawl_ids: list[str]) -> dict[str, dict[str, int]]:
@@ -336,6 +356,7 @@ def _health_facts(events: chain.Chain, proofs: dict[str, Any],
         "copies": [c.to_dict() for c in events.copies],
         "replicas": events.replicas,
         "proofs": {"files": proofs["files"], "signed": proofs["signed"],
+                   "folders": proofs["folders"], "tsas": events.tsas,
                    "events": [p.to_dict() for p in events.proofs]},
         "crawls": [dict(run.to_dict(), skips=skips.get(run.crawl_id, {}))
                    for run in events.crawls.values()],

@@ -71,6 +71,8 @@ class Chain:
     replicas: dict[str, int | None] = field(default_factory=dict)
     proofs: list[Event] = field(default_factory=list)
     crawls: dict[str, CrawlRun] = field(default_factory=dict)
+    # RFC 3161 tokens an event describes (`timestamps`: seq, tsa, gen_time), per TSA
+    tsas: dict[str, dict[str, Any]] = field(default_factory=dict)
     unreadable_lines: int = 0
 
     @property
@@ -130,6 +132,9 @@ def _add(chain: Chain, entry: dict[str, Any]) -> None:
         chain.proofs.append(event)
     elif kind == "crawl":
         _crawl_event(chain, entry, event)
+    for token in entry.get("timestamps") or []:
+        if isinstance(token, dict):
+            _token(chain, token)
     discovery = entry.get("discovery") or {}
     crawl_id = discovery.get("crawl") if isinstance(discovery, dict) else None
     if kind == "capture" and crawl_id:
@@ -154,6 +159,16 @@ def _crawl_event(chain: Chain, entry: dict[str, Any], event: Event) -> None:
     elif phase == "end":
         run.ended = event.at
         run.end_status = event.detail or event.status
+
+
+def _token(chain: Chain, token: dict[str, Any]) -> None:
+    name = str(token.get("tsa") or token.get("tsa_subject") or "unknown TSA")
+    seen = chain.tsas.setdefault(name, {"tokens": 0, "last_seq": None, "last_gen_time": None})
+    seen["tokens"] += 1
+    if isinstance(token.get("seq"), int):
+        seen["last_seq"] = max(seen["last_seq"] or 0, token["seq"])
+    if isinstance(token.get("gen_time"), str):
+        seen["last_gen_time"] = max(seen["last_gen_time"] or "", token["gen_time"])
 
 
 def _copy_event(chain: Chain, entry: dict[str, Any], event: Event) -> None:

@@ -139,7 +139,16 @@ def _proofs(proofs: dict[str, Any]) -> str:
               "<p>No time-stamp, checkpoint or cosignature event in the manifest.</p>")
     files = table(rows, numeric_from=1) if len(rows) > 1 else \
         "<p>No proof file beside the manifest.</p>"
-    return f'<section id="proofs"><h2>Proofs</h2>{signed}{files}{events}</section>'
+    folders = [["folder", "kind", "files"]] + [[f["folder"], f["kind"], f["files"]]
+                                               for f in proofs.get("folders", [])]
+    if len(folders) > 1:
+        files += table(folders, numeric_from=2)
+    tsas = [["time-stamp authority", "tokens", "last seq stamped", "last genTime"]]
+    tsas += [[k, v["tokens"], v["last_seq"] if v["last_seq"] is not None else "-",
+              v["last_gen_time"] or "-"] for k, v in sorted(proofs.get("tsas", {}).items())]
+    stamped = table(tsas) if len(tsas) > 1 else "<p>No RFC 3161 time-stamp recorded.</p>"
+    return (f'<section id="proofs"><h2>Proofs</h2>{signed}{stamped}{files}{events}'
+            "</section>")
 
 
 def _crawls(chain: Chain, skips: dict[str, dict[str, int]]) -> str:
