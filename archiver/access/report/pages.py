@@ -199,7 +199,8 @@ def articles_list(name: str, count: int, generated: str) -> str:
     bytes an article), a thousand at a time."""
     head = ("<tr><th>date</th><th>article</th><th>byline</th><th>source</th>"
             "<th>snapshots</th></tr>")
-    text = (f"<h1>{e(name)}: articles</h1><p class=\"meta\">{count:,} articles, newest "
+    text = (f"<h1>{e(name)}: articles</h1><p class=\"meta\">{count:,} "
+            f"article{'' if count == 1 else 's'}, newest "
             f"publication first (undated last).</p>{search_box()}"
             f"<table id=\"articles\"><thead>{head}</thead><tbody></tbody></table>"
             "<p><button id=\"more\" hidden>Show more</button></p>")
