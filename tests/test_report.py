@@ -34,6 +34,11 @@ def report(run: Cli, out: Path, *args: str) -> tuple[int, list[dict]]:
     return result.exit_code, lines
 
 
+def index_entries(out: Path) -> list[list]:
+    text = (out / "search-index.js").read_text(encoding="utf-8")
+    return json.loads(text.removeprefix("window.ARCHIVER_SEARCH=").removesuffix(";\n"))
+
+
 def figure(lines: list[dict], name: str) -> dict:
     return next(x for x in lines if x.get("figure") == name)
 
@@ -77,7 +82,8 @@ def test_seed_report_matches_ls_search_and_export(run, archive_dir, tmp_path):
     coverage = figure(lines, "fixity_coverage")
     assert coverage["series"]["by a recorded audit"][0] == 2  # the WARC and the article file
     # the article page: its capture record and both manifest events with seq and hash
-    page = (out / "a" / "vov-1064050.html").read_text()
+    page = (out / "a" / "00000.html").read_text()
+    assert '<article id="vov-1064050">' in page
     entries = [json.loads(x) for x in (archive_dir / "manifest.jsonl").read_text().splitlines()]
     [resource] = [r for r in entry["records"] if r["type"] == "resource"]
     assert entries[0]["hash"] in page and html.escape(resource["id"]) in page
@@ -85,7 +91,7 @@ def test_seed_report_matches_ls_search_and_export(run, archive_dir, tmp_path):
     assert entries[1]["hash"] not in page  # the audit does not concern the article alone
     # the search box's index holds the folded byline and the id, as search folds them
     index = (out / "search-index.js").read_text()
-    assert "pv/vov.vn" in index and '"a/vov-1064050.html"' in index
+    assert "pv/vov.vn" in index and '"a/00000.html#vov-1064050"' in index
     hits = run.json_lines("search", "quyen con nguoi")
     assert [h["id"] for h in hits] == ["vov-1064050"]
     for name in ("index.html", "health.html", "articles.html", "style.css", "search.js",
@@ -156,8 +162,11 @@ def test_a_damaged_article_file_is_listed_and_the_rest_drawn(run, news, archive_
     assert "damaged" in result.stderr and seed_file.name in result.stderr
     health = (out / "health.html").read_text()
     assert "Damaged article files" in health and seed_file.name in health
-    assert "vov-1064050" in (out / "a" / "vov-1064050.html").read_text()
-    assert len(list((out / "a").iterdir())) == 2  # the other article drawn too
+    [page] = (out / "a").iterdir()
+    html_text = page.read_text()
+    assert html_text.count("<article ") == 2  # the other article drawn too
+    damaged = html_text.split('<article id="vov-1064050">')[1].split("</article>")[0]
+    assert 'class="box damaged"' in damaged and seed_file.name in damaged
 
 
 def test_a_read_only_archive_is_reported_without_a_write(run, archive_dir, tmp_path,
@@ -190,11 +199,13 @@ def test_max_articles_limits_pages_not_the_listing(run, news, tmp_path):
     out = tmp_path / "out"
     code, lines = report(run, out, "--max-articles", "1")
     assert code == 0 and lines[-1]["article_pages"] == 1 and lines[-1]["articles"] == 2
-    assert len(list((out / "a").iterdir())) == 1
-    listing = (out / "articles.html").read_text()
-    assert listing.count("<tr>") == 3  # header + both articles
-    # newest publication first, undated last: the dated story has the page
-    assert "vov-1064050" in listing and not (out / "a" / "vov-1064050.html").exists()
+    [page] = (out / "a").iterdir()
+    assert page.read_text().count("<article ") == 1
+    # every article is listed and searchable; newest publication first, undated last: the
+    # dated story has the page, the undated seed none
+    entries = index_entries(out)
+    assert [(e[0], e[1] is not None) for e in entries][1] == ("vov-1064050", False)
+    assert entries[0][1] == f"a/00000.html#{entries[0][0]}"
 
 
 def test_the_report_is_byte_identical_when_built_twice(run, news, tmp_path, monkeypatch):
@@ -246,3 +257,122 @@ def test_crawl_figures_match_the_manifest(run, tmp_path):
     assert sum(hosts["series"]["captures"]) == lines[-1]["captures"]
     assert hosts["x"][0] == "127.0.0.1"
     assert os.path.isfile(tmp_path / "out" / "health.html")
+
+
+def test_without_matplotlib_the_report_has_its_numbers_and_says_why_no_chart(
+        run, archive_dir, tmp_path, monkeypatch):
+    assert run("ingest", str(SEED_DOCUMENT)).exit_code == 0
+    monkeypatch.setattr(charts, "available", lambda: False)
+    result = run("report", str(tmp_path / "out"))
+    assert result.exit_code == 0 and "archiver[report]" in result.stderr
+    page = (tmp_path / "out" / "index.html").read_text()
+    assert "<svg" not in page and page.count("nochart") == 13 and "<table>" in page
+
+
+def test_signed_heads_are_shown_as_proofs(run, archive_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("ARCHIVER_KEY", str(tmp_path / "keys" / "ed25519.key"))
+    assert run("keygen", archive=False).exit_code == 0
+    assert run("ingest", str(SEED_DOCUMENT)).exit_code == 0  # signs the new head
+    code, lines = report(run, tmp_path / "out")
+    assert code == 0
+    proofs = next(x["health"] for x in lines if "health" in x)["proofs"]
+    assert proofs["signed"] == {"count": 1, "last_seq": 0}
+    assert [f["name"] for f in proofs["files"]] == ["manifest.sig.jsonl"]
+    assert "the last covers the current head" in (tmp_path / "out" / "health.html").read_text()
+
+
+def test_a_browser_capture_screenshot_is_shown_on_the_article_page(archive_dir, tmp_path):
+    """A capture whose entry also wrote a screenshot `resource` record (image/png, URI
+    urn:view:<page>, as browser captures write them): the article page shows the image,
+    copied into the report."""
+    import hashlib
+    from datetime import UTC, datetime
+
+    from vov_pages import generate
+
+    from archiver.pipeline.commit import record_event, store_warc
+    from archiver.store.archive import Archive
+    from archiver.store.warc import sha256_label
+
+    [(url, page)] = generate(1, seed=3)
+    png = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06"
+           b"\x00\x00\x00\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\xcf\xc0\xf0\x1f\x00"
+           b"\x05\x00\x01\xff\x89\x99=\x1d\x00\x00\x00\x00IEND\xaeB`\x82")
+    http = (b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n"
+            + f"Content-Length: {len(page)}\r\n\r\n".encode() + page)
+    when = datetime(2026, 11, 20, 1, 2, 3, tzinfo=UTC)
+
+    def write(writer):
+        ref = writer.write_record("response", url, http, when,
+                                  content_type="application/http; msgtype=response",
+                                  payload_digest=sha256_label(hashlib.sha256(page).digest()))
+        writer.write_record("resource", f"urn:view:{url}", png, when, content_type="image/png",
+                            payload_digest=sha256_label(hashlib.sha256(png).digest()))
+        return ref
+
+    archive = Archive(archive_dir).ensure()
+    unit = store_warc(archive, when, "tester", "a browser capture", write)
+    assert unit.article is not None and unit.article.status == "stored"
+    record_event(archive, "capture", "success", "HTTP 200", "tester",
+                 source={"url": url, "final_url": url, "status": 200},
+                 **unit.manifest_fields())
+    out = tmp_path / "out"
+    code, _ = report(Cli(archive_dir), out)
+    assert code == 0
+    [shot] = (out / "shots").iterdir()
+    assert shot.read_bytes() == png and shot.suffix == ".png"
+    html_text = (out / "a" / "00000.html").read_text()
+    assert f'src="../shots/{shot.name}"' in html_text
+    assert html_text.count('class="capture"') == 1  # the screenshot is not a page capture
+
+
+def test_copies_and_proofs_are_read_from_newer_events_generically(run, archive_dir,
+                                                                  tmp_path):
+    """Replication events (written by `replicate`), read by type: each replica holds the
+    files named up to the head it copied; a later file has none. Time-stamp tokens that an
+    event describes (`timestamps`), per TSA, and proof folders beside the manifest."""
+    from archiver.store import manifest
+
+    assert run("ingest", str(SEED_DOCUMENT)).exit_code == 0
+    path = archive_dir / "manifest.jsonl"
+
+    def chain_raw(event: dict) -> None:
+        """Appended as a newer archiver would: this version's schema has no such type."""
+        last = manifest.read_last(path)
+        entry = dict(event, seq=last["seq"] + 1, prev=last["hash"])
+        entry["hash"] = manifest.entry_hash(entry)
+        with path.open("ab") as f:
+            f.write(manifest.canonical(entry) + b"\n")
+
+    chain_raw(manifest.new_event("replication", "success", "copied to usb",
+                                 details={"replica": "usb", "head_seq": 0, "files": 2}))
+    chain_raw(manifest.new_event("replication", "failure", "nas unreachable",
+                                 details={"replica": "nas", "head_seq": 1}))
+    chain_raw(manifest.new_event(
+        "digital signature generation", "success", "RFC 3161 time-stamp token over seq 2",
+        timestamps=[{"token": "timestamps/00000002-aa.tsr", "seq": 2, "tsa": "http://tsa.test/",
+                     "gen_time": "2026-12-01T00:00:00Z"}]))
+    for name in ("timestamps/00000002-aa.tsr", "checkpoints/3-abc.note",
+                 "checkpoints/3-abc.w1.cosig"):
+        (archive_dir / name).parent.mkdir(exist_ok=True)
+        (archive_dir / name).write_bytes(b"proof")
+    extra = tmp_path / "extra.txt"
+    extra.write_text("Tin mới về zebrafinch.\n\nPV/VOV.VN\n", encoding="utf-8")
+    assert run("ingest", str(extra), "--url", "https://vov.vn/extra-1").exit_code == 0
+    code, lines = report(run, tmp_path / "out")
+    assert code == 0
+    health = next(x["health"] for x in lines if "health" in x)
+    assert health["replicas"] == {"usb": 0, "nas": None}
+    assert [c["event"] for c in health["copies"]] == ["replication", "replication"]
+    copies = figure(lines, "copies_per_file")
+    # the seed's WARC and article file are on usb; the second document's two files nowhere
+    assert copies["x"] == ["0", "1", "2"] and copies["series"]["files"] == [2, 2, 0]
+    page = (tmp_path / "out" / "health.html").read_text()
+    assert "nas unreachable" in page and 'id="copies_per_file"' in page
+    proofs = health["proofs"]
+    assert proofs["tsas"] == {"http://tsa.test/": {"tokens": 1, "last_seq": 2,
+                                                   "last_gen_time": "2026-12-01T00:00:00Z"}}
+    assert [(f["folder"], f["kind"], f["files"]) for f in proofs["folders"]] == [
+        ("timestamps/", ".tsr", 1), ("checkpoints/", ".cosig", 1), ("checkpoints/", ".note", 1)]
+    assert [e["event"] for e in proofs["events"]] == ["digital signature generation"]
+    assert "http://tsa.test/" in page

@@ -72,7 +72,7 @@ def browser(built: dict[str, Any]) -> Iterator[Any]:
 class Visit:
     """A page opened from disk with the network cut off, and what happened while it was."""
 
-    def __init__(self, browser: Any, path: Path) -> None:
+    def __init__(self, browser: Any, path: Path, anchor: str = "") -> None:
         self.context = browser.new_context(viewport={"width": 1100, "height": 900})
         self.requests: list[str] = []
         self.errors: list[str] = []
@@ -81,7 +81,7 @@ class Visit:
         self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error"
                      else None)
         self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
-        self.page.goto(path.as_uri())
+        self.page.goto(path.as_uri() + (f"#{anchor}" if anchor else ""))
         self.page.wait_for_load_state("load")
 
     def _route(self, route: Any) -> None:
@@ -123,11 +123,17 @@ def test_overview_charts_are_drawn_with_their_marks_offline(built, browser):
     visit.close()
 
 
+def index_entries(out: Path) -> list[list[Any]]:
+    text = (out / "search-index.js").read_text(encoding="utf-8")
+    return json.loads(text.removeprefix("window.ARCHIVER_SEARCH=").removesuffix(";\n"))
+
+
 def test_article_page_shows_snapshots_diff_and_events(built, browser):
-    html = next(p for p in (built["out"] / "a").iterdir()
-                if TITLE in p.read_text(encoding="utf-8"))
-    visit = Visit(browser, html)
-    page = visit.page
+    [story] = [e for e in index_entries(built["out"]) if e[2] == TITLE]
+    path, _, anchor = story[1].partition("#")
+    visit = Visit(browser, built["out"] / path, anchor)
+    page = visit.page.locator(f"article[id=\"{anchor}\"]")
+    assert visit.page.evaluate("location.hash") == f"#{anchor}"
     assert page.locator("h1").inner_text() == TITLE
     assert page.locator("tr.snapshot").count() == 3
     assert page.locator("tr.snapshot").nth(1).inner_text().count("text changed") == 1
@@ -149,12 +155,20 @@ def test_the_search_box_finds_a_folded_query(built, browser):
     assert hits.count() == 1 and TITLE in hits.first.inner_text()
     hits.first.locator("a").click()
     page.wait_for_load_state("load")
-    assert page.locator("h1").inner_text() == TITLE
+    assert page.locator("article:target h1").inner_text() == TITLE
     page.go_back()
     page.fill("#search", "pv/vov.vn")  # bylines too
     assert page.locator("#hits li").count() >= 2
     page.fill("#search", "zzz khong co")
     assert page.locator("#hits").get_attribute("data-hits") == "0"
+    visit.close()
+
+
+def test_the_articles_page_lists_every_article(built, browser):
+    visit = Visit(browser, built["out"] / "articles.html")
+    rows = visit.page.locator("#articles tbody tr")
+    assert rows.count() == built["summary"]["articles"] == len(index_entries(built["out"]))
+    assert visit.page.locator("#articles tbody a", has_text=TITLE).count() == 1
     visit.close()
 
 

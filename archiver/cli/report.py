@@ -64,8 +64,11 @@ def report(out_dir: Path | None, replay_base: str, max_articles: int | None,
             emit_json(line)
     elif not quiet:
         what = "an empty archive" if result.empty else (
-            f"{result.articles} articles, {result.article_pages} pages")
+            f"{result.articles} article{'' if result.articles == 1 else 's'}, "
+            f"{result.article_pages} with a page")
         click.echo(f"report written to {result.out_dir}/index.html ({what})")
+    for warning in result.warnings:
+        click.echo(f"Warning: {warning}", err=True)
     for damaged in result.damaged:
         click.echo(f"damaged: {damaged}", err=True)
     sys.exit(1 if result.damaged else 0)

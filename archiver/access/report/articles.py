@@ -2,10 +2,10 @@
 diff), byline, the capture records of its URL, the manifest events that concern it, and a
 screenshot when a browser capture stored one.
 
-Rows come from the catalog (`Catalog.snapshots_of`, the captures table) and the chain pass;
-the article files are read only for the latest snapshot (its lead, and to find a damaged
-file: unreadable JSON, or bytes whose sha256 is not the manifest's) and for the snapshots
-whose text digest changed (the diff).
+Rows come from the catalog (`Catalog.snapshots_of`, the captures table) and the chain pass.
+Article files are parsed only for the snapshots whose text digest changed (the diff); each
+article's latest file is read and its sha256 compared with the manifest's, so a damaged
+file is named on the article's page and on the health page.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from archiver.access import snapshots
 from archiver.access.report.chain import Chain, Event
 from archiver.base.errors import ArchiverError, StoreError
 from archiver.store.archive import Archive
-from archiver.store.cdxj import surt_key
 
 SCREENSHOT_TYPES = ("image/png", "image/jpeg", "image/webp")
 MAX_DIFF_HUNKS = 50
@@ -39,7 +38,6 @@ class ArticleView:
     article_id: str
     slug: str
     row: dict[str, Any]  # the latest snapshot's catalog row
-    lead: str | None
     snapshots: list[SnapshotView]
     captures: list[dict[str, Any]]
     events: list[Event]
@@ -64,12 +62,9 @@ def view(archive: Archive, conn: Any, history: snapshots.ArticleHistory, chain: 
     latest = history.latest
     row = latest.row or {}
     damaged: list[str] = []
-    lead = None
-    try:
-        doc = _load_checked(archive, latest)
-        lead = doc.get("lead") if isinstance(doc.get("lead"), str) else None
-    except StoreError as exc:
-        damaged.append(str(snapshots.problem(exc).render()))
+    problem = check_file(archive, latest)
+    if problem:
+        damaged.append(problem)
     views: list[SnapshotView] = []
     previous: snapshots.Snapshot | None = None
     for snap in history.snapshots:
@@ -91,31 +86,37 @@ def view(archive: Archive, conn: Any, history: snapshots.ArticleHistory, chain: 
     events = [chain.events[s] for s in seqs if s in chain.events]
     shots = [c for c in captures if c["record_type"] == "resource"
              and str(c["mime"] or "").split(";")[0] in SCREENSHOT_TYPES]
-    return ArticleView(history.article_id, slug(history.article_id), row, lead, views,
+    return ArticleView(history.article_id, slug(history.article_id), row, views,
                        [c for c in captures if c not in shots], events, shots, damaged)
 
 
-def _load_checked(archive: Archive, snap: snapshots.Snapshot) -> dict[str, Any]:
-    """The article file, refused when its bytes are not the ones the manifest names."""
-    from archiver.base.errors import DamagedFileError
-
-    doc = snap.load(archive)
-    if snap.sha256:
-        digest = hashlib.sha256(archive.resolve(snap.path).read_bytes()).hexdigest()
-        if digest != snap.sha256:
-            raise DamagedFileError(snap.path, None,
-                                   "its sha256 is not the one the manifest records")
-    return doc
+def check_file(archive: Archive, snap: snapshots.Snapshot) -> str | None:
+    """A finding when the article file is missing, unreadable, or not the bytes the
+    manifest names (its sha256); None when it is whole. Read, not parsed: the page shows
+    the catalog's fields, and the digest alone says the file is the one recorded."""
+    if ".." in snap.path.split("/") or snap.path.startswith("/"):
+        return f"{snap.path}: not a path inside the archive"
+    try:
+        data = (archive.root / snap.path).read_bytes()
+    except FileNotFoundError:
+        return f"{snap.path}: missing (named by the manifest)"
+    except OSError as exc:
+        return f"{snap.path}: cannot read: {exc.strerror}"
+    if snap.sha256 and hashlib.sha256(data).hexdigest() != snap.sha256:
+        return f"{snap.path}: damaged: its sha256 is not the one the manifest records"
+    return None
 
 
 def _captures(conn: Any, history: snapshots.ArticleHistory, seqs: list[int]
               ) -> list[dict[str, Any]]:
-    """The capture records of the article's URLs (every capture of them, revisits too) and
-    the records its own manifest events wrote (a browser capture's screenshot)."""
-    urls = {u for s in history.snapshots for u in (s.url, *s.source_urls) if u}
-    surts = sorted({surt_key(u) for u in urls})
-    sql = "SELECT * FROM captures WHERE surt IN ({})".format(", ".join("?" * len(surts)))
-    args: list[Any] = list(surts)
+    """Every capture of the article's URLs (revisits and later captures too: by the SURT
+    of the records its snapshots came from) and the records its own manifest events wrote
+    (a redirect's first hop, a browser capture's screenshot)."""
+    records = [s.record_id for s in history.snapshots]
+    marks = ", ".join("?" * len(records))
+    sql = (f"SELECT * FROM captures WHERE surt IN (SELECT surt FROM captures WHERE "
+           f"record_id IN ({marks}))")
+    args: list[Any] = list(records)
     if seqs:
         sql += " OR seq IN ({})".format(", ".join("?" * len(seqs)))
         args += seqs

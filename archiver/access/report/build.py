@@ -33,6 +33,8 @@ from archiver.store.catalog import Catalog
 MARKER = ".archiver-report"
 DEFAULT_REPLAY = "http://127.0.0.1:8080/archive/"  # `archiver replay`'s collection URL
 ASSETS = ("style.css", "search.js")
+PROOF_FOLDERS = ("timestamps", "checkpoints")
+ARTICLES_PER_FILE = 100  # article sections per page file in a/
 
 Progress = Callable[[str, int, int], None]  # stage, done, total
 
@@ -54,6 +56,7 @@ class Result:
     articles: int = 0
     article_pages: int = 0
     damaged: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     def json_lines(self) -> list[dict[str, Any]]:
         """What --json prints: every figure, the health facts, then a summary."""
@@ -159,10 +162,9 @@ def _write_empty(archive: Archive, work: Path, out: Path, name: str, generated: 
     figs = figures.Figures(totals={"captures": 0, "articles": 0, "snapshots": 0})
     (work / "index.html").write_text(pages.overview(name, {}, [], True, generated),
                                      encoding="utf-8")
-    health = pages.health(name, events, "", _proofs(archive.root, None), {}, [],
-                          generated)
+    health = pages.health(name, events, {}, _proofs(archive.root, None), {}, [], generated)
     (work / "health.html").write_text(health, encoding="utf-8")
-    (work / "articles.html").write_text(pages.articles_list(name, [], generated),
+    (work / "articles.html").write_text(pages.articles_list(name, 0, generated),
                                         encoding="utf-8")
     (work / "search-index.js").write_text(search_index.script([]), encoding="utf-8")
     return Result(out, True, figs, {"empty": True})
@@ -180,49 +182,60 @@ def _write_full(archive: Archive, catalog: Catalog, events: chain.Chain,
     head_seq = max(events.events)
     figs.totals["head_seq"] = head_seq
     sections = []
+    drawn = charts.available()
     for i, fig in enumerate(figs.overview):
         progress("charts", i, len(figs.overview))
-        sections.append(pages.figure_section(fig, charts.svg(fig), f"data/{fig.name}.csv"))
+        svg = charts.svg(fig) if drawn else charts.MISSING
+        sections.append(pages.figure_section(fig, svg, f"data/{fig.name}.csv"))
     for fig in figs.all():
         _write_csv(work / "data" / f"{fig.name}.csv", fig.rows())
     (work / "index.html").write_text(pages.overview(name, figs.totals, sections, False,
                                                     generated), encoding="utf-8")
     ordered = sorted(histories.values(), key=_newest_first)
-    limit = len(ordered) if options.max_articles is None else options.max_articles
+    limit = len(ordered) if options.max_articles is None else min(options.max_articles,
+                                                                  len(ordered))
+    files = -(-limit // ARTICLES_PER_FILE)
     damaged: list[str] = []
-    listing: list[list[Any]] = []
     index: list[list[Any]] = []
-    shots = work / "shots"
+    group: list[str] = []
     for i, history in enumerate(ordered):
         row = history.latest.row or {}
         href = None
         if i < limit:
-            progress("articles", i, min(limit, len(ordered)))
+            progress("articles", i, limit)
             v = articles.view(archive, conn, history, events)
             damaged += v.damaged
-            href = f"a/{v.slug}.html"
-            saved = _screenshots(archive, v, shots)
-            (work / href).write_text(pages.article(v, options.replay_base, saved),
-                                     encoding="utf-8")
+            number = i // ARTICLES_PER_FILE
+            href = f"a/{number:05d}.html#{v.slug}"
+            group.append(pages.article(v, options.replay_base,
+                                       _screenshots(archive, v, work / "shots")))
+            if len(group) == ARTICLES_PER_FILE or i == limit - 1:
+                (work / f"a/{number:05d}.html").write_text(
+                    pages.article_group(group, number, files), encoding="utf-8")
+                group = []
         date = snapshots.publication_date({"published_at": row.get("published_at")})
-        listing.append([history.article_id, href, (date or "")[:10], row.get("title"),
-                        row.get("byline"), row.get("source"), len(history.snapshots)])
         index.append(search_index.entry(history.article_id, href, row.get("title"),
-                                        row.get("byline"), date))
-    (work / "articles.html").write_text(pages.articles_list(name, listing, generated),
+                                        row.get("byline"), date, row.get("source"),
+                                        len(history.snapshots)))
+    (work / "articles.html").write_text(pages.articles_list(name, len(index), generated),
                                         encoding="utf-8")
     (work / "search-index.js").write_text(search_index.script(index), encoding="utf-8")
     proofs = _proofs(archive.root, head_seq)
     proofs["events"] = events.proofs
+    proofs["tsas"] = events.tsas
     skips = _crawl_skips(archive, list(events.crawls))
-    coverage = figs.health[0]
-    coverage_html = pages.figure_section(coverage, charts.svg(coverage),
-                                         f"data/{coverage.name}.csv")
+    health_charts = {fig.name: pages.figure_section(
+        fig, charts.svg(fig) if drawn else charts.MISSING, f"data/{fig.name}.csv")
+        for fig in figs.health}
     (work / "health.html").write_text(
-        pages.health(name, events, coverage_html, proofs, skips, damaged, generated),
+        pages.health(name, events, health_charts, proofs, skips, damaged, generated),
         encoding="utf-8")
     health = _health_facts(events, proofs, skips)
-    return Result(out, False, figs, health, len(ordered), min(limit, len(ordered)), damaged)
+    result = Result(out, False, figs, health, len(ordered), limit, damaged)
+    if not drawn:
+        result.warnings.append("matplotlib is not installed: the report has its tables but "
+                               "no charts (pip install 'archiver[report]')")
+    return result
 
 
 def _newest_first(history: snapshots.ArticleHistory) -> tuple[int, str, str]:
@@ -291,7 +304,25 @@ def _proofs(root: Path, head_seq: int | None) -> dict[str, Any]:
         files.append({"name": path.name, "lines": lines, "last_seq": last})
         if path.name == "manifest.sig.jsonl":
             signed = {"count": lines, "last_seq": last}
-    return {"files": files, "signed": signed, "head_seq": head_seq, "events": []}
+    return {"files": files, "signed": signed, "head_seq": head_seq, "events": [],
+            "folders": _proof_folders(root)}
+
+
+def _proof_folders(root: Path) -> list[dict[str, Any]]:
+    """Proof files kept in folders beside the manifest (RFC 3161 replies in timestamps/,
+    checkpoints and witness cosignatures in checkpoints/), counted by kind: the file
+    name's last suffix."""
+    out = []
+    for name in PROOF_FOLDERS:
+        folder = root / name
+        if not folder.is_dir():
+            continue
+        kinds: dict[str, int] = {}
+        for path in folder.rglob("*"):
+            if path.is_file():
+                kinds[path.suffix or "(none)"] = kinds.get(path.suffix or "(none)", 0) + 1
+        out += [{"folder": f"{name}/", "kind": k, "files": n} for k, n in sorted(kinds.items())]
+    return out
 
 
 def _crawl_skips(archive: Archive, crawl_ids: list[str]) -> dict[str, dict[str, int]]:
@@ -323,7 +354,9 @@ def _health_facts(events: chain.Chain, proofs: dict[str, Any],
                                                                       "detail")},
         "audits": len(events.audits),
         "copies": [c.to_dict() for c in events.copies],
+        "replicas": events.replicas,
         "proofs": {"files": proofs["files"], "signed": proofs["signed"],
+                   "folders": proofs["folders"], "tsas": events.tsas,
                    "events": [p.to_dict() for p in events.proofs]},
         "crawls": [dict(run.to_dict(), skips=skips.get(run.crawl_id, {}))
                    for run in events.crawls.values()],

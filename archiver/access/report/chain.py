@@ -67,8 +67,12 @@ class Chain:
     by_article: dict[str, list[int]] = field(default_factory=dict)  # article id -> seqs
     audits: list[dict[str, Any]] = field(default_factory=list)  # fixity check entries
     copies: list[Event] = field(default_factory=list)
+    # replica name -> the highest head seq a successful replication copied there
+    replicas: dict[str, int | None] = field(default_factory=dict)
     proofs: list[Event] = field(default_factory=list)
     crawls: dict[str, CrawlRun] = field(default_factory=dict)
+    # RFC 3161 tokens an event describes (`timestamps`: seq, tsa, gen_time), per TSA
+    tsas: dict[str, dict[str, Any]] = field(default_factory=dict)
     unreadable_lines: int = 0
 
     @property
@@ -123,10 +127,14 @@ def _add(chain: Chain, entry: dict[str, Any]) -> None:
                              "failed": sorted(_failed_paths(entry))})
     elif kind in COPY_EVENTS:
         chain.copies.append(event)
+        _copy_event(chain, entry, event)
     elif any(word in kind for word in PROOF_WORDS):
         chain.proofs.append(event)
     elif kind == "crawl":
         _crawl_event(chain, entry, event)
+    for token in entry.get("timestamps") or []:
+        if isinstance(token, dict):
+            _token(chain, token)
     discovery = entry.get("discovery") or {}
     crawl_id = discovery.get("crawl") if isinstance(discovery, dict) else None
     if kind == "capture" and crawl_id:
@@ -151,6 +159,31 @@ def _crawl_event(chain: Chain, entry: dict[str, Any], event: Event) -> None:
     elif phase == "end":
         run.ended = event.at
         run.end_status = event.detail or event.status
+
+
+def _token(chain: Chain, token: dict[str, Any]) -> None:
+    name = str(token.get("tsa") or token.get("tsa_subject") or "unknown TSA")
+    seen = chain.tsas.setdefault(name, {"tokens": 0, "last_seq": None, "last_gen_time": None})
+    seen["tokens"] += 1
+    if isinstance(token.get("seq"), int):
+        seen["last_seq"] = max(seen["last_seq"] or 0, token["seq"])
+    if isinstance(token.get("gen_time"), str):
+        seen["last_gen_time"] = max(seen["last_gen_time"] or "", token["gen_time"])
+
+
+def _copy_event(chain: Chain, entry: dict[str, Any], event: Event) -> None:
+    """A replication names its replica and the head it copied there (`details.replica`,
+    `details.head_seq`): that replica then holds every file named up to that seq."""
+    details = entry.get("details") or {}
+    name = details.get("replica") if isinstance(details, dict) else None
+    if event.event != "replication" or not isinstance(name, str):
+        return
+    head = details.get("head_seq")
+    known = chain.replicas.get(name)
+    if event.status == "success" and isinstance(head, int):
+        chain.replicas[name] = head if known is None else max(known, head)
+    else:
+        chain.replicas.setdefault(name, None)
 
 
 def _failed_paths(entry: dict[str, Any]) -> set[str]:

@@ -20,6 +20,18 @@ COLOURS = ["#3b6ea8", "#e07b39", "#5a9e5a", "#c44e52", "#8172b2", "#937860", "#d
 MAX_TICKS = 16
 
 
+MISSING = ("<p class=\"box nochart\">No chart: matplotlib is not installed "
+           "(<code>pip install 'archiver[report]'</code>); the numbers are below.</p>")
+
+
+def available() -> bool:
+    """Is matplotlib installed? (The `report` extra; without it the report has the tables
+    and sentences, not the charts.)"""
+    import importlib.util
+
+    return importlib.util.find_spec("matplotlib") is not None
+
+
 def _pyplot() -> Any:
     import matplotlib
 
@@ -36,7 +48,7 @@ def svg(figure: Figure) -> str:
     import matplotlib
 
     plt = _pyplot()
-    height = HEIGHT if figure.kind != "barh" else max(2.2, 0.28 * len(figure.x) + 0.9)
+    height = HEIGHT if figure.kind != "barh" else max(1.4, 0.28 * len(figure.x) + 0.9)
     fig, ax = plt.subplots(figsize=(WIDTH, height))
     try:
         _draw(ax, figure)

@@ -74,28 +74,29 @@ def compute(conn: Any, latest: list[dict[str, Any]], first_capture: dict[str, st
     """Every figure. `latest`: each article's latest snapshot row; `first_capture`: each
     article's earliest captured_at."""
     out = Figures()
-    captures = conn.execute(
-        "SELECT timestamp, record_type, status, mime, url FROM captures "
-        "ORDER BY timestamp").fetchall()
-    days = sorted({str(t)[:10] for t, *_ in captures})
+    groups = capture_groups(conn)
+    days = sorted({g.hour[:10] for g in groups})
     daily = _span_days(days) <= DAYS_FOR_DAILY
     period_name = "day" if daily else "month"
 
-    def period(ts: str) -> str:
-        return ts[:10] if daily else ts[:7]
+    def period(hour: str) -> str:
+        return hour[:10] if daily else hour[:7]
 
-    periods = sorted({period(str(t)) for t, *_ in captures})
-    out.totals = {"captures": len(captures), "articles": len(latest),
+    periods = sorted({period(g.hour) for g in groups})
+    first, last = conn.execute("SELECT min(timestamp), max(timestamp) FROM captures"
+                               ).fetchone()
+    out.totals = {"captures": sum(g.n for g in groups), "articles": len(latest),
                   "snapshots": conn.execute("SELECT count(*) FROM articles").fetchone()[0],
-                  "period": period_name, "first_capture": captures[0][0] if captures else None,
-                  "last_capture": captures[-1][0] if captures else None}
+                  "period": period_name, "first_capture": first, "last_capture": last}
+    hosts: Counter[str] = Counter()
+    for g in groups:
+        hosts[g.host] += g.n
     out.overview += [
-        _per_day(captures), _per_hour(captures),
-        _status_classes(captures, periods, period, period_name),
-        _mimes(captures, periods, period, period_name),
-        _revisits(captures, periods, period, period_name),
-        _top("top_hosts", "Top hosts", "host",
-             Counter(urlsplit(str(u)).hostname or "-" for *_, u in captures), "captures"),
+        _per_day(groups), _per_hour(groups),
+        _status_classes(groups, periods, period, period_name),
+        _mimes(groups, periods, period, period_name),
+        _revisits(groups, periods, period, period_name),
+        _top("top_hosts", "Top hosts", "host", hosts, "captures"),
         _top("top_sections", "Top sections", "section",
              Counter(r["section"] for r in latest if r["section"]), "articles"),
         _top("top_sources", "Top sources", "source",
@@ -105,7 +106,38 @@ def compute(conn: Any, latest: list[dict[str, Any]], first_capture: dict[str, st
         *_warc_bytes(conn, chain),
     ]
     out.health.append(fixity_coverage(conn, chain, now))
+    if chain.replicas:
+        out.health.append(copies_per_file(conn, chain))
     return out
+
+
+@dataclass(frozen=True)
+class Group:
+    """Capture records alike in hour, record type, status, MIME type and host: `n` of
+    them. SQLite groups them, so memory follows the number of groups, not of records."""
+
+    hour: str  # YYYY-MM-DDTHH of the WARC-Date
+    record_type: str
+    status: int | None
+    mime: str
+    host: str
+    n: int
+
+
+def capture_groups(conn: Any) -> list[Group]:
+    conn.create_function("report_host", 1, _host, deterministic=True)
+    conn.create_function("report_mime", 1, _mime, deterministic=True)
+    return [Group(str(h), str(t), s, str(m), str(host), int(n)) for h, t, s, m, host, n in
+            conn.execute("SELECT substr(timestamp, 1, 13), record_type, status, "
+                         "report_mime(mime), report_host(url), count(*) FROM captures "
+                         "GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5")]
+
+
+def _host(url: Any) -> str:
+    try:
+        return urlsplit(str(url)).hostname or "-"
+    except ValueError:
+        return "-"
 
 
 def _span_days(days: list[str]) -> int:
@@ -115,11 +147,14 @@ def _span_days(days: list[str]) -> int:
     return (last - first).days + 1
 
 
-def _per_day(captures: list[tuple[Any, ...]]) -> Figure:
-    counts = Counter(str(t)[:10] for t, *_ in captures)
+def _per_day(groups: list[Group]) -> Figure:
+    counts: Counter[str] = Counter()
+    for g in groups:
+        counts[g.hour[:10]] += g.n
+    total = sum(counts.values())
     x = sorted(counts)
     busiest = max(x, key=lambda d: (counts[d], d)) if x else None
-    sentence = (f"{len(captures):,} captures on {_plural(len(x), 'day')}; the busiest day "
+    sentence = (f"{total:,} captures on {_plural(len(x), 'day')}; the busiest day "
                 f"was {busiest} with {counts[busiest]:,}." if busiest else "No captures yet.")
     return Figure("captures_per_day", "Captures per day", "bar", x,
                   {"captures": [counts[d] for d in x]}, sentence, "day (UTC)", "captures")
@@ -129,13 +164,16 @@ def _plural(n: int, word: str) -> str:
     return f"{n:,} {word}" + ("" if n == 1 else "s")
 
 
-def _per_hour(captures: list[tuple[Any, ...]]) -> Figure:
-    counts = Counter(int(str(t)[11:13]) for t, *_ in captures if len(str(t)) >= 13)
+def _per_hour(groups: list[Group]) -> Figure:
+    counts: Counter[int] = Counter()
+    for g in groups:
+        if g.hour[11:13].isdigit():
+            counts[int(g.hour[11:13])] += g.n
     x = [f"{h:02d}" for h in range(24)]
     values = [counts[h] for h in range(24)]
     peak = max(range(24), key=lambda h: (values[h], -h))
     sentence = (f"Captures by hour of day (UTC); most at {peak:02d}:00–{peak:02d}:59 "
-                f"({values[peak]:,})." if captures else "No captures yet.")
+                f"({values[peak]:,})." if groups else "No captures yet.")
     return Figure("captures_per_hour", "Captures per hour of day", "bar", x,
                   {"captures": values}, sentence, "hour (UTC)", "captures")
 
@@ -150,11 +188,11 @@ def status_class(record_type: str, status: Any) -> str:
     return f"{status // 100}xx"
 
 
-def _status_classes(captures: list[tuple[Any, ...]], periods: list[str], period: Any,
+def _status_classes(groups: list[Group], periods: list[str], period: Any,
                     period_name: str) -> Figure:
     table: dict[str, Counter[str]] = {}
-    for t, rtype, status, _mime, _url in captures:
-        table.setdefault(status_class(rtype, status), Counter())[period(str(t))] += 1
+    for g in groups:
+        table.setdefault(status_class(g.record_type, g.status), Counter())[period(g.hour)] += g.n
     series = {k: [table[k][p] for p in periods] for k in sorted(table)}
     total = Counter({k: sum(v) for k, v in series.items()})
     parts = ", ".join(f"{k}: {n:,}" for k, n in total.most_common())
@@ -163,14 +201,16 @@ def _status_classes(captures: list[tuple[Any, ...]], periods: list[str], period:
                   else "No captures yet.", period_name, "captures")
 
 
-def _mimes(captures: list[tuple[Any, ...]], periods: list[str], period: Any,
+def _mimes(groups: list[Group], periods: list[str], period: Any,
            period_name: str) -> Figure:
-    overall = Counter(_mime(m) for *_, m, _u in captures)
-    top = [m for m, _ in overall.most_common(TOP_MIMES)]
+    overall: Counter[str] = Counter()
+    for g in groups:
+        overall[g.mime] += g.n
+    top = [m for m, _ in sorted(overall.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_MIMES]]
     table: dict[str, Counter[str]] = {}
-    for t, _r, _s, mime, _u in captures:
-        key = _mime(mime) if _mime(mime) in top else "other"
-        table.setdefault(key, Counter())[period(str(t))] += 1
+    for g in groups:
+        key = g.mime if g.mime in top else "other"
+        table.setdefault(key, Counter())[period(g.hour)] += g.n
     series = {k: [table[k][p] for p in periods] for k in [*top, "other"] if k in table}
     lead = ", ".join(f"{m} ({overall[m]:,})" for m in top[:3])
     return Figure("mime_types", f"MIME types per {period_name}", "stacked", periods, series,
@@ -182,14 +222,14 @@ def _mime(value: Any) -> str:
     return str(value).split(";")[0].strip().lower() if value else "none"
 
 
-def _revisits(captures: list[tuple[Any, ...]], periods: list[str], period: Any,
+def _revisits(groups: list[Group], periods: list[str], period: Any,
               period_name: str) -> Figure:
     new: Counter[str] = Counter()
     revisit: Counter[str] = Counter()
-    for t, rtype, *_ in captures:
-        (revisit if rtype == "revisit" else new)[period(str(t))] += 1
+    for g in groups:
+        (revisit if g.record_type == "revisit" else new)[period(g.hour)] += g.n
     total_new, total_revisit = sum(new.values()), sum(revisit.values())
-    share = f"{100 * total_revisit / (total_new + total_revisit):.1f}" if captures else "0"
+    share = f"{100 * total_revisit / (total_new + total_revisit):.1f}" if groups else "0"
     return Figure("revisits", f"New payloads and revisits per {period_name}", "stacked",
                   periods, {"new payload": [new[p] for p in periods],
                             "revisit": [revisit[p] for p in periods]},
@@ -205,8 +245,8 @@ def _top(name: str, title: str, what: str, counts: Counter[str], unit: str) -> F
     if rest:
         x.append(f"{len(rest)} others")
         values.append(sum(v for _, v in rest))
-    sentence = (f"{len(counts):,} {what}s in all; the first is {x[0]} with {values[0]:,} "
-                f"{unit}." if x else f"No {what} is recorded.")
+    sentence = (f"{_plural(len(counts), what)} in all; the first is {x[0]} with "
+                f"{values[0]:,} {unit}." if x else f"No {what} is recorded.")
     return Figure(name, title, "barh", x, {unit: values}, sentence, what, unit)
 
 
@@ -341,3 +381,22 @@ def _age_bucket(at: str, now: datetime) -> str:
         if limit is None or days < limit:
             return name
     return AGE_BUCKETS[-1][0]
+
+
+def copies_per_file(conn: Any, chain: Chain) -> Figure:
+    """Files by how many replicas hold a good copy: a replica holds the files named up to
+    the highest head a successful replication copied there (replicate verifies each file's
+    sha256 at the destination before it counts it)."""
+    heads = [h for h in chain.replicas.values() if h is not None]
+    counts: Counter[int] = Counter()
+    for (seq,) in conn.execute("SELECT seq FROM files"):
+        counts[sum(1 for h in heads if h >= seq)] += 1
+    x = list(range(len(chain.replicas) + 1))
+    values = [counts[n] for n in x]
+    none = counts[0]
+    total = sum(values)
+    return Figure("copies_per_file", "Files by number of good copies elsewhere", "bar",
+                  [str(n) for n in x], {"files": values},
+                  f"{total - none:,} of {total:,} files have at least one verified copy on "
+                  f"{_plural(len(chain.replicas), 'replica')}; {none:,} have none yet.",
+                  "copies", "files")

@@ -79,9 +79,12 @@ def overview(name: str, totals: dict[str, Any], sections: list[str], empty: bool
     return page(f"{name}: report", body, search=True, generated=generated)
 
 
-def health(name: str, chain: Chain, coverage: str, proofs: dict[str, Any],
+def health(name: str, chain: Chain, charts: dict[str, str], proofs: dict[str, Any],
            skips: dict[str, dict[str, int]], damaged: list[str], generated: str) -> str:
-    parts = [f"<h1>{e(name)}: health</h1>", _audit(chain), coverage, _copies(chain),
+    """charts: the health figures' sections (fixity coverage; copies per file once a
+    replication is recorded), by figure name."""
+    parts = [f"<h1>{e(name)}: health</h1>", _audit(chain), charts.get("fixity_coverage", ""),
+             _copies(chain, charts.get("copies_per_file", "")),
              _proofs(proofs), _crawls(chain, skips), _types(chain), _damaged(damaged)]
     return page(f"{name}: health", "".join(parts), generated=generated)
 
@@ -105,11 +108,15 @@ def _events(events: list[Event]) -> str:
     return table(rows, numeric_from=9)
 
 
-def _copies(chain: Chain) -> str:
+def _copies(chain: Chain, chart: str) -> str:
     if not chain.copies:
         return ('<section id="copies"><h2>Copies</h2><p class="box">None yet: the manifest '
                 "records no replication or replacement event.</p></section>")
-    return (f'<section id="copies"><h2>Copies</h2><p>{len(chain.copies)} events made, '
+    rows: list[list[Any]] = [["replica", "highest head seq copied and verified"]]
+    rows += [[k, "-" if v is None else v] for k, v in sorted(chain.replicas.items())]
+    replicas = table(rows) if chain.replicas else ""
+    return (f'<section id="copies"><h2>Copies</h2>{replicas}{chart}'
+            f"<p>{len(chain.copies)} events made, "
             f"checked or used a copy; the last {e(chain.copies[-1].at)}.</p>"
             f"<details open><summary>Events</summary>{_events(chain.copies[-200:])}"
             "</details></section>")
@@ -132,7 +139,16 @@ def _proofs(proofs: dict[str, Any]) -> str:
               "<p>No time-stamp, checkpoint or cosignature event in the manifest.</p>")
     files = table(rows, numeric_from=1) if len(rows) > 1 else \
         "<p>No proof file beside the manifest.</p>"
-    return f'<section id="proofs"><h2>Proofs</h2>{signed}{files}{events}</section>'
+    folders = [["folder", "kind", "files"]] + [[f["folder"], f["kind"], f["files"]]
+                                               for f in proofs.get("folders", [])]
+    if len(folders) > 1:
+        files += table(folders, numeric_from=2)
+    tsas = [["time-stamp authority", "tokens", "last seq stamped", "last genTime"]]
+    tsas += [[k, v["tokens"], v["last_seq"] if v["last_seq"] is not None else "-",
+              v["last_gen_time"] or "-"] for k, v in sorted(proofs.get("tsas", {}).items())]
+    stamped = table(tsas) if len(tsas) > 1 else "<p>No RFC 3161 time-stamp recorded.</p>"
+    return (f'<section id="proofs"><h2>Proofs</h2>{signed}{stamped}{files}{events}'
+            "</section>")
 
 
 def _crawls(chain: Chain, skips: dict[str, dict[str, int]]) -> str:
@@ -177,47 +193,60 @@ def _damaged(damaged: list[str]) -> str:
             f"catalog holds.</p><ul>{items}</ul></section>")
 
 
-def articles_list(name: str, rows: list[list[Any]], generated: str) -> str:
-    """rows: [id, page or None, date, title, byline, source, snapshots]."""
-    head = "<tr><th>date</th><th>article</th><th>byline</th><th>source</th><th>snapshots</th></tr>"
-    body = []
-    for article_id, href, date, title, byline, source, count in rows:
-        link = f'<a href="{e(href)}">{e(title or article_id)}</a>' if href else e(title or
-                                                                               article_id)
-        body.append(f"<tr><td>{e(date or '-')}</td><td>{link}<br><code>{e(article_id)}</code>"
-                    f"</td><td>{e(byline)}</td><td>{e(source)}</td><td class=\"n\">{count}"
-                    "</td></tr>")
-    text = (f"<h1>{e(name)}: articles</h1><p class=\"meta\">{len(rows):,} articles, newest "
+def articles_list(name: str, count: int, generated: str) -> str:
+    """Every article, newest publication first: rows drawn by search.js from the search
+    index the page loads anyway (the listing would repeat its titles and bylines, 230
+    bytes an article), a thousand at a time."""
+    head = ("<tr><th>date</th><th>article</th><th>byline</th><th>source</th>"
+            "<th>snapshots</th></tr>")
+    text = (f"<h1>{e(name)}: articles</h1><p class=\"meta\">{count:,} "
+            f"article{'' if count == 1 else 's'}, newest "
             f"publication first (undated last).</p>{search_box()}"
-            f"<table id=\"articles\"><thead>{head}</thead><tbody>{''.join(body)}</tbody></table>")
+            f"<table id=\"articles\"><thead>{head}</thead><tbody></tbody></table>"
+            "<p><button id=\"more\" hidden>Show more</button></p>")
     return page(f"{name}: articles", text, search=True, generated=generated)
 
 
+def article_group(sections: list[str], number: int, count: int) -> str:
+    """One file of article sections (ARTICLES_PER_FILE of them: 100,000 files of 2 KB
+    would take 400 MB in 4 KB disk blocks); each section is reached by its #id."""
+    title = f"Articles, page {number + 1} of {count}"
+    return page(title, "".join(sections), prefix="../")
+
+
+def _row(cls: str, cells: list[str]) -> str:
+    """A table row of escaped cells. The end tags of cells and rows are left out (HTML
+    allows it: the next cell, row or the table's end closes them), 40 bytes an article."""
+    return f'<tr class="{cls}">' + "".join(f"<td>{c}" for c in cells)
+
+
+def _head(names: list[str]) -> str:
+    return "<tr>" + "".join(f"<th>{n}" for n in names)
+
+
 def article(v: ArticleView, replay_base: str, shots: dict[str, str]) -> str:
+    """One article's provenance, as a section of an article page."""
     r = v.row
     authors = ", ".join(json.loads(r["authors"])) if r.get("authors") else ""
     facts = [("URL", r.get("url")), ("published", r.get("published_at") or "undated"),
              ("section", r.get("section")), ("byline", r.get("byline")),
-             ("authors", authors), ("source", r.get("source")),
-             ("language", r.get("language"))]
-    meta = "".join(f"<tr><th>{k}</th><td>{e(val)}</td></tr>" for k, val in facts if val)
-    parts = [f"<h1>{e(r.get('title') or v.article_id)}</h1>",
+             ("authors", authors), ("source", r.get("source"))]
+    meta = "".join(f"<tr><th>{k}<td>{e(val)}" for k, val in facts if val)
+    parts = [f'<article id="{e(v.slug)}"><h1>{e(r.get("title") or v.article_id)}</h1>',
              f"<p class=\"meta\"><code>{e(v.article_id)}</code></p><table>{meta}</table>"]
-    if v.lead:
-        parts.append(f"<p><i>{e(v.lead)}</i></p>")
     if v.damaged:
-        parts.append("<div class=\"box\" id=\"damaged\"><b class=\"bad\">Damaged</b><ul>"
+        parts.append("<div class=\"box damaged\"><b class=\"bad\">Damaged</b><ul>"
                      + "".join(f"<li>{e(d)}</li>" for d in v.damaged) + "</ul></div>")
     parts.append(_snapshots(v))
     if v.screenshots:
         parts.append("<h2>Screenshots</h2>" + "".join(
-            f"<figure><img class=\"shot\" src=\"../{e(shots[c['record_id']])}\" alt=\"screenshot"
-            f" captured {e(c['timestamp'])}\"><figcaption>{e(c['timestamp'])} "
+            f"<figure><img class=\"shot\" src=\"../{e(shots[c['record_id']])}\" "
+            f"alt=\"screenshot captured {e(c['timestamp'])}\"><figcaption>{e(c['timestamp'])} "
             f"<code>{e(c['file'])}</code> @{c['offset']}</figcaption></figure>"
             for c in v.screenshots if c["record_id"] in shots))
     parts.append(_captures(v, replay_base))
     parts.append(_article_events(v))
-    return page(r.get("title") or v.article_id, "".join(parts), prefix="../")
+    return "".join(parts) + "</article>"
 
 
 def _snapshots(v: ArticleView) -> str:
@@ -228,17 +257,15 @@ def _snapshots(v: ArticleView) -> str:
                                                     "unchanged")
         if s.problem:
             change += " (diff unavailable: damaged file)"
-        rows.append(f"<tr class=\"snapshot\"><td class=\"n\">#{s.snapshot.number}</td>"
-                    f"<td>{e(s.captured_at)}</td><td>{e(change)}</td>"
-                    f"<td><code>{e((s.snapshot.text_sha256 or '-')[:16])}</code></td>"
-                    f"<td><code>{e(s.snapshot.path)}</code></td>"
-                    f"<td class=\"n\">{s.snapshot.seq}</td></tr>")
+        rows.append(_row("snapshot", [
+            f"#{s.snapshot.number}", e(s.captured_at), e(change),
+            f"<code>{e((s.snapshot.text_sha256 or '-')[:16])}</code>",
+            f"<code>{e(s.snapshot.path)}</code>", str(s.snapshot.seq)]))
         if s.diff is not None and (s.diff.hunks or s.diff.title_change):
             diffs.append(_diff(s))
-    head = ("<tr><th>#</th><th>captured</th><th>text</th><th>text sha256</th>"
-            "<th>article file</th><th>seq</th></tr>")
-    return (f"<h2>Snapshots ({len(v.snapshots)})</h2><table id=\"snapshots\"><thead>{head}"
-            f"</thead><tbody>{''.join(rows)}</tbody></table>{''.join(diffs)}")
+    head = _head(["#", "captured", "text", "text sha256", "article file", "seq"])
+    return (f"<h2>Snapshots ({len(v.snapshots)})</h2><table class=\"snapshots\">"
+            f"{head}{''.join(rows)}</table>{''.join(diffs)}")
 
 
 def _diff(s: Any) -> str:
@@ -265,24 +292,22 @@ def _captures(v: ArticleView, replay_base: str) -> str:
     rows = []
     for c in v.captures:
         status = c["status"] if c["status"] is not None else "-"
-        rows.append(f"<tr class=\"capture\"><td>{e(c['timestamp'])}</td><td>{e(c['record_type'])}"
-                    f"<br><code>{e(c['record_id'])}</code></td><td>{e(status)}</td>"
-                    f"<td>{e(c['url'])}</td>"
-                    f"<td><code>{e(c['file'])}</code> @{c['offset']}</td>"
-                    f"<td><code>{e(c['payload_digest'])}</code></td>"
-                    f"<td><a href=\"{e(replay_link(replay_base, c))}\">replay</a></td></tr>")
-    head = ("<tr><th>WARC-Date</th><th>record</th><th>status</th><th>URL</th>"
-            "<th>WARC file @ offset</th><th>payload digest</th><th></th></tr>")
-    return (f"<h2>Capture records ({len(v.captures)})</h2><table id=\"captures\"><thead>{head}"
-            f"</thead><tbody>{''.join(rows)}</tbody></table>")
+        url = "(the article's)" if c["url"] == v.row.get("url") else e(c["url"])
+        rows.append(_row("capture", [
+            e(c["timestamp"]), f"{e(c['record_type'])}<br><code>{e(c['record_id'])}</code>",
+            e(status), url, f"<code>{e(c['file'])}</code> @{c['offset']}",
+            f"<code>{e(c['payload_digest'])}</code>",
+            f"<a href=\"{e(replay_link(replay_base, c))}\">replay</a>"]))
+    head = _head(["WARC-Date", "record", "status", "URL", "WARC file @ offset",
+                  "payload digest", ""])
+    return (f"<h2>Capture records ({len(v.captures)})</h2><table class=\"captures\">"
+            f"{head}{''.join(rows)}</table>")
 
 
 def _article_events(v: ArticleView) -> str:
-    rows = "".join(
-        f"<tr class=\"event\"><td class=\"n\">{ev.seq}</td><td>{e(ev.at)}</td>"
-        f"<td>{e(ev.event)}</td><td>{e(ev.status)}</td><td>{e(ev.detail)}</td>"
-        f"<td><code>{e(ev.hash)}</code></td></tr>" for ev in v.events)
-    head = ("<tr><th>seq</th><th>at</th><th>event</th><th>outcome</th><th>detail</th>"
-            "<th>entry hash</th></tr>")
-    return (f"<h2>Manifest events ({len(v.events)})</h2><table id=\"events\"><thead>{head}"
-            f"</thead><tbody>{rows}</tbody></table>")
+    rows = "".join(_row("event", [str(ev.seq), e(ev.at), e(ev.event), e(ev.status),
+                                  e(ev.detail), f"<code>{e(ev.hash)}</code>"])
+                   for ev in v.events)
+    head = _head(["seq", "at", "event", "outcome", "detail", "entry hash"])
+    return (f"<h2>Manifest events ({len(v.events)})</h2><table class=\"events\">{head}{rows}"
+            "</table>")

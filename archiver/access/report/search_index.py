@@ -24,9 +24,11 @@ def key(*texts: str | None) -> str:
 
 
 def entry(article_id: str, page: str | None, title: str | None, byline: str | None,
-          date: str | None) -> list[Any]:
+          date: str | None, source: str | None, snapshots: int) -> list[Any]:
+    """[id, page, title, byline, date, key, source, snapshots]: the search box matches
+    key; the articles page lists the rest."""
     return [article_id, page, title or "", byline or "", (date or "")[:10],
-            key(title, byline, article_id)]
+            key(title, byline, article_id), source or "", snapshots]
 
 
 def script(entries: list[list[Any]]) -> str:

@@ -52,3 +52,38 @@ document.addEventListener("DOMContentLoaded", () => {
   if (!box || !list) return;
   box.addEventListener("input", () => archiverShow(box, list, box.dataset.prefix || ""));
 });
+
+// The articles page: its table drawn from the same index, a thousand rows at a time.
+function archiverList(table, button) {
+  const items = window.ARCHIVER_SEARCH || [];
+  const body = table.tBodies[0];
+  let shown = 0;
+  const more = () => {
+    for (const [id, page, title, byline, date, , source, count] of items.slice(shown, shown + 1000)) {
+      const row = body.insertRow();
+      row.insertCell().textContent = date || "-";
+      const cell = row.insertCell();
+      const name = page ? document.createElement("a") : document.createElement("span");
+      if (page) name.href = page;
+      name.textContent = title || id;
+      const code = document.createElement("code");
+      code.textContent = id;
+      cell.append(name, document.createElement("br"), code);
+      row.insertCell().textContent = byline;
+      row.insertCell().textContent = source;
+      const n = row.insertCell();
+      n.className = "n";
+      n.textContent = String(count);
+    }
+    shown = Math.min(items.length, shown + 1000);
+    button.hidden = shown >= items.length;
+  };
+  button.addEventListener("click", more);
+  more();
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  const table = document.getElementById("articles");
+  const button = document.getElementById("more");
+  if (table && button) archiverList(table, button);
+});
