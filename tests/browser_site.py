@@ -154,6 +154,13 @@ class Handler(BaseHTTPRequestHandler):
 fetch('http://127.0.0.1:{other}/secret').catch(() => 0);
 fetch('http://169.254.169.254/latest/meta-data/').catch(() => 0);
 </script></body></html>""".encode())
+        elif path == "/random":  # differs at every load; pywb seeds Math.random on replay
+            self.send(b"""<!doctype html><html><body><h1>Chance</h1><div id="box"
+style="width:160px;height:90px"></div><script>
+const x = Math.random();
+document.getElementById('box').style.background = 'hsl(' + Math.floor(x * 360) + ',90%,50%)';
+document.getElementById('box').textContent = 'Draw ' + x + ' ' + Math.random() + Math.random();
+</script></body></html>""")
         elif path == "/secret":
             self.send(b"secret", "text/plain")
         elif path == "/big-page":

@@ -21,6 +21,7 @@ from archiver.cli import (
     extract,
     history,
     ingest,
+    qa,
     replay,
     search,
     security,
@@ -54,7 +55,7 @@ COMMANDS = [
     check.validate, check.audit, check.repair,
     history.log, history.show_command, history.diff_command, history.ls_command,
     search.search,
-    share.index_command, replay.replay_command, share.export_group,
+    share.index_command, replay.replay_command, qa.qa_command, share.export_group,
     security.keygen, security.sign,
 ]
 for command in COMMANDS:
