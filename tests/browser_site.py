@@ -161,6 +161,12 @@ const x = Math.random();
 document.getElementById('box').style.background = 'hsl(' + Math.floor(x * 360) + ',90%,50%)';
 document.getElementById('box').textContent = 'Draw ' + x + ' ' + Math.random() + Math.random();
 </script></body></html>""")
+        elif path == "/loop":  # a request every 100 ms: network idle never comes
+            self.send(b"""<!doctype html><html><body><h1>Ticking</h1><script>
+setInterval(() => fetch('/api/tick?' + Date.now()).catch(() => 0), 100);
+</script></body></html>""")
+        elif path == "/api/tick":
+            self.send(b"{}", "application/json")
         elif path == "/secret":
             self.send(b"secret", "text/plain")
         elif path == "/big-page":

@@ -61,7 +61,8 @@ class Env:
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     env = Env(tmp_path_factory.mktemp("browser"))
-    urls = [env.site.base + p for p in ("/", "/static", "/ssrf", "/big-page", "/slow-page")]
+    urls = [env.site.base + p for p in ("/", "/static", "/ssrf", "/big-page", "/slow-page",
+                                        "/loop")]
     urls.append(env.secure.base + "/static")
     outcomes = capture_browser(
         env.archive, urls, CaptureOptions(dedup="off"),
@@ -187,10 +188,21 @@ def test_slow_asset_makes_the_capture_partial_naming_the_step(env: Env) -> None:
     assert steps["screenshot (viewport)"]["outcome"] == "ok"  # attachments still taken
 
 
+def test_network_idle_that_never_comes_is_capped_and_marked(env: Env) -> None:
+    url = env.site.base + "/loop"
+    outcome = env.outcomes[url]
+    assert outcome.outcome == "incomplete" and outcome.partial == ["network idle"]
+    entry = entry_for(env.archive, url)
+    ticks = [r for r in entry["records"] if r["type"] == "response"
+             and "/api/tick" in (r["uri"] or "")]
+    assert len(ticks) >= 5  # the ticks were recorded while the step waited
+
+
 def test_script_reaching_loopback_and_metadata_is_refused_and_logged(env: Env) -> None:
     url = env.site.base + "/ssrf"
     entry = entry_for(env.archive, url)
-    blocked = {b["url"]: b["reason"] for b in entry["browser"]["blocked"]}
+    blocked = {b["url"]: b["reason"] for b in entry["browser"]["blocked"]
+               if b["by"] == "page"}
     assert "loopback" in blocked[f"http://127.0.0.1:{env.other.port}/secret"]
     assert "link-local" in blocked["http://169.254.169.254/latest/meta-data/"]
     assert "/secret" not in env.other.hits  # never reached

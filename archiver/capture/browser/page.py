@@ -50,6 +50,7 @@ class BrowserOptions:
     ca_file: Path | None = None
     scroll_cap: int = SCROLL_CAP
     timeout: float = 30.0  # the proxy's connect / read timeout upstream
+    restart_every: int = 100  # pages per Chromium: a long run keeps its memory flat
 
 
 @dataclass
@@ -87,6 +88,7 @@ class PageView:
     user_agent: str = ""
     loaded: list[str] = field(default_factory=list)  # responses < 400
     failed: list[str] = field(default_factory=list)  # >= 400 or no answer
+    requested: set[str] = field(default_factory=set)  # every URL the page asked for
 
     @property
     def partial(self) -> list[str]:
@@ -206,6 +208,7 @@ class Browser:
             page.on("response", lambda r: (view.loaded if r.status < 400 else view.failed)
                     .append(r.url))
             page.on("requestfailed", lambda r: view.failed.append(r.url))
+            page.on("request", lambda r: view.requested.add(r.url))
             view.user_agent = str(page.evaluate("navigator.userAgent"))
             self._steps(page, view, deadline)
             self._attachments(page, view, attachments)
