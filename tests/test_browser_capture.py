@@ -209,6 +209,9 @@ def test_script_reaching_loopback_and_metadata_is_refused_and_logged(env: Env) -
     summary_id = next(a for a in entry["browser"]["attachments"] if a["kind"] == "summary")
     summary = records_of(env.archive, entry)[summary_id["record_id"]][2].decode()
     assert "169.254.169.254" in summary
+    log = Cli(env.archive.root)("log", "--url", url).output
+    assert "refused http://169.254.169.254/latest/meta-data/" in log
+    assert "attachment screenshot-view urn:view:" + url in log
 
 
 def test_asset_over_the_page_budget_is_truncated_and_marked(env: Env) -> None:

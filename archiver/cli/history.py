@@ -79,6 +79,12 @@ def render_event(entry: dict[str, Any]) -> str:
         b = a.get("byline") or {}
         lines.append(f"    article {a['id']} byline {b.get('raw')!r} authors {b.get('authors')} "
                      f"source {b.get('source')!r}")
+    browser = entry.get("browser") or {}
+    for att in browser.get("attachments") or []:  # capture --browser: what the browser saw
+        lines.append(f"    attachment {att['kind']} {att['uri']} {att['record_id']} "
+                     f"sha256 {att['sha256']} ({att['size']} bytes)")
+    for b in browser.get("blocked") or []:
+        lines.append(f"    refused {b['url']}: {b['reason']}")
     if outcome.get("detail"):
         lines.append(f"    {outcome['detail']}")
     return "\n".join(lines)
