@@ -67,7 +67,8 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     outcomes = capture_browser(
         env.archive, urls, CaptureOptions(dedup="off"),
         BrowserOptions(page_timeout=PAGE_TIMEOUT, step_timeout=PAGE_TIMEOUT,
-                       max_bytes=MAX_BYTES, allowed=parse_allowed(env.allow())))
+                       max_bytes=MAX_BYTES, allowed=parse_allowed(env.allow()),
+                       restart_every=4))  # 7 pages: a second Chromium for the last 3
     env.outcomes = {o.url: o for o in outcomes}
     yield env
     env.close()
@@ -224,6 +225,12 @@ def test_asset_over_the_page_budget_is_truncated_and_marked(env: Env) -> None:
 def test_warcs_pass_warcio_check_and_validate(env: Env) -> None:
     warcs = sorted(env.archive.root.glob("warcs/**/*.warc.gz"))
     assert warcs
+    from warcio.archiveiterator import ArchiveIterator
+
+    with open(warcs[0], "rb") as f:
+        info = next(iter(ArchiveIterator(f)))
+        fields = info.content_stream().read().decode()
+    assert "http-header-user-agent: Mozilla/5.0" in fields and "Chromium/" in fields
     for warc in warcs:
         check = subprocess.run([sys.executable, "-m", "warcio.cli", "check", str(warc)],
                                capture_output=True, text=True)

@@ -171,6 +171,14 @@ class Browser:
                 "playwright": metadata.version("playwright"),
                 "executable": executable_facts(self.options.executable)}
 
+    def user_agent(self) -> str:
+        """The User-Agent this Chromium sends (for the WARC files' warcinfo)."""
+        page = self.browser.new_page()
+        try:
+            return str(page.evaluate("navigator.userAgent"))
+        finally:
+            page.close()
+
     def close(self) -> None:
         try:
             self.browser.close()

@@ -64,17 +64,26 @@ def capture_browser(archive: Archive, urls: Iterable[str], options: CaptureOptio
     for url in urls:
         check_url(url)
     browser = Browser(browser_options)  # fails first, before anything is written
-    committer = Committer(archive, options.operator,
-                          f"browser capture of {len(urls)} URL(s)",
-                          prefix=options.warc_prefix, max_size=options.warc_size,
-                          batch_size=options.batch_size, batch_seconds=options.batch_seconds)
+    versions = browser.versions()
+    # warcinfo names the client that made the requests: this Chromium, through the proxy
+    warcinfo = {"http-header-user-agent": browser.user_agent(),
+                "browser": f"Chromium/{versions['chromium']} Playwright/{versions['playwright']}"
+                           f" executable-sha256:{versions['executable']['sha256']}"}
+    try:
+        committer = Committer(archive, options.operator,
+                              f"browser capture of {len(urls)} URL(s)",
+                              prefix=options.warc_prefix, max_size=options.warc_size,
+                              batch_size=options.batch_size,
+                              batch_seconds=options.batch_seconds, warcinfo=warcinfo)
+    except BaseException:
+        browser.close()
+        raise
     if on_warning:
         for action in committer.recovered:
             on_warning(f"recovered after an earlier crash: {action}")
     dedup = Dedup(archive, options.dedup) if options.dedup != "off" else None
     outcomes = []
     try:
-        versions = browser.versions()
         for n, url in enumerate(urls):
             if n and n % max(1, browser_options.restart_every) == 0:
                 browser.close()  # a fresh Chromium (and proxy) every N pages
