@@ -165,6 +165,28 @@ document.getElementById('box').textContent = 'Draw ' + x + ' ' + Math.random() +
             self.send(b"""<!doctype html><html><body><h1>Ticking</h1><script>
 setInterval(() => fetch('/api/tick?' + Date.now()).catch(() => 0), 100);
 </script></body></html>""")
+        elif path == "/infinite":  # more items each time the reader nears the bottom
+            self.send(b"""<!doctype html><html><body><h1>Feed</h1><ol id="feed"></ol><script>
+let n = 0, busy = false;
+function more() {
+  if (busy) return; busy = true;
+  fetch('/api/items?page=' + (n++)).then(r => r.json()).then(items => {
+    for (const t of items) {
+      const li = document.createElement('li'); li.style.height = '400px'; li.textContent = t;
+      document.getElementById('feed').appendChild(li);
+    }
+    busy = false;
+  });
+}
+more();
+window.addEventListener('scroll', () => {
+  if (window.scrollY + window.innerHeight > document.body.scrollHeight - 300) more();
+});
+</script></body></html>""")
+        elif path == "/api/items":
+            page = self.path.split("page=")[-1]
+            self.send(json.dumps([f"item {page}.{i}" for i in range(5)]).encode(),
+                      "application/json")
         elif path == "/api/tick":
             self.send(b"{}", "application/json")
         elif path == "/secret":

@@ -37,6 +37,7 @@ pytestmark = pytest.mark.skipif(not os.access(DEFAULT_EXECUTABLE, os.X_OK),
 
 PAGE_TIMEOUT = 4.0
 MAX_BYTES = 1024 * 1024
+SCROLL_CAP = 8
 
 
 class Env:
@@ -62,13 +63,13 @@ class Env:
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     env = Env(tmp_path_factory.mktemp("browser"))
     urls = [env.site.base + p for p in ("/", "/static", "/ssrf", "/big-page", "/slow-page",
-                                        "/loop")]
+                                        "/loop", "/infinite")]
     urls.append(env.secure.base + "/static")
     outcomes = capture_browser(
         env.archive, urls, CaptureOptions(dedup="off"),
         BrowserOptions(page_timeout=PAGE_TIMEOUT, step_timeout=PAGE_TIMEOUT,
                        max_bytes=MAX_BYTES, allowed=parse_allowed(env.allow()),
-                       restart_every=4))  # 7 pages: a second Chromium for the last 3
+                       restart_every=4, scroll_cap=SCROLL_CAP))  # 8 pages: 2 Chromiums
     env.outcomes = {o.url: o for o in outcomes}
     yield env
     env.close()
@@ -197,6 +198,17 @@ def test_network_idle_that_never_comes_is_capped_and_marked(env: Env) -> None:
     ticks = [r for r in entry["records"] if r["type"] == "response"
              and "/api/tick" in (r["uri"] or "")]
     assert len(ticks) >= 5  # the ticks were recorded while the step waited
+
+
+def test_infinite_list_is_scrolled_to_the_cap(env: Env) -> None:
+    url = env.site.base + "/infinite"
+    entry = entry_for(env.archive, url)
+    steps = {s["name"]: s for s in entry["browser"]["steps"]}
+    assert steps["scroll"]["outcome"] == "ok"
+    assert steps["scroll"]["detail"] == f"stopped at the cap of {SCROLL_CAP} viewport steps"
+    pages = [r for r in entry["records"] if r["type"] == "response"
+             and "/api/items" in (r["uri"] or "")]
+    assert len(pages) >= 4  # more of the list was loaded as the browser scrolled
 
 
 def test_script_reaching_loopback_and_metadata_is_refused_and_logged(env: Env) -> None:

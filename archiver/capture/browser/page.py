@@ -225,7 +225,7 @@ class Browser:
         return view
 
     def _step(self, view: PageView, name: str, budget: float,
-              action: Callable[[float], None]) -> bool:
+              action: Callable[[float], str | None]) -> bool:
         """Run one step with `budget` seconds (ms for Playwright); record its outcome."""
         from playwright.sync_api import Error, TimeoutError
 
@@ -236,7 +236,8 @@ class Browser:
             return False
         t0 = time.monotonic()
         try:
-            action(budget)
+            said = action(budget)  # a step may say how it ended (scroll: the cap)
+            step.detail = said if isinstance(said, str) else ""
         except TimeoutError:
             step.outcome, step.detail = "timeout", f"not done in {budget:.1f} s"
         except Error as exc:
@@ -250,10 +251,11 @@ class Browser:
         def left() -> float:
             return min(limit, deadline - time.monotonic())
 
-        def load(budget: float) -> None:
+        def load(budget: float) -> str | None:
             response = page.goto(view.url, wait_until="load", timeout=budget * 1000)
             if response is not None:
                 view.status = response.status
+            return None
 
         self._step(view, "load", left(), load)
         view.final_url = page.url if page.url.startswith(("http://", "https://")) else view.url
@@ -263,7 +265,7 @@ class Browser:
         self._step(view, "scroll to top", limit,
                    lambda b: page.evaluate("window.scrollTo(0, 0)"))
 
-    def _scroll(self, page: Any, until: float) -> None:
+    def _scroll(self, page: Any, until: float) -> str:
         """Viewport by viewport to the bottom, letting each step's requests finish, until the
         bottom stays the bottom (nothing new loaded) or the cap."""
         from playwright.sync_api import TimeoutError
@@ -280,7 +282,8 @@ class Browser:
                 self._settle(page, until)
                 if page.evaluate("window.scrollY + window.innerHeight >= "
                                  "document.documentElement.scrollHeight - 2"):
-                    return
+                    return ""
+        return f"stopped at the cap of {self.options.scroll_cap} viewport steps"
 
     def _settle(self, page: Any, until: float) -> None:
         """Let the requests a scroll step started finish (at most SETTLE_SECONDS)."""
