@@ -132,6 +132,11 @@ class Handler(BaseHTTPRequestHandler):
         path = self.path.split("?")[0]
         if path in ("/", "/script"):
             self.send(script_page())
+        elif path == "/moved":
+            self.send_response(302)
+            self.send_header("Location", "/static")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
         elif path == "/static":
             self.send(static_page())
         elif path == "/api/article.json":

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 from browser_site import TITLE, Site, https_site
-from conftest import Cli
+from conftest import Cli, free_port
 
 from archiver.capture.browser.ca import Authority
 from archiver.capture.browser.guard import parse_allowed
@@ -49,10 +49,12 @@ class Env:
         self.site = Site(other_port=self.other.port, big=3 * MAX_BYTES)
         self.secure = https_site(self.test_ca, tmp)
         self.archive = Archive(tmp / "archive")
+        self.dead_port = free_port()
         self.outcomes: dict[str, Any] = {}
 
     def allow(self) -> list[str]:
-        return [f"127.0.0.1:{self.site.port}", f"127.0.0.1:{self.secure.port}"]
+        return [f"127.0.0.1:{self.site.port}", f"127.0.0.1:{self.secure.port}",
+                f"127.0.0.1:{self.dead_port}"]
 
     def close(self) -> None:
         for s in (self.site, self.other, self.secure):
@@ -63,13 +65,15 @@ class Env:
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     env = Env(tmp_path_factory.mktemp("browser"))
     urls = [env.site.base + p for p in ("/", "/static", "/ssrf", "/big-page", "/slow-page",
-                                        "/loop", "/infinite")]
+                                        "/loop", "/infinite", "/moved")]
     urls.append(env.secure.base + "/static")
+    urls.append(f"http://127.0.0.1:{env.dead_port}/")  # allowed, nobody listening
+    urls.append(env.other.base + "/secret")  # loopback, not allowed: the page is refused
     outcomes = capture_browser(
         env.archive, urls, CaptureOptions(dedup="off"),
         BrowserOptions(page_timeout=PAGE_TIMEOUT, step_timeout=PAGE_TIMEOUT,
                        max_bytes=MAX_BYTES, allowed=parse_allowed(env.allow()),
-                       restart_every=4, scroll_cap=SCROLL_CAP))  # 8 pages: 2 Chromiums
+                       restart_every=6, scroll_cap=SCROLL_CAP))  # 11 pages: 2 Chromiums
     env.outcomes = {o.url: o for o in outcomes}
     yield env
     env.close()
@@ -198,6 +202,28 @@ def test_network_idle_that_never_comes_is_capped_and_marked(env: Env) -> None:
     ticks = [r for r in entry["records"] if r["type"] == "response"
              and "/api/tick" in (r["uri"] or "")]
     assert len(ticks) >= 5  # the ticks were recorded while the step waited
+
+
+def test_redirect_hops_are_recorded_and_the_page_is_the_final_one(env: Env) -> None:
+    url = env.site.base + "/moved"
+    outcome = env.outcomes[url]
+    assert outcome.final_url == env.site.base + "/static" and outcome.status == 200
+    entry = entry_for(env.archive, url)
+    assert [h["status"] for h in entry["source"]["redirects"]] == [302, 200]
+    records = records_of(env.archive, entry)
+    page_id, *_ = by_uri(records, "response", env.site.base + "/static")
+    assert entry["browser"]["page_record"] == page_id
+    by_uri(records, "response", url)  # the 302 itself
+
+
+def test_unreachable_and_refused_pages_fail_with_the_reason(env: Env) -> None:
+    dead = env.outcomes[f"http://127.0.0.1:{env.dead_port}/"]
+    assert dead.outcome == "failed" and "refused" in (dead.error or "")
+    refused = env.outcomes[env.other.base + "/secret"]
+    assert refused.outcome == "failed" and "loopback" in (refused.error or "")
+    assert "/secret" not in env.other.hits
+    entry = entry_for(env.archive, env.other.base + "/secret")
+    assert entry["outcome"]["status"] == "failure" and "records" not in entry
 
 
 def test_infinite_list_is_scrolled_to_the_cap(env: Env) -> None:
