@@ -132,6 +132,11 @@ class Handler(BaseHTTPRequestHandler):
         path = self.path.split("?")[0]
         if path in ("/", "/script"):
             self.send(script_page())
+        elif path == "/moved":
+            self.send_response(302)
+            self.send_header("Location", "/static")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
         elif path == "/static":
             self.send(static_page())
         elif path == "/api/article.json":
@@ -154,6 +159,41 @@ class Handler(BaseHTTPRequestHandler):
 fetch('http://127.0.0.1:{other}/secret').catch(() => 0);
 fetch('http://169.254.169.254/latest/meta-data/').catch(() => 0);
 </script></body></html>""".encode())
+        elif path == "/random":  # differs at every load; pywb seeds Math.random on replay
+            self.send(b"""<!doctype html><html><body><h1>Chance</h1><div id="box"
+style="width:160px;height:90px"></div><script>
+const x = Math.random();
+document.getElementById('box').style.background = 'hsl(' + Math.floor(x * 360) + ',90%,50%)';
+document.getElementById('box').textContent = 'Draw ' + x + ' ' + Math.random() + Math.random();
+</script></body></html>""")
+        elif path == "/loop":  # a request every 100 ms: network idle never comes
+            self.send(b"""<!doctype html><html><body><h1>Ticking</h1><script>
+setInterval(() => fetch('/api/tick?' + Date.now()).catch(() => 0), 100);
+</script></body></html>""")
+        elif path == "/infinite":  # more items each time the reader nears the bottom
+            self.send(b"""<!doctype html><html><body><h1>Feed</h1><ol id="feed"></ol><script>
+let n = 0, busy = false;
+function more() {
+  if (busy) return; busy = true;
+  fetch('/api/items?page=' + (n++)).then(r => r.json()).then(items => {
+    for (const t of items) {
+      const li = document.createElement('li'); li.style.height = '400px'; li.textContent = t;
+      document.getElementById('feed').appendChild(li);
+    }
+    busy = false;
+  });
+}
+more();
+window.addEventListener('scroll', () => {
+  if (window.scrollY + window.innerHeight > document.body.scrollHeight - 300) more();
+});
+</script></body></html>""")
+        elif path == "/api/items":
+            page = self.path.split("page=")[-1]
+            self.send(json.dumps([f"item {page}.{i}" for i in range(5)]).encode(),
+                      "application/json")
+        elif path == "/api/tick":
+            self.send(b"{}", "application/json")
         elif path == "/secret":
             self.send(b"secret", "text/plain")
         elif path == "/big-page":

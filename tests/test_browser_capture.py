@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 from browser_site import TITLE, Site, https_site
-from conftest import Cli
+from conftest import Cli, free_port
 
 from archiver.capture.browser.ca import Authority
 from archiver.capture.browser.guard import parse_allowed
@@ -37,6 +37,7 @@ pytestmark = pytest.mark.skipif(not os.access(DEFAULT_EXECUTABLE, os.X_OK),
 
 PAGE_TIMEOUT = 4.0
 MAX_BYTES = 1024 * 1024
+SCROLL_CAP = 8
 
 
 class Env:
@@ -48,10 +49,12 @@ class Env:
         self.site = Site(other_port=self.other.port, big=3 * MAX_BYTES)
         self.secure = https_site(self.test_ca, tmp)
         self.archive = Archive(tmp / "archive")
+        self.dead_port = free_port()
         self.outcomes: dict[str, Any] = {}
 
     def allow(self) -> list[str]:
-        return [f"127.0.0.1:{self.site.port}", f"127.0.0.1:{self.secure.port}"]
+        return [f"127.0.0.1:{self.site.port}", f"127.0.0.1:{self.secure.port}",
+                f"127.0.0.1:{self.dead_port}"]
 
     def close(self) -> None:
         for s in (self.site, self.other, self.secure):
@@ -61,12 +64,16 @@ class Env:
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     env = Env(tmp_path_factory.mktemp("browser"))
-    urls = [env.site.base + p for p in ("/", "/static", "/ssrf", "/big-page", "/slow-page")]
+    urls = [env.site.base + p for p in ("/", "/static", "/ssrf", "/big-page", "/slow-page",
+                                        "/loop", "/infinite", "/moved")]
     urls.append(env.secure.base + "/static")
+    urls.append(f"http://127.0.0.1:{env.dead_port}/")  # allowed, nobody listening
+    urls.append(env.other.base + "/secret")  # loopback, not allowed: the page is refused
     outcomes = capture_browser(
         env.archive, urls, CaptureOptions(dedup="off"),
         BrowserOptions(page_timeout=PAGE_TIMEOUT, step_timeout=PAGE_TIMEOUT,
-                       max_bytes=MAX_BYTES, allowed=parse_allowed(env.allow())))
+                       max_bytes=MAX_BYTES, allowed=parse_allowed(env.allow()),
+                       restart_every=6, scroll_cap=SCROLL_CAP))  # 11 pages: 2 Chromiums
     env.outcomes = {o.url: o for o in outcomes}
     yield env
     env.close()
@@ -187,16 +194,63 @@ def test_slow_asset_makes_the_capture_partial_naming_the_step(env: Env) -> None:
     assert steps["screenshot (viewport)"]["outcome"] == "ok"  # attachments still taken
 
 
+def test_network_idle_that_never_comes_is_capped_and_marked(env: Env) -> None:
+    url = env.site.base + "/loop"
+    outcome = env.outcomes[url]
+    assert outcome.outcome == "incomplete" and outcome.partial == ["network idle"]
+    entry = entry_for(env.archive, url)
+    ticks = [r for r in entry["records"] if r["type"] == "response"
+             and "/api/tick" in (r["uri"] or "")]
+    assert len(ticks) >= 5  # the ticks were recorded while the step waited
+
+
+def test_redirect_hops_are_recorded_and_the_page_is_the_final_one(env: Env) -> None:
+    url = env.site.base + "/moved"
+    outcome = env.outcomes[url]
+    assert outcome.final_url == env.site.base + "/static" and outcome.status == 200
+    entry = entry_for(env.archive, url)
+    assert [h["status"] for h in entry["source"]["redirects"]] == [302, 200]
+    records = records_of(env.archive, entry)
+    page_id, *_ = by_uri(records, "response", env.site.base + "/static")
+    assert entry["browser"]["page_record"] == page_id
+    by_uri(records, "response", url)  # the 302 itself
+
+
+def test_unreachable_and_refused_pages_fail_with_the_reason(env: Env) -> None:
+    dead = env.outcomes[f"http://127.0.0.1:{env.dead_port}/"]
+    assert dead.outcome == "failed" and "refused" in (dead.error or "")
+    refused = env.outcomes[env.other.base + "/secret"]
+    assert refused.outcome == "failed" and "loopback" in (refused.error or "")
+    assert "/secret" not in env.other.hits
+    entry = entry_for(env.archive, env.other.base + "/secret")
+    assert entry["outcome"]["status"] == "failure" and "records" not in entry
+
+
+def test_infinite_list_is_scrolled_to_the_cap(env: Env) -> None:
+    url = env.site.base + "/infinite"
+    entry = entry_for(env.archive, url)
+    steps = {s["name"]: s for s in entry["browser"]["steps"]}
+    assert steps["scroll"]["outcome"] == "ok"
+    assert steps["scroll"]["detail"] == f"stopped at the cap of {SCROLL_CAP} viewport steps"
+    pages = [r for r in entry["records"] if r["type"] == "response"
+             and "/api/items" in (r["uri"] or "")]
+    assert len(pages) >= 4  # more of the list was loaded as the browser scrolled
+
+
 def test_script_reaching_loopback_and_metadata_is_refused_and_logged(env: Env) -> None:
     url = env.site.base + "/ssrf"
     entry = entry_for(env.archive, url)
-    blocked = {b["url"]: b["reason"] for b in entry["browser"]["blocked"]}
+    blocked = {b["url"]: b["reason"] for b in entry["browser"]["blocked"]
+               if b["by"] == "page"}
     assert "loopback" in blocked[f"http://127.0.0.1:{env.other.port}/secret"]
     assert "link-local" in blocked["http://169.254.169.254/latest/meta-data/"]
     assert "/secret" not in env.other.hits  # never reached
     summary_id = next(a for a in entry["browser"]["attachments"] if a["kind"] == "summary")
     summary = records_of(env.archive, entry)[summary_id["record_id"]][2].decode()
     assert "169.254.169.254" in summary
+    log = Cli(env.archive.root)("log", "--url", url).output
+    assert "refused http://169.254.169.254/latest/meta-data/" in log
+    assert "attachment screenshot-view urn:view:" + url in log
 
 
 def test_asset_over_the_page_budget_is_truncated_and_marked(env: Env) -> None:
@@ -209,6 +263,12 @@ def test_asset_over_the_page_budget_is_truncated_and_marked(env: Env) -> None:
 def test_warcs_pass_warcio_check_and_validate(env: Env) -> None:
     warcs = sorted(env.archive.root.glob("warcs/**/*.warc.gz"))
     assert warcs
+    from warcio.archiveiterator import ArchiveIterator
+
+    with open(warcs[0], "rb") as f:
+        info = next(iter(ArchiveIterator(f)))
+        fields = info.content_stream().read().decode()
+    assert "http-header-user-agent: Mozilla/5.0" in fields and "Chromium/" in fields
     for warc in warcs:
         check = subprocess.run([sys.executable, "-m", "warcio.cli", "check", str(warc)],
                                capture_output=True, text=True)

@@ -75,6 +75,8 @@ from archiver.cli.timestamping import stamp_final_head, timestamp_options, times
                    "[default: the system's].")
 @click.option("--chromium", "chromium_path", default="/usr/bin/chromium", show_default=True,
               help="--browser: the Chromium executable.")
+@click.option("--restart-every", type=click.IntRange(min=1), default=100, show_default=True,
+              help="--browser: start a fresh Chromium after this many pages.")
 @warc_options
 @timestamp_options
 @json_option
@@ -89,7 +91,7 @@ def capture(urls: tuple[str, ...], seed_file: Path | None, archive_dir: Path | N
             use_browser: bool = False, page_timeout: float = 60.0,
             viewport: str = "1600x900", pdf: bool = False,
             allow_hosts: tuple[str, ...] = (), ca_file: Path | None = None,
-            chromium_path: str = "/usr/bin/chromium") -> None:
+            chromium_path: str = "/usr/bin/chromium", restart_every: int = 100) -> None:
     """Fetch URLs into WARC 1.1 files, extract their articles, record it all in the manifest.
 
     Every redirect hop and every retried attempt is archived as its own request/response
@@ -126,7 +128,7 @@ def capture(urls: tuple[str, ...], seed_file: Path | None, archive_dir: Path | N
     archive = writable_archive(archive_dir, "capture")
     if use_browser:
         browser_options = _browser_options(max_bytes, timeout, page_timeout, viewport, pdf,
-                                           allow_hosts, ca_file, chromium_path)
+                                           allow_hosts, ca_file, chromium_path, restart_every)
         from archiver.capture.browser.run import capture_browser
 
         outcomes: list[Any] = capture_browser(archive, all_urls, options, browser_options,
@@ -144,7 +146,7 @@ def capture(urls: tuple[str, ...], seed_file: Path | None, archive_dir: Path | N
 
 def _browser_options(max_bytes: int, timeout: float, page_timeout: float, viewport: str,
                      pdf: bool, allow_hosts: tuple[str, ...], ca_file: Path | None,
-                     chromium_path: str) -> Any:
+                     chromium_path: str, restart_every: int) -> Any:
     from archiver.capture.browser.guard import parse_allowed
     from archiver.capture.browser.page import BrowserOptions, require_chromium
 
@@ -158,7 +160,7 @@ def _browser_options(max_bytes: int, timeout: float, page_timeout: float, viewpo
                           step_timeout=min(20.0, page_timeout), max_bytes=max_bytes,
                           viewport=(int(width), int(height)), pdf=pdf,
                           allowed=parse_allowed(allow_hosts), ca_file=ca_file,
-                          timeout=timeout)
+                          timeout=timeout, restart_every=restart_every)
 
 
 def render_capture(o: Any) -> str:

@@ -123,6 +123,12 @@ def render_event(entry: dict[str, Any]) -> str:
             kind = f" renewing {t.get('renews')}" if t.get("renews") else ""
             lines.append(f"    token {t.get('token')} seq {t.get('seq')} genTime "
                          f"{t.get('gen_time')} by {t.get('tsa_subject') or t.get('tsa')}{kind}")
+    browser = entry.get("browser") or {}
+    for att in browser.get("attachments") or []:  # capture --browser: what the browser saw
+        lines.append(f"    attachment {att['kind']} {att['uri']} {att['record_id']} "
+                     f"sha256 {att['sha256']} ({att['size']} bytes)")
+    for b in browser.get("blocked") or []:
+        lines.append(f"    refused {b['url']}: {b['reason']}")
     if outcome.get("detail"):
         lines.append(f"    {outcome['detail']}")
     return "\n".join(lines)

@@ -28,7 +28,8 @@ from archiver.capture.browser.proxy import PageLog, ProxyOptions, RecordingProxy
 DEFAULT_EXECUTABLE = "/usr/bin/chromium"
 INSTALL_HINT = "apt-get install chromium"
 SCROLL_CAP = 40  # viewport steps at most: an infinite list ends here
-SETTLE_SECONDS = 1.5  # after a scroll step, wait this long at most for requests to finish
+SETTLE_SECONDS = 1.5
+REPLAY_SETTLE_SECONDS = 0.5  # after a scroll step, wait this long at most for requests to finish
 # Chromium flags: no traffic of its own (updates, sync, field trials), no QUIC (it would
 # bypass an HTTP proxy), loopback through the proxy too (Chromium bypasses proxies for
 # localhost unless told `<-loopback>`), and only our CA's keys trusted beyond the system.
@@ -49,6 +50,7 @@ class BrowserOptions:
     ca_file: Path | None = None
     scroll_cap: int = SCROLL_CAP
     timeout: float = 30.0  # the proxy's connect / read timeout upstream
+    restart_every: int = 100  # pages per Chromium: a long run keeps its memory flat
 
 
 @dataclass
@@ -86,6 +88,7 @@ class PageView:
     user_agent: str = ""
     loaded: list[str] = field(default_factory=list)  # responses < 400
     failed: list[str] = field(default_factory=list)  # >= 400 or no answer
+    requested: set[str] = field(default_factory=set)  # every URL the page asked for
 
     @property
     def partial(self) -> list[str]:
@@ -127,30 +130,36 @@ def _sha256_file(path: str) -> str:
 class Browser:
     """One Playwright, one Chromium, one recording proxy for a run; pages one at a time."""
 
-    def __init__(self, options: BrowserOptions) -> None:
+    def __init__(self, options: BrowserOptions, replay_base: str | None = None) -> None:
+        """With `replay_base` (a pywb URL) the browser reads a replay instead: no proxy,
+        and every request not to `replay_base` is refused (replay must not reach the live
+        web; those count as failed resources)."""
         require_chromium(options.executable)
         from playwright.sync_api import sync_playwright
 
         self.options = options
-        self.proxy = RecordingProxy(ProxyOptions(allowed=options.allowed,
-                                                 ca_file=options.ca_file,
-                                                 timeout=options.timeout))
+        self.replay_base = replay_base
+        self.proxy = None if replay_base else RecordingProxy(ProxyOptions(
+            allowed=options.allowed, ca_file=options.ca_file, timeout=options.timeout))
         self._pw = sync_playwright().start()
         try:
             self.browser = self._pw.chromium.launch(
                 executable_path=options.executable, args=self.launch_args(), headless=True)
         except Exception:
             self._pw.stop()
-            self.proxy.close()
+            if self.proxy is not None:
+                self.proxy.close()
             raise
 
     def launch_args(self) -> list[str]:
         # --ignore-certificate-errors-spki-list trusts exactly our run's keys, nothing else;
         # Playwright's ignore_https_errors would accept any certificate at all, so a request
         # that reached an origin without the proxy would go unnoticed.
-        args = [*BASE_ARGS, f"--proxy-server={self.proxy.address}",
-                "--proxy-bypass-list=<-loopback>",
-                "--ignore-certificate-errors-spki-list=" + ",".join(self.proxy.authority.pins)]
+        args = list(BASE_ARGS)
+        if self.proxy is not None:
+            args += [f"--proxy-server={self.proxy.address}", "--proxy-bypass-list=<-loopback>",
+                     "--ignore-certificate-errors-spki-list="
+                     + ",".join(self.proxy.authority.pins)]
         if os.geteuid() == 0:
             args.append("--no-sandbox")  # Chromium refuses to run as root with its sandbox
         return args
@@ -162,38 +171,61 @@ class Browser:
                 "playwright": metadata.version("playwright"),
                 "executable": executable_facts(self.options.executable)}
 
+    def user_agent(self) -> str:
+        """The User-Agent this Chromium sends (for the WARC files' warcinfo)."""
+        page = self.browser.new_page()
+        try:
+            return str(page.evaluate("navigator.userAgent"))
+        finally:
+            page.close()
+
     def close(self) -> None:
         try:
             self.browser.close()
         finally:
             self._pw.stop()
-            self.proxy.close()
+            if self.proxy is not None:
+                self.proxy.close()
 
     def capture(self, url: str) -> tuple[PageView, PageLog]:
         """Run the steps on `url`; the proxy's log of the page comes with it."""
+        assert self.proxy is not None
+        deadline = time.monotonic() + self.options.page_timeout
+        self.proxy.begin_page(deadline, self.options.max_bytes)
+        view = self.view(url, deadline)
+        log = self.proxy.end_page(wait=max(1.0, deadline - time.monotonic()) + 2.0)
+        return view, log
+
+    def view(self, url: str, deadline: float | None = None,
+             attachments: tuple[str, ...] = ("full", "view", "dom", "text", "pdf")
+             ) -> PageView:
+        """The page steps, then the attachments named (each if the options allow)."""
         opts = self.options
         view = PageView(url=url, final_url=url)
-        start = time.monotonic()
-        deadline = start + opts.page_timeout
-        self.proxy.begin_page(deadline, opts.max_bytes)
+        if deadline is None:
+            deadline = time.monotonic() + opts.page_timeout
         context = self.browser.new_context(
             viewport={"width": opts.viewport[0], "height": opts.viewport[1]},
             service_workers="block")  # a service worker could answer from its own cache
         try:
+            if self.replay_base is not None:
+                base = self.replay_base
+                context.route("**/*", lambda route: route.continue_()
+                              if route.request.url.startswith(base) else route.abort())
             page = context.new_page()
             page.on("response", lambda r: (view.loaded if r.status < 400 else view.failed)
                     .append(r.url))
             page.on("requestfailed", lambda r: view.failed.append(r.url))
+            page.on("request", lambda r: view.requested.add(r.url))
             view.user_agent = str(page.evaluate("navigator.userAgent"))
             self._steps(page, view, deadline)
-            self._attachments(page, view)
+            self._attachments(page, view, attachments)
         finally:
             context.close()
-        log = self.proxy.end_page(wait=max(1.0, deadline - time.monotonic()) + 2.0)
-        return view, log
+        return view
 
     def _step(self, view: PageView, name: str, budget: float,
-              action: Callable[[float], None]) -> bool:
+              action: Callable[[float], str | None]) -> bool:
         """Run one step with `budget` seconds (ms for Playwright); record its outcome."""
         from playwright.sync_api import Error, TimeoutError
 
@@ -204,7 +236,8 @@ class Browser:
             return False
         t0 = time.monotonic()
         try:
-            action(budget)
+            said = action(budget)  # a step may say how it ended (scroll: the cap)
+            step.detail = said if isinstance(said, str) else ""
         except TimeoutError:
             step.outcome, step.detail = "timeout", f"not done in {budget:.1f} s"
         except Error as exc:
@@ -218,10 +251,11 @@ class Browser:
         def left() -> float:
             return min(limit, deadline - time.monotonic())
 
-        def load(budget: float) -> None:
+        def load(budget: float) -> str | None:
             response = page.goto(view.url, wait_until="load", timeout=budget * 1000)
             if response is not None:
                 view.status = response.status
+            return None
 
         self._step(view, "load", left(), load)
         view.final_url = page.url if page.url.startswith(("http://", "https://")) else view.url
@@ -231,7 +265,7 @@ class Browser:
         self._step(view, "scroll to top", limit,
                    lambda b: page.evaluate("window.scrollTo(0, 0)"))
 
-    def _scroll(self, page: Any, until: float) -> None:
+    def _scroll(self, page: Any, until: float) -> str:
         """Viewport by viewport to the bottom, letting each step's requests finish, until the
         bottom stays the bottom (nothing new loaded) or the cap."""
         from playwright.sync_api import TimeoutError
@@ -240,17 +274,28 @@ class Browser:
             if time.monotonic() >= until:
                 raise TimeoutError("scrolling did not reach a stable bottom")
             page.evaluate("window.scrollBy(0, window.innerHeight)")
-            self.proxy.wait_idle(min(SETTLE_SECONDS, max(0.0, until - time.monotonic())))
+            self._settle(page, until)
             at_bottom = page.evaluate(
                 "window.scrollY + window.innerHeight >= document.documentElement.scrollHeight - 2")
             if at_bottom:
                 page.wait_for_timeout(200)  # a lazy list appends after its request ends
-                self.proxy.wait_idle(min(SETTLE_SECONDS, max(0.0, until - time.monotonic())))
+                self._settle(page, until)
                 if page.evaluate("window.scrollY + window.innerHeight >= "
                                  "document.documentElement.scrollHeight - 2"):
-                    return
+                    return ""
+        return f"stopped at the cap of {self.options.scroll_cap} viewport steps"
 
-    def _attachments(self, page: Any, view: PageView) -> None:
+    def _settle(self, page: Any, until: float) -> None:
+        """Let the requests a scroll step started finish (at most SETTLE_SECONDS)."""
+        budget = min(SETTLE_SECONDS, max(0.0, until - time.monotonic()))
+        if self.proxy is not None:
+            self.proxy.wait_idle(budget)
+            return
+        # no proxy to ask (replay): Playwright's network idle is a page load state, reached
+        # once; a short pause lets a lazy image's request start and end
+        page.wait_for_timeout(min(REPLAY_SETTLE_SECONDS, budget) * 1000)
+
+    def _attachments(self, page: Any, view: PageView, wanted: tuple[str, ...]) -> None:
         budget = self.options.step_timeout
         ms = budget * 1000
 
@@ -266,11 +311,12 @@ class Browser:
         def text(_: float) -> None:
             view.text = str(page.evaluate("document.body ? document.body.innerText : ''"))
 
-        self._step(view, "screenshot (full page)", budget, full)
-        self._step(view, "screenshot (viewport)", budget, viewport)
-        self._step(view, "rendered DOM", budget, dom)
-        self._step(view, "visible text", budget, text)
-        if self.options.pdf:
+        for name, label, action in (("full", "screenshot (full page)", full),
+                                    ("view", "screenshot (viewport)", viewport),
+                                    ("dom", "rendered DOM", dom), ("text", "visible text", text)):
+            if name in wanted:
+                self._step(view, label, budget, action)
+        if self.options.pdf and "pdf" in wanted:
             def pdf(_: float) -> None:
                 view.pdf = page.pdf(print_background=True)
 

@@ -136,12 +136,11 @@ class RecordingProxy:
                 self._contexts[host] = ctx
             return self._contexts[host]
 
-    def _note(self, kind: str, item: Any) -> PageLog | None:
+    def _note(self, page: PageLog | None, kind: str, item: Any) -> None:
+        """Log on the page the request was made for (not one begun since)."""
         with self._lock:
-            page = self.page
             if page is not None:
                 getattr(page, kind).append(item)
-            return page
 
     def forward(self, url: str, method: str, head_lines: list[bytes], body: bytes,
                 client: socket.socket) -> bool:
@@ -167,11 +166,11 @@ class RecordingProxy:
         try:
             address = guard.resolve(host, port, self.options.allowed)
         except guard.Refused as exc:
-            self._note("blocked", {"url": url, "reason": str(exc), "at": when})
+            self._note(page, "blocked", {"url": url, "reason": str(exc), "at": when})
             _send_simple(client, 403, "Forbidden", f"archiver refused {url}: {exc}\n")
             return True
         except guard.Unresolved as exc:
-            self._note("failed", {"url": url, "reason": str(exc), "at": when})
+            self._note(page, "failed", {"url": url, "reason": str(exc), "at": when})
             _send_simple(client, 502, "Bad Gateway", f"{exc}\n")
             return True
         now = time.monotonic()
@@ -186,9 +185,9 @@ class RecordingProxy:
             with self._lock:
                 limit = max(0, page.max_bytes - page.used)
         exchange = self._exchange(url, host, port, address, https, method, head_lines, body,
-                                  deadline, limit)
+                                  deadline, limit, page)
         if exchange.status is None:
-            self._note("failed", {"url": url, "reason": exchange.error, "at": when})
+            self._note(page, "failed", {"url": url, "reason": exchange.error, "at": when})
             _send_simple(client, 502, "Bad Gateway", f"archiver could not fetch {url}: "
                                                      f"{exchange.error}\n")
             exchange.close()
@@ -201,7 +200,7 @@ class RecordingProxy:
 
     def _exchange(self, url: str, host: str, port: int, address: str, https: bool,
                   method: str, head_lines: list[bytes], body: bytes, deadline: float,
-                  limit: int | None) -> Exchange:
+                  limit: int | None, page: PageLog | None) -> Exchange:
         exchange = Exchange(url=url, started_at=datetime.now(UTC))
         rec = Recording()
         t0 = time.monotonic()
@@ -213,7 +212,9 @@ class RecordingProxy:
             if https:
                 sock, facts = tls.handshake(sock, host, port, self.anchors)
                 exchange.warc_headers = facts.warc_headers()
-                self._note_tls(f"https://{host}:{port}", facts)
+                with self._lock:
+                    if page is not None:
+                        page.tls.setdefault(f"https://{host}:{port}", facts)
             else:
                 exchange.warc_headers = [("WARC-Protocol", "http/1.1")]
             rsock = fetch.RecordingSocket(sock)
@@ -246,11 +247,6 @@ class RecordingProxy:
             if exchange.ip is None:
                 exchange.ip, exchange.port = address, port
         return exchange
-
-    def _note_tls(self, origin: str, facts: tls.TlsFacts) -> None:
-        with self._lock:
-            if self.page is not None:
-                self.page.tls.setdefault(origin, facts)
 
 
 def _send_simple(client: socket.socket, status: int, reason: str, text: str) -> None:

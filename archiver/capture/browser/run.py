@@ -64,18 +64,30 @@ def capture_browser(archive: Archive, urls: Iterable[str], options: CaptureOptio
     for url in urls:
         check_url(url)
     browser = Browser(browser_options)  # fails first, before anything is written
-    committer = Committer(archive, options.operator,
-                          f"browser capture of {len(urls)} URL(s)",
-                          prefix=options.warc_prefix, max_size=options.warc_size,
-                          batch_size=options.batch_size, batch_seconds=options.batch_seconds)
+    versions = browser.versions()
+    # warcinfo names the client that made the requests: this Chromium, through the proxy
+    warcinfo = {"http-header-user-agent": browser.user_agent(),
+                "browser": f"Chromium/{versions['chromium']} Playwright/{versions['playwright']}"
+                           f" executable-sha256:{versions['executable']['sha256']}"}
+    try:
+        committer = Committer(archive, options.operator,
+                              f"browser capture of {len(urls)} URL(s)",
+                              prefix=options.warc_prefix, max_size=options.warc_size,
+                              batch_size=options.batch_size,
+                              batch_seconds=options.batch_seconds, warcinfo=warcinfo)
+    except BaseException:
+        browser.close()
+        raise
     if on_warning:
         for action in committer.recovered:
             on_warning(f"recovered after an earlier crash: {action}")
     dedup = Dedup(archive, options.dedup) if options.dedup != "off" else None
     outcomes = []
     try:
-        versions = browser.versions()
-        for url in urls:
+        for n, url in enumerate(urls):
+            if n and n % max(1, browser_options.restart_every) == 0:
+                browser.close()  # a fresh Chromium (and proxy) every N pages
+                browser = Browser(browser_options)
             view, log = browser.capture(url)
             try:
                 outcomes.append(_store(committer, options, browser_options, versions, view,
@@ -142,6 +154,11 @@ def _store(committer: Committer, options: CaptureOptions, browser_options: Brows
            versions: dict[str, Any], view: PageView, log: PageLog, dedup: Dedup | None,
            on_done: Callable[[CaptureOutcome], None] | None) -> BrowserOutcome:
     exchanges = sorted(log.exchanges, key=lambda e: e.started_at)
+    for item in log.blocked + log.failed:
+        # Chromium makes requests of its own that no flag stops (IdentityManager's
+        # ListAccounts at profile start, cef #4276): they go through the proxy like the
+        # page's, and are told apart here by whether the page asked for the URL
+        item["by"] = "page" if item["url"] in view.requested else "browser"
     page_exchange = _page_exchange(view, exchanges)
     redirects = _redirects(view.url, exchanges)
     outcome = BrowserOutcome(url=view.url, final_url=view.final_url,

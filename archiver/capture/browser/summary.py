@@ -56,8 +56,9 @@ def render(facts: dict[str, Any]) -> bytes:
                           s["outcome"], s.get("detail", "")] for s in facts.get("steps", [])],
                         ["step", "started", "seconds", "outcome", "detail"]))
     parts.append("<h2>Requests refused</h2>")
-    parts.append(_table([[b["url"], b["reason"]] for b in facts.get("blocked", [])],
-                        ["URL", "why"]))
+    parts.append(_table([[b["url"], b.get("by", ""), b["reason"]]
+                         for b in facts.get("blocked", [])],
+                        ["URL", "asked by", "why"]))
     parts.append("<h2>TLS</h2>")
     rows = []
     for origin in facts.get("tls", []):
