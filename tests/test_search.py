@@ -145,3 +145,36 @@ def test_cli_search_text_json_no_hit_and_malformed(run, archive):
     assert bad.output.strip().count("\n") == 0 and "Traceback" not in bad.output
     assert json.loads(run("index", "--rebuild", "--json").output)["catalog"]["articles"] == 5
     assert [h["id"] for h in run.json_lines("search", "quyen con nguoi")] == ["vov-1064050"]
+
+
+def test_ranking_without_filters_keeps_the_best_latest_snapshots(archive):
+    """Unfiltered queries rank matches without joining the filter table, then keep the
+    latest snapshots: the same hits, in the same order, as every snapshot's ranking with
+    the older snapshots struck out."""
+    for query in ("tau OR duong OR dai OR quyen", "mua", "tau", "kinh te", "mua OR giang"):
+        every = search(archive, query, all_snapshots=True, limit=100)
+        newest = {}
+        for h in every:
+            newest[h.article_id] = max(newest.get(h.article_id, ""), h.path)
+        expected = [(h.path, h.score) for h in every if newest[h.article_id] == h.path]
+        for limit in (1, 2, 20):
+            got = [(h.path, h.score) for h in search(archive, query, limit=limit)]
+            assert got == expected[:limit], (query, limit)
+
+
+def test_latest_snapshot_found_below_many_better_ranked_old_snapshots(archive):
+    # six earlier snapshots say "bão" often, the latest says it once: the best
+    # 4 x limit matches are all old, so the joined query must find the latest one
+    chain = Chain(archive)
+    for n in range(6):
+        add_article(archive, chain, "vov-9", f"2026110{n + 1}T010000Z-d{n}",
+                    title="Bão số 9 bão bão", body=["Bão bão bão vào bờ."],
+                    captured_at=f"2026-11-0{n + 1}T01:00:00Z")
+    add_article(archive, chain, "vov-9", "20261110T010000Z-d9", title="Tin thời tiết",
+                body=["Cơn bão đã tan, trời nắng trở lại, nhiệt độ tăng dần."],
+                captured_at="2026-11-10T01:00:00Z")
+    hits = search(archive, "bao", limit=1)
+    assert [h.path.rsplit("/", 1)[1] for h in hits] == ["20261110T010000Z-d9.json"]
+    assert len(search(archive, "bao", limit=1, all_snapshots=True)) == 1
+    assert [h.article_id for h in search(archive, "bao", all_snapshots=True)].count(
+        "vov-9") == 7
