@@ -17,8 +17,8 @@ from archiver import __version__
 from archiver.cli import (
     capture,
     check,
-    copies,
     checkpointing,
+    copies,
     crawl,
     extract,
     history,
