@@ -138,6 +138,10 @@ def ask(url: str, seq: int, head_hash: str, timeout: float, renews: str | None =
                 stamp.error = f"HTTP {response.status_code} {response.reason}"
                 return stamp
             body = response.raw.read(MAX_REPLY + 1, decode_content=True)
+    except requests.Timeout:
+        # the same words as ask_all's deadline: which of the two fires first is a race
+        stamp.error = f"no answer within {timeout:g} s"
+        return stamp
     except requests.RequestException as exc:
         stamp.error = f"no answer: {_reason(exc)}"
         return stamp
@@ -154,8 +158,8 @@ def ask(url: str, seq: int, head_hash: str, timeout: float, renews: str | None =
 
 def _reason(exc: Exception) -> str:
     text = str(exc)
-    for marker in ("Read timed out", "timed out", "Connection refused", "Name or service not "
-                   "known", "No route to host", "Max retries exceeded"):
+    for marker in ("Connection refused", "Name or service not known", "No route to host",
+                   "Max retries exceeded"):
         if marker in text:
             return marker.lower()
     return type(exc).__name__
