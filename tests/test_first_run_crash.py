@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import Cli
+from conftest import SEED_DOCUMENT, Cli
 from http_fixture import FixtureServer
 from silent_server import SilentServer
 
@@ -87,6 +87,19 @@ def test_the_next_capture_recovers_the_orphan(server: FixtureServer,
     assert events[0] == "repair" and "capture" in events
     audit = run("audit")
     assert audit.exit_code == 0, audit.output
+
+
+def test_the_next_ingest_recovers_the_orphan_too(server: FixtureServer,
+                                                 archive_dir: Path) -> None:
+    orphan = killed_first_run(server, archive_dir)
+    run = Cli(archive_dir)
+    result = run("ingest", str(SEED_DOCUMENT))
+    assert result.exit_code == 0, result.output
+    assert "recovered after an earlier crash" in result.output
+    assert not orphan.exists()
+    events = [e["event"] for e in manifest.iter_entries(archive_dir / "manifest.jsonl")]
+    assert events[:2] == ["repair", "ingestion"]
+    assert run("audit").exit_code == 0
 
 
 def test_an_archive_folder_with_nothing_in_it_is_still_a_usage_error(tmp_path: Path) -> None:

@@ -180,10 +180,13 @@ def first_run_orphans(archive: Archive) -> list[Finding]:
     """Files in an archive with no manifest: a first run killed before its first commit (its
     `.open` WARC, maybe article files). Errors, since nothing vouches for them, each saying
     how to recover (repair cuts the uncommitted bytes and records the cut)."""
-    return [Finding("error", "orphan-file", rel,
+    return [Finding("warning", "temporary-file", rel,
+                    "temporary file left by an interrupted write (safe to delete)")
+            if temporary else
+            Finding("error", "orphan-file", rel,
                     "orphan of an interrupted first run (no manifest yet); run "
                     "`archiver repair --yes`")
-            for rel, _temporary in archive.iter_stored_files()]
+            for rel, temporary in archive.iter_stored_files()]
 
 
 def audit(archive: Archive, jobs: int | None = None, progress: Progress | None = None,

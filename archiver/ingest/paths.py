@@ -12,6 +12,7 @@ from archiver.ingest.foreign import ingest_warc
 from archiver.ingest.outcome import Ingested, IngestOutcome
 from archiver.pipeline.commit import index_warcs
 from archiver.store.archive import Archive
+from archiver.store.recovery import recover
 from archiver.store.warc import WARC_SUFFIXES
 
 
@@ -38,6 +39,11 @@ def ingest_paths(archive: Archive, paths: list[Path], url: str | None = None,
                  on_warning: Callable[[str], None] | None = None) -> list[IngestOutcome]:
     """Ingest files and folders (documents and foreign WARCs), then bring index.cdxj up to
     date. `on_done` sees each outcome as it happens; `on_warning` gets non-fatal problems."""
+    # A capture killed earlier left an .open WARC: every writer cuts what it never
+    # committed (and records the cut) before writing, as capture and crawl do.
+    for action in recover(archive, operator):
+        if on_warning:
+            on_warning(f"recovered after an earlier crash: {action}")
     seen = Ingested(archive)  # one manifest scan for the whole run
     outcomes = []
     for path, explicit in iter_inputs(paths):
