@@ -169,14 +169,17 @@ def test_a_damaged_article_file_is_listed_and_the_rest_drawn(run, news, archive_
     assert 'class="box damaged"' in damaged and seed_file.name in damaged
 
 
+@pytest.mark.parametrize("catalog", ["none", "current"])
 def test_a_read_only_archive_is_reported_without_a_write(run, archive_dir, tmp_path,
-                                                        monkeypatch):
+                                                        monkeypatch, catalog):
     from test_read_only import make_read_only, make_writable, snapshot
 
     assert run("ingest", str(SEED_DOCUMENT)).exit_code == 0
-    (archive_dir / "catalog.sqlite").unlink()  # the report must make a private one
+    assert run("ls").exit_code == 0  # current, and checkpointed on close
     for suffix in ("-wal", "-shm"):
         (archive_dir / f"catalog.sqlite{suffix}").unlink(missing_ok=True)
+    if catalog == "none":
+        (archive_dir / "catalog.sqlite").unlink()  # the report must make a private one
     scratch = tmp_path / "tmp"
     scratch.mkdir()
     import tempfile
