@@ -13,7 +13,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import SEED_DOCUMENT, Cli
+from conftest import SEED_DOCUMENT, Cli, free_port
 from news_site import PARAGRAPHS, serve_news, three_snapshots
 
 from archiver.access.report import charts, search_index
@@ -123,6 +123,12 @@ def test_an_empty_archive_gives_a_report_that_says_so(run, archive_dir, tmp_path
     assert code == 0 and lines[-1]["empty"] is True
     assert 'id="empty"' in (out / "index.html").read_text()
     assert "No recorded audit" in (out / "health.html").read_text()
+    # events but no capture record (a capture that failed): said, not drawn as empty charts
+    assert run("capture", f"http://127.0.0.1:{free_port()}/").exit_code == 1
+    code, lines = report(run, out)
+    assert code == 0 and lines[-1]["empty"] is False and lines[-1]["captures"] == 0
+    assert 'id="nocapture"' in (out / "index.html").read_text()
+    assert "capture" in (out / "health.html").read_text()
     result = run("report", str(tmp_path / "r2"), "--archive", str(tmp_path / "nothing"),
                  archive=False)
     assert result.exit_code == 2 and "no archive here" in result.output
