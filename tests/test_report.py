@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import html
 import json
-import os
 import re
 from collections import Counter
 from pathlib import Path
 
 import pytest
 from conftest import SEED_DOCUMENT, Cli, free_port
+from crawl_site import NewsSite
 from news_site import PARAGRAPHS, serve_news, three_snapshots
 
 from archiver.access.report import charts, search_index
@@ -243,11 +243,6 @@ def test_the_js_fold_keeps_the_same_characters_as_the_python_fold():
 
 def test_crawl_figures_match_the_manifest(run, tmp_path):
     """A small crawl: hosts, crawl runs and skips as the manifest and crawl state say."""
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).parent))
-    from crawl_site import NewsSite
-
     with NewsSite() as site:
         result = run("crawl", site.home, "--max-pages", "12", "--no-requisites",
                      "--delay", "0.01")
@@ -265,7 +260,7 @@ def test_crawl_figures_match_the_manifest(run, tmp_path):
     hosts = figure(lines, "top_hosts")
     assert sum(hosts["series"]["captures"]) == lines[-1]["captures"]
     assert hosts["x"][0] == "127.0.0.1"
-    assert os.path.isfile(tmp_path / "out" / "health.html")
+    assert (tmp_path / "out" / "health.html").is_file()
 
 
 def test_without_matplotlib_the_report_has_its_numbers_and_says_why_no_chart(
