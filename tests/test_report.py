@@ -257,6 +257,13 @@ def test_crawl_figures_match_the_manifest(run, tmp_path):
     ok = Counter(e["outcome"]["status"] == "success" for e in crawled)
     assert (crawl["pages"], crawl["failures"]) == (ok[True], ok[False])
     assert crawl["started"] and crawl["ended"]
+    import sqlite3
+
+    state = sqlite3.connect(run.archive / "crawls" / crawl["crawl_id"] / "state.sqlite")
+    skipped = dict(state.execute("SELECT reason, count(*) FROM urls WHERE state = 'skipped' "
+                                 "GROUP BY reason").fetchall())
+    state.close()
+    assert crawl["skips"] == skipped and skipped  # --max-pages leaves URLs skipped
     hosts = figure(lines, "top_hosts")
     assert sum(hosts["series"]["captures"]) == lines[-1]["captures"]
     assert hosts["x"][0] == "127.0.0.1"
