@@ -387,3 +387,14 @@ def test_copies_and_proofs_are_read_from_newer_events_generically(run, archive_d
         ("timestamps/", ".tsr", 1), ("checkpoints/", ".cosig", 1), ("checkpoints/", ".note", 1)]
     assert [e["event"] for e in proofs["events"]] == ["digital signature generation"]
     assert "http://tsa.test/" in page
+
+
+def test_text_from_the_archive_is_escaped_in_charts_and_tables():
+    from archiver.access.report import pages
+
+    hostile = '<script>alert("x")</script>'
+    fig = Figure("top_sections", "Top sections", "barh", [hostile, "a&b"], {"articles": [2, 1]},
+                 f"the first is {hostile}", "section", "articles")
+    section = pages.figure_section(fig, charts.svg(fig), "data/top_sections.csv")
+    assert "<script" not in section
+    assert section.count("&lt;script&gt;") == 3  # the chart label, the sentence, the table
