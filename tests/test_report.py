@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import html
 import json
-import os
 import re
 from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import SEED_DOCUMENT, Cli
+from conftest import SEED_DOCUMENT, Cli, free_port
+from crawl_site import NewsSite
 from news_site import PARAGRAPHS, serve_news, three_snapshots
 
 from archiver.access.report import charts, search_index
@@ -123,6 +123,12 @@ def test_an_empty_archive_gives_a_report_that_says_so(run, archive_dir, tmp_path
     assert code == 0 and lines[-1]["empty"] is True
     assert 'id="empty"' in (out / "index.html").read_text()
     assert "No recorded audit" in (out / "health.html").read_text()
+    # events but no capture record (a capture that failed): said, not drawn as empty charts
+    assert run("capture", f"http://127.0.0.1:{free_port()}/").exit_code == 1
+    code, lines = report(run, out)
+    assert code == 0 and lines[-1]["empty"] is False and lines[-1]["captures"] == 0
+    assert 'id="nocapture"' in (out / "index.html").read_text()
+    assert "capture" in (out / "health.html").read_text()
     result = run("report", str(tmp_path / "r2"), "--archive", str(tmp_path / "nothing"),
                  archive=False)
     assert result.exit_code == 2 and "no archive here" in result.output
@@ -169,14 +175,17 @@ def test_a_damaged_article_file_is_listed_and_the_rest_drawn(run, news, archive_
     assert 'class="box damaged"' in damaged and seed_file.name in damaged
 
 
+@pytest.mark.parametrize("catalog", ["none", "current"])
 def test_a_read_only_archive_is_reported_without_a_write(run, archive_dir, tmp_path,
-                                                        monkeypatch):
+                                                        monkeypatch, catalog):
     from test_read_only import make_read_only, make_writable, snapshot
 
     assert run("ingest", str(SEED_DOCUMENT)).exit_code == 0
-    (archive_dir / "catalog.sqlite").unlink()  # the report must make a private one
+    assert run("ls").exit_code == 0  # current, and checkpointed on close
     for suffix in ("-wal", "-shm"):
         (archive_dir / f"catalog.sqlite{suffix}").unlink(missing_ok=True)
+    if catalog == "none":
+        (archive_dir / "catalog.sqlite").unlink()  # the report must make a private one
     scratch = tmp_path / "tmp"
     scratch.mkdir()
     import tempfile
@@ -234,11 +243,6 @@ def test_the_js_fold_keeps_the_same_characters_as_the_python_fold():
 
 def test_crawl_figures_match_the_manifest(run, tmp_path):
     """A small crawl: hosts, crawl runs and skips as the manifest and crawl state say."""
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).parent))
-    from crawl_site import NewsSite
-
     with NewsSite() as site:
         result = run("crawl", site.home, "--max-pages", "12", "--no-requisites",
                      "--delay", "0.01")
@@ -253,10 +257,17 @@ def test_crawl_figures_match_the_manifest(run, tmp_path):
     ok = Counter(e["outcome"]["status"] == "success" for e in crawled)
     assert (crawl["pages"], crawl["failures"]) == (ok[True], ok[False])
     assert crawl["started"] and crawl["ended"]
+    import sqlite3
+
+    state = sqlite3.connect(run.archive / "crawls" / crawl["crawl_id"] / "state.sqlite")
+    skipped = dict(state.execute("SELECT reason, count(*) FROM urls WHERE state = 'skipped' "
+                                 "GROUP BY reason").fetchall())
+    state.close()
+    assert crawl["skips"] == skipped and skipped  # --max-pages leaves URLs skipped
     hosts = figure(lines, "top_hosts")
     assert sum(hosts["series"]["captures"]) == lines[-1]["captures"]
     assert hosts["x"][0] == "127.0.0.1"
-    assert os.path.isfile(tmp_path / "out" / "health.html")
+    assert (tmp_path / "out" / "health.html").is_file()
 
 
 def test_without_matplotlib_the_report_has_its_numbers_and_says_why_no_chart(
@@ -376,3 +387,14 @@ def test_copies_and_proofs_are_read_from_newer_events_generically(run, archive_d
         ("timestamps/", ".tsr", 1), ("checkpoints/", ".cosig", 1), ("checkpoints/", ".note", 1)]
     assert [e["event"] for e in proofs["events"]] == ["digital signature generation"]
     assert "http://tsa.test/" in page
+
+
+def test_text_from_the_archive_is_escaped_in_charts_and_tables():
+    from archiver.access.report import pages
+
+    hostile = '<script>alert("x")</script>'
+    fig = Figure("top_sections", "Top sections", "barh", [hostile, "a&b"], {"articles": [2, 1]},
+                 f"the first is {hostile}", "section", "articles")
+    section = pages.figure_section(fig, charts.svg(fig), "data/top_sections.csv")
+    assert "<script" not in section
+    assert section.count("&lt;script&gt;") == 3  # the chart label, the sentence, the table

@@ -23,9 +23,9 @@ COPY_EVENTS = ("replication", "replacement")
 PROOF_WORDS = ("timestamp", "time-stamp", "checkpoint", "cosign", "signature", "witness")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Event:
-    """One manifest entry, as the report lists it."""
+    """One manifest entry, as the report lists it (one per entry is kept: slots)."""
 
     seq: int
     at: str

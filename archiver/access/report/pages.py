@@ -74,6 +74,10 @@ def overview(name: str, totals: dict[str, Any], sections: list[str], empty: bool
     facts = (f"{totals['articles']:,} articles ({totals['snapshots']:,} snapshots), "
              f"{totals['captures']:,} capture records, first {totals['first_capture'] or '-'}, "
              f"last {totals['last_capture'] or '-'}; manifest head seq {totals['head_seq']}.")
+    if not totals["captures"]:
+        sections = ['<p class="box" id="nocapture">No capture record yet: the manifest '
+                    f"holds {totals['head_seq'] + 1:,} events but none stored a page (see "
+                    '<a href="health.html">Health</a> for what they were).</p>']
     body = (f"<h1>{e(name)}</h1><p class=\"meta\">{e(facts)}</p>{search_box()}"
             + "".join(sections))
     return page(f"{name}: report", body, search=True, generated=generated)
