@@ -302,3 +302,25 @@ def test_cli_without_chromium_is_one_line_naming_the_install(tmp_path: Path) -> 
     result = Cli(tmp_path / "a")("capture", "--browser", "http://example.org/",
                                  "--viewport", "wide")
     assert result.exit_code == 2 and "--viewport" in result.output
+
+
+def test_index_matches_cdxj_indexer_and_wacz_lists_pages_not_attachments(
+        env: Env, tmp_path: Path) -> None:
+    """The committer's per-WARC index holds the attachments as cdxj-indexer would; a WACZ
+    export lists the pages, not the urn: attachments."""
+    from archiver.store import cdxj
+
+    warcs = cdxj.warc_relpaths(env.archive)
+    written = sorted(line for f in sorted((env.archive.root / "indexes").glob("*.cdxj"))
+                     for line in f.read_text().splitlines(keepends=True))
+    rebuilt = sorted(cdxj.index_lines(env.archive, warcs))
+    assert written == rebuilt
+    assert any('"url": "urn:view:' in line for line in written)
+    result = Cli(env.archive.root)("export", "wacz", str(tmp_path / "out.wacz"))
+    assert result.exit_code == 0, result.output
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "out.wacz") as zf:
+        pages = [json.loads(line) for line in zf.read("pages/pages.jsonl").splitlines()[1:]]
+    urls = {p["url"] for p in pages}
+    assert env.site.base + "/" in urls and not any(u.startswith("urn:") for u in urls)

@@ -224,8 +224,13 @@ def _store(committer: Committer, options: CaptureOptions, browser_options: Brows
     event = manifest.new_event("capture", status, detail, operator=options.operator,
                                source=source, revisit=written.revisit,
                                browser=_browser_field(view, log, items, page_id, versions))
+    # the attachments are indexed too, as `archiver index` (cdxj-indexer: response, revisit,
+    # resource) would index them: replay tools find a page's screenshot by its urn:view: URI
+    attached = {i["record_id"] for i in items}
+    indexed = written.replayable + [(r, None, r.content_type) for r in writer.refs
+                                    if r.record_id in attached]
     committer.submit(PendingCapture(event, warc, buffer.getvalue(), list(writer.refs),
-                                    written.replayable, outcome.article, committed))
+                                    indexed, outcome.article, committed))
     return outcome
 
 
