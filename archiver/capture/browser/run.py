@@ -88,7 +88,19 @@ def capture_browser(archive: Archive, urls: Iterable[str], options: CaptureOptio
             if n and n % max(1, browser_options.restart_every) == 0:
                 browser.close()  # a fresh Chromium (and proxy) every N pages
                 browser = Browser(browser_options)
-            view, log = browser.capture(url)
+            try:
+                view, log = browser.capture(url)
+            except Exception as exc:  # the browser itself failed (crashed, closed)
+                error = f"browser failed: {_line(exc)}"
+                outcome = BrowserOutcome(url=url, error=error)
+                committer.submit(PendingCapture(
+                    manifest.new_event("capture", "failure", error,
+                                       operator=options.operator, source={"url": url}),
+                    on_commit=_reporter(outcome, on_done)))
+                outcomes.append(outcome)
+                browser.close()
+                browser = Browser(browser_options)  # a fresh one for the next page
+                continue
             try:
                 outcomes.append(_store(committer, options, browser_options, versions, view,
                                        log, dedup, on_done))
@@ -101,6 +113,20 @@ def capture_browser(archive: Archive, urls: Iterable[str], options: CaptureOptio
         if dedup is not None:
             dedup.close()
     return outcomes
+
+
+def _line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:200]
+
+
+def _reporter(outcome: BrowserOutcome, on_done: Callable[[CaptureOutcome], None] | None
+              ) -> Callable[[dict[str, Any]], None]:
+    def committed(entry: dict[str, Any]) -> None:
+        outcome.seq = entry["seq"]
+        if on_done:
+            on_done(outcome)
+    return committed
 
 
 def _page_exchange(view: PageView, exchanges: list[Exchange]) -> Exchange | None:
@@ -167,11 +193,7 @@ def _store(committer: Committer, options: CaptureOptions, browser_options: Brows
     source = {"url": view.url, "final_url": view.final_url, "status": outcome.status,
               "redirects": redirects}
 
-    def committed(entry: dict[str, Any]) -> None:
-        outcome.seq = entry["seq"]
-        if on_done:
-            on_done(outcome)
-
+    committed = _reporter(outcome, on_done)
     if page_exchange is None:
         failed = [f["reason"] for f in log.failed if urldefrag(f["url"])[0] == view.url]
         failed += [b["reason"] for b in log.blocked if urldefrag(b["url"])[0] == view.url]
