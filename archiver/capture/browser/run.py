@@ -229,7 +229,7 @@ def _store(committer: Committer, options: CaptureOptions, browser_options: Brows
         writer, Attachment("summary", summary.render(facts), "text/html; charset=utf-8",
                            view.final_url), view.final_url, page_id, when))
     outcome.attachments = items
-    outcome.article = _article(options, written, buffer, warc, items, writer)
+    outcome.article = _article(options, written, buffer, warc, items, writer, dedup)
     outcome.warc = warc
     outcome.record_ids = [r.record_id for r in writer.refs]
     outcome.truncated = page_exchange.truncated
@@ -257,16 +257,25 @@ def _store(committer: Committer, options: CaptureOptions, browser_options: Brows
 
 
 def _article(options: CaptureOptions, written: Any, buffer: io.BytesIO, warc: str,
-             items: list[dict[str, Any]], writer: WarcFileWriter) -> ArticleOutcome | None:
+             items: list[dict[str, Any]], writer: WarcFileWriter,
+             dedup: Dedup | None) -> ArticleOutcome | None:
     if not options.extract:
         return None
-    if written.revisit is not None:
-        return ArticleOutcome("unchanged", reason="page payload unchanged since "
-                              + written.revisit["refers_to_date"])
-    stored = read_record_from(buffer.getvalue(), written.final.offset)
-    article = derive_article(stored, warc)
-    source_ref = written.final
     dom = next((i for i in items if i["kind"] == "dom"), None)
+    if written.revisit is not None:
+        # The raw page is unchanged. If its article came from the raw page, it stands; if
+        # the raw page held none, what scripts wrote may have changed: the DOM decides.
+        earlier = dedup.article_of(written.revisit["refers_to"]) if dedup else None
+        written.revisit["article"] = earlier
+        if earlier is not None or dom is None:
+            return ArticleOutcome("unchanged", path=earlier,
+                                  reason="page payload unchanged since "
+                                         + written.revisit["refers_to_date"])
+        article = ArticleOutcome("not-article", reason="unchanged raw page held no article")
+    else:
+        stored = read_record_from(buffer.getvalue(), written.final.offset)
+        article = derive_article(stored, warc)
+    source_ref = written.final
     if article.status == "not-article" and dom is not None:
         # The raw answer holds no article (its body is written by script): extract from
         # what the browser rendered. The record keeps its own id (the article's evidence
