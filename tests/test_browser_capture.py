@@ -283,14 +283,22 @@ def test_cli_ca_file_makes_the_origin_valid(env: Env, tmp_path: Path) -> None:
     run = Cli(tmp_path / "cli-archive")
     url = env.secure.base + "/"
     result = run("capture", "--browser", url, "--allow-host", f"127.0.0.1:{env.secure.port}",
-                 "--ca-file", str(env.ca_file), "--page-timeout", "20", "--json")
+                 "--ca-file", str(env.ca_file), "--page-timeout", "20", "--json",
+                 "--pdf", "--viewport", "800x600")
     assert result.exit_code == 0, result.output
     line = json.loads(result.stdout.splitlines()[0])
     assert line["outcome"] == "archived" and line["article"]["status"] == "stored"
     archive = Archive(tmp_path / "cli-archive")
     entry = entry_for(archive, url)
     [tls] = [a for a in entry["browser"]["attachments"] if a["kind"] == "tls"]
-    assert json.loads(records_of(archive, entry)[tls["record_id"]][2])["validation"] == "valid"
+    records = records_of(archive, entry)
+    assert json.loads(records[tls["record_id"]][2])["validation"] == "valid"
+    kinds = {a["kind"]: a for a in entry["browser"]["attachments"]}
+    assert records[kinds["pdf"]["record_id"]][2][:5] == b"%PDF-"
+    from PIL import Image
+
+    view = Image.open(io.BytesIO(records[kinds["screenshot-view"]["record_id"]][2]))
+    assert view.size == (800, 600)
 
 
 def test_cli_without_chromium_is_one_line_naming_the_install(tmp_path: Path) -> None:
