@@ -137,6 +137,14 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("Location", "/static")
             self.send_header("Content-Length", "0")
             self.end_headers()
+        elif path == "/chunked":
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for part in (b"first part, ", b"second part"):
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+            self.wfile.write(b"0\r\n\r\n")
         elif path == "/static":
             self.send(static_page())
         elif path == "/api/article.json":

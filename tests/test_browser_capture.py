@@ -283,14 +283,22 @@ def test_cli_ca_file_makes_the_origin_valid(env: Env, tmp_path: Path) -> None:
     run = Cli(tmp_path / "cli-archive")
     url = env.secure.base + "/"
     result = run("capture", "--browser", url, "--allow-host", f"127.0.0.1:{env.secure.port}",
-                 "--ca-file", str(env.ca_file), "--page-timeout", "20", "--json")
+                 "--ca-file", str(env.ca_file), "--page-timeout", "20", "--json",
+                 "--pdf", "--viewport", "800x600")
     assert result.exit_code == 0, result.output
     line = json.loads(result.stdout.splitlines()[0])
     assert line["outcome"] == "archived" and line["article"]["status"] == "stored"
     archive = Archive(tmp_path / "cli-archive")
     entry = entry_for(archive, url)
     [tls] = [a for a in entry["browser"]["attachments"] if a["kind"] == "tls"]
-    assert json.loads(records_of(archive, entry)[tls["record_id"]][2])["validation"] == "valid"
+    records = records_of(archive, entry)
+    assert json.loads(records[tls["record_id"]][2])["validation"] == "valid"
+    kinds = {a["kind"]: a for a in entry["browser"]["attachments"]}
+    assert records[kinds["pdf"]["record_id"]][2][:5] == b"%PDF-"
+    from PIL import Image
+
+    view = Image.open(io.BytesIO(records[kinds["screenshot-view"]["record_id"]][2]))
+    assert view.size == (800, 600)
 
 
 def test_cli_without_chromium_is_one_line_naming_the_install(tmp_path: Path) -> None:
@@ -302,3 +310,25 @@ def test_cli_without_chromium_is_one_line_naming_the_install(tmp_path: Path) -> 
     result = Cli(tmp_path / "a")("capture", "--browser", "http://example.org/",
                                  "--viewport", "wide")
     assert result.exit_code == 2 and "--viewport" in result.output
+
+
+def test_index_matches_cdxj_indexer_and_wacz_lists_pages_not_attachments(
+        env: Env, tmp_path: Path) -> None:
+    """The committer's per-WARC index holds the attachments as cdxj-indexer would; a WACZ
+    export lists the pages, not the urn: attachments."""
+    from archiver.store import cdxj
+
+    warcs = cdxj.warc_relpaths(env.archive)
+    written = sorted(line for f in sorted((env.archive.root / "indexes").glob("*.cdxj"))
+                     for line in f.read_text().splitlines(keepends=True))
+    rebuilt = sorted(cdxj.index_lines(env.archive, warcs))
+    assert written == rebuilt
+    assert any('"url": "urn:view:' in line for line in written)
+    result = Cli(env.archive.root)("export", "wacz", str(tmp_path / "out.wacz"))
+    assert result.exit_code == 0, result.output
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "out.wacz") as zf:
+        pages = [json.loads(line) for line in zf.read("pages/pages.jsonl").splitlines()[1:]]
+    urls = {p["url"] for p in pages}
+    assert env.site.base + "/" in urls and not any(u.startswith("urn:") for u in urls)

@@ -38,7 +38,9 @@ def test_http_exchange_recorded_raw_and_relayed(sites) -> None:
     proxy = RecordingProxy(ProxyOptions(allowed=guard.parse_allowed([f"127.0.0.1:{plain.port}"])))
     try:
         proxy.begin_page(time.monotonic() + 30, 10**7)
-        response = proxied(proxy, plain.base + "/static")
+        response = requests.get(plain.base + "/static", timeout=30,
+                                proxies={"http": proxy.address},
+                                headers={"Accept-Encoding": "gzip, zstd, br;q=0.9, dcb"})
         log = proxy.end_page(5)
     finally:
         proxy.close()
@@ -46,6 +48,8 @@ def test_http_exchange_recorded_raw_and_relayed(sites) -> None:
     [exchange] = log.exchanges
     assert exchange.request_bytes.startswith(b"GET /static HTTP/1.1\r\n")
     assert b"proxy-connection" not in exchange.request_bytes.lower()
+    # only codings warcio and pywb can read are offered upstream
+    assert b"\r\nAccept-Encoding: gzip, br;q=0.9\r\n" in exchange.request_bytes
     assert exchange.response_head.startswith(b"HTTP/1.1 200 ")
     exchange.response_body.seek(0)
     assert exchange.response_body.read() == response.content  # the browser got these bytes
@@ -119,3 +123,21 @@ def test_byte_budget_truncates_and_marks(sites) -> None:
     [exchange] = log.exchanges
     assert exchange.truncated == "length"
     assert 50_000 <= exchange.payload_size < 200_000
+
+
+def test_chunked_answer_relayed_as_framed_digest_over_the_entity(sites) -> None:
+    import hashlib
+
+    plain, _, _ = sites
+    proxy = RecordingProxy(ProxyOptions(allowed=guard.parse_allowed([f"127.0.0.1:{plain.port}"])))
+    try:
+        proxy.begin_page(time.monotonic() + 30, 10**7)
+        response = proxied(proxy, plain.base + "/chunked")
+        log = proxy.end_page(5)
+    finally:
+        proxy.close()
+    assert response.content == b"first part, second part"  # the client de-chunked our relay
+    [exchange] = log.exchanges
+    exchange.response_body.seek(0)
+    assert exchange.response_body.read() == b"c\r\nfirst part, \r\nb\r\nsecond part\r\n0\r\n\r\n"
+    assert exchange.payload_sha256 == hashlib.sha256(b"first part, second part").digest()

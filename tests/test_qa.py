@@ -32,9 +32,9 @@ def qa_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     site = Site()
     archive = Archive(tmp / "archive")
     outcomes = capture_browser(
-        archive, [site.base + "/", site.base + "/random"], CaptureOptions(),
+        archive, [site.base + "/", site.base + "/random", site.base + "/"], CaptureOptions(),
         BrowserOptions(page_timeout=20, allowed=parse_allowed([f"127.0.0.1:{site.port}"])))
-    assert [o.outcome for o in outcomes] == ["archived", "archived"]
+    assert [o.outcome for o in outcomes] == ["archived"] * 3
     site.close()  # replay must not need the live site
     result = Cli(archive.root)("qa", "--all", "--json", "--diff-dir", str(tmp / "diffs"))
     lines = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
@@ -50,6 +50,23 @@ def test_script_rendered_page_replays_as_captured(qa_run) -> None:
     # the XHR and the four lazy images came back from pywb
     assert line["resources"]["replay"]["loaded"] >= line["resources"]["capture"]["loaded"] >= 7
     assert line["resources"]["replay"]["failed"] == 0
+
+
+def test_unchanged_raw_page_still_takes_its_article_from_the_dom(qa_run) -> None:
+    """The second capture of the script page: its raw answer is a revisit (dedup), and the
+    article, which the raw page never held, comes from that capture's rendered DOM."""
+    from archiver.store import manifest
+
+    url = qa_run["base"] + "/"
+    entries = [e for e in manifest.iter_entries(qa_run["archive"].manifest_path)
+               if e["event"] == "capture" and e["source"]["url"] == url]
+    first, second = entries
+    assert "revisit" not in first and second["revisit"]["profile"].endswith(
+        "identical-payload-digest")
+    dom = next(a for a in second["browser"]["attachments"] if a["kind"] == "dom")
+    assert second["articles"][0]["record_id"] == dom["record_id"]
+    # qa replayed this latest capture (its page a revisit, resolved by pywb)
+    assert qa_run["by_url"][url]["seq"] == second["seq"]
 
 
 def test_page_that_differs_on_replay_is_below_and_exit_is_1(qa_run) -> None:

@@ -327,6 +327,8 @@ def wacz_pages(archive: Archive, warc_relpaths: list[str]) -> list[dict[str, str
         status = cdx.fields.get("status", "200")
         if cdx.fields.get("mime") not in HTML_MIMES or not status.startswith("2"):
             continue
+        if cdx.url.startswith("urn:"):  # a browser capture's attachment (urn:dom:), no page
+            continue
         key = (cdx.url, cdx.timestamp)
         pages[key] = {"url": cdx.url, "ts": timestamp_to_iso_date(cdx.timestamp),
                       "title": titles.get(key, cdx.url)}

@@ -192,8 +192,10 @@ class Browser:
         assert self.proxy is not None
         deadline = time.monotonic() + self.options.page_timeout
         self.proxy.begin_page(deadline, self.options.max_bytes)
-        view = self.view(url, deadline)
-        log = self.proxy.end_page(wait=max(1.0, deadline - time.monotonic()) + 2.0)
+        try:
+            view = self.view(url, deadline)
+        finally:
+            log = self.proxy.end_page(wait=max(1.0, deadline - time.monotonic()) + 2.0)
         return view, log
 
     def view(self, url: str, deadline: float | None = None,

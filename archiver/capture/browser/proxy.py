@@ -44,6 +44,10 @@ LATE_REQUEST_SECONDS = 10.0  # time given to a request made after the page's dea
 DEADLINE_MARGIN = 1.5  # upstream reads of the page's requests end this long after it
 # Hop-by-hop headers meant for the proxy, never sent upstream (RFC 9110 section 7.6.1)
 PROXY_HEADERS = (b"proxy-connection", b"proxy-authorization", b"proxy-authenticate")
+# Content-Encodings the archive's readers decode (warcio for extraction and validation, pywb
+# for replay): Chromium also offers zstd and dictionary transport (dcb, dcz), which none of
+# them reads, so a page stored that way could be neither extracted nor checked.
+READABLE_ENCODINGS = (b"gzip", b"deflate", b"br", b"identity")
 
 
 @dataclass(frozen=True)
@@ -323,6 +327,14 @@ def _is_upgrade(head_lines: list[bytes]) -> bool:
     return any(line.lower().startswith(b"upgrade:") for line in head_lines)
 
 
+def _readable_encodings(header: bytes) -> bytes:
+    """The Accept-Encoding line with only the codings in READABLE_ENCODINGS."""
+    name, _, value = header.partition(b":")
+    kept = [c.strip() for c in value.strip().split(b",")
+            if c.split(b";")[0].strip().lower() in READABLE_ENCODINGS]
+    return name + b": " + b", ".join(kept) + b"\r\n"
+
+
 def _read_request(reader: Any) -> tuple[str, str, list[bytes], bytes] | None:
     """(method, target, header lines as received minus the proxy's own, body)."""
     line = reader.readline(MAX_HEAD)
@@ -349,6 +361,8 @@ def _read_request(reader: Any) -> tuple[str, str, list[bytes], bytes] | None:
             length = int(header.split(b":", 1)[1].strip())
         if name in PROXY_HEADERS:
             continue
+        if name == b"accept-encoding":
+            header = _readable_encodings(header)
         lines.append(header)
     body = reader.read(length) if length else b""
     return method, target, lines, body

@@ -88,7 +88,19 @@ def capture_browser(archive: Archive, urls: Iterable[str], options: CaptureOptio
             if n and n % max(1, browser_options.restart_every) == 0:
                 browser.close()  # a fresh Chromium (and proxy) every N pages
                 browser = Browser(browser_options)
-            view, log = browser.capture(url)
+            try:
+                view, log = browser.capture(url)
+            except Exception as exc:  # the browser itself failed (crashed, closed)
+                error = f"browser failed: {_line(exc)}"
+                outcome = BrowserOutcome(url=url, error=error)
+                committer.submit(PendingCapture(
+                    manifest.new_event("capture", "failure", error,
+                                       operator=options.operator, source={"url": url}),
+                    on_commit=_reporter(outcome, on_done)))
+                outcomes.append(outcome)
+                browser.close()
+                browser = Browser(browser_options)  # a fresh one for the next page
+                continue
             try:
                 outcomes.append(_store(committer, options, browser_options, versions, view,
                                        log, dedup, on_done))
@@ -101,6 +113,20 @@ def capture_browser(archive: Archive, urls: Iterable[str], options: CaptureOptio
         if dedup is not None:
             dedup.close()
     return outcomes
+
+
+def _line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:200]
+
+
+def _reporter(outcome: BrowserOutcome, on_done: Callable[[CaptureOutcome], None] | None
+              ) -> Callable[[dict[str, Any]], None]:
+    def committed(entry: dict[str, Any]) -> None:
+        outcome.seq = entry["seq"]
+        if on_done:
+            on_done(outcome)
+    return committed
 
 
 def _page_exchange(view: PageView, exchanges: list[Exchange]) -> Exchange | None:
@@ -167,11 +193,7 @@ def _store(committer: Committer, options: CaptureOptions, browser_options: Brows
     source = {"url": view.url, "final_url": view.final_url, "status": outcome.status,
               "redirects": redirects}
 
-    def committed(entry: dict[str, Any]) -> None:
-        outcome.seq = entry["seq"]
-        if on_done:
-            on_done(outcome)
-
+    committed = _reporter(outcome, on_done)
     if page_exchange is None:
         failed = [f["reason"] for f in log.failed if urldefrag(f["url"])[0] == view.url]
         failed += [b["reason"] for b in log.blocked if urldefrag(b["url"])[0] == view.url]
@@ -207,7 +229,7 @@ def _store(committer: Committer, options: CaptureOptions, browser_options: Brows
         writer, Attachment("summary", summary.render(facts), "text/html; charset=utf-8",
                            view.final_url), view.final_url, page_id, when))
     outcome.attachments = items
-    outcome.article = _article(options, written, buffer, warc, items, writer)
+    outcome.article = _article(options, written, buffer, warc, items, writer, dedup)
     outcome.warc = warc
     outcome.record_ids = [r.record_id for r in writer.refs]
     outcome.truncated = page_exchange.truncated
@@ -224,22 +246,36 @@ def _store(committer: Committer, options: CaptureOptions, browser_options: Brows
     event = manifest.new_event("capture", status, detail, operator=options.operator,
                                source=source, revisit=written.revisit,
                                browser=_browser_field(view, log, items, page_id, versions))
+    # the attachments are indexed too, as `archiver index` (cdxj-indexer: response, revisit,
+    # resource) would index them: replay tools find a page's screenshot by its urn:view: URI
+    attached = {i["record_id"] for i in items}
+    indexed = written.replayable + [(r, None, r.content_type) for r in writer.refs
+                                    if r.record_id in attached]
     committer.submit(PendingCapture(event, warc, buffer.getvalue(), list(writer.refs),
-                                    written.replayable, outcome.article, committed))
+                                    indexed, outcome.article, committed))
     return outcome
 
 
 def _article(options: CaptureOptions, written: Any, buffer: io.BytesIO, warc: str,
-             items: list[dict[str, Any]], writer: WarcFileWriter) -> ArticleOutcome | None:
+             items: list[dict[str, Any]], writer: WarcFileWriter,
+             dedup: Dedup | None) -> ArticleOutcome | None:
     if not options.extract:
         return None
-    if written.revisit is not None:
-        return ArticleOutcome("unchanged", reason="page payload unchanged since "
-                              + written.revisit["refers_to_date"])
-    stored = read_record_from(buffer.getvalue(), written.final.offset)
-    article = derive_article(stored, warc)
-    source_ref = written.final
     dom = next((i for i in items if i["kind"] == "dom"), None)
+    if written.revisit is not None:
+        # The raw page is unchanged. If its article came from the raw page, it stands; if
+        # the raw page held none, what scripts wrote may have changed: the DOM decides.
+        earlier = dedup.article_of(written.revisit["refers_to"]) if dedup else None
+        written.revisit["article"] = earlier
+        if earlier is not None or dom is None:
+            return ArticleOutcome("unchanged", path=earlier,
+                                  reason="page payload unchanged since "
+                                         + written.revisit["refers_to_date"])
+        article = ArticleOutcome("not-article", reason="unchanged raw page held no article")
+    else:
+        stored = read_record_from(buffer.getvalue(), written.final.offset)
+        article = derive_article(stored, warc)
+    source_ref = written.final
     if article.status == "not-article" and dom is not None:
         # The raw answer holds no article (its body is written by script): extract from
         # what the browser rendered. The record keeps its own id (the article's evidence
