@@ -8,9 +8,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import subprocess
+import sys
+import zipfile
 from pathlib import Path
 
 import pytest
+from conftest import SEED_DOCUMENT
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -214,16 +218,15 @@ def test_cosign_refuses_what_is_not_a_checkpoint(run, keys, tmp_path):
 
 
 def test_checkpoints_travel_in_a_wacz(run, keys, archive_dir, tmp_path):
-    from conftest import SEED_DOCUMENT
-
     assert run("ingest", str(SEED_DOCUMENT)).exit_code == 0
     note = checkpoint(run)
     out = tmp_path / "x.wacz"
     assert run("export", "wacz", str(out)).exit_code == 0
-    import zipfile
-
     with zipfile.ZipFile(out) as zf:
         assert zf.read(f"archiver/checkpoints_{note.name}") == note.read_bytes()
+    check = subprocess.run([sys.executable, "-m", "wacz", "validate", "-f", str(out)],
+                           capture_output=True, text=True, timeout=120)
+    assert check.returncode == 0, check.stdout
     checked = run("verify", str(out), "--trusted-key", str(keys / "ed25519.pub"), "--json",
                   archive=False)
     statuses = {json.loads(x)["check"]: json.loads(x)["status"]
