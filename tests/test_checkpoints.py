@@ -232,6 +232,17 @@ def test_checkpoints_travel_in_a_wacz(run, keys, archive_dir, tmp_path):
     statuses = {json.loads(x)["check"]: json.loads(x)["status"]
                 for x in checked.stdout.splitlines()}
     assert statuses["manifest-checkpoints"] == "pass"
+    _, vkey = cosign(run, note, keys / "witness1.key", "w1")
+    assert run("export", "wacz", str(tmp_path / "y.wacz")).exit_code == 0
+    other = checkpoints.vkey("w2", signing.load_private(keys / "witness2.key").public_key())
+    for witness, status in ((vkey, "pass"), (other, "fail")):
+        witnessed = run("verify", str(tmp_path / "y.wacz"), "--trusted-key",
+                        str(keys / "ed25519.pub"), "--witness", witness, "--json",
+                        archive=False)
+        [line] = [json.loads(x) for x in witnessed.stdout.splitlines()
+                  if json.loads(x)["check"] == "manifest-checkpoints"]
+        assert line["status"] == status, line
+    assert "no checkpoint at or after it carries 1 cosignature" in line["detail"]
     unkeyed = run("verify", str(out), "--json", archive=False)
     assert '"check": "manifest-checkpoints", "detail"' in unkeyed.stdout
     assert {json.loads(x)["check"]: json.loads(x)["status"] for x in

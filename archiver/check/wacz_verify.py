@@ -90,6 +90,8 @@ class TrustOptions:
 
     roots: tuple[x509.Certificate, ...] = ()
     keys: tuple[Any, ...] = ()  # public keys (ECDSA for anonymous packages, Ed25519 heads)
+    witnesses: tuple[checkpoints.Verifier, ...] = ()  # vkeys whose cosignatures count
+    witnesses_min: int = 1
 
 
 def failed(checks: list[Check]) -> list[Check]:
@@ -681,7 +683,7 @@ def _checkpoint_check(zf: zipfile.ZipFile, packed: list[str], archive: Archive,
             return Check("manifest-checkpoints", "fail", f"{name}: not a checkpoint file name")
         _extract(zf, name, folder / target)
     trusted = {signing.key_id(k): k for k in trust.keys if isinstance(k, Ed25519PublicKey)}
-    findings = checkpoints.verify(archive, trusted, [], 1)
+    findings = checkpoints.verify(archive, trusted, list(trust.witnesses), trust.witnesses_min)
     errors = [f for f in findings if f.severity == "error"]
     if errors:
         return Check("manifest-checkpoints", "fail", "; ".join(f.message for f in errors[:3]))
@@ -690,9 +692,11 @@ def _checkpoint_check(zf: zipfile.ZipFile, packed: list[str], archive: Archive,
         return Check("manifest-checkpoints", "skip", f"{len(packed)} checkpoint file(s) name "
                                                      "heads of the packaged manifest, but no "
                                                      "--trusted-key verifies their signature")
+    witnessed = (f", witnessed by at least {trust.witnesses_min} of the given witnesses"
+                 if trust.witnesses else "")
     return Check("manifest-checkpoints", "pass", f"{len(packed)} checkpoint file(s) signed by "
                                                  "a trusted key name heads of the packaged "
-                                                 "manifest, no fork")
+                                                 f"manifest, no fork{witnessed}")
 
 
 def _chain_check(path: Path) -> Check:
