@@ -28,6 +28,7 @@ import binascii
 import hashlib
 import json
 import shutil
+import struct
 import tempfile
 import zipfile
 import zlib
@@ -150,7 +151,7 @@ def verify_package(path: Path, trust: TrustOptions | None = None) -> list[Check]
     trust = trust or TrustOptions()
     try:
         zf = zipfile.ZipFile(path)
-    except (OSError, zipfile.BadZipFile) as exc:
+    except (*ZIP_ERRORS, ValueError, struct.error) as exc:  # a damaged central directory
         raise UnreadableInputError(f"{path}: not a readable ZIP/WACZ ({exc})") from exc
     with zf:
         names = {i.filename: i for i in zf.infolist() if not i.is_dir()}
