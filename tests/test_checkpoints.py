@@ -254,3 +254,23 @@ def test_a_vkey_whose_base64_holds_a_plus_parses():
                       ).split("+", 2)[2]:
         pass
     assert checkpoints.Verifier.parse(vkey).name == "w"
+
+
+def test_damaged_checkpoint_files_are_findings_never_tracebacks(run, keys, archive_dir):
+    """Each byte of a checkpoint and of a cosigned copy flipped, cut, or replaced by a
+    newline, an em dash, a '+' or a non-UTF-8 byte: audit's checkpoint step names it."""
+    archive = grow(archive_dir, 2)
+    note = checkpoint(run)
+    cosigned, vkey = cosign(run, note, keys / "witness1.key", "w1")
+    witness = [checkpoints.Verifier.parse(vkey)]
+    for path in (note, cosigned):
+        original = path.read_bytes()
+        for i in range(0, len(original), 3):
+            for new in (bytes([original[i] ^ 1]), b"", b"\n", "\u2014".encode(), b"+", b"\xff"):
+                path.write_bytes(original[:i] + new + original[i + 1:])
+                findings = checkpoints.verify(archive, signing.trusted_keys(), witness, 1)
+                assert all(f.severity in ("error", "warning") for f in findings)
+        path.write_bytes(original)
+    result = run("cosign", str(archive_dir / "manifest.jsonl"), "--key",
+                 str(keys / "witness1.key"), archive=False)
+    assert result.exit_code == 2 and "Traceback" not in result.output
