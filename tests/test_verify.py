@@ -493,3 +493,17 @@ def test_the_packages_own_text_cannot_forge_output_lines(packages, tmp_path):
     result = invoke("verify", str(path))
     assert "\x1b" not in result.output
     assert not any(line.startswith("PASS everything") for line in result.output.splitlines())
+
+
+def test_a_token_carrying_a_damaged_certificate(packages, tmp_path):
+    """The TSA certificate inside the token claims X.509 version 4: cryptography refuses it
+    when first read, deep inside the checks; a named failure all the same."""
+    token = base64.b64decode(signed_data(packages.domain)["timeSignature"])
+    v3 = b"\xa0\x03\x02\x01\x02"
+    assert v3 in token
+    damaged = token.replace(v3, b"\xa0\x03\x02\x01\x03", 1)
+    path = with_signed(packages.domain, tmp_path / "x.wacz",
+                       timeSignature=base64.b64encode(damaged).decode())
+    code, statuses, _ = verify(path, "--trust-roots", str(packages.roots))
+    assert code == 1 and statuses["signature"] == "pass"
+    assert statuses["time-chain"] == "fail"

@@ -32,7 +32,7 @@ import struct
 import tempfile
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -345,8 +345,22 @@ def _signed_checks(signed: Any, digest_hash: Any, package: dict[str, Any],
                             f"from signedData created {signed['created']!r} (py-wacz "
                             "refuses that)"))
     if domain_mode:
-        return checks + _domain_checks(signed, created, trust)
-    return checks + _anonymous_checks(signed, trust)
+        return checks + _guarded("domain", lambda: _domain_checks(signed, created, trust))
+    return checks + _guarded("signature", lambda: _anonymous_checks(signed, trust))
+
+
+def _guarded(name: str, run: Callable[[], list[Check]]) -> list[Check]:
+    """Certificates and tokens are parsed lazily by cryptography and rfc3161-client: a
+    hostile field (an odd string tag in a name, a bad version) raises wherever it is first
+    read, with whatever exception its parser uses. Whatever it is, the package is at fault:
+    a named failed check, never a traceback."""
+    try:
+        return run()
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # pyo3's PanicException derives from BaseException
+        return [Check(name, "fail", f"a certificate or time-stamp in signedData is malformed "
+                                    f"({type(exc).__name__}: {exc})")]
 
 
 def _parse_time(text: str) -> datetime | None:
