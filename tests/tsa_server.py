@@ -31,6 +31,8 @@ Variants (LoopbackTSA.MODES):
                    (genTime is now: the certificate is not valid at genTime)
     eku-noncritical  granted, signed by a TSA certificate whose extendedKeyUsage timeStamping
                    is not marked critical (RFC 3161 §2.3 requires critical)
+                   (no-eku and eku-noncritical: `openssl ts -reply` refuses such signers, so
+                   the good TSA's TSTInfo is signed again with `openssl cms -sign`)
     wrong-nonce    granted, the right imprint, but a fresh nonce (not the query's)
     other-imprint  granted, but over another message's digest (and so another nonce)
     reject         a TimeStampResp with status rejection (2), failInfo badAlg, no token
