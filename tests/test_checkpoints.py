@@ -8,9 +8,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import subprocess
+import sys
+import zipfile
 from pathlib import Path
 
 import pytest
+from conftest import SEED_DOCUMENT
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -214,21 +218,31 @@ def test_cosign_refuses_what_is_not_a_checkpoint(run, keys, tmp_path):
 
 
 def test_checkpoints_travel_in_a_wacz(run, keys, archive_dir, tmp_path):
-    from conftest import SEED_DOCUMENT
-
     assert run("ingest", str(SEED_DOCUMENT)).exit_code == 0
     note = checkpoint(run)
     out = tmp_path / "x.wacz"
     assert run("export", "wacz", str(out)).exit_code == 0
-    import zipfile
-
     with zipfile.ZipFile(out) as zf:
         assert zf.read(f"archiver/checkpoints_{note.name}") == note.read_bytes()
+    check = subprocess.run([sys.executable, "-m", "wacz", "validate", "-f", str(out)],
+                           capture_output=True, text=True, timeout=120)
+    assert check.returncode == 0, check.stdout
     checked = run("verify", str(out), "--trusted-key", str(keys / "ed25519.pub"), "--json",
                   archive=False)
     statuses = {json.loads(x)["check"]: json.loads(x)["status"]
                 for x in checked.stdout.splitlines()}
     assert statuses["manifest-checkpoints"] == "pass"
+    _, vkey = cosign(run, note, keys / "witness1.key", "w1")
+    assert run("export", "wacz", str(tmp_path / "y.wacz")).exit_code == 0
+    other = checkpoints.vkey("w2", signing.load_private(keys / "witness2.key").public_key())
+    for witness, status in ((vkey, "pass"), (other, "fail")):
+        witnessed = run("verify", str(tmp_path / "y.wacz"), "--trusted-key",
+                        str(keys / "ed25519.pub"), "--witness", witness, "--json",
+                        archive=False)
+        [line] = [json.loads(x) for x in witnessed.stdout.splitlines()
+                  if json.loads(x)["check"] == "manifest-checkpoints"]
+        assert line["status"] == status, line
+    assert "no checkpoint at or after it carries 1 cosignature" in line["detail"]
     unkeyed = run("verify", str(out), "--json", archive=False)
     assert '"check": "manifest-checkpoints", "detail"' in unkeyed.stdout
     assert {json.loads(x)["check"]: json.loads(x)["status"] for x in
@@ -240,3 +254,23 @@ def test_a_vkey_whose_base64_holds_a_plus_parses():
                       ).split("+", 2)[2]:
         pass
     assert checkpoints.Verifier.parse(vkey).name == "w"
+
+
+def test_damaged_checkpoint_files_are_findings_never_tracebacks(run, keys, archive_dir):
+    """Each byte of a checkpoint and of a cosigned copy flipped, cut, or replaced by a
+    newline, an em dash, a '+' or a non-UTF-8 byte: audit's checkpoint step names it."""
+    archive = grow(archive_dir, 2)
+    note = checkpoint(run)
+    cosigned, vkey = cosign(run, note, keys / "witness1.key", "w1")
+    witness = [checkpoints.Verifier.parse(vkey)]
+    for path in (note, cosigned):
+        original = path.read_bytes()
+        for i in range(0, len(original), 3):
+            for new in (bytes([original[i] ^ 1]), b"", b"\n", "\u2014".encode(), b"+", b"\xff"):
+                path.write_bytes(original[:i] + new + original[i + 1:])
+                findings = checkpoints.verify(archive, signing.trusted_keys(), witness, 1)
+                assert all(f.severity in ("error", "warning") for f in findings)
+        path.write_bytes(original)
+    result = run("cosign", str(archive_dir / "manifest.jsonl"), "--key",
+                 str(keys / "witness1.key"), archive=False)
+    assert result.exit_code == 2 and "Traceback" not in result.output

@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
-from archiver.base.errors import FetchError, UnreadableInputError, UsageError
+from archiver.base.errors import ArchiverError, FetchError, UnreadableInputError, UsageError
 from archiver.check import wacz_tsp
 from archiver.check.wacz_verify import certificate_names
 from archiver.store import package_key
@@ -166,10 +166,16 @@ def request_timestamp(url: str, message: bytes, created: str,
         resp = wacz_tsp.load_response(reply)
     except wacz_tsp.TokenError as exc:
         raise FetchError(f"{url}: {exc}; nothing was packaged") from exc
-    problem = _reply_problem(resp, request.nonce, message, created)
-    if problem:
-        raise FetchError(f"{url}: {problem}; nothing was packaged")
-    return reply, _tsa_chain_pem(resp, options.tsa_cert, url)
+    try:
+        problem = _reply_problem(resp, request.nonce, message, created)
+        if problem:
+            raise FetchError(f"{url}: {problem}; nothing was packaged")
+        return reply, _tsa_chain_pem(resp, options.tsa_cert, url)
+    except (KeyboardInterrupt, SystemExit, ArchiverError):
+        raise
+    except BaseException as exc:  # read lazily: a hostile field raises when first touched
+        raise FetchError(f"{url}: the TSA's reply is malformed ({type(exc).__name__}); "
+                         "nothing was packaged") from exc
 
 
 def _reply_problem(resp: Any, nonce: int | None, message: bytes, created: str) -> str | None:

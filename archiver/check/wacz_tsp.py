@@ -89,7 +89,7 @@ def token_certificates(resp: TimeStampResponse) -> list[x509.Certificate]:
     for der in resp.signed_data.certificates:
         try:
             out.append(x509.load_der_x509_certificate(der))
-        except ValueError:
+        except (ValueError, x509.InvalidVersion):  # a damaged certificate is no certificate
             continue
     return out
 
@@ -157,8 +157,9 @@ def verify_signature(resp: TimeStampResponse, signer: x509.Certificate,
         # The imprint is judged on its own (imprint_matches): hand the library the token's
         # own digest, so a failure here is about the signature or the chain, not the data.
         builder.build().verify(resp, resp.tst_info.message_imprint.message)
-    except (VerificationError, ValueError) as exc:
-        return SignatureOutcome(False, str(exc))
+    except (VerificationError, ValueError, x509.InvalidVersion) as exc:
+        # the library loads the token's certificates itself: a damaged one raises here
+        return SignatureOutcome(False, str(exc) or type(exc).__name__)
     return SignatureOutcome(True, "")
 
 

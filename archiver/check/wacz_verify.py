@@ -28,10 +28,11 @@ import binascii
 import hashlib
 import json
 import shutil
+import struct
 import tempfile
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -90,6 +91,8 @@ class TrustOptions:
 
     roots: tuple[x509.Certificate, ...] = ()
     keys: tuple[Any, ...] = ()  # public keys (ECDSA for anonymous packages, Ed25519 heads)
+    witnesses: tuple[checkpoints.Verifier, ...] = ()  # vkeys whose cosignatures count
+    witnesses_min: int = 1
 
 
 def failed(checks: list[Check]) -> list[Check]:
@@ -148,7 +151,7 @@ def verify_package(path: Path, trust: TrustOptions | None = None) -> list[Check]
     trust = trust or TrustOptions()
     try:
         zf = zipfile.ZipFile(path)
-    except (OSError, zipfile.BadZipFile) as exc:
+    except (*ZIP_ERRORS, ValueError, struct.error) as exc:  # a damaged central directory
         raise UnreadableInputError(f"{path}: not a readable ZIP/WACZ ({exc})") from exc
     with zf:
         names = {i.filename: i for i in zf.infolist() if not i.is_dir()}
@@ -342,8 +345,22 @@ def _signed_checks(signed: Any, digest_hash: Any, package: dict[str, Any],
                             f"from signedData created {signed['created']!r} (py-wacz "
                             "refuses that)"))
     if domain_mode:
-        return checks + _domain_checks(signed, created, trust)
-    return checks + _anonymous_checks(signed, trust)
+        return checks + _guarded("domain", lambda: _domain_checks(signed, created, trust))
+    return checks + _guarded("signature", lambda: _anonymous_checks(signed, trust))
+
+
+def _guarded(name: str, run: Callable[[], list[Check]]) -> list[Check]:
+    """Certificates and tokens are parsed lazily by cryptography and rfc3161-client: a
+    hostile field (an odd string tag in a name, a bad version) raises wherever it is first
+    read, with whatever exception its parser uses. Whatever it is, the package is at fault:
+    a named failed check, never a traceback."""
+    try:
+        return run()
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # pyo3's PanicException derives from BaseException
+        return [Check(name, "fail", f"a certificate or time-stamp in signedData is malformed "
+                                    f"({type(exc).__name__}: {exc})")]
 
 
 def _parse_time(text: str) -> datetime | None:
@@ -681,7 +698,7 @@ def _checkpoint_check(zf: zipfile.ZipFile, packed: list[str], archive: Archive,
             return Check("manifest-checkpoints", "fail", f"{name}: not a checkpoint file name")
         _extract(zf, name, folder / target)
     trusted = {signing.key_id(k): k for k in trust.keys if isinstance(k, Ed25519PublicKey)}
-    findings = checkpoints.verify(archive, trusted, [], 1)
+    findings = checkpoints.verify(archive, trusted, list(trust.witnesses), trust.witnesses_min)
     errors = [f for f in findings if f.severity == "error"]
     if errors:
         return Check("manifest-checkpoints", "fail", "; ".join(f.message for f in errors[:3]))
@@ -690,9 +707,11 @@ def _checkpoint_check(zf: zipfile.ZipFile, packed: list[str], archive: Archive,
         return Check("manifest-checkpoints", "skip", f"{len(packed)} checkpoint file(s) name "
                                                      "heads of the packaged manifest, but no "
                                                      "--trusted-key verifies their signature")
+    witnessed = (f", witnessed by at least {trust.witnesses_min} of the given witnesses"
+                 if trust.witnesses else "")
     return Check("manifest-checkpoints", "pass", f"{len(packed)} checkpoint file(s) signed by "
                                                  "a trusted key name heads of the packaged "
-                                                 "manifest, no fork")
+                                                 f"manifest, no fork{witnessed}")
 
 
 def _chain_check(path: Path) -> Check:

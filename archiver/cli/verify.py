@@ -10,6 +10,7 @@ import click
 from archiver.cli.options import (
     EXIT_FINDINGS,
     EXIT_OK,
+    UsageFailure,
     emit_json,
     handle_errors,
     json_option,
@@ -29,6 +30,11 @@ from archiver.cli.options import (
               help="PEM public key to trust (repeatable): an anonymous signature's P-384 key "
                    "(`archiver keygen --wacz` writes its .pub), or the Ed25519 key of the "
                    "archive's manifest signatures.")
+@click.option("--witness", "witnesses", multiple=True,
+              help="A witness's vkey (or a file holding it), repeatable: packaged checkpoints "
+                   "must carry --witnesses-min of their cosignatures.")
+@click.option("--witnesses-min", type=click.IntRange(min=1), default=1, show_default=True,
+              help="With --witness: cosignatures each checkpointed seq needs.")
 @click.option("--strict", is_flag=True,
               help="A check that could not be made (SKIP: no roots, no trusted key) fails "
                    "the verification too (exit 1).")
@@ -36,7 +42,8 @@ from archiver.cli.options import (
 @quiet_option
 @handle_errors
 def verify_command(package: Path, roots: tuple[Path, ...], keys: tuple[Path, ...],
-                   strict: bool, as_json: bool, quiet: bool) -> None:
+                   witnesses: tuple[str, ...], witnesses_min: int, strict: bool, as_json: bool,
+                   quiet: bool) -> None:
     """Verify a WACZ package offline, step by step, whoever made it.
 
     Checks every resource against datapackage.json, the digest of datapackage.json, the
@@ -55,9 +62,15 @@ def verify_command(package: Path, roots: tuple[Path, ...], keys: tuple[Path, ...
       archiver verify anonymous.wacz --trusted-key ~/.config/archiver/wacz-p384.pub --strict
     """
     from archiver.check import wacz_verify
+    from archiver.store import checkpoints
 
+    verifiers = tuple(checkpoints.load_verifier(w) for w in witnesses)
+    if verifiers and witnesses_min > len({v.name for v in verifiers}):
+        raise UsageFailure(f"--witnesses-min {witnesses_min} is more than the "
+                           f"{len(verifiers)} witness(es) given")
     trust = wacz_verify.TrustOptions(wacz_verify.load_roots(list(roots)),
-                                     wacz_verify.load_keys(list(keys)))
+                                     wacz_verify.load_keys(list(keys)), verifiers,
+                                     witnesses_min)
     checks = wacz_verify.verify_package(package, trust)
     bad = wacz_verify.failed(checks)
     skipped = sorted({c.name for c in checks if c.status == "skip"})

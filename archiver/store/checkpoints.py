@@ -134,7 +134,7 @@ class Note:
             name, _, blob = rest.partition(" ")
             try:
                 raw = base64.b64decode(blob, validate=True)
-            except binascii.Error as exc:
+            except ValueError as exc:  # binascii.Error, or not ASCII at all
                 raise NoteError(f"signature of {name!r} is not base64") from exc
             if prefix != DASH or not NAME_RE.match(name) or len(raw) < 5:
                 raise NoteError(f"malformed signature line {line[:60]!r}")
@@ -166,7 +166,7 @@ class Checkpoint:
             raise NoteError(f"size {size!r} is not a decimal without leading zeroes")
         try:
             digest = base64.b64decode(root, validate=True)
-        except binascii.Error as exc:
+        except ValueError as exc:  # binascii.Error, or not ASCII at all
             raise NoteError("the hash line is not base64") from exc
         if len(digest) != 32:
             raise NoteError("the hash line is not 32 bytes (sha256)")
@@ -223,7 +223,10 @@ def cosign(checkpoint: Path, key: Ed25519PrivateKey, name: str,
     if not NAME_RE.match(name):
         raise UsageError(f"{name!r}: a witness name has no spaces and no '+'")
     note = read_note(checkpoint)
-    Checkpoint.from_text(note.text)  # a witness cosigns only what parses as a checkpoint
+    try:
+        Checkpoint.from_text(note.text)  # a witness cosigns only what parses as a checkpoint
+    except NoteError as exc:
+        raise UnreadableInputError(f"{checkpoint}: not a checkpoint ({exc})") from exc
     stamp = int(time.time()) if now is None else now
     public = raw_public(key.public_key())
     sig = key.sign(cosigned_message(note.text, stamp))
@@ -283,7 +286,7 @@ def verify(archive: Archive, trusted: dict[str, Ed25519PublicKey],
         try:
             note = Note.parse(path.read_bytes().decode("utf-8"))
             cp = Checkpoint.from_text(note.text)
-        except (NoteError, UnicodeDecodeError, OSError) as exc:
+        except (ValueError, OSError) as exc:  # NoteError, UnicodeDecodeError, a bad number
             findings.append(Finding("error", "checkpoint-unreadable", where, str(exc)))
             continue
         entry = _Seen(where, cp)
