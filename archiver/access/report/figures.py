@@ -154,7 +154,7 @@ def _per_day(groups: list[Group]) -> Figure:
     total = sum(counts.values())
     x = sorted(counts)
     busiest = max(x, key=lambda d: (counts[d], d)) if x else None
-    sentence = (f"{total:,} captures on {_plural(len(x), 'day')}; the busiest day "
+    sentence = (f"{_plural(total, 'capture')} on {_plural(len(x), 'day')}; the busiest day "
                 f"was {busiest} with {counts[busiest]:,}." if busiest else "No captures yet.")
     return Figure("captures_per_day", "Captures per day", "bar", x,
                   {"captures": [counts[d] for d in x]}, sentence, "day (UTC)", "captures")
