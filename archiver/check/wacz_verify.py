@@ -47,7 +47,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.x509 import verification
 
 from archiver.base.errors import UnreadableInputError
-from archiver.check import wacz_tsp
+from archiver.check import tsp
 from archiver.store import checkpoints, manifest, signing
 from archiver.store.archive import Archive
 
@@ -516,22 +516,23 @@ def _time_checks(signed: dict[str, str], created: datetime | None,
     if der is None:
         return [Check("time-token", "fail", "timeSignature is not base64")], None
     try:
-        resp = wacz_tsp.load_response(der)
-    except wacz_tsp.TokenError as exc:
+        resp = tsp.parse(der)
+    except tsp.TokenError as exc:
         return [Check("time-token", "fail", f"timeSignature: {exc}")], None
-    if not wacz_tsp.granted(resp):
-        return [Check("time-token", "fail", f"timeSignature status is "
-                                            f"{wacz_tsp.status_name(resp)}, not granted")], None
-    when = wacz_tsp.gen_time(resp)
+    problem = tsp.status_problem(resp)
+    if problem:
+        return [Check("time-token", "fail", f"timeSignature {problem}")], None
+    when = tsp.gen_time(resp)
     checks = [Check("time-token", "pass", f"a granted time-stamp, genTime {_iso(when)}")]
     message = signed["signature"].encode("ascii", "replace")
-    same, algo = wacz_tsp.imprint_matches(resp, message)
-    checks.append(Check("time-imprint", "pass", f"{algo} imprint of the signature string")
-                  if same else
-                  Check("time-imprint", "fail", f"the time-stamp's {algo} imprint is not over "
-                                                "this signature (a token for other data)"))
+    problem = tsp.imprint_problem(resp, message)
+    checks.append(Check("time-imprint", "fail", f"{problem} (a token for other data than the "
+                                                "signature)")
+                  if problem else
+                  Check("time-imprint", "pass", f"{tsp.imprint_algorithm(resp)} imprint of "
+                                                "the signature string"))
     presented = _pem_chain(signed["timestampCert"]) or []
-    signer = wacz_tsp.signer_certificate(resp, presented)
+    signer = tsp.signer_certificate(resp, presented)
     if signer is None:
         checks.append(Check("time-signer", "fail", "no certificate in the token or "
                                                    "timestampCert matches its SignerInfo"))
@@ -539,12 +540,13 @@ def _time_checks(signed: dict[str, str], created: datetime | None,
     if presented and presented[0] != signer:
         checks.append(Check("time-signer", "fail", "the first timestampCert certificate is "
                                                    "not the one that signed the time-stamp"))
-    problem = wacz_tsp.eku_problem(signer)
-    checks.append(Check("time-signer-eku", "fail", problem) if problem else
+    problem = tsp.eku_problem(signer)
+    checks.append(Check("time-signer-eku", "fail", f"the TSA certificate {problem}")
+                  if problem else
                   Check("time-signer-eku", "pass", f"{_subject(signer)} has a critical "
-                                                   "id-kp-timeStamping EKU"))
-    everything = [*wacz_tsp.token_certificates(resp), *presented]
-    trusted = (wacz_tsp.verify_signature(resp, signer, everything, list(trust.roots))
+                                                   "extendedKeyUsage, id-kp-timeStamping alone"))
+    everything = [*tsp.token_certificates(resp), *presented]
+    trusted = (tsp.trust_problem(resp, signer, everything, list(trust.roots), when)
                if trust.roots else None)
     checks.append(_time_signature_check(resp, signer, everything, trusted))
     if created is not None:
@@ -556,34 +558,42 @@ def _time_checks(signed: dict[str, str], created: datetime | None,
     return checks, when
 
 
+_Trust = tuple[str, str, list[x509.Certificate] | None]
+
+
 def _time_signature_check(resp: Any, signer: x509.Certificate,
-                          presented: list[x509.Certificate],
-                          trusted: wacz_tsp.SignatureOutcome | None) -> Check:
-    """The token's CMS signature: proven by a chain to the trust roots, or else with the root
-    the TSA presented (which tells a broken signature from an untrusted root)."""
-    if trusted is not None and trusted.ok:
+                          presented: list[x509.Certificate], trusted: _Trust | None) -> Check:
+    """The token's CMS signature: proven along a chain to the trust roots, or else with the
+    root the TSA presented (which tells a broken signature from an untrusted root)."""
+    if trusted is not None and trusted[2] is not None:
         return Check("time-signature", "pass", f"signed by {_subject(signer)}")
-    own_root = wacz_tsp.presented_root(signer, presented)
+    own_root = tsp.presented_root(signer, presented)
     if own_root is None:
         return Check("time-signature", "skip", "no root presented beside the token and none "
                                                "of the trust roots verifies it: the signature "
                                                "alone is not judged")
-    own = wacz_tsp.verify_signature(resp, signer, presented, [own_root])
-    if own.ok:
+    problem = tsp.signature_problem(resp, signer, presented, [own_root])
+    if not problem:
         return Check("time-signature", "pass", f"signed by {_subject(signer)} (with the "
                                                "root it presents)")
     return Check("time-signature", "fail", f"the time-stamp does not verify with its own "
-                                           f"certificates: {own.detail}")
+                                           f"certificates: {problem}")
 
 
-def _tsa_chain_check(trusted: wacz_tsp.SignatureOutcome | None, signer: x509.Certificate,
+def _tsa_chain_check(trusted: _Trust | None, signer: x509.Certificate,
                      when: datetime) -> Check:
+    """The TSA certificate valid at genTime, chained to a root the user named, and the
+    token verified along that chain (archiver.check.tsp.trust_problem)."""
     if trusted is None:
         return Check("time-chain", "skip", "no --trust-roots given: the TSA is not judged")
-    if not trusted.ok:
-        return Check("time-chain", "fail", f"the TSA certificate does not chain to a trusted "
-                                           f"root valid at genTime {_iso(when)}: "
-                                           f"{trusted.detail}")
+    step, why, path = trusted
+    if path is None:
+        what = {"validity": f"{_subject(signer)} {why}",
+                "chain": f"the TSA certificate does not chain to a trusted root valid at "
+                         f"genTime {_iso(when)}: {why}",
+                "signature": f"the time-stamp does not verify along the TSA certificate's "
+                             f"chain to a trusted root: {why}"}[step]
+        return Check("time-chain", "fail", what)
     return _expired_since("time-chain", signer, f"{_subject(signer)} chains to a trusted root "
                                                 f"at genTime {_iso(when)}")
 
