@@ -15,7 +15,8 @@ Steps (the spec's "Verification" section, numbered as there):
   8.-9. both chains to roots the user names (--trust-roots), valid at genTime: a certificate
      expired since is reported, not failed (the time-stamp proves it signed while valid).
 Then archiver's own proofs when the package carries them: the manifest's hash chain, its
-Ed25519 head signatures over the packaged manifest, and the packaged files against it.
+Ed25519 head signatures over the packaged manifest, the packaged files against it, its
+checkpoints, and each RFC 3161 token over one of its heads (the same checks as audit's).
 
 WebCrypto's ECDSA (ArchiveWeb.page and ReplayWeb.page) hashes with SHA-256 whatever the curve,
 and authsign signs with SHA-256 too, so SHA-256 is the digest checked for every key.
@@ -47,8 +48,9 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.x509 import verification
 
 from archiver.base.errors import UnreadableInputError
+from archiver.check import timestamps as tsa_check
 from archiver.check import tsp
-from archiver.store import checkpoints, manifest, signing
+from archiver.store import checkpoints, manifest, signing, timestamps
 from archiver.store.archive import Archive
 
 Status = Literal["pass", "fail", "skip", "info"]
@@ -693,7 +695,58 @@ def _read_proofs(zf: zipfile.ZipFile, names: dict[str, zipfile.ZipInfo],
                               if n.startswith(f"{ARCHIVER_DIR}/{checkpoints.FOLDER}_")]
         if packed_checkpoints:
             checks.append(_checkpoint_check(zf, packed_checkpoints, Archive(root), trust))
+        checks += _token_checks(zf, names, Archive(root), trust)
     return checks
+
+
+def _token_checks(zf: zipfile.ZipFile, names: dict[str, zipfile.ZipInfo], archive: Archive,
+                  trust: TrustOptions) -> list[Check]:
+    """The archive's own RFC 3161 tokens the packaged manifest records, one
+    `manifest-timestamp` check each, verified as `archiver audit` verifies them
+    (archiver.check.timestamps over archiver.check.tsp): the imprint over the head message
+    of the packaged manifest's seq and hash, the recorded nonce and genTime, and with
+    --trust-roots the signer, its EKU, its chain at genTime and the signature. A certificate
+    expired since genTime is reported, not failed (as for `time-chain`)."""
+    records = timestamps.all_recorded(archive)
+    if not records:
+        return []
+    folder = archive.root / timestamps.FOLDER
+    folder.mkdir(exist_ok=True)
+    prefix = f"{ARCHIVER_DIR}/{timestamps.FOLDER}_"
+    for name in names:
+        target = name.removeprefix(prefix)
+        if name.startswith(prefix) and "/" not in target and not target.startswith("."):
+            _extract(zf, name, folder / target)
+    named = {r.seq for r in records}
+    chain: dict[int, str] = {}
+    entry_at: dict[int, str] = {}
+    for entry in manifest.iter_entries(archive.manifest_path):
+        if entry.get("seq") in named:
+            chain[entry["seq"]] = str(entry.get("hash"))
+            entry_at[entry["seq"]] = str(entry.get("at"))
+    roots = list(trust.roots) or None
+    return [_token_check(tsa_check.check_token(archive, rec, roots, chain, entry_at))
+            for rec in records]
+
+
+def _token_check(c: tsa_check.Checked) -> Check:
+    where = f"{c.rec.token} (seq {c.rec.seq})"
+    errors = [f for f in c.findings if f.severity == "error"]
+    if errors:
+        return Check("manifest-timestamp", "fail",
+                     f"{where}: {errors[0].code}: {errors[0].message}")
+    notes = "".join(f"; {f.code}: {f.message}" for f in c.findings)
+    if not c.trusted:
+        return Check("manifest-timestamp", "skip",
+                     f"{where}: imprint over the packaged head, nonce and genTime match; no "
+                     f"--trust-roots given: the TSA's signature is not judged{notes}")
+    assert c.gen_time is not None
+    expired = (f"; its certificate chain has expired since ({_iso(c.expires)}), which the "
+               "time-stamp makes harmless" if c.expires and c.expires < datetime.now(UTC)
+               else "")
+    return Check("manifest-timestamp", "pass",
+                 f"{where}: seq {c.rec.seq} existed by {_iso(c.gen_time)} ({c.subject}), "
+                 f"signed by a TSA chaining to a trusted root{expired}{notes}")
 
 
 def _checkpoint_check(zf: zipfile.ZipFile, packed: list[str], archive: Archive,
