@@ -1,5 +1,5 @@
 """`archiver verify` checks the archive's own RFC 3161 tokens inside an exported package with
-the checker audit uses (archiver.check.tsp): imprint over the packaged head, recorded nonce,
+the checker audit uses (archiver.store.tsp): imprint over the packaged head, recorded nonce,
 trust against --trust-roots; one `manifest-timestamp` line per token. Real TSA on loopback."""
 
 from __future__ import annotations

@@ -30,9 +30,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from archiver.base.errors import ArchiverError, FetchError, UnreadableInputError, UsageError
-from archiver.check import tsp
 from archiver.check.wacz_verify import certificate_names
-from archiver.store import package_key
+from archiver.store import package_key, tsp
 
 SPEC_VERSION = "0.1.0"  # WACZ Signing and Verification
 MAX_CLOCK_GAP = timedelta(minutes=10)

@@ -24,7 +24,7 @@ and, for tokens that pass: tsa-clock-ahead (warning: the head entry's own `at` i
 (error: a certificate of the chain has expired and no renewal made before that expiry covers
 the token), tsa-expiring (warning: it expires within 90 days and no renewal covers it).
 
-Each RFC 3161 step is archiver.check.tsp's (shared with `archiver verify`); this module
+Each RFC 3161 step is archiver.store.tsp's (shared with `archiver verify`); this module
 adds what is particular to the archive's tokens: the head they name, renewals, the recorded
 nonce and genTime, the operator's clock and expiry after genTime.
 """
@@ -40,7 +40,6 @@ from typing import Any
 
 from archiver.base.errors import ArchiverError, UnreadableInputError
 from archiver.base.findings import Finding
-from archiver.check import tsp
 from archiver.store import timestamps
 from archiver.store.archive import Archive
 
@@ -154,6 +153,8 @@ def proof_line(p: dict[str, Any]) -> str:
 
 def check_token(archive: Archive, rec: timestamps.Recorded, roots: list[Any] | None,
                 chain: dict[int, str], entry_at: dict[int, str]) -> Checked:
+    from archiver.store import tsp  # rfc3161-client: only when there are tokens
+
     c = Checked(rec)
     try:
         der = timestamps.read_token(archive, rec.token)
@@ -230,7 +231,9 @@ TRUST_FINDINGS = {"validity": "tsa-cert-not-valid-at-gentime", "chain": "tsa-unt
 
 
 def _check_trust(c: Checked, resp: Any, roots: list[Any]) -> Checked:
-    """The steps that need roots (archiver.check.tsp), each failure its finding."""
+    """The steps that need roots (archiver.store.tsp), each failure its finding."""
+    from archiver.store import tsp  # rfc3161-client: only when there are tokens
+
     assert c.gen_time is not None
     if len(list(resp.signed_data.signer_infos)) != 1:
         return c.fail("tsa-signer-missing", f"{len(list(resp.signed_data.signer_infos))} "
@@ -295,6 +298,8 @@ def judge_expiry(checked: list[Checked], now: datetime) -> None:
 def reply_problem(reply: bytes, message: bytes, nonce: int, roots: list[Any]) -> str:
     """'' when a fresh reply (already checked for status, imprint and nonce) verifies against
     `roots` (`archiver timestamp --tsa-roots`: refuse what audit would reject); else why."""
+    from archiver.store import tsp  # rfc3161-client: only when there are tokens
+
     resp = tsp.parse(reply)
     rec = timestamps.Recorded(-1, "reply", -1, "", "", str(nonce), "sha256", "", "", None,
                               None, None)

@@ -49,8 +49,7 @@ from cryptography.x509 import verification
 
 from archiver.base.errors import UnreadableInputError
 from archiver.check import timestamps as tsa_check
-from archiver.check import tsp
-from archiver.store import checkpoints, manifest, signing, timestamps
+from archiver.store import checkpoints, manifest, signing, timestamps, tsp
 from archiver.store.archive import Archive
 
 Status = Literal["pass", "fail", "skip", "info"]
@@ -585,7 +584,7 @@ def _time_signature_check(resp: Any, signer: x509.Certificate,
 def _tsa_chain_check(trusted: _Trust | None, signer: x509.Certificate,
                      when: datetime) -> Check:
     """The TSA certificate valid at genTime, chained to a root the user named, and the
-    token verified along that chain (archiver.check.tsp.trust_problem)."""
+    token verified along that chain (archiver.store.tsp.trust_problem)."""
     if trusted is None:
         return Check("time-chain", "skip", "no --trust-roots given: the TSA is not judged")
     step, why, path = trusted
@@ -703,7 +702,7 @@ def _token_checks(zf: zipfile.ZipFile, names: dict[str, zipfile.ZipInfo], archiv
                   trust: TrustOptions) -> list[Check]:
     """The archive's own RFC 3161 tokens the packaged manifest records, one
     `manifest-timestamp` check each, verified as `archiver audit` verifies them
-    (archiver.check.timestamps over archiver.check.tsp): the imprint over the head message
+    (archiver.check.timestamps over archiver.store.tsp): the imprint over the head message
     of the packaged manifest's seq and hash, the recorded nonce and genTime, and with
     --trust-roots the signer, its EKU, its chain at genTime and the signature. A certificate
     expired since genTime is reported, not failed (as for `time-chain`)."""

@@ -1,8 +1,11 @@
 """RFC 3161 time-stamp tokens, verified offline, one named step per function.
 
-One checker for every token archiver meets: the archive's own tokens over chain heads
-(`archiver audit`, archiver.check.timestamps), those tokens inside an exported package and a
-signed WACZ's `timeSignature` (`archiver verify`, archiver.check.wacz_verify). Each caller runs
+One checker for every token archiver meets: a TSA's fresh reply (`archiver timestamp`,
+archiver.store.timestamps, before storing it), the archive's tokens over chain heads (`archiver
+audit`, archiver.check.timestamps), those tokens inside an exported package and a signed WACZ's
+`timeSignature` (`archiver verify`, archiver.check.wacz_verify; `export wacz --sign` checks its
+reply with it too). It lives in store, beside signing and checkpoints, so that the request
+path can use it as well as the checks above it. Each caller runs
 the steps in this order and names the first (audit) or every (verify) failure its own way:
 
   parse            the bytes are a DER TimeStampResp (RFC 3161 §2.4.2)       parse / TokenError
