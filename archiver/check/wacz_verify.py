@@ -45,7 +45,6 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-from cryptography.x509 import verification
 
 from archiver.base.errors import UnreadableInputError
 from archiver.check import timestamps as tsa_check
@@ -607,15 +606,9 @@ def _domain_chain_check(chain: list[x509.Certificate], when: datetime | None,
         return Check("domain-chain", "skip", "no --trust-roots given: the domain certificate "
                                              "is not judged")
     # The leaf is an ordinary certificate (any EKU: a TLS server certificate signs here); the
-    # CAs above it are held to the Web PKI profile cryptography implements (RFC 5280 plus
-    # the CA/Browser Forum rules), at genTime.
-    builder = (verification.PolicyBuilder().store(verification.Store(list(trust.roots)))
-               .time(when).extension_policies(
-                   ca_policy=verification.ExtensionPolicy.webpki_defaults_ca(),
-                   ee_policy=verification.ExtensionPolicy.permit_all()))
-    try:
-        builder.build_client_verifier().verify(chain[0], chain[1:])
-    except verification.VerificationError as exc:
+    # CAs above it are held to the Web PKI profile cryptography implements, at genTime.
+    path, problem = tsp.build_chain(chain[0], chain[1:], list(trust.roots), when)
+    if path is None:
         top = chain[-1]
         known = any(r.subject == top.issuer or r.subject == top.subject for r in trust.roots)
         why = "" if known else (f" (the chain's top, {_subject(top)}, is issued by "
@@ -623,7 +616,7 @@ def _domain_chain_check(chain: list[x509.Certificate], when: datetime | None,
                                 "roots)")
         return Check("domain-chain", "fail", f"the domain certificate does not chain to a "
                                              f"trusted root valid at genTime {_iso(when)}"
-                                             f"{why}: {exc}")
+                                             f"{why}: {problem}")
     return _expired_since("domain-chain", chain[0], f"{_subject(chain[0])} chains to a trusted "
                                                     f"root at genTime {_iso(when)}")
 

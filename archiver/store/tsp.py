@@ -183,7 +183,8 @@ def build_chain(leaf: x509.Certificate, intermediates: list[x509.Certificate],
                 when: datetime) -> tuple[list[x509.Certificate] | None, str]:
     """(leaf ... root, '') for a path to one of `roots` valid at `when`, else (None, why).
     cryptography's RFC 5280 path builder, the Web PKI CA profile for issuers and no
-    end-entity profile (a TSA certificate is not a TLS client: eku_problem judges its EKU).
+    end-entity profile (a TSA certificate is not a TLS client: eku_problem judges its EKU;
+    a WACZ's domain certificate may carry any EKU).
     A leaf itself in `roots` is a pin, not a root: refused (name the CA that issued it)."""
     if not roots:
         return None, "no roots given"
@@ -196,7 +197,7 @@ def build_chain(leaf: x509.Certificate, intermediates: list[x509.Certificate],
     except PathError as exc:
         return None, str(exc).split(" (encountered")[0].removeprefix("validation failed: ")
     if len(path) < 2:
-        return None, "the TSA certificate is itself a trust root: name the CA that issued it"
+        return None, "the certificate is itself a trust root: name the CA that issued it"
     return path, ""
 
 
