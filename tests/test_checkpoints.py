@@ -274,3 +274,36 @@ def test_damaged_checkpoint_files_are_findings_never_tracebacks(run, keys, archi
     result = run("cosign", str(archive_dir / "manifest.jsonl"), "--key",
                  str(keys / "witness1.key"), archive=False)
     assert result.exit_code == 2 and "Traceback" not in result.output
+
+
+def test_the_library_audit_checks_checkpoints_and_witnesses(run, keys, archive_dir):
+    """archiver.check.audit.audit itself (what --dask and library callers run), not only the
+    CLI, verifies checkpoints and asks for the witnesses it is given."""
+    from archiver.check import audit as audit_mod
+
+    archive = grow(archive_dir, 2)
+    note = checkpoint(run)
+    _, vkey = cosign(run, note, keys / "witness1.key", "w1")
+    witness = checkpoints.load_verifier(vkey)
+    assert audit_mod.audit(archive, jobs=1, witnesses=[witness]).errors == 0
+    other = checkpoints.load_verifier(cosign(run, note, keys / "witness2.key", "w2")[1])
+    (other_path,) = [p for p in note.parent.iterdir() if p.name.endswith(".w2.cosig")]
+    other_path.unlink()  # w2's cosignature gone: w2 required, missing
+    report = audit_mod.audit(archive, jobs=1, witnesses=[witness, other], witnesses_min=2)
+    assert {f.code for f in report.findings if f.severity == "error"} == \
+        {"checkpoint-unwitnessed"}
+    note.write_bytes(note.read_bytes().replace(b"archive\n", b"archivf\n", 1))
+    assert "checkpoint-changed" in {f.code for f in audit_mod.audit(archive, jobs=1).findings}
+
+
+def test_audit_record_records_the_checkpoint_findings(run, keys, archive_dir):
+    archive = grow(archive_dir, 2)
+    note = checkpoint(run)
+    note.write_bytes(note.read_bytes().replace(b"archive\n", b"archivf\n", 1))
+    result = run("audit", "--record")
+    assert result.exit_code == 1
+    last = manifest.read_last(archive.manifest_path)
+    assert last is not None and last["event"] == "fixity check"
+    assert last["outcome"]["status"] == "failure"
+    assert "checkpoint-changed" in {f["code"] for f in last["findings"]}
+    assert last["summary"]["errors"] >= 1

@@ -294,3 +294,24 @@ def test_index_on_the_cluster_gives_the_local_indexes(clean, dask_cluster, tmp_p
     assert (remote / "index.cdxj").read_bytes() == (local / "index.cdxj").read_bytes()
     assert json.loads(result.stdout)["lines"] == len(
         (local / "index.cdxj").read_text().splitlines())
+
+
+def test_the_library_audit_on_the_cluster_checks_checkpoints(clean, dask_cluster, tmp_path,
+                                                             monkeypatch):
+    """Checkpoints are verified by audit() itself: a library caller with a cluster gets the
+    same findings as a local run, the edited checkpoint among them."""
+    from archiver.store import signing
+
+    monkeypatch.setenv(signing.ENV_KEY, str(tmp_path / "keys" / "ed25519.key"))
+    monkeypatch.delenv(signing.ENV_TRUSTED, raising=False)
+    signing.keygen()
+    root = tmp_path / "archive"
+    shutil.copytree(clean, root)
+    assert Cli(root)("checkpoint").exit_code == 0
+    (note,) = (root / "checkpoints").glob("*.note")
+    note.write_bytes(note.read_bytes().replace(b"archive\n", b"archivf\n", 1))
+    local = audit_mod.audit(Archive(root), jobs=1)
+    with Cluster(dask_cluster.address) as cluster:
+        remote = audit_mod.audit(Archive(root), cluster=cluster)
+    assert [f.to_dict() for f in remote.findings] == [f.to_dict() for f in local.findings]
+    assert "checkpoint-changed" in {f.code for f in remote.findings}

@@ -30,9 +30,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from archiver.base.errors import ArchiverError, FetchError, UnreadableInputError, UsageError
-from archiver.check import wacz_tsp
 from archiver.check.wacz_verify import certificate_names
-from archiver.store import package_key
+from archiver.store import package_key, tsp
 
 SPEC_VERSION = "0.1.0"  # WACZ Signing and Verification
 MAX_CLOCK_GAP = timedelta(minutes=10)
@@ -163,8 +162,8 @@ def request_timestamp(url: str, message: bytes, created: str,
                          "packaged")
     reply = http.content
     try:
-        resp = wacz_tsp.load_response(reply)
-    except wacz_tsp.TokenError as exc:
+        resp = tsp.parse(reply)
+    except tsp.TokenError as exc:
         raise FetchError(f"{url}: {exc}; nothing was packaged") from exc
     try:
         problem = _reply_problem(resp, request.nonce, message, created)
@@ -179,13 +178,13 @@ def request_timestamp(url: str, message: bytes, created: str,
 
 
 def _reply_problem(resp: Any, nonce: int | None, message: bytes, created: str) -> str | None:
-    if not wacz_tsp.granted(resp):
-        return f"the TSA refused ({wacz_tsp.status_name(resp)})"
-    if resp.tst_info.nonce != nonce:
+    if tsp.status_problem(resp):
+        return f"the TSA refused ({tsp.status_name(resp)})"
+    if nonce is None or tsp.nonce_problem(resp, nonce):
         return "the TSA's reply does not echo our nonce"
-    if not wacz_tsp.imprint_matches(resp, message)[0]:
+    if tsp.imprint_problem(resp, message):
         return "the TSA's reply is for other data"
-    gap = abs(wacz_tsp.gen_time(resp) - datetime.fromisoformat(created))
+    gap = abs(tsp.gen_time(resp) - datetime.fromisoformat(created))
     if gap > MAX_CLOCK_GAP:
         return (f"the TSA's genTime is {int(gap.total_seconds())} s from this clock's "
                 "(more than 10 minutes: check the clock)")
@@ -197,11 +196,11 @@ def _tsa_chain_pem(resp: Any, tsa_cert: Path | None, url: str) -> str:
     carries, the signer (SignerInfo) first."""
     if tsa_cert is not None:
         text, certs = _read_chain(tsa_cert, "the TSA certificate")
-        if wacz_tsp.signer_certificate(resp, certs[:1]) is None:
+        if tsp.signer_certificate(resp, certs[:1]) is None:
             raise UsageError(f"{tsa_cert}: its first certificate did not sign the TSA's reply")
         return text
-    carried = wacz_tsp.token_certificates(resp)
-    signer = wacz_tsp.signer_certificate(resp, [])
+    carried = tsp.token_certificates(resp)
+    signer = tsp.signer_certificate(resp, [])
     if signer is None:
         raise FetchError(f"{url}: the reply carries no signer certificate; give the TSA's "
                          "chain with --tsa-cert")

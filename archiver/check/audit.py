@@ -53,7 +53,7 @@ from archiver.check.fixity import (
     merge_by_line,
     valid_file_claim,
 )
-from archiver.store import manifest, signing, timestamps
+from archiver.store import checkpoints, manifest, signing, timestamps
 from archiver.store.archive import Archive
 from archiver.store.rolling import OPEN_SUFFIX
 
@@ -192,7 +192,9 @@ def first_run_orphans(archive: Archive) -> list[Finding]:
 def audit(archive: Archive, jobs: int | None = None, progress: Progress | None = None,
           on_start: Callable[[int], None] | None = None, cluster: Cluster | None = None,
           task_progress: TaskProgress | None = None,
-          tsa_roots: list[Any] | None = None) -> AuditReport:
+          tsa_roots: list[Any] | None = None,
+          witnesses: list[checkpoints.Verifier] | None = None,
+          witnesses_min: int = 1) -> AuditReport:
     """Audit the whole archive in one streaming pass over the manifest: each entry's files are
     checked as the entry is read, a few at a time per thread, so memory stays flat whatever
     the archive's size. `on_start(total)` gets the manifest's size and `progress(n)` the bytes
@@ -204,6 +206,10 @@ def audit(archive: Archive, jobs: int | None = None, progress: Progress | None =
 
     RFC 3161 tokens are verified against `tsa_roots` (certificates the user trusts; None:
     imprint and nonce only, with a warning) and each one that stands is a `proofs` item.
+
+    Checkpoints and their cosignatures are verified against the keys the user trusts
+    (signing.trusted_keys) and, with `witnesses`, each checkpointed seq needs `witnesses_min`
+    of their cosignatures on a checkpoint at or after it (archiver.store.checkpoints).
     """
     if not archive.exists():
         raise UnreadableInputError(f"{archive.root}: no archive here")
@@ -241,6 +247,9 @@ def audit(archive: Archive, jobs: int | None = None, progress: Progress | None =
     findings += run.unsealed()
     findings += list(find_orphans(archive, run.claims, run.rolling))
     findings += run.catalog_findings  # derived data that disagrees: warnings
+    # Checkpoints (signed notes others cosign): forks, rewritten heads, missing witnesses.
+    findings += checkpoints.verify(archive, signing.trusted_keys(), list(witnesses or []),
+                                   witnesses_min)
     return AuditReport(findings=findings, entries=run.entries, files=run.files,
                        bytes=run.bytes, seconds=time.monotonic() - started,
                        proofs=proven.proofs)

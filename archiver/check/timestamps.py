@@ -24,14 +24,9 @@ and, for tokens that pass: tsa-clock-ahead (warning: the head entry's own `at` i
 (error: a certificate of the chain has expired and no renewal made before that expiry covers
 the token), tsa-expiring (warning: it expires within 90 days and no renewal covers it).
 
-What rfc3161-client's Verifier does and does not do, and why the steps above are ours:
-it checks status, the CMS signature and a chain at genTime in one OpenSSL call whose every
-failure reads "Error while verifying certificates" (so steps 9-11 are run separately with
-`cryptography`, to say which failed); it trusts every certificate it is given as an anchor,
-intermediates included (we give it only the chain already built to a named root); it checks
-the EKU (present, critical, timeStamping) only on embedded certificates; it never looks at
-a certificate's expiry after genTime, nor at revocation (neither do we: no CRL or OCSP is
-fetched offline; say so, do not pretend), nor at the ESS signingCertificate attribute.
+Each RFC 3161 step is archiver.store.tsp's (shared with `archiver verify`); this module
+adds what is particular to the archive's tokens: the head they name, renewals, the recorded
+nonce and genTime, the operator's clock and expiry after genTime.
 """
 
 from __future__ import annotations
@@ -50,8 +45,6 @@ from archiver.store.archive import Archive
 
 CLOCK_SLACK = timedelta(minutes=10)
 EXPIRY_WARNING = timedelta(days=90)
-DIGESTS = {"2.16.840.1.101.3.4.2.1": hashlib.sha256, "2.16.840.1.101.3.4.2.2": hashlib.sha384,
-           "2.16.840.1.101.3.4.2.3": hashlib.sha512}
 
 
 def load_roots(paths: Iterable[str | Path]) -> list[Any]:
@@ -160,7 +153,7 @@ def proof_line(p: dict[str, Any]) -> str:
 
 def check_token(archive: Archive, rec: timestamps.Recorded, roots: list[Any] | None,
                 chain: dict[int, str], entry_at: dict[int, str]) -> Checked:
-    from rfc3161_client import PKIStatus, decode_timestamp_response
+    from archiver.store import tsp  # rfc3161-client: only when there are tokens
 
     c = Checked(rec)
     try:
@@ -174,13 +167,13 @@ def check_token(archive: Archive, rec: timestamps.Recorded, roots: list[Any] | N
         return c.fail("tsa-token-unreadable", str(exc))
     c.sha256 = hashlib.sha256(der).hexdigest()
     try:
-        resp = decode_timestamp_response(der)
-    except ValueError as exc:
-        return c.fail("tsa-token-unreadable",
-                      f"not a DER TimeStampResp ({str(exc)[:100]}): truncated or edited")
-    if resp.status != PKIStatus.GRANTED:
+        resp = tsp.parse(der)
+    except tsp.TokenError as exc:
+        return c.fail("tsa-token-unreadable", f"not a DER TimeStampResp: {exc}; truncated or "
+                                              "edited")
+    if tsp.status_problem(resp):
         return c.fail("tsa-not-granted", f"the TSA did not grant this token (status "
-                                         f"{timestamps.status_name(resp.status)})")
+                                         f"{tsp.status_name(resp)})")
     actual = chain.get(rec.seq)
     if actual is None:
         return c.fail("tsa-head-missing", "the token names a seq that is not in the chain")
@@ -188,31 +181,30 @@ def check_token(archive: Archive, rec: timestamps.Recorded, roots: list[Any] | N
         return c.fail("tsa-head-mismatch", f"the token was made over head {rec.hash}, but "
                                            f"the chain has {actual} at that seq (history "
                                            "rewritten, or another archive's token)")
-    info = resp.tst_info
     if rec.renews:
         found = _sha256_of(archive, rec.renews)
         if found != rec.renews_sha256:
             return c.fail("tsa-renewal-mismatch",
                           f"renewal of {rec.renews}, made over sha256 {rec.renews_sha256}, "
                           f"but that token's bytes now hash to {found}")
-    hasher = DIGESTS.get(info.message_imprint.hash_algorithm.dotted_string)
     message = timestamps.head_message(rec.seq, actual, rec.renews_sha256 if rec.renews
                                       else None)
-    digest = hasher(message).digest() if hasher else b""
-    if info.message_imprint.message != digest:
-        return c.fail("tsa-imprint-mismatch", "the token's message imprint is not the digest "
-                                              "of this head (a token for something else)")
-    if str(info.nonce) != rec.nonce:
-        return c.fail("tsa-nonce-mismatch", f"the token's nonce {info.nonce} is not the one "
-                                            f"requested ({rec.nonce}): a replayed reply")
-    c.gen_time = info.gen_time.astimezone(UTC)
+    problem = tsp.imprint_problem(resp, message)
+    if problem:
+        return c.fail("tsa-imprint-mismatch", f"the token's message imprint is not the digest "
+                                              f"of this head (a token for something else: "
+                                              f"{problem})")
+    problem = tsp.nonce_problem(resp, rec.nonce)
+    if problem:
+        return c.fail("tsa-nonce-mismatch", f"{problem}: a replayed reply")
+    c.gen_time = tsp.gen_time(resp)
     if timestamps.iso(c.gen_time) != rec.gen_time:
         return c.fail("tsa-record-mismatch", f"the event says genTime {rec.gen_time}, the "
                                              f"token says {timestamps.iso(c.gen_time)}")
     _clock(c, entry_at.get(rec.seq))
     if roots is None:
         return c
-    return _check_trust(c, resp, roots, digest)
+    return _check_trust(c, resp, roots)
 
 
 def _sha256_of(archive: Archive, relpath: str) -> str | None:
@@ -234,100 +226,37 @@ def _clock(c: Checked, at: str | None) -> None:
                                   "operator's clock was ahead", severity="warning")
 
 
-def _check_trust(c: Checked, resp: Any, roots: list[Any], digest: bytes) -> Checked:
-    from cryptography import x509
+TRUST_FINDINGS = {"validity": "tsa-cert-not-valid-at-gentime", "chain": "tsa-untrusted",
+                  "signature": "tsa-bad-signature"}
+
+
+def _check_trust(c: Checked, resp: Any, roots: list[Any]) -> Checked:
+    """The steps that need roots (archiver.store.tsp), each failure its finding."""
+    from archiver.store import tsp  # rfc3161-client: only when there are tokens
 
     assert c.gen_time is not None
-    certs = []
-    for der in resp.signed_data.certificates:
-        try:
-            certs.append(x509.load_der_x509_certificate(der))
-        except ValueError:
-            continue
-    infos = list(resp.signed_data.signer_infos)
-    if len(infos) != 1:
-        return c.fail("tsa-signer-missing", f"{len(infos)} SignerInfos (a token has one)")
-    leaf = next((x for x in certs if x.issuer == infos[0].issuer
-                 and x.serial_number == infos[0].serial_number), None)
+    if len(list(resp.signed_data.signer_infos)) != 1:
+        return c.fail("tsa-signer-missing", f"{len(list(resp.signed_data.signer_infos))} "
+                                            "SignerInfos (a token has one)")
+    leaf = tsp.signer_certificate(resp)
     if leaf is None:
         return c.fail("tsa-signer-missing", "no embedded certificate matches the SignerInfo's "
                                             "issuer and serial (was certReq honoured?)")
-    c.subject = leaf.subject.rfc4514_string()
-    problem = eku_problem(leaf)
+    c.subject = tsp.subject(leaf)
+    problem = tsp.eku_problem(leaf)
     if problem:
         return c.fail("tsa-eku", f"the TSA certificate ({c.subject}) {problem}")
-    if not leaf.not_valid_before_utc <= c.gen_time <= leaf.not_valid_after_utc:
-        return c.fail("tsa-cert-not-valid-at-gentime",
-                      f"the TSA certificate ({c.subject}) was valid "
-                      f"{timestamps.iso(leaf.not_valid_before_utc)} to "
-                      f"{timestamps.iso(leaf.not_valid_after_utc)}, not at genTime "
-                      f"{timestamps.iso(c.gen_time)}")
-    path, error = build_chain(leaf, [x for x in certs if x is not leaf], roots, c.gen_time)
+    step, why, path = tsp.trust_problem(resp, leaf, tsp.token_certificates(resp), roots,
+                                        c.gen_time)
     if path is None:
-        return c.fail("tsa-untrusted", f"no chain from the TSA certificate ({c.subject}) to a "
-                                       f"root named in --tsa-roots, valid at genTime: {error}")
-    if len(path) < 2:  # the TSA certificate itself in the trust file: a pin, not a root
-        return c.fail("tsa-untrusted", f"the TSA certificate ({c.subject}) is itself in "
-                                       "--tsa-roots: name the CA root that issued it")
-    problem = signature_problem(resp, path, digest, int(c.rec.nonce))
-    if problem:
-        return c.fail("tsa-bad-signature", f"the token's signature does not verify: {problem}")
+        what = {"validity": f"the TSA certificate ({c.subject}) {why}",
+                "chain": f"no chain from the TSA certificate ({c.subject}) to a root named "
+                         f"in --tsa-roots, valid at genTime: {why}",
+                "signature": f"the token's signature does not verify: {why}"}[step]
+        return c.fail(TRUST_FINDINGS[step], what)
     c.expires = min(x.not_valid_after_utc for x in path)
     c.trusted = True
     return c
-
-
-def eku_problem(cert: Any) -> str:
-    """'' when extendedKeyUsage is critical and exactly id-kp-timeStamping (RFC 3161 §2.3)."""
-    from cryptography import x509
-
-    try:
-        ext = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage)
-    except x509.ExtensionNotFound:
-        return "has no extendedKeyUsage extension (id-kp-timeStamping is required)"
-    if not ext.critical:
-        return "has an extendedKeyUsage extension that is not marked critical"
-    if list(ext.value) != [x509.ExtendedKeyUsageOID.TIME_STAMPING]:
-        return "has an extendedKeyUsage other than id-kp-timeStamping alone"
-    return ""
-
-
-def build_chain(leaf: Any, intermediates: list[Any], roots: list[Any],
-                when: datetime) -> tuple[list[Any] | None, str]:
-    """(leaf ... root, '') for a chain to one of `roots` valid at `when`, else (None, why).
-    cryptography's RFC 5280 path builder, with the CA profile of the Web PKI for issuers and
-    no end-entity profile (a TSA certificate is not a TLS client: its EKU is checked above)."""
-    from cryptography.x509.verification import (
-        ExtensionPolicy,
-        PolicyBuilder,
-        Store,
-        VerificationError,
-    )
-
-    if not roots:
-        return None, "no roots given"
-    verifier = (PolicyBuilder().store(Store(roots)).time(when)
-                .extension_policies(ca_policy=ExtensionPolicy.webpki_defaults_ca(),
-                                    ee_policy=ExtensionPolicy.permit_all())
-                .build_client_verifier())
-    try:
-        verified = verifier.verify(leaf, intermediates)
-    except VerificationError as exc:
-        return None, str(exc).split(" (encountered")[0].removeprefix("validation failed: ")
-    return list(verified.chain), ""
-
-
-def signature_problem(resp: Any, path: list[Any], digest: bytes, nonce: int) -> str:
-    """'' when the CMS signature verifies with rfc3161-client, trusting only `path`'s root and
-    its intermediates (already proven to chain to a named root at genTime)."""
-    from rfc3161_client import VerificationError, VerifierBuilder
-
-    builder = VerifierBuilder(roots=[path[-1]], intermediates=list(path[1:-1]), nonce=nonce)
-    try:
-        builder.build().verify(resp, digest)
-    except VerificationError as exc:
-        return str(exc)[:200]
-    return ""
 
 
 def judge_expiry(checked: list[Checked], now: datetime) -> None:
@@ -369,11 +298,11 @@ def judge_expiry(checked: list[Checked], now: datetime) -> None:
 def reply_problem(reply: bytes, message: bytes, nonce: int, roots: list[Any]) -> str:
     """'' when a fresh reply (already checked for status, imprint and nonce) verifies against
     `roots` (`archiver timestamp --tsa-roots`: refuse what audit would reject); else why."""
-    from rfc3161_client import decode_timestamp_response
+    from archiver.store import tsp  # rfc3161-client: only when there are tokens
 
-    resp = decode_timestamp_response(reply)
+    resp = tsp.parse(reply)
     rec = timestamps.Recorded(-1, "reply", -1, "", "", str(nonce), "sha256", "", "", None,
                               None, None)
-    c = Checked(rec, gen_time=resp.tst_info.gen_time.astimezone(UTC))
-    _check_trust(c, resp, roots, hashlib.sha256(message).digest())
+    c = Checked(rec, gen_time=tsp.gen_time(resp))
+    _check_trust(c, resp, roots)
     return c.findings[0].message.removeprefix("seq -1: ") if c.findings else ""

@@ -15,7 +15,8 @@ Steps (the spec's "Verification" section, numbered as there):
   8.-9. both chains to roots the user names (--trust-roots), valid at genTime: a certificate
      expired since is reported, not failed (the time-stamp proves it signed while valid).
 Then archiver's own proofs when the package carries them: the manifest's hash chain, its
-Ed25519 head signatures over the packaged manifest, and the packaged files against it.
+Ed25519 head signatures over the packaged manifest, the packaged files against it, its
+checkpoints, and each RFC 3161 token over one of its heads (the same checks as audit's).
 
 WebCrypto's ECDSA (ArchiveWeb.page and ReplayWeb.page) hashes with SHA-256 whatever the curve,
 and authsign signs with SHA-256 too, so SHA-256 is the digest checked for every key.
@@ -44,11 +45,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-from cryptography.x509 import verification
 
 from archiver.base.errors import UnreadableInputError
-from archiver.check import wacz_tsp
-from archiver.store import checkpoints, manifest, signing
+from archiver.check import timestamps as tsa_check
+from archiver.store import checkpoints, manifest, signing, timestamps, tsp
 from archiver.store.archive import Archive
 
 Status = Literal["pass", "fail", "skip", "info"]
@@ -516,22 +516,23 @@ def _time_checks(signed: dict[str, str], created: datetime | None,
     if der is None:
         return [Check("time-token", "fail", "timeSignature is not base64")], None
     try:
-        resp = wacz_tsp.load_response(der)
-    except wacz_tsp.TokenError as exc:
+        resp = tsp.parse(der)
+    except tsp.TokenError as exc:
         return [Check("time-token", "fail", f"timeSignature: {exc}")], None
-    if not wacz_tsp.granted(resp):
-        return [Check("time-token", "fail", f"timeSignature status is "
-                                            f"{wacz_tsp.status_name(resp)}, not granted")], None
-    when = wacz_tsp.gen_time(resp)
+    problem = tsp.status_problem(resp)
+    if problem:
+        return [Check("time-token", "fail", f"timeSignature {problem}")], None
+    when = tsp.gen_time(resp)
     checks = [Check("time-token", "pass", f"a granted time-stamp, genTime {_iso(when)}")]
     message = signed["signature"].encode("ascii", "replace")
-    same, algo = wacz_tsp.imprint_matches(resp, message)
-    checks.append(Check("time-imprint", "pass", f"{algo} imprint of the signature string")
-                  if same else
-                  Check("time-imprint", "fail", f"the time-stamp's {algo} imprint is not over "
-                                                "this signature (a token for other data)"))
+    problem = tsp.imprint_problem(resp, message)
+    checks.append(Check("time-imprint", "fail", f"{problem} (a token for other data than the "
+                                                "signature)")
+                  if problem else
+                  Check("time-imprint", "pass", f"{tsp.imprint_algorithm(resp)} imprint of "
+                                                "the signature string"))
     presented = _pem_chain(signed["timestampCert"]) or []
-    signer = wacz_tsp.signer_certificate(resp, presented)
+    signer = tsp.signer_certificate(resp, presented)
     if signer is None:
         checks.append(Check("time-signer", "fail", "no certificate in the token or "
                                                    "timestampCert matches its SignerInfo"))
@@ -539,12 +540,13 @@ def _time_checks(signed: dict[str, str], created: datetime | None,
     if presented and presented[0] != signer:
         checks.append(Check("time-signer", "fail", "the first timestampCert certificate is "
                                                    "not the one that signed the time-stamp"))
-    problem = wacz_tsp.eku_problem(signer)
-    checks.append(Check("time-signer-eku", "fail", problem) if problem else
+    problem = tsp.eku_problem(signer)
+    checks.append(Check("time-signer-eku", "fail", f"the TSA certificate {problem}")
+                  if problem else
                   Check("time-signer-eku", "pass", f"{_subject(signer)} has a critical "
-                                                   "id-kp-timeStamping EKU"))
-    everything = [*wacz_tsp.token_certificates(resp), *presented]
-    trusted = (wacz_tsp.verify_signature(resp, signer, everything, list(trust.roots))
+                                                   "extendedKeyUsage, id-kp-timeStamping alone"))
+    everything = [*tsp.token_certificates(resp), *presented]
+    trusted = (tsp.trust_problem(resp, signer, everything, list(trust.roots), when)
                if trust.roots else None)
     checks.append(_time_signature_check(resp, signer, everything, trusted))
     if created is not None:
@@ -556,34 +558,42 @@ def _time_checks(signed: dict[str, str], created: datetime | None,
     return checks, when
 
 
+_Trust = tuple[str, str, list[x509.Certificate] | None]
+
+
 def _time_signature_check(resp: Any, signer: x509.Certificate,
-                          presented: list[x509.Certificate],
-                          trusted: wacz_tsp.SignatureOutcome | None) -> Check:
-    """The token's CMS signature: proven by a chain to the trust roots, or else with the root
-    the TSA presented (which tells a broken signature from an untrusted root)."""
-    if trusted is not None and trusted.ok:
+                          presented: list[x509.Certificate], trusted: _Trust | None) -> Check:
+    """The token's CMS signature: proven along a chain to the trust roots, or else with the
+    root the TSA presented (which tells a broken signature from an untrusted root)."""
+    if trusted is not None and trusted[2] is not None:
         return Check("time-signature", "pass", f"signed by {_subject(signer)}")
-    own_root = wacz_tsp.presented_root(signer, presented)
+    own_root = tsp.presented_root(signer, presented)
     if own_root is None:
         return Check("time-signature", "skip", "no root presented beside the token and none "
                                                "of the trust roots verifies it: the signature "
                                                "alone is not judged")
-    own = wacz_tsp.verify_signature(resp, signer, presented, [own_root])
-    if own.ok:
+    problem = tsp.signature_problem(resp, signer, presented, [own_root])
+    if not problem:
         return Check("time-signature", "pass", f"signed by {_subject(signer)} (with the "
                                                "root it presents)")
     return Check("time-signature", "fail", f"the time-stamp does not verify with its own "
-                                           f"certificates: {own.detail}")
+                                           f"certificates: {problem}")
 
 
-def _tsa_chain_check(trusted: wacz_tsp.SignatureOutcome | None, signer: x509.Certificate,
+def _tsa_chain_check(trusted: _Trust | None, signer: x509.Certificate,
                      when: datetime) -> Check:
+    """The TSA certificate valid at genTime, chained to a root the user named, and the
+    token verified along that chain (archiver.store.tsp.trust_problem)."""
     if trusted is None:
         return Check("time-chain", "skip", "no --trust-roots given: the TSA is not judged")
-    if not trusted.ok:
-        return Check("time-chain", "fail", f"the TSA certificate does not chain to a trusted "
-                                           f"root valid at genTime {_iso(when)}: "
-                                           f"{trusted.detail}")
+    step, why, path = trusted
+    if path is None:
+        what = {"validity": f"{_subject(signer)} {why}",
+                "chain": f"the TSA certificate does not chain to a trusted root valid at "
+                         f"genTime {_iso(when)}: {why}",
+                "signature": f"the time-stamp does not verify along the TSA certificate's "
+                             f"chain to a trusted root: {why}"}[step]
+        return Check("time-chain", "fail", what)
     return _expired_since("time-chain", signer, f"{_subject(signer)} chains to a trusted root "
                                                 f"at genTime {_iso(when)}")
 
@@ -596,15 +606,9 @@ def _domain_chain_check(chain: list[x509.Certificate], when: datetime | None,
         return Check("domain-chain", "skip", "no --trust-roots given: the domain certificate "
                                              "is not judged")
     # The leaf is an ordinary certificate (any EKU: a TLS server certificate signs here); the
-    # CAs above it are held to the Web PKI profile cryptography implements (RFC 5280 plus
-    # the CA/Browser Forum rules), at genTime.
-    builder = (verification.PolicyBuilder().store(verification.Store(list(trust.roots)))
-               .time(when).extension_policies(
-                   ca_policy=verification.ExtensionPolicy.webpki_defaults_ca(),
-                   ee_policy=verification.ExtensionPolicy.permit_all()))
-    try:
-        builder.build_client_verifier().verify(chain[0], chain[1:])
-    except verification.VerificationError as exc:
+    # CAs above it are held to the Web PKI profile cryptography implements, at genTime.
+    path, problem = tsp.build_chain(chain[0], chain[1:], list(trust.roots), when)
+    if path is None:
         top = chain[-1]
         known = any(r.subject == top.issuer or r.subject == top.subject for r in trust.roots)
         why = "" if known else (f" (the chain's top, {_subject(top)}, is issued by "
@@ -612,7 +616,7 @@ def _domain_chain_check(chain: list[x509.Certificate], when: datetime | None,
                                 "roots)")
         return Check("domain-chain", "fail", f"the domain certificate does not chain to a "
                                              f"trusted root valid at genTime {_iso(when)}"
-                                             f"{why}: {exc}")
+                                             f"{why}: {problem}")
     return _expired_since("domain-chain", chain[0], f"{_subject(chain[0])} chains to a trusted "
                                                     f"root at genTime {_iso(when)}")
 
@@ -683,7 +687,58 @@ def _read_proofs(zf: zipfile.ZipFile, names: dict[str, zipfile.ZipInfo],
                               if n.startswith(f"{ARCHIVER_DIR}/{checkpoints.FOLDER}_")]
         if packed_checkpoints:
             checks.append(_checkpoint_check(zf, packed_checkpoints, Archive(root), trust))
+        checks += _token_checks(zf, names, Archive(root), trust)
     return checks
+
+
+def _token_checks(zf: zipfile.ZipFile, names: dict[str, zipfile.ZipInfo], archive: Archive,
+                  trust: TrustOptions) -> list[Check]:
+    """The archive's own RFC 3161 tokens the packaged manifest records, one
+    `manifest-timestamp` check each, verified as `archiver audit` verifies them
+    (archiver.check.timestamps over archiver.store.tsp): the imprint over the head message
+    of the packaged manifest's seq and hash, the recorded nonce and genTime, and with
+    --trust-roots the signer, its EKU, its chain at genTime and the signature. A certificate
+    expired since genTime is reported, not failed (as for `time-chain`)."""
+    records = timestamps.all_recorded(archive)
+    if not records:
+        return []
+    folder = archive.root / timestamps.FOLDER
+    folder.mkdir(exist_ok=True)
+    prefix = f"{ARCHIVER_DIR}/{timestamps.FOLDER}_"
+    for name in names:
+        target = name.removeprefix(prefix)
+        if name.startswith(prefix) and "/" not in target and not target.startswith("."):
+            _extract(zf, name, folder / target)
+    named = {r.seq for r in records}
+    chain: dict[int, str] = {}
+    entry_at: dict[int, str] = {}
+    for entry in manifest.iter_entries(archive.manifest_path):
+        if entry.get("seq") in named:
+            chain[entry["seq"]] = str(entry.get("hash"))
+            entry_at[entry["seq"]] = str(entry.get("at"))
+    roots = list(trust.roots) or None
+    return [_token_check(tsa_check.check_token(archive, rec, roots, chain, entry_at))
+            for rec in records]
+
+
+def _token_check(c: tsa_check.Checked) -> Check:
+    where = f"{c.rec.token} (seq {c.rec.seq})"
+    errors = [f for f in c.findings if f.severity == "error"]
+    if errors:
+        return Check("manifest-timestamp", "fail",
+                     f"{where}: {errors[0].code}: {errors[0].message}")
+    notes = "".join(f"; {f.code}: {f.message}" for f in c.findings)
+    if not c.trusted:
+        return Check("manifest-timestamp", "skip",
+                     f"{where}: imprint over the packaged head, nonce and genTime match; no "
+                     f"--trust-roots given: the TSA's signature is not judged{notes}")
+    assert c.gen_time is not None
+    expired = (f"; its certificate chain has expired since ({_iso(c.expires)}), which the "
+               "time-stamp makes harmless" if c.expires and c.expires < datetime.now(UTC)
+               else "")
+    return Check("manifest-timestamp", "pass",
+                 f"{where}: seq {c.rec.seq} existed by {_iso(c.gen_time)} ({c.subject}), "
+                 f"signed by a TSA chaining to a trusted root{expired}{notes}")
 
 
 def _checkpoint_check(zf: zipfile.ZipFile, packed: list[str], archive: Archive,

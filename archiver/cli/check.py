@@ -170,8 +170,6 @@ def audit(archive_dir: Path | None, operator: str | None, jobs: int | None, reco
         else open_archive(archive_dir)
     if not archive.manifest_path.is_file() and not archive.exists():
         raise UsageFailure(f"{archive.manifest_path}: no manifest to audit (no archive here)")
-    from archiver.store import checkpoints, signing
-
     verifiers = _witness_keys(witnesses, witnesses_min)
     bar = LazyProgress(not as_json and not quiet and not dask_address, "auditing")
     tasks = task_progress(not as_json and not quiet, "auditing")
@@ -179,13 +177,12 @@ def audit(archive_dir: Path | None, operator: str | None, jobs: int | None, reco
         with cluster_for(dask_address) as cluster:
             report = audit_mod.audit(archive, jobs=jobs, progress=bar.update,
                                      on_start=bar.start, cluster=cluster, task_progress=tasks,
-                                     tsa_roots=roots)
+                                     tsa_roots=roots, witnesses=verifiers,
+                                     witnesses_min=witnesses_min)
     finally:
         bar.finish()
         if dask_address:
             tasks.finish()
-    report.findings += checkpoints.verify(archive, signing.trusted_keys(), verifiers,
-                                          witnesses_min)
     if record:
         from archiver.pipeline.commit import (
             record_event,  # imports the extractors: only when needed

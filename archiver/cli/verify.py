@@ -50,7 +50,8 @@ def verify_command(package: Path, roots: tuple[Path, ...], keys: tuple[Path, ...
     signedData (WACZ Signing and Verification 0.1.0: anonymous ECDSA, or a domain certificate
     with an RFC 3161 time-stamp: imprint, TSA signature and EKU, created within 10 minutes of
     genTime, both chains to --trust-roots at genTime) and, in archiver's packages, the
-    manifest's hash chain, its Ed25519 head signatures and the packed files. One line per
+    manifest's hash chain, its Ed25519 head signatures, the packed files and each RFC 3161
+    token over its heads (as audit checks them, against --trust-roots). One line per
     check (PASS, FAIL, SKIP = nothing to check it against, INFO). Exit 0 when no check
     failed, 1 when one did (with --strict: or was skipped), 2 when the file is not a
     readable WACZ.

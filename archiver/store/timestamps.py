@@ -167,55 +167,29 @@ def _reason(exc: Exception) -> str:
 
 def check_reply(body: bytes, stamp: Stamp) -> str:
     """'' when `body` is a granted reply over the stamp's message with its nonce (and fills
-    gen_time and tsa_subject); else the reason, in one line."""
-    from rfc3161_client import PKIStatus, decode_timestamp_response
+    gen_time and tsa_subject); else the reason, in one line. The steps are
+    archiver.store.tsp's, as audit and verify run them."""
+    from archiver.store import tsp  # rfc3161-client and cryptography: only when asked
 
     try:
-        resp = decode_timestamp_response(body)
-    except ValueError as exc:
+        resp = tsp.parse(body)
+    except tsp.TokenError as exc:
         return f"unreadable reply (not a DER TimeStampResp): {str(exc)[:120]}"
-    if resp.status != PKIStatus.GRANTED:  # grantedWithMods too: rfc3161-client's verifier
+    if tsp.status_problem(resp):  # grantedWithMods too: rfc3161-client's verifier
         text = "; ".join(resp.status_string) or "no status text"  # accepts granted only
-        return f"refused: status {status_name(resp.status)} ({text})"
-    info = resp.tst_info
-    if info.message_imprint.message != hashlib.sha256(stamp.message()).digest():
+        return f"refused: status {tsp.status_name(resp)} ({text})"
+    if tsp.imprint_problem(resp, stamp.message()):
         return "reply is for another message (imprint differs from the head asked)"
-    if info.nonce != stamp.nonce:
+    if tsp.nonce_problem(resp, stamp.nonce):
         return "reply nonce differs from the request's (a replayed or mixed-up reply)"
-    stamp.gen_time = iso(info.gen_time)
-    stamp.tsa_subject = signer_subject(resp)
+    stamp.gen_time = iso(tsp.gen_time(resp))
+    signer = tsp.signer_certificate(resp)
+    stamp.tsa_subject = tsp.subject(signer) if signer is not None else ""
     return ""
-
-
-def status_name(status: int) -> str:
-    """PKIStatus as RFC 3161 §2.4.2 names it (an unknown number as itself)."""
-    from rfc3161_client import PKIStatus
-
-    try:
-        return PKIStatus(status).name.lower()
-    except ValueError:
-        return str(status)
 
 
 def iso(when: Any) -> str:
     return str(when.isoformat().replace("+00:00", "Z"))
-
-
-def signer_subject(resp: Any) -> str:
-    """The subject of the embedded certificate the SignerInfo names (issuer + serial), or ''
-    (as received: audit decides whether it is trusted)."""
-    from cryptography import x509
-
-    infos = list(resp.signed_data.signer_infos)
-    for der in resp.signed_data.certificates:
-        try:
-            cert = x509.load_der_x509_certificate(der)
-        except ValueError:
-            continue
-        if infos and cert.issuer == infos[0].issuer and \
-                cert.serial_number == infos[0].serial_number:
-            return cert.subject.rfc4514_string()
-    return ""
 
 
 def ask_all(urls: list[str], seq: int, head_hash: str, timeout: float,
@@ -434,13 +408,11 @@ def renewable(archive: Archive, within: timedelta, now: datetime | None = None,
 
 def token_expiry(der: bytes) -> datetime | None:
     """The earliest notAfter among the certificates a token embeds (None if unreadable)."""
-    from cryptography import x509
-    from rfc3161_client import decode_timestamp_response
+    from archiver.store import tsp
 
     try:
-        certs = [x509.load_der_x509_certificate(c)
-                 for c in decode_timestamp_response(der).signed_data.certificates]
-    except ValueError:
+        certs = tsp.token_certificates(tsp.parse(der))
+    except tsp.TokenError:
         return None
     return min((c.not_valid_after_utc for c in certs), default=None)
 
