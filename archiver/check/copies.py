@@ -206,9 +206,14 @@ class Replica:
     key: str | None = None
     last: dict[str, Any] = field(default_factory=dict)  # head, at, files, bytes
     seen: dict[str, list[int]] = field(default_factory=dict)  # name -> [size, mtime] verified
+    known_hosts: str | None = None  # sftp: the known_hosts file its host key was checked in
+    accept_new: bool = False  # this run only: record a first-seen host key (never saved)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"url": self.url, "key": self.key, "last": self.last, "seen": self.seen}
+        doc = {"url": self.url, "key": self.key, "last": self.last, "seen": self.seen}
+        if self.known_hosts:
+            doc["known_hosts"] = self.known_hosts
+        return doc
 
 
 def load_replicas(archive: Archive) -> dict[str, Replica]:
@@ -218,7 +223,7 @@ def load_replicas(archive: Archive) -> dict[str, Replica]:
     try:
         data = json.loads(path.read_bytes())
         return {name: Replica(name, r["url"], r.get("key"), r.get("last") or {},
-                              r.get("seen") or {})
+                              r.get("seen") or {}, r.get("known_hosts"))
                 for name, r in (data.get("replicas") or {}).items()}
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise UsageError(f"{path}: not a replicas file ({exc})") from exc
@@ -261,7 +266,7 @@ def record_event(archive: Archive, event: str, outcome: str, detail: str,
 
 
 def connect(replica: Replica) -> Destination:
-    return open_destination(replica.url, replica.key)
+    return open_destination(replica.url, replica.key, replica.known_hosts, replica.accept_new)
 
 
 def local(archive: Archive) -> Folder:

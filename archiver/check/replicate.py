@@ -135,12 +135,18 @@ def refuse_inside(archive: Archive, dest: Destination) -> None:
                              "choose a folder outside it")
 
 
-def register(archive: Archive, name: str, where: str, key: str | None) -> Replica:
+def register(archive: Archive, name: str, where: str, key: str | None,
+             known_hosts: str | None = None, accept_new: bool = False) -> Replica:
+    """The replica by name (a new one if unknown), with this run's key and known_hosts."""
     replicas = load_replicas(archive)
     known = replicas.get(name)
     if known is not None and known.url != where:
         raise UsageError(f"replica {name!r} is {known.url}; give another --name for {where}")
-    return known or Replica(name, where, key)
+    replica = known or Replica(name, where, key)
+    replica.key = key or replica.key
+    replica.known_hosts = known_hosts or replica.known_hosts
+    replica.accept_new = accept_new
+    return replica
 
 
 def plan(archive: Archive, dest: Destination, replica: Replica,
@@ -398,10 +404,9 @@ def _up_to(data: bytes, head: int) -> bytes:
     return b"".join(kept)
 
 
-def remember(archive: Archive, replica: Replica, result: Result, key: str | None) -> None:
+def remember(archive: Archive, replica: Replica, result: Result) -> None:
     """Save the replica in replicas.json, with its head and the files verified there."""
     replicas = load_replicas(archive)
-    replica.key = key or replica.key
     if not (result.failed or result.skipped):
         replica.last = {"head_seq": result.head_seq, "head_hash": result.head_hash,
                         "at": manifest.now_rfc3339()}
@@ -423,8 +428,8 @@ def record(archive: Archive, result: Result, operator: str | None) -> dict[str, 
                  "failed": [a.to_dict() for a in result.failed][:1000]})
 
 
-def destination_for(where: str, key: str | None) -> Destination:
-    return open_destination(where, key)
+def destination_for(replica: Replica) -> Destination:
+    return open_destination(replica.url, replica.key, replica.known_hosts, replica.accept_new)
 
 
 def default_name(where: str) -> str:

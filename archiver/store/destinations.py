@@ -266,16 +266,17 @@ def _as_os_errors(url: str) -> Iterator[None]:
 class Sftp(Destination):
     """`sftp://user@host[:port]/path` through fsspec's SFTPFileSystem (paramiko). With a key
     file, only that key is offered (no agent, no ~/.ssh search), so a wrong key fails
-    plainly instead of silently succeeding with another one."""
+    plainly instead of silently succeeding with another one. The server's host key must be
+    the one the known_hosts file names (see host_keys)."""
 
-    def __init__(self, url: str, key_file: str | None = None) -> None:
+    def __init__(self, url: str, key_file: str | None = None, known_hosts: str | None = None,
+                 accept_new: bool = False) -> None:
         parts = urlsplit(url)
         if not parts.hostname or not parts.path or parts.path == "/":
             raise UsageError(f"{url}: expected sftp://user@host[:port]/path")
         self.url = url
         self.base = PurePosixPath(unquote(parts.path))
-        kwargs: dict[str, Any] = {"port": parts.port or 22, "timeout": 20,
-                                  "skip_instance_cache": True}
+        kwargs: dict[str, Any] = {"port": parts.port or 22, "timeout": 20}
         if parts.username:
             kwargs["username"] = unquote(parts.username)
         if parts.password:
@@ -283,13 +284,18 @@ class Sftp(Destination):
         if key_file:
             kwargs.update(key_filename=key_file, look_for_keys=False, allow_agent=False)
         try:
-            import fsspec
+            import fsspec  # noqa: F401  # the extra is installed
             import paramiko
         except ImportError as exc:
             raise UsageError("sftp copies need the extra: pip install 'archiver[replicate]'") \
                 from exc
+        from archiver.store.host_keys import HostKeyError, known_hosts_path, pinned_sftp
+
+        self.known_hosts = known_hosts_path(known_hosts)
         try:
-            self.fs = fsspec.filesystem("sftp", host=parts.hostname, **kwargs)
+            self.fs = pinned_sftp(parts.hostname, self.known_hosts, accept_new, **kwargs)
+        except HostKeyError as exc:
+            raise HostKeyError(f"{_safe(url)}: {exc}") from exc
         except paramiko.AuthenticationException as exc:
             raise UnreadableInputError(f"{_safe(url)}: ssh authentication failed "
                                        f"({exc}); check the user and --key") from exc
@@ -382,10 +388,12 @@ def _safe(url: str) -> str:
     return url
 
 
-def open_destination(where: str, key_file: str | None = None) -> Destination:
-    """A Folder for a path, an Sftp for sftp:// (or ssh://)."""
+def open_destination(where: str, key_file: str | None = None, known_hosts: str | None = None,
+                     accept_new: bool = False) -> Destination:
+    """A Folder for a path, an Sftp for sftp:// (or ssh://), its host key checked against
+    known_hosts (default ~/.ssh/known_hosts)."""
     if where.startswith(("sftp://", "ssh://")):
-        return Sftp(where, key_file)
+        return Sftp(where, key_file, known_hosts, accept_new)
     if "://" in where:
         raise UsageError(f"{where}: a copy is a folder or an sftp://user@host/path URL")
     return Folder(Path(where).expanduser())
