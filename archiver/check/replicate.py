@@ -248,10 +248,8 @@ def replicate(archive: Archive, dest: Destination, replica: Replica, *,
     for rel, data in side_files(archive, snap.head_seq):
         _put_bytes(dest, rel, data)
     dest.flush()  # every file durable under its final name before the manifest names it
-    with open(archive.manifest_path, "rb") as f:
-        head_bytes = f.read(snap.length)
-    if lineage(archive.manifest_path, snap.length, dest).lines != _count_lines(head_bytes):
-        _put_bytes(dest, "manifest.jsonl", head_bytes)
+    if lineage(archive.manifest_path, snap.length, dest).lines != snap.lines:
+        _put_manifest(archive, dest, snap)
         dest.flush()
     for src, dst in work.renames:
         if dest.stat(src) is not None:
@@ -305,10 +303,6 @@ def _copy_all(archive: Archive, dest: Destination, replica: Replica, work: Plan,
             done(action)
 
 
-def _count_lines(data: bytes) -> int:
-    return data.count(b"\n")
-
-
 def _clear_temporaries(dest: Destination) -> None:
     """Temporaries a killed run left (we hold the lock: no other run is writing them)."""
     for top in ("warcs", "articles", *SIDE_FOLDERS):
@@ -356,6 +350,20 @@ def _copy_one(archive: Archive, dest: Destination, replica: Replica, w: Wanted, 
                       "`archiver repair --from` another copy")
     reason = error if last is None else "read back at the copy with another sha256"
     return Action(name, "failed", 0, f"{reason} (twice)")
+
+
+def _put_manifest(archive: Archive, dest: Destination, snap: Snapshot) -> None:
+    """Our manifest up to the snapshot's head, streamed (it may be large), checked by the
+    sha256 of exactly those bytes as read back at DEST."""
+    def source() -> IO[bytes]:
+        return open(archive.manifest_path, "rb", buffering=0)
+
+    for _attempt in range(2):
+        found = dest.put("manifest.jsonl", source, snap.length,
+                         lambda d: d.sha256 == snap.sha256)
+        if found.sha256 == snap.sha256:
+            return
+    raise StoreError(f"{dest.url}: manifest.jsonl read back with another sha256 (twice)")
 
 
 def _put_bytes(dest: Destination, rel: str, data: bytes) -> None:
