@@ -292,7 +292,8 @@ def load_replicas(archive: Archive) -> dict[str, Replica]:
 
 def save_replicas(archive: Archive, replicas: dict[str, Replica]) -> None:
     doc = {"replicas": {n: r.to_dict() for n, r in sorted(replicas.items())}}
-    archive.write_bytes(REGISTRY, json.dumps(doc, indent=1, sort_keys=True).encode() + b"\n")
+    # No indent: json's C encoder only runs without one, and `seen` has a line per file.
+    archive.write_bytes(REGISTRY, json.dumps(doc, sort_keys=True).encode() + b"\n")
 
 
 def resolve_replica(archive: Archive, name: str) -> Replica:
