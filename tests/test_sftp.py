@@ -252,3 +252,19 @@ def test_a_changed_host_key_is_refused_even_with_accept_new(sshd, archive, tmp_p
     warc.write_bytes(bytes(data))
     assert "CHANGED" in one_line(run("repair", "--from", "offsite", "--yes"))
     assert warc.read_bytes() == bytes(data)  # nothing taken from the impostor
+
+
+def test_the_default_known_hosts_is_home_ssh_known_hosts(sshd, archive, tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    url = f"sftp://{USER}@127.0.0.1:{sshd.port}{sshd.remote / tmp_path.name}"
+    run = Cli(archive)
+    line = one_line(run("replicate", url, "--key", str(sshd.key), "--dry-run"))
+    default = tmp_path / "home" / ".ssh" / "known_hosts"
+    assert str(default) in line and sshd.fingerprint() in line, line
+    result = run("replicate", url, "--key", str(sshd.key), "--accept-new-host-key")
+    assert result.exit_code == 0, result.output
+    assert default.stat().st_mode & 0o777 == 0o600
+    assert (default.parent.stat().st_mode & 0o777) == 0o700
+    assert sshd.name in default.read_text()
+    registry = json.loads((archive / "replicas.json").read_text())["replicas"]
+    assert "known_hosts" not in next(iter(registry.values()))  # the default: not pinned
