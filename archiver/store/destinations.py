@@ -183,14 +183,22 @@ def _copy_stream(src: Any, dst: IO[bytes], length: int | None,
 
 
 def _send_file(src: io.FileIO, dst: io.FileIO, length: int | None,
-               progress: Progress | None) -> None:
+               progress: Progress | None) -> bool:
     """File to file in the kernel (sendfile(2): page cache to page cache, no copy through
     Python; what shutil.copyfile does on Linux). Not copy_file_range(2): on one btrfs or XFS
-    volume that may reflink, and a copy sharing its blocks with the original is no copy."""
+    volume that may reflink, and a copy sharing its blocks with the original is no copy.
+    False when the filesystem refuses sendfile before any byte moved (some FUSE mounts): the
+    caller copies through Python instead, as shutil does."""
     left = os.fstat(src.fileno()).st_size if length is None else length
     offset = 0
     while left > 0:
-        sent = os.sendfile(dst.fileno(), src.fileno(), offset, min(left, SEND_CHUNK))
+        try:
+            sent = os.sendfile(dst.fileno(), src.fileno(), offset, min(left, SEND_CHUNK))
+        except OSError as exc:
+            if offset == 0 and exc.errno in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP,
+                                             errno.ENOTSOCK, errno.EXDEV):
+                return False
+            raise
         if not sent:
             raise StoreError(f"source ended {left} bytes short")
         offset += sent
@@ -199,6 +207,7 @@ def _send_file(src: io.FileIO, dst: io.FileIO, length: int | None,
             progress(sent)
     if length is None and os.fstat(src.fileno()).st_size != offset:
         raise StoreError("the source changed size while it was copied")
+    return True
 
 
 class Folder(Destination):
@@ -236,9 +245,7 @@ class Folder(Destination):
         target = self.path(rel)
         target.parent.mkdir(parents=True, exist_ok=True)
         with source() as src, open(target, "xb", buffering=0) as dst:
-            if isinstance(src, io.FileIO):
-                _send_file(src, dst, length, progress)
-            else:
+            if not (isinstance(src, io.FileIO) and _send_file(src, dst, length, progress)):
                 _copy_stream(src, dst, length, progress)
             os.fsync(dst.fileno())
         # Read back from the disk, not from the page cache we just filled: the check must
