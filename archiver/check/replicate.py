@@ -239,7 +239,10 @@ def replicate(archive: Archive, dest: Destination, replica: Replica, *,
         # The manifest goes last and only over complete files: a head naming a file the
         # copy lacks would make the copy invalid. Leave the copy at its older head.
         return result
-    vanished = _vanished(dest, snap)
+    # Nothing copied and the copy already at our head: this run adds no claim to check (and
+    # over sftp the look is two round trips a file).
+    settled = not work.todo and not work.renames and work.copy_head == snap.head_seq
+    vanished = [] if settled else _vanished(dest, snap)
     if vanished:  # DEST was unmounted or emptied under us: its head must not name them
         for rel in vanished[:20]:
             done(Action(rel, "failed", 0, "gone from DEST after it was copied or checked "
