@@ -198,6 +198,10 @@ def test_a_hashed_known_hosts_entry_is_accepted(sshd, archive, tmp_path):
     known = sshd.known_hosts(tmp_path / "known_hosts")
     subprocess.run(["ssh-keygen", "-H", "-f", str(known)], check=True, capture_output=True)
     assert known.read_text().startswith("|1|")  # no host name left in clear
+    # lines paramiko's own HostKeys.load raises on (a marker, a broken key) are skipped
+    keytype, blob = keygen(tmp_path / "ca").with_suffix(".pub").read_text().split()[:2]
+    known.write_text(f"@cert-authority *.example.org {keytype} {blob}\n"
+                     f"example.org {keytype} AAAA-not-base64\n" + known.read_text())
     url = f"sftp://{USER}@127.0.0.1:{sshd.port}{sshd.remote / tmp_path.name}"
     result = Cli(archive)("replicate", url, "--key", str(sshd.key), "--known-hosts",
                           str(known), "--dry-run")
@@ -268,3 +272,14 @@ def test_the_default_known_hosts_is_home_ssh_known_hosts(sshd, archive, tmp_path
     assert sshd.name in default.read_text()
     registry = json.loads((archive / "replicas.json").read_text())["replicas"]
     assert "known_hosts" not in next(iter(registry.values()))  # the default: not pinned
+
+
+def test_a_revoked_host_key_is_never_recorded(sshd, archive, tmp_path):
+    known = tmp_path / "known_hosts"
+    keytype, blob = sshd.host_pub.read_text().split()[:2]
+    known.write_text(f"@revoked * {keytype} {blob}\n")
+    url = f"sftp://{USER}@127.0.0.1:{sshd.port}{sshd.remote / tmp_path.name}"
+    line = one_line(Cli(archive)("replicate", url, "--key", str(sshd.key), "--known-hosts",
+                                 str(known), "--accept-new-host-key"))
+    assert "@revoked" in line and sshd.fingerprint() in line, line
+    assert known.read_text() == f"@revoked * {keytype} {blob}\n"

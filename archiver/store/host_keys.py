@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -45,11 +46,16 @@ def pinned_sftp(host: str, known_hosts: Path, accept_new: bool, **ssh_kwargs: An
     import paramiko
     from fsspec.implementations.sftp import SFTPFileSystem
 
+    known = read_known_hosts(known_hosts)
+
     class Pin(paramiko.MissingHostKeyPolicy):
         """Called by paramiko only for a host known_hosts does not name at all (a known host
         with another key is paramiko's BadHostKeyException before any policy)."""
 
         def missing_host_key(self, client: Any, hostname: str, key: Any) -> None:
+            if key in known.revoked:
+                raise HostKeyError(f"{hostname}: host key {describe(key)} is marked @revoked "
+                                   f"in {known_hosts}: not connecting")
             if not accept_new:
                 raise HostKeyError(
                     f"{hostname}: host key {describe(key)} is not in {known_hosts}; check "
@@ -64,11 +70,10 @@ def pinned_sftp(host: str, known_hosts: Path, accept_new: bool, **ssh_kwargs: An
         def _connect(self) -> None:
             # fsspec's own _connect makes a client that knows no host: this one knows ours.
             self.client = paramiko.SSHClient()
-            if known_hosts.is_file():
-                try:
-                    self.client.load_system_host_keys(str(known_hosts))
-                except (OSError, UnicodeDecodeError) as exc:
-                    raise UnreadableInputError(f"{known_hosts}: cannot read ({exc})") from exc
+            table = self.client.get_host_keys()  # never saved: we call no save_host_keys
+            for entry in known.entries:
+                for name in entry.hostnames:
+                    table.add(name, entry.key.get_name(), entry.key)
             self.client.set_missing_host_key_policy(Pin())
             try:
                 self.client.connect(self.host, **self.ssh_kwargs)
@@ -87,6 +92,49 @@ def pinned_sftp(host: str, known_hosts: Path, accept_new: bool, **ssh_kwargs: An
             self.ftp = self.client.open_sftp()
 
     return PinnedSFTP(host, skip_instance_cache=True, **ssh_kwargs)
+
+
+@dataclass
+class KnownHosts:
+    entries: list[Any] = field(default_factory=list)  # paramiko HostKeyEntry
+    revoked: list[Any] = field(default_factory=list)  # keys never to be accepted
+
+
+def read_known_hosts(path: Path) -> KnownHosts:
+    """The file's entries, each line parsed by paramiko's HostKeyEntry.from_line, as
+    paramiko's HostKeys.load does, with two differences: a line paramiko cannot read is
+    skipped (HostKeys.load raises InvalidHostKey on a bad base64 blob, which a `@revoked` or
+    `@cert-authority` line always is to it), and `@revoked` keys are kept apart (ssh(1)
+    "SSH_KNOWN_HOSTS FILE FORMAT": never to be accepted). Host certificates
+    (`@cert-authority`) are not supported: such a line is skipped. No file: no known host."""
+    from paramiko.hostkeys import HostKeyEntry
+
+    known = KnownHosts()
+    try:
+        text = path.read_text(errors="replace")
+    except FileNotFoundError:
+        return known
+    except OSError as exc:
+        raise UnreadableInputError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    for lineno, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        marker, _, rest = line.partition(" ")
+        if marker.startswith("@") and marker != "@revoked":
+            continue
+        try:
+            entry = HostKeyEntry.from_line(rest.strip() if marker == "@revoked" else line,
+                                           lineno)
+        except Exception:  # InvalidHostKey, SSHException, an unreadable key: skipped
+            continue
+        if entry is None or entry.key is None:
+            continue
+        if marker == "@revoked":
+            known.revoked.append(entry.key)
+        else:
+            known.entries.append(entry)
+    return known
 
 
 def record(known_hosts: Path, hostname: str, key: Any) -> None:
