@@ -1,6 +1,7 @@
 """`archiver replicate` to a local folder against `rsync -a` of the same files, alternating
 in the same run (issue 22: >= 0.8x rsync's throughput at 1 GB), then a re-run that copies
-nothing (<= 2 s), then `audit --budget` overrun (<= 5% of the budget).
+nothing (<= 2 s), then `audit --budget` overrun (<= 5% of the budget). `rsync -a --fsync`
+is timed too: the same durability as replicate's.
 
     python benchmarks/replicate_bench.py                 # 1 GB
     python benchmarks/replicate_bench.py --bytes 100M -n 2
@@ -43,22 +44,33 @@ def main(argv: list[str] | None = None) -> int:
     archiver = [PY, "-m", "archiver", "replicate", str(dest_a), "--archive", str(source),
                 "--name", "bench", "--quiet"]
     rsync = ["rsync", "-a", f"--files-from={listing}", f"{source}/", f"{dest_r}/"]
+    # rsync -a --fsync: the same durability as replicate's (every file on disk before the
+    # command ends), still without replicate's read-back from the disk.
+    commands = {"replicate": archiver, "rsync": rsync,
+                "rsync --fsync": [*rsync[:2], "--fsync", *rsync[2:]]}
     total = sum((source / f).stat().st_size for f in files)
-    times: dict[str, list[float]] = {"replicate": [], "rsync": []}
+    times: dict[str, list[float]] = {side: [] for side in commands}
+    load = [os.getloadavg()[0]]
+    sides = list(commands)
     for i in range(args.rounds):
-        for side in (("replicate", "rsync") if i % 2 == 0 else ("rsync", "replicate")):
-            # The same files for both: the manifest as it is now (replicate appends to it).
+        for side in sides[i % 3:] + sides[:i % 3]:  # each goes first once in three rounds
+            # The same files for all: the manifest as it is now (replicate appends to it).
             listing.write_text("\n".join([*files, "manifest.jsonl"]) + "\n")
-            for d in (dest_r, dest_a):
-                shutil.rmtree(d, ignore_errors=True)
+            # Only the folder of the command about to run is emptied: dest-archiver keeps
+            # replicate's last complete copy for the re-runs below.
+            shutil.rmtree(dest_a if side == "replicate" else dest_r, ignore_errors=True)
             subprocess.run(["sync"], check=True)
-            cmd = archiver if side == "replicate" else rsync
-            times[side].append(run_measured(cmd).seconds)
-    rep, rs = median(times["replicate"]), median(times["rsync"])
-    print(f"load average {os.getloadavg()[0]:.2f}; {len(files)} files, {total / 1e6:.0f} MB; "
-          f"{args.rounds} rounds alternating")
+            times[side].append(run_measured(commands[side]).seconds)
+        load.append(os.getloadavg()[0])
+    rep, rs, rsf = (median(times[side]) for side in sides)
+    print(f"load average {min(load):.1f}-{max(load):.1f}; {len(files)} files, "
+          f"{total / 1e6:.0f} MB; {args.rounds} rounds, the three commands alternating")
     print(f"replicate: {rep:.2f} s ({total / rep / 1e6:.0f} MB/s)   rsync -a: {rs:.2f} s "
-          f"({total / rs / 1e6:.0f} MB/s)   throughput ratio replicate/rsync: {rs / rep:.2f}x")
+          f"({total / rs / 1e6:.0f} MB/s)   rsync -a --fsync: {rsf:.2f} s "
+          f"({total / rsf / 1e6:.0f} MB/s)")
+    print(f"throughput ratio replicate/rsync -a: {rs / rep:.2f}x   replicate/rsync -a --fsync: "
+          f"{rsf / rep:.2f}x   (all runs: " + "; ".join(
+              f"{side} " + " ".join(f"{t:.2f}" for t in times[side]) for side in sides) + ")")
 
     # dest-archiver holds the last complete copy: a first re-run brings over the manifest
     # with that run's own `replication` event, the next copies nothing at all.

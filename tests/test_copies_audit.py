@@ -176,3 +176,30 @@ def test_a_copy_behind_is_reported_with_how_far(pair, tmp_path):
     assert state["not_yet_copied"] >= 1 and not state["missing"]
     assert report["ok"]  # behind is not damage
     assert ("copy-behind", "vault") in {(f["code"], f["where"]) for f in report["findings"]}
+
+
+LINES = [json.dumps({"seq": i, "hash": f"h{i}"}).encode() + b"\n" for i in range(6)]
+
+
+@pytest.mark.parametrize("chunk", [1, 5, 1 << 20])  # streamed: a line split across reads
+@pytest.mark.parametrize(("theirs", "expected"), [
+    (b"".join(LINES), ("prefix", 5, None, 6)),
+    (b"".join(LINES[:2]), ("prefix", 1, None, 2)),
+    (b"", ("prefix", -1, None, 0)),
+    (b"".join(LINES[:3]) + LINES[3].replace(b"h3", b"h9") + LINES[4], ("fork", 2, 3, 5)),
+    (LINES[0].replace(b"h0", b"hX"), ("fork", -1, 0, 1)),
+    (b"".join(LINES) + b'{"seq": 6}\n{"seq": 7}\n', ("ahead", 7, None, 8)),
+    (b"".join(LINES[:2]) + LINES[2][:9], ("fork", 1, 2, 3)),  # torn: its last line differs
+])
+def test_lineage_compares_manifests_streamed(tmp_path, monkeypatch, chunk, theirs, expected):
+    from archiver.check import copies
+    from archiver.store.destinations import Folder
+
+    monkeypatch.setattr(copies, "LINEAGE_CHUNK", chunk)
+    ours = tmp_path / "ours.jsonl"
+    ours.write_bytes(b"".join(LINES) + b'{"seq": 6}\n')  # a line past the head compared
+    (tmp_path / "copy").mkdir()
+    assert copies.lineage(ours, sum(map(len, LINES)), Folder(tmp_path / "copy")).state == "none"
+    (tmp_path / "copy" / "manifest.jsonl").write_bytes(theirs)
+    found = copies.lineage(ours, sum(map(len, LINES)), Folder(tmp_path / "copy"))
+    assert (found.state, found.head_seq, found.fork_seq, found.lines) == expected

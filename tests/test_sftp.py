@@ -1,6 +1,8 @@
 """A copy over sftp:// to a real OpenSSH sshd the test starts on 127.0.0.1 (throwaway host
 key, an authorized key made with ssh-keygen): replicate, audit and repair from it; a wrong
-key is one clear line and exit 2."""
+key is one clear line and exit 2; the server's host key is checked against a known_hosts
+file (hashed entries too), an unknown or changed one refused, --accept-new-host-key
+records a first-seen one."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import SEED_DOCUMENT, Cli, free_port
@@ -31,9 +34,33 @@ def keygen(path: Path) -> Path:
     return path
 
 
+class Server:
+    def __init__(self, port: int, key: Path, remote: Path, host_pub: Path) -> None:
+        self.port, self.key, self.remote, self.host_pub = port, key, remote, host_pub
+
+    def __iter__(self) -> Iterator[Any]:  # port, client key, the folder the server writes in
+        return iter((self.port, self.key, self.remote))
+
+    @property
+    def name(self) -> str:  # as ssh(1) writes a host on another port than 22
+        return f"[127.0.0.1]:{self.port}"
+
+    def known_hosts(self, path: Path, pub: Path | None = None) -> Path:
+        """A known_hosts file naming this server with its host key (or with `pub`)."""
+        keytype, blob = (pub or self.host_pub).read_text().split()[:2]
+        path.write_text(f"{self.name} {keytype} {blob}\n")
+        return path
+
+    def fingerprint(self) -> str:
+        """`ssh-keygen -lf` of the server's public host key: 'SHA256:…'."""
+        out = subprocess.run(["ssh-keygen", "-lf", str(self.host_pub)], check=True,
+                             capture_output=True, text=True).stdout
+        return out.split()[1]
+
+
 @pytest.fixture(scope="module")
-def sshd(tmp_path_factory) -> Iterator[tuple[int, Path, Path]]:
-    """(port, client key, the folder the server writes into)."""
+def sshd(tmp_path_factory) -> Iterator[Server]:
+    """The server: its port, client key, the folder it writes into, its host key."""
     if not Path(SSHD).exists() or shutil.which("ssh-keygen") is None:
         pytest.skip("OpenSSH server not installed")
     base = tmp_path_factory.mktemp("sshd")
@@ -77,7 +104,7 @@ Subsystem sftp {sftp_server}
             time.sleep(0.05)
     remote = base / "remote"
     remote.mkdir()
-    yield port, client, remote
+    yield Server(port, client, remote, base / "host_key.pub")
     proc.terminate()
     proc.wait(timeout=10)
     log.close()
@@ -100,7 +127,9 @@ def test_replicate_audit_and_repair_over_sftp(sshd, archive, tmp_path):
     where = remote / tmp_path.name
     url = f"sftp://{USER}@127.0.0.1:{port}{where}"
     run = Cli(archive)
-    result = run("replicate", url, "--name", "offsite", "--key", str(key))
+    known = sshd.known_hosts(tmp_path / "known_hosts")
+    result = run("replicate", url, "--name", "offsite", "--key", str(key),
+                 "--known-hosts", str(known))
     assert result.exit_code == 0, result.output
     files = named(archive)
     for rel, digest in files.items():
@@ -108,7 +137,9 @@ def test_replicate_audit_and_repair_over_sftp(sshd, archive, tmp_path):
     assert Cli(where)("audit").exit_code == 0  # the far copy is a valid archive
     assert not list(where.rglob(".tmp-*"))
 
-    again = run("replicate", url, "--name", "offsite", "--json")  # key remembered
+    registry = json.loads((archive / "replicas.json").read_text())["replicas"]["offsite"]
+    assert registry["known_hosts"] == str(known)
+    again = run("replicate", url, "--name", "offsite", "--json")  # key, known_hosts remembered
     assert again.exit_code == 0 and json.loads(again.output.splitlines()[-1])["files"] == 0
 
     report = run("audit", "--copies", "--json")
@@ -136,7 +167,8 @@ def test_a_wrong_key_is_one_line_and_exit_2(sshd, archive, tmp_path):
     port, _, remote = sshd
     wrong = keygen(tmp_path / "wrong_key")
     url = f"sftp://{USER}@127.0.0.1:{port}{remote / 'never'}"
-    result = Cli(archive)("replicate", url, "--key", str(wrong))
+    known = sshd.known_hosts(tmp_path / "known_hosts")
+    result = Cli(archive)("replicate", url, "--key", str(wrong), "--known-hosts", str(known))
     assert result.exit_code == 2
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and "authentication failed" in lines[0], result.output
@@ -152,3 +184,102 @@ def test_nobody_listening_is_one_line_and_exit_2(archive, tmp_path):
     assert result.exit_code == 2
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and "cannot connect" in lines[0], result.output
+
+
+def one_line(result: Any) -> str:
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, result.output
+    return lines[0]
+
+
+def test_a_hashed_known_hosts_entry_is_accepted(sshd, archive, tmp_path):
+    known = sshd.known_hosts(tmp_path / "known_hosts")
+    subprocess.run(["ssh-keygen", "-H", "-f", str(known)], check=True, capture_output=True)
+    assert known.read_text().startswith("|1|")  # no host name left in clear
+    # lines paramiko's own HostKeys.load raises on (a marker, a broken key) are skipped
+    keytype, blob = keygen(tmp_path / "ca").with_suffix(".pub").read_text().split()[:2]
+    known.write_text(f"@cert-authority *.example.org {keytype} {blob}\n"
+                     f"example.org {keytype} AAAA-not-base64\n" + known.read_text())
+    url = f"sftp://{USER}@127.0.0.1:{sshd.port}{sshd.remote / tmp_path.name}"
+    result = Cli(archive)("replicate", url, "--key", str(sshd.key), "--known-hosts",
+                          str(known), "--dry-run")
+    assert result.exit_code == 0, result.output
+
+
+def test_an_unknown_host_key_is_refused_then_accept_new_records_it(sshd, archive, tmp_path):
+    where = sshd.remote / tmp_path.name
+    url = f"sftp://{USER}@127.0.0.1:{sshd.port}{where}"
+    known = tmp_path / "ssh" / "known_hosts"  # no file yet: no host is known
+    run = Cli(archive)
+    line = one_line(run("replicate", url, "--key", str(sshd.key), "--known-hosts", str(known)))
+    assert sshd.name in line and sshd.fingerprint() in line and "not in" in line, line
+    assert not known.exists() and not where.exists()
+    assert not (archive / "replicas.json").exists()
+    # audit refuses the same way (the URL taken as is, never registered)
+    line = one_line(run("audit", "--replica", url, "--known-hosts", str(known)))
+    assert sshd.fingerprint() in line, line
+
+    result = run("replicate", url, "--name", "offsite", "--key", str(sshd.key),
+                 "--known-hosts", str(known), "--accept-new-host-key")
+    assert result.exit_code == 0, result.output
+    found = subprocess.run(["ssh-keygen", "-F", sshd.name, "-f", str(known)],
+                           capture_output=True, text=True)
+    assert found.returncode == 0 and sshd.host_pub.read_text().split()[1] in found.stdout
+    assert run("replicate", url, "--name", "offsite").exit_code == 0  # now known: accepted
+    assert run("audit", "--copies").exit_code == 0
+
+
+def test_a_changed_host_key_is_refused_even_with_accept_new(sshd, archive, tmp_path):
+    where = sshd.remote / tmp_path.name
+    url = f"sftp://{USER}@127.0.0.1:{sshd.port}{where}"
+    impostor = keygen(tmp_path / "impostor")
+    known = sshd.known_hosts(tmp_path / "known_hosts", impostor.with_suffix(".pub"))
+    before = known.read_bytes()
+    run = Cli(archive)
+    for extra in ([], ["--accept-new-host-key"]):
+        line = one_line(run("replicate", url, "--key", str(sshd.key), "--known-hosts",
+                            str(known), *extra))
+        assert "CHANGED" in line and sshd.name in line and sshd.fingerprint() in line, line
+    assert known.read_bytes() == before and not where.exists()
+    # a copy registered under the right key, then the key in known_hosts changes: audit
+    # --copies and repair --from refuse too, nothing read from the impostor
+    good = sshd.known_hosts(tmp_path / "good_known_hosts")
+    assert run("replicate", url, "--name", "offsite", "--key", str(sshd.key),
+               "--known-hosts", str(good)).exit_code == 0
+    good.write_bytes(before)
+    assert "CHANGED" in one_line(run("audit", "--copies"))
+    warc = archive / next(p for p in named(archive) if p.startswith("warcs/"))
+    data = bytearray(warc.read_bytes())
+    data[123] ^= 0x01
+    warc.write_bytes(bytes(data))
+    assert "CHANGED" in one_line(run("repair", "--from", "offsite", "--yes"))
+    assert warc.read_bytes() == bytes(data)  # nothing taken from the impostor
+
+
+def test_the_default_known_hosts_is_home_ssh_known_hosts(sshd, archive, tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    url = f"sftp://{USER}@127.0.0.1:{sshd.port}{sshd.remote / tmp_path.name}"
+    run = Cli(archive)
+    line = one_line(run("replicate", url, "--key", str(sshd.key), "--dry-run"))
+    default = tmp_path / "home" / ".ssh" / "known_hosts"
+    assert str(default) in line and sshd.fingerprint() in line, line
+    result = run("replicate", url, "--key", str(sshd.key), "--accept-new-host-key")
+    assert result.exit_code == 0, result.output
+    assert default.stat().st_mode & 0o777 == 0o600
+    assert (default.parent.stat().st_mode & 0o777) == 0o700
+    assert sshd.name in default.read_text()
+    registry = json.loads((archive / "replicas.json").read_text())["replicas"]
+    assert "known_hosts" not in next(iter(registry.values()))  # the default: not pinned
+
+
+def test_a_revoked_host_key_is_never_recorded(sshd, archive, tmp_path):
+    known = tmp_path / "known_hosts"
+    keytype, blob = sshd.host_pub.read_text().split()[:2]
+    known.write_text(f"@revoked * {keytype} {blob}\n")
+    url = f"sftp://{USER}@127.0.0.1:{sshd.port}{sshd.remote / tmp_path.name}"
+    line = one_line(Cli(archive)("replicate", url, "--key", str(sshd.key), "--known-hosts",
+                                 str(known), "--accept-new-host-key"))
+    assert "@revoked" in line and sshd.fingerprint() in line, line
+    assert known.read_text() == f"@revoked * {keytype} {blob}\n"

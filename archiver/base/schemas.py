@@ -2,10 +2,12 @@
 
 Schemas are found in the installed wheel (`archiver._schemas`, mapped from the top-level
 `schemas/` folder by pyproject) or, in a source checkout, in `schemas/` next to the
-package. Each `<name>.schema.json` is checked against Draft 2020-12 and compiled into a
-validator once per process. Format checking is really on: a `format` the checker cannot
-check is an error at load time, never a silent pass; `date-time`, `uri`, `iri` and `hostname`
-have strict built-in fallbacks in case jsonschema's format extras are not installed.
+package. Each `<name>.schema.json` is checked against Draft 2020-12 and compiled once per
+process: by jsonschema-rs for the yes/no check, and by jsonschema (check_schema, the slow
+part) only when a document fails that check and its errors are wanted. Format checking
+is really on: a `format` the checker cannot check is an error at load time, never a silent
+pass; `date-time`, `uri`, `iri` and `hostname` have strict built-in fallbacks in case
+jsonschema's format extras are not installed.
 """
 
 from __future__ import annotations
@@ -41,10 +43,10 @@ def validate(document: Any, schema_name: str) -> list[tuple[str, str]]:
     compile_fast below); anything it does not pass goes through jsonschema itself, which
     then produces the error messages.
     """
-    validator = _validator(schema_name)
     fast = _fast(schema_name)
     if fast is not None and fast(document):
         return []
+    validator = _validator(schema_name)  # compiled only when the fast check says no
     errors = [(_pointer(error.absolute_path), error.message)
               for error in validator.iter_errors(document)]
     return sorted(errors)
@@ -82,19 +84,29 @@ def _validator(schema_name: str) -> Draft202012Validator:
     except JsonSchemaError as exc:
         raise UnreadableInputError(f"{schema_name}.schema.json is not a valid Draft 2020-12 "
                                    f"schema: {exc.message}") from exc
+    return Draft202012Validator(schema, format_checker=_known_formats(schema_name, schema))
+
+
+def _known_formats(schema_name: str, schema: dict[str, Any]) -> FormatChecker:
+    """Our format checker, once every `format` the schema uses is known to it."""
     checker = format_checker()
     unknown = sorted(_formats(schema) - set(checker.checkers))
     if unknown:
         raise UnreadableInputError(f"{schema_name}.schema.json uses formats this install "
                                    f"cannot check: {', '.join(unknown)}")
-    return Draft202012Validator(schema, format_checker=checker)
+    return checker
 
 
 @cache
 def _fast(schema_name: str) -> Callable[[Any], bool] | None:
-    """The fast yes/no check, or None when jsonschema-rs cannot compile the schema."""
-    _validator(schema_name)  # the schema is checked (and its formats known) first
-    return compile_fast(load_schema(schema_name), format_checker())
+    """The fast yes/no check, or None when jsonschema-rs cannot compile the schema.
+
+    jsonschema-rs checks the schema against the Draft 2020-12 meta-schema as it compiles
+    (an invalid one is None here, and jsonschema's check_schema then names the fault), so
+    jsonschema's own check_schema, ~0.2-0.5 s for the manifest schema and the cost of every
+    command that appends one event, is paid only when a document fails the fast check."""
+    schema = load_schema(schema_name)
+    return compile_fast(schema, _known_formats(schema_name, schema))
 
 
 @cache

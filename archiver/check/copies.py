@@ -24,6 +24,7 @@ from archiver.store.destinations import Destination, Digest, Folder, open_destin
 from archiver.store.rolling import OPEN_SUFFIX
 
 REGISTRY = "replicas.json"
+LINEAGE_CHUNK = 1 << 20
 SEAL_EVENT = "message digest calculation"
 
 
@@ -81,6 +82,7 @@ class Snapshot:
     head_seq: int
     head_hash: str
     wanted: dict[str, Wanted]
+    lines: int = 0
 
     def in_order(self) -> list[Wanted]:
         """Whole files (sealed WARCs, articles) first by seq, then the open WARCs."""
@@ -97,13 +99,14 @@ def read_snapshot(archive: Archive, length: int | None = None) -> Snapshot:
         length = path.stat().st_size
     wanted: dict[str, Wanted] = {}
     h = hashlib.sha256()
-    head_seq, head_hash, read = -1, manifest.GENESIS, 0
+    head_seq, head_hash, read, lines = -1, manifest.GENESIS, 0, 0
     with open(path, "rb") as f:
         while read < length:
             raw = f.readline(length - read)
             if not raw.endswith(b"\n"):
                 break  # a torn tail is audit's and repair's business; not copied
             read += len(raw)
+            lines += 1
             h.update(raw)
             try:
                 entry = json.loads(raw)
@@ -115,7 +118,7 @@ def read_snapshot(archive: Archive, length: int | None = None) -> Snapshot:
             seq = seq if isinstance(seq, int) else head_seq + 1
             head_seq, head_hash = seq, str(entry.get("hash"))
             _note(entry, seq, wanted)
-    return Snapshot(read, h.hexdigest(), head_seq, head_hash, wanted)
+    return Snapshot(read, h.hexdigest(), head_seq, head_hash, wanted, lines)
 
 
 def _note(entry: dict[str, Any], seq: int, wanted: dict[str, Wanted]) -> None:
@@ -171,22 +174,80 @@ class Lineage:
 
 
 def lineage(ours: Path, length: int, dest: Destination) -> Lineage:
-    """Compare the copy's manifest with the first `length` bytes of ours, line by line."""
-    theirs = dest.read_bytes("manifest.jsonl")
-    if theirs is None:
+    """Compare the copy's manifest with the first `length` bytes of ours (whole lines).
+
+    Streamed, 1 MiB at a time from each side, compared as bytes (a manifest of a 100 TB
+    archive is large; a copy that is a prefix is the common case and costs a memcmp): only
+    the line where they first differ, and the last line of theirs (its head), are parsed."""
+    try:
+        theirs = dest.open_read("manifest.jsonl")
+    except FileNotFoundError:
         return Lineage("none")
-    with open(ours, "rb") as f:
-        mine = f.read(length)
-    our_lines, their_lines = mine.splitlines(keepends=True), theirs.splitlines(keepends=True)
-    head = -1
-    for i, line in enumerate(their_lines):
-        seq = _seq(line, i)
-        if i >= len(our_lines):
-            return Lineage("ahead", seq, None, len(their_lines))
-        if line != our_lines[i]:
-            return Lineage("fork", head, seq, len(their_lines))
-        head = seq
-    return Lineage("prefix", head, None, len(their_lines))
+    with theirs, open(ours, "rb") as mine:
+        return _compare(mine, length, theirs)
+
+
+def _compare(mine: Any, length: int, theirs: Any) -> Lineage:
+    lines = 0  # newlines of theirs before `tail`
+    tail = b""  # their bytes after their last newline so far (a line being read)
+    last = b""  # their last complete line
+    left = length
+    while True:
+        chunk = theirs.read(LINEAGE_CHUNK)
+        if not chunk:
+            break
+        ours = mine.read(min(len(chunk), left)) if left > 0 else b""
+        left -= len(ours)
+        if ours != chunk:  # a byte differs, or ours ended: find their line there
+            at = next((i for i, (a, b) in enumerate(zip(ours, chunk, strict=False))
+                       if a != b), len(ours))
+            return _differ(theirs, lines, tail, last, chunk, at, forked=at < len(ours))
+        lines, tail, last = _advance(lines, tail, last, chunk)
+    if tail:  # their last line has no newline (torn): it differs from ours at that line
+        return Lineage("fork", _seq(last, lines - 1) if lines else -1, _seq(tail, lines),
+                       lines + 1)
+    return Lineage("prefix", _seq(last, lines - 1) if lines else -1, None, lines)
+
+
+def _advance(lines: int, tail: bytes, last: bytes, chunk: bytes) -> tuple[int, bytes, bytes]:
+    """(newlines, tail, last complete line) after reading `chunk` of their manifest."""
+    end = chunk.rfind(b"\n")
+    if end < 0:
+        return lines, tail + chunk, last
+    before = chunk.rfind(b"\n", 0, end)
+    last = tail + chunk[:end + 1] if before < 0 else chunk[before + 1:end + 1]
+    return lines + chunk.count(b"\n"), chunk[end + 1:], last
+
+
+def _differ(theirs: Any, lines: int, tail: bytes, last: bytes, chunk: bytes, at: int,
+            forked: bool) -> Lineage:
+    """Their manifest differs from ours at byte `at` of `chunk` (or goes on past our end):
+    a fork at the line holding that byte, or "ahead"; read on to count their lines."""
+    buf = tail + chunk
+    at += len(tail)
+    start = buf.rfind(b"\n", 0, at) + 1  # where their differing (or first extra) line starts
+    index = lines + buf.count(b"\n", 0, start)
+    if start:
+        prev = buf.rfind(b"\n", 0, start - 1) + 1
+        last = buf[prev:start]
+    head = _seq(last, index - 1) if index else -1
+    line = buf[start:]
+    while b"\n" not in line:
+        more = theirs.read(LINEAGE_CHUNK)
+        if not more:
+            break
+        line += more
+    cut = line.find(b"\n")
+    rest = line[cut + 1:] if cut >= 0 else b""
+    first = line[:cut + 1] if cut >= 0 else line
+    total, tail, final = _advance(index + (1 if cut >= 0 else 0), b"", first, rest)
+    while chunk := theirs.read(LINEAGE_CHUNK):
+        total, tail, final = _advance(total, tail, final, chunk)
+    count = total + (1 if tail or cut < 0 else 0)
+    if forked:
+        return Lineage("fork", head, _seq(first, index), count)
+    # ours ended on a line boundary and theirs goes on: the head is their last line's
+    return Lineage("ahead", _seq(tail or final, count - 1), None, count)
 
 
 def _seq(line: bytes, index: int) -> int:
@@ -206,9 +267,14 @@ class Replica:
     key: str | None = None
     last: dict[str, Any] = field(default_factory=dict)  # head, at, files, bytes
     seen: dict[str, list[int]] = field(default_factory=dict)  # name -> [size, mtime] verified
+    known_hosts: str | None = None  # sftp: the known_hosts file its host key was checked in
+    accept_new: bool = False  # this run only: record a first-seen host key (never saved)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"url": self.url, "key": self.key, "last": self.last, "seen": self.seen}
+        doc = {"url": self.url, "key": self.key, "last": self.last, "seen": self.seen}
+        if self.known_hosts:
+            doc["known_hosts"] = self.known_hosts
+        return doc
 
 
 def load_replicas(archive: Archive) -> dict[str, Replica]:
@@ -218,7 +284,7 @@ def load_replicas(archive: Archive) -> dict[str, Replica]:
     try:
         data = json.loads(path.read_bytes())
         return {name: Replica(name, r["url"], r.get("key"), r.get("last") or {},
-                              r.get("seen") or {})
+                              r.get("seen") or {}, r.get("known_hosts"))
                 for name, r in (data.get("replicas") or {}).items()}
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise UsageError(f"{path}: not a replicas file ({exc})") from exc
@@ -226,7 +292,8 @@ def load_replicas(archive: Archive) -> dict[str, Replica]:
 
 def save_replicas(archive: Archive, replicas: dict[str, Replica]) -> None:
     doc = {"replicas": {n: r.to_dict() for n, r in sorted(replicas.items())}}
-    archive.write_bytes(REGISTRY, json.dumps(doc, indent=1, sort_keys=True).encode() + b"\n")
+    # No indent: json's C encoder only runs without one, and `seen` has a line per file.
+    archive.write_bytes(REGISTRY, json.dumps(doc, sort_keys=True).encode() + b"\n")
 
 
 def resolve_replica(archive: Archive, name: str) -> Replica:
@@ -261,7 +328,7 @@ def record_event(archive: Archive, event: str, outcome: str, detail: str,
 
 
 def connect(replica: Replica) -> Destination:
-    return open_destination(replica.url, replica.key)
+    return open_destination(replica.url, replica.key, replica.known_hosts, replica.accept_new)
 
 
 def local(archive: Archive) -> Folder:

@@ -27,6 +27,7 @@ from archiver.check.copies import (
 )
 from archiver.store.archive import TEMP_PREFIX, Archive
 from archiver.store.destinations import Destination
+from archiver.store.host_keys import HostKeyError
 from archiver.store.rolling import OPEN_SUFFIX
 
 HERE = "this archive"
@@ -123,6 +124,8 @@ def audit_copy(archive: Archive, snap: Snapshot, replica: Replica,
     state = CopyState(replica.name, replica.url)
     try:
         dest = connect(replica)
+    except HostKeyError:  # not "unreachable": maybe an attacker; the whole audit stops
+        raise
     except Exception as exc:  # an unreachable copy is a finding, not the end of the audit
         state.error = str(exc)
         return state

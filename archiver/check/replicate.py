@@ -135,12 +135,18 @@ def refuse_inside(archive: Archive, dest: Destination) -> None:
                              "choose a folder outside it")
 
 
-def register(archive: Archive, name: str, where: str, key: str | None) -> Replica:
+def register(archive: Archive, name: str, where: str, key: str | None,
+             known_hosts: str | None = None, accept_new: bool = False) -> Replica:
+    """The replica by name (a new one if unknown), with this run's key and known_hosts."""
     replicas = load_replicas(archive)
     known = replicas.get(name)
     if known is not None and known.url != where:
         raise UsageError(f"replica {name!r} is {known.url}; give another --name for {where}")
-    return known or Replica(name, where, key)
+    replica = known or Replica(name, where, key)
+    replica.key = key or replica.key
+    replica.known_hosts = known_hosts or replica.known_hosts
+    replica.accept_new = accept_new
+    return replica
 
 
 def plan(archive: Archive, dest: Destination, replica: Replica,
@@ -233,7 +239,10 @@ def replicate(archive: Archive, dest: Destination, replica: Replica, *,
         # The manifest goes last and only over complete files: a head naming a file the
         # copy lacks would make the copy invalid. Leave the copy at its older head.
         return result
-    vanished = _vanished(dest, snap)
+    # Nothing copied and the copy already at our head: this run adds no claim to check (and
+    # over sftp the look is two round trips a file).
+    settled = not work.todo and not work.renames and work.copy_head == snap.head_seq
+    vanished = [] if settled else _vanished(dest, snap)
     if vanished:  # DEST was unmounted or emptied under us: its head must not name them
         for rel in vanished[:20]:
             done(Action(rel, "failed", 0, "gone from DEST after it was copied or checked "
@@ -242,10 +251,8 @@ def replicate(archive: Archive, dest: Destination, replica: Replica, *,
     for rel, data in side_files(archive, snap.head_seq):
         _put_bytes(dest, rel, data)
     dest.flush()  # every file durable under its final name before the manifest names it
-    with open(archive.manifest_path, "rb") as f:
-        head_bytes = f.read(snap.length)
-    if lineage(archive.manifest_path, snap.length, dest).lines != _count_lines(head_bytes):
-        _put_bytes(dest, "manifest.jsonl", head_bytes)
+    if lineage(archive.manifest_path, snap.length, dest).lines != snap.lines:
+        _put_manifest(archive, dest, snap)
         dest.flush()
     for src, dst in work.renames:
         if dest.stat(src) is not None:
@@ -299,10 +306,6 @@ def _copy_all(archive: Archive, dest: Destination, replica: Replica, work: Plan,
             done(action)
 
 
-def _count_lines(data: bytes) -> int:
-    return data.count(b"\n")
-
-
 def _clear_temporaries(dest: Destination) -> None:
     """Temporaries a killed run left (we hold the lock: no other run is writing them)."""
     for top in ("warcs", "articles", *SIDE_FOLDERS):
@@ -352,6 +355,20 @@ def _copy_one(archive: Archive, dest: Destination, replica: Replica, w: Wanted, 
     return Action(name, "failed", 0, f"{reason} (twice)")
 
 
+def _put_manifest(archive: Archive, dest: Destination, snap: Snapshot) -> None:
+    """Our manifest up to the snapshot's head, streamed (it may be large), checked by the
+    sha256 of exactly those bytes as read back at DEST."""
+    def source() -> IO[bytes]:
+        return open(archive.manifest_path, "rb", buffering=0)
+
+    for _attempt in range(2):
+        found = dest.put("manifest.jsonl", source, snap.length,
+                         lambda d: d.sha256 == snap.sha256)
+        if found.sha256 == snap.sha256:
+            return
+    raise StoreError(f"{dest.url}: manifest.jsonl read back with another sha256 (twice)")
+
+
 def _put_bytes(dest: Destination, rel: str, data: bytes) -> None:
     sha = hashlib.sha256(data).hexdigest()
     current = dest.digest(rel)
@@ -398,10 +415,9 @@ def _up_to(data: bytes, head: int) -> bytes:
     return b"".join(kept)
 
 
-def remember(archive: Archive, replica: Replica, result: Result, key: str | None) -> None:
+def remember(archive: Archive, replica: Replica, result: Result) -> None:
     """Save the replica in replicas.json, with its head and the files verified there."""
     replicas = load_replicas(archive)
-    replica.key = key or replica.key
     if not (result.failed or result.skipped):
         replica.last = {"head_seq": result.head_seq, "head_hash": result.head_hash,
                         "at": manifest.now_rfc3339()}
@@ -423,8 +439,8 @@ def record(archive: Archive, result: Result, operator: str | None) -> dict[str, 
                  "failed": [a.to_dict() for a in result.failed][:1000]})
 
 
-def destination_for(where: str, key: str | None) -> Destination:
-    return open_destination(where, key)
+def destination_for(replica: Replica) -> Destination:
+    return open_destination(replica.url, replica.key, replica.known_hosts, replica.accept_new)
 
 
 def default_name(where: str) -> str:

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from archiver.cli.copies import host_key_options, known_hosts_arg
 from archiver.cli.options import (
     EXIT_FINDINGS,
     EXIT_OK,
@@ -105,6 +106,7 @@ def validate(paths: tuple[Path, ...], archive_dir: Path | None, jobs: int | None
               help="Check every known copy (replicas.json) against this manifest instead.")
 @click.option("--replica", "replicas", multiple=True, metavar="NAME",
               help="Check this copy (a known name, a folder or an sftp:// URL); repeatable.")
+@host_key_options
 @click.option("--budget", default=None, metavar="TIME|PERCENT",
               help="Rolling fixity: check the files verified longest ago first, until this "
                    "much time (90s, 10m, 1h) or share of the bytes (5%) is spent; with "
@@ -123,8 +125,9 @@ def validate(paths: tuple[Path, ...], archive_dir: Path | None, jobs: int | None
 @quiet_option
 @handle_errors
 def audit(archive_dir: Path | None, operator: str | None, jobs: int | None, record: bool,
-          copies: bool, replicas: tuple[str, ...], budget: str | None, show_status: bool,
-          tsa_roots: tuple[str, ...], witnesses: tuple[str, ...], witnesses_min: int,
+          copies: bool, replicas: tuple[str, ...], known_hosts: str | None, accept_new: bool,
+          budget: str | None, show_status: bool, tsa_roots: tuple[str, ...],
+          witnesses: tuple[str, ...], witnesses_min: int,
           dask_address: str | None, as_json: bool, quiet: bool) -> None:
     """Prove the manifest and the stored files still agree.
 
@@ -159,7 +162,8 @@ def audit(archive_dir: Path | None, operator: str | None, jobs: int | None, reco
     from archiver.check import timestamps as tsa_check
 
     if copies or replicas:
-        _audit_copies(archive_dir, copies, replicas, as_json, quiet)
+        _audit_copies(archive_dir, copies, replicas, known_hosts_arg(known_hosts), accept_new,
+                      as_json, quiet)
     if budget is not None:
         _audit_budget(archive_dir, budget, record, operator, as_json, quiet)
     if show_status:
@@ -203,7 +207,8 @@ def audit(archive_dir: Path | None, operator: str | None, jobs: int | None, reco
 
 
 def _audit_copies(archive_dir: Path | None, every: bool, names: tuple[str, ...],
-                  as_json: bool, quiet: bool) -> None:
+                  known_hosts: str | None, accept_new: bool, as_json: bool,
+                  quiet: bool) -> None:
     from archiver.check.copies import load_replicas, resolve_replica
     from archiver.check.copy_audit import audit_copies
 
@@ -215,6 +220,9 @@ def _audit_copies(archive_dir: Path | None, every: bool, names: tuple[str, ...],
     if not chosen:
         raise UsageFailure("no copies known yet: `archiver replicate DEST --name NAME` first, "
                            "or name one with --replica FOLDER|URL")
+    for replica in chosen:
+        replica.known_hosts = known_hosts or replica.known_hosts
+        replica.accept_new = accept_new
     bar = LazyProgress(not as_json and not quiet, "auditing copies")
     try:
         report = audit_copies(archive, chosen, progress=bar.update, on_start=bar.start)
@@ -288,10 +296,11 @@ def _witness_keys(witnesses: tuple[str, ...], minimum: int) -> list[Any]:
 @click.option("--from", "source", default=None, metavar="NAME",
               help="Replace missing or damaged files with a copy's (a known replica name, a "
                    "folder or an sftp:// URL), only bytes with the sha256 this manifest names.")
+@host_key_options
 @json_option
 @handle_errors
 def repair(archive_dir: Path | None, operator: str | None, yes: bool, source: str | None,
-           as_json: bool) -> None:
+           known_hosts: str | None, accept_new: bool, as_json: bool) -> None:
     """Finish what a crash left, and record each change in the manifest.
 
     A torn last manifest line (power loss mid-append) is cut: only the incomplete tail after
@@ -313,7 +322,8 @@ def repair(archive_dir: Path | None, operator: str | None, yes: bool, source: st
     from archiver.check.repair import repair_torn_tail, repair_warcs
 
     if source is not None:
-        _repair_from(archive_dir, source, operator, yes, as_json)
+        _repair_from(archive_dir, source, operator, yes, known_hosts_arg(known_hosts),
+                     accept_new, as_json)
 
     archive = writable_archive(archive_dir, "repair --yes") if yes \
         else open_archive(archive_dir)
@@ -328,7 +338,7 @@ def repair(archive_dir: Path | None, operator: str | None, yes: bool, source: st
 
 
 def _repair_from(archive_dir: Path | None, source: str, operator: str | None, yes: bool,
-                 as_json: bool) -> None:
+                 known_hosts: str | None, accept_new: bool, as_json: bool) -> None:
     from archiver.check.copies import resolve_replica
     from archiver.check.heal import repair_from
 
@@ -337,7 +347,10 @@ def _repair_from(archive_dir: Path | None, source: str, operator: str | None, ye
     if not archive.manifest_path.is_file():
         raise UsageFailure(f"{archive.manifest_path}: no manifest")
     try:
-        report = repair_from(archive, resolve_replica(archive, source), operator, yes)
+        replica = resolve_replica(archive, source)
+        replica.known_hosts = known_hosts or replica.known_hosts
+        replica.accept_new = accept_new
+        report = repair_from(archive, replica, operator, yes)
     except OSError as exc:
         raise Failure(f"repair --from {source}: {exc.strerror or exc}; files replaced so far "
                       "are recorded, the rest untouched") from exc

@@ -6,10 +6,10 @@ import sys
 from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from archiver.check.replicate import Action
 from archiver.cli.options import (
     EXIT_FINDINGS,
     EXIT_OK,
@@ -25,6 +25,29 @@ from archiver.cli.options import (
     quiet_option,
 )
 
+if TYPE_CHECKING:  # kept out of start-up: cli.check imports this module's options
+    from archiver.check.replicate import Action
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def host_key_options(f: F) -> F:
+    """--known-hosts and --accept-new-host-key, for every command that may reach sftp://."""
+    f = click.option("--accept-new-host-key", "accept_new", is_flag=True,
+                     help="sftp: a server not yet in the known_hosts file is trusted on first "
+                          "use and its key recorded there (OpenSSH's "
+                          "StrictHostKeyChecking=accept-new); a changed key is still refused.")(f)
+    return click.option("--known-hosts", "known_hosts",
+                        type=click.Path(dir_okay=False), default=None,
+                        help="sftp: the OpenSSH known_hosts file the server's host key must be "
+                             "in [default: the one the replica was registered with, else "
+                             "~/.ssh/known_hosts].")(f)
+
+
+def known_hosts_arg(path: str | None) -> str | None:
+    """An absolute path, as replicas.json remembers it (not relative to a cwd)."""
+    return str(Path(path).expanduser().absolute()) if path else None
+
 
 @click.command()
 @click.argument("dest")
@@ -34,6 +57,7 @@ from archiver.cli.options import (
                    "`repair --from` [default: DEST's last path component].")
 @click.option("--key", "key_file", type=click.Path(dir_okay=False, exists=True), default=None,
               help="sftp: the private key file to log in with (only this key is offered).")
+@host_key_options
 @click.option("--dry-run", is_flag=True, help="List what would be copied; copy nothing.")
 @click.option("--checksum", is_flag=True,
               help="Read every file at the copy again (by default one verified in an earlier "
@@ -45,7 +69,8 @@ from archiver.cli.options import (
 @quiet_option
 @handle_errors
 def replicate(dest: str, archive_dir: Path | None, name: str | None, key_file: str | None,
-              dry_run: bool, checksum: bool, wait: float, operator: str | None,
+              known_hosts: str | None, accept_new: bool, dry_run: bool, checksum: bool,
+              wait: float, operator: str | None,
               as_json: bool, quiet: bool) -> None:
     """Copy the archive to DEST, a folder or sftp://user@host[:port]/path, or bring that copy
     up to date: only files DEST lacks or holds with other bytes, each read back at DEST and
@@ -56,9 +81,10 @@ def replicate(dest: str, archive_dir: Path | None, name: str | None, key_file: s
     Examples:
       archiver replicate /mnt/backup/archive --name backup-disk
       archiver replicate sftp://archivist@vault.example.org/srv/archive --key ~/.ssh/id_ed25519
+      archiver replicate sftp://archivist@vault.example.org/srv/archive --accept-new-host-key
       archiver replicate /mnt/backup/archive --dry-run
     Exit status: 0 copy complete, 1 a file could not be copied or DEST is a fork,
-    2 usage error or unreachable DEST.
+    2 usage error, unreachable DEST, or an sftp host key unknown or changed.
     """
     from filelock import FileLock, Timeout
 
@@ -68,8 +94,9 @@ def replicate(dest: str, archive_dir: Path | None, name: str | None, key_file: s
     if "://" not in dest:
         dest = str(Path(dest).expanduser().absolute())  # remembered: not relative to a cwd
     name = name or rep.default_name(dest)
-    replica = rep.register(archive, name, dest, key_file)
-    destination = rep.destination_for(dest, key_file or replica.key)
+    replica = rep.register(archive, name, dest, key_file, known_hosts_arg(known_hosts),
+                           accept_new)
+    destination = rep.destination_for(replica)
     lock = FileLock(str(archive.root / rep.LOCK_NAME), timeout=wait)
     bar = LazyProgress(not as_json and not quiet, "replicating")
     try:
@@ -82,7 +109,7 @@ def replicate(dest: str, archive_dir: Path | None, name: str | None, key_file: s
             finally:
                 bar.finish()
             if not dry_run:
-                rep.remember(archive, replica, result, key_file)
+                rep.remember(archive, replica, result)
                 if result.copied or result.failed or result.skipped:
                     # A run that moved no file (at most the manifest, for events such as the
                     # last run's own) records nothing: else every run would give the next

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
+import io
 import os
 import secrets
 import stat
@@ -28,6 +29,7 @@ from archiver.base.errors import StoreError, UnreadableInputError, UsageError
 from archiver.store.archive import COPY_CHUNK, TEMP_PREFIX, fsync_dir, open_regular
 
 Progress = Callable[[int], None]
+SEND_CHUNK = 8 << 20  # sendfile per call: progress shown as it goes
 RangeSpec = tuple[int, int]  # (offset, length)
 
 
@@ -180,6 +182,34 @@ def _copy_stream(src: Any, dst: IO[bytes], length: int | None,
             progress(n)
 
 
+def _send_file(src: io.FileIO, dst: io.FileIO, length: int | None,
+               progress: Progress | None) -> bool:
+    """File to file in the kernel (sendfile(2): page cache to page cache, no copy through
+    Python; what shutil.copyfile does on Linux). Not copy_file_range(2): on one btrfs or XFS
+    volume that may reflink, and a copy sharing its blocks with the original is no copy.
+    False when the filesystem refuses sendfile before any byte moved (some FUSE mounts): the
+    caller copies through Python instead, as shutil does."""
+    left = os.fstat(src.fileno()).st_size if length is None else length
+    offset = 0
+    while left > 0:
+        try:
+            sent = os.sendfile(dst.fileno(), src.fileno(), offset, min(left, SEND_CHUNK))
+        except OSError as exc:
+            if offset == 0 and exc.errno in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP,
+                                             errno.ENOTSOCK, errno.EXDEV):
+                return False
+            raise
+        if not sent:
+            raise StoreError(f"source ended {left} bytes short")
+        offset += sent
+        left -= sent
+        if progress:
+            progress(sent)
+    if length is None and os.fstat(src.fileno()).st_size != offset:
+        raise StoreError("the source changed size while it was copied")
+    return True
+
+
 class Folder(Destination):
     """A local folder (also an NFS/SMB mount): os calls, fsync of file and folder."""
 
@@ -192,13 +222,17 @@ class Folder(Destination):
         self._dirty_lock = threading.Lock()
 
     def path(self, rel: str) -> Path:
+        return Path(self._os_path(rel))
+
+    def _os_path(self, rel: str) -> str:
+        """The path as a string (a planning pass stats every file: no Path objects)."""
         if not rel or rel.startswith("/") or ".." in rel.split("/") or "\0" in rel:
             raise UsageError(f"{rel!r}: not a path inside the copy")
-        return self.root / rel
+        return os.path.join(self.url, rel)
 
     def stat(self, rel: str) -> tuple[int, int] | None:
         try:
-            st = os.stat(self.path(rel))
+            st = os.stat(self._os_path(rel))
         except FileNotFoundError:
             return None
         return (st.st_size, int(st.st_mtime)) if stat.S_ISREG(st.st_mode) else None
@@ -211,7 +245,8 @@ class Folder(Destination):
         target = self.path(rel)
         target.parent.mkdir(parents=True, exist_ok=True)
         with source() as src, open(target, "xb", buffering=0) as dst:
-            _copy_stream(src, dst, length, progress)
+            if not (isinstance(src, io.FileIO) and _send_file(src, dst, length, progress)):
+                _copy_stream(src, dst, length, progress)
             os.fsync(dst.fileno())
         # Read back from the disk, not from the page cache we just filled: the check must
         # see what the destination stored (posix_fadvise: a hint; Linux honours it).
@@ -266,16 +301,17 @@ def _as_os_errors(url: str) -> Iterator[None]:
 class Sftp(Destination):
     """`sftp://user@host[:port]/path` through fsspec's SFTPFileSystem (paramiko). With a key
     file, only that key is offered (no agent, no ~/.ssh search), so a wrong key fails
-    plainly instead of silently succeeding with another one."""
+    plainly instead of silently succeeding with another one. The server's host key must be
+    the one the known_hosts file names (see host_keys)."""
 
-    def __init__(self, url: str, key_file: str | None = None) -> None:
+    def __init__(self, url: str, key_file: str | None = None, known_hosts: str | None = None,
+                 accept_new: bool = False) -> None:
         parts = urlsplit(url)
         if not parts.hostname or not parts.path or parts.path == "/":
             raise UsageError(f"{url}: expected sftp://user@host[:port]/path")
         self.url = url
         self.base = PurePosixPath(unquote(parts.path))
-        kwargs: dict[str, Any] = {"port": parts.port or 22, "timeout": 20,
-                                  "skip_instance_cache": True}
+        kwargs: dict[str, Any] = {"port": parts.port or 22, "timeout": 20}
         if parts.username:
             kwargs["username"] = unquote(parts.username)
         if parts.password:
@@ -283,13 +319,18 @@ class Sftp(Destination):
         if key_file:
             kwargs.update(key_filename=key_file, look_for_keys=False, allow_agent=False)
         try:
-            import fsspec
+            import fsspec  # noqa: F401  # the extra is installed
             import paramiko
         except ImportError as exc:
             raise UsageError("sftp copies need the extra: pip install 'archiver[replicate]'") \
                 from exc
+        from archiver.store.host_keys import HostKeyError, known_hosts_path, pinned_sftp
+
+        self.known_hosts = known_hosts_path(known_hosts)
         try:
-            self.fs = fsspec.filesystem("sftp", host=parts.hostname, **kwargs)
+            self.fs = pinned_sftp(parts.hostname, self.known_hosts, accept_new, **kwargs)
+        except HostKeyError as exc:
+            raise HostKeyError(f"{_safe(url)}: {exc}") from exc
         except paramiko.AuthenticationException as exc:
             raise UnreadableInputError(f"{_safe(url)}: ssh authentication failed "
                                        f"({exc}); check the user and --key") from exc
@@ -382,10 +423,12 @@ def _safe(url: str) -> str:
     return url
 
 
-def open_destination(where: str, key_file: str | None = None) -> Destination:
-    """A Folder for a path, an Sftp for sftp:// (or ssh://)."""
+def open_destination(where: str, key_file: str | None = None, known_hosts: str | None = None,
+                     accept_new: bool = False) -> Destination:
+    """A Folder for a path, an Sftp for sftp:// (or ssh://), its host key checked against
+    known_hosts (default ~/.ssh/known_hosts)."""
     if where.startswith(("sftp://", "ssh://")):
-        return Sftp(where, key_file)
+        return Sftp(where, key_file, known_hosts, accept_new)
     if "://" in where:
         raise UsageError(f"{where}: a copy is a folder or an sftp://user@host/path URL")
     return Folder(Path(where).expanduser())
