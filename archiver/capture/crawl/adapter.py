@@ -85,6 +85,8 @@ class Captured:
     record_ids: list[str] = field(default_factory=list)
     article: str | None = None  # article id when one was stored
     unreachable: bool = False  # sent, and no answer came (refused, timed out, reset)
+    rendered_offset: int | None = None  # crawl --browser: the rendered-DOM record
+    base_url: str | None = None  # where the page's links resolve (the browser's final URL)
 
     @property
     def answered(self) -> bool:
@@ -259,6 +261,15 @@ def read_payload(archive: Archive, captured: Captured) -> tuple[bytes, str | Non
     return record.payload, record.http_headers.get("content-type")
 
 
+def read_rendered(archive: Archive, captured: Captured) -> bytes:
+    """crawl --browser: the rendered-DOM record's content (the HTML after scripts ran)."""
+    if captured.warc is None or captured.rendered_offset is None:
+        return b""
+    record = read_record_at(open_path(archive, captured.warc), captured.rendered_offset,
+                            cap=MAX_PARSE_BYTES)
+    return record.payload
+
+
 def record_crawl_event(archive: Archive, outcome: str, detail: str, operator: str | None,
                        details: dict[str, Any], summary: dict[str, Any] | None = None) -> int:
     entry = record_event(archive, "crawl", outcome, detail, operator, details=details,
@@ -278,6 +289,9 @@ def committed_since(archive: Archive, seq: int, crawl_id: str) -> Iterator[tuple
             continue  # no answer, nothing stored: the URL is fetched again (a paused host's)
         src = entry.get("source") or {}
         responses = [r for r in entry.get("records", []) if r.get("type") == "response"]
+        page = (entry.get("browser") or {}).get("page_record")  # crawl --browser
+        if page:
+            responses = [r for r in responses if r.get("id") == page]
         last = responses[-1] if responses else None
         arts = entry.get("articles") or []
         captured = Captured(

@@ -1,0 +1,91 @@
+"""`crawl --browser`: a crawl's pages captured through Chromium and archiver's recording
+proxy, as `capture --browser` captures them, on a loopback site the test starts. Links come
+from the raw page and from the rendered DOM (a link only a script writes is followed); the
+browser fetches each page's requisites itself, so the crawl queues none."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from browser_site import Site
+from conftest import Cli
+
+from archiver.capture.browser.page import DEFAULT_EXECUTABLE
+from archiver.store import manifest
+
+pytestmark = pytest.mark.skipif(not os.access(DEFAULT_EXECUTABLE, os.X_OK),
+                                reason="needs Debian's chromium (apt-get install chromium)")
+
+
+class Crawled:
+    def __init__(self, tmp: Path) -> None:
+        self.site = Site()
+        self.root = tmp / "archive"
+        self.cli = Cli(self.root)
+        self.result = self.cli(
+            "crawl", self.site.base + "/hub", "--browser", "--allow-host",
+            f"127.0.0.1:{self.site.port}", "--depth", "1", "--delay", "0",
+            "--no-sitemaps", "--no-feeds", "--page-timeout", "8", "--json")
+        self.events = [json.loads(line) for line in self.result.stdout.splitlines()
+                       if line.strip()]
+
+    def captures(self) -> dict[str, dict[str, Any]]:
+        return {e["source"]["url"].removeprefix(self.site.base): e
+                for e in manifest.iter_entries(self.root / "manifest.jsonl")
+                if e["event"] == "capture"}
+
+
+@pytest.fixture(scope="module")
+def crawled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Crawled]:
+    crawled = Crawled(tmp_path_factory.mktemp("browser-crawl"))
+    yield crawled
+    crawled.site.close()
+
+
+def test_pages_go_through_the_browser_and_script_links_are_followed(crawled: Crawled) -> None:
+    assert crawled.result.exit_code == 0, crawled.result.output
+    summary = crawled.events[-1]
+    assert summary["event"] == "summary" and summary["status"] == "finished"
+    captures = crawled.captures()
+    # the seed, its raw link, the link its script wrote; robots.txt as a plain fetch
+    assert {"/hub", "/static", "/written", "/robots.txt"} <= set(captures)
+    assert captures["/written"]["discovery"]["via"] == crawled.site.base + "/hub"
+    assert captures["/written"]["discovery"]["kind"] == "link"
+    assert "browser" not in captures["/robots.txt"]
+    for path in ("/hub", "/static", "/written"):
+        entry = captures[path]
+        assert entry["outcome"]["status"] == "success", entry["outcome"]
+        browser = entry["browser"]
+        kinds = {a["kind"] for a in browser["attachments"]}
+        assert {"screenshot-full", "screenshot-view", "dom", "text", "summary"} <= kinds
+        assert browser["page_record"] in {r["id"] for r in entry["records"]}
+        assert entry["discovery"]["crawl"] == captures["/hub"]["discovery"]["crawl"]
+    # the hub's image came with the hub's capture, through the proxy; no requisite items
+    hub_uris = {r["uri"] for r in captures["/hub"]["records"]}
+    assert crawled.site.base + "/img/1.png" in hub_uris
+    assert not [e for e in crawled.events if e.get("role") == "requisite"]
+    assert crawled.site.hits.count("/img/1.png") == 1
+    assert crawled.site.hits.count("/hub") == 1  # the page was fetched once, by the browser
+    # the static page's article was stored, and the archive is whole
+    assert captures["/static"]["articles"]
+    assert crawled.cli("audit").exit_code == 0
+    warcs = sorted(str(p) for p in (crawled.root / "warcs").rglob("*.warc.gz"))
+    check = subprocess.run([sys.executable, "-m", "warcio.cli", "check", *warcs],
+                           capture_output=True, text=True, timeout=120)
+    assert warcs and check.returncode == 0, check.stdout + check.stderr
+
+
+def test_browser_usage_errors(crawled: Crawled, tmp_path: Path) -> None:
+    cli = Cli(tmp_path / "other")
+    result = cli("crawl", crawled.site.base + "/hub", "--browser", "--chromium",
+                 str(tmp_path / "no-chromium"))
+    assert result.exit_code == 2 and "apt-get install chromium" in result.output
+    result = cli("crawl", crawled.site.base + "/hub", "--browser", "--viewport", "wide")
+    assert result.exit_code == 2 and "--viewport wide" in result.output
