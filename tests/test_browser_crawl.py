@@ -89,3 +89,32 @@ def test_browser_usage_errors(crawled: Crawled, tmp_path: Path) -> None:
     assert result.exit_code == 2 and "apt-get install chromium" in result.output
     result = cli("crawl", crawled.site.base + "/hub", "--browser", "--viewport", "wide")
     assert result.exit_code == 2 and "--viewport wide" in result.output
+
+
+def test_resume_needs_browser_again(crawled: Crawled, tmp_path: Path) -> None:
+    """A crawl stopped by --max-time continues (as plain crawls do, a running capture is
+    finished first) only through the browser: --resume without --browser is refused before
+    anything is recorded."""
+    root = tmp_path / "resumed"
+    cli = Cli(root)
+    allow = ["--allow-host", f"127.0.0.1:{crawled.site.port}"]
+    first = cli("crawl", crawled.site.base + "/hub", "--browser", *allow, "--depth", "1",
+                "--delay", "0", "--no-sitemaps", "--no-feeds", "--max-time", "1s",
+                "--page-timeout", "8")
+    assert first.exit_code in (0, 1) and "continue with" in first.output, first.output
+    before = (root / "manifest.jsonl").read_bytes()
+    plain = cli("crawl", "--resume")
+    assert plain.exit_code == 2 and "was started with --browser" in plain.output
+    assert (root / "manifest.jsonl").read_bytes() == before
+    for _ in range(6):  # each resume runs 1 s more, finishing the page under way
+        done = cli("crawl", "--resume", "--browser", *allow, "--page-timeout", "8")
+        assert done.exit_code in (0, 1), done.output
+        if "continue with" not in done.output:
+            break
+    assert "continue with" not in done.output, done.output
+    pages = {e["source"]["url"].removeprefix(crawled.site.base): e
+             for e in manifest.iter_entries(root / "manifest.jsonl")
+             if e["event"] == "capture" and e["source"]["url"] != crawled.site.base
+             + "/robots.txt"}
+    assert set(pages) == {"/hub", "/static", "/written"}
+    assert all(e["browser"]["attachments"] for e in pages.values())

@@ -161,11 +161,10 @@ def crawl(seeds: tuple[str, ...], seed_file: Path | None, scope: str,
     if resume or resume_id:
         if seeds or seed_file:
             raise UsageFailure("--resume continues a crawl with its own seeds; give none")
-        job = Crawl.resume(archive, resume_id, on_event=events)
-        if job.options.browser != use_browser:
-            raise UsageFailure("this crawl was started with --browser: give --browser again"
-                               if job.options.browser else
-                               "this crawl was started without --browser")
+        try:
+            job = Crawl.resume(archive, resume_id, on_event=events, browser=use_browser)
+        except UsageError as exc:
+            raise UsageFailure(str(exc)) from exc
     else:
         all_seeds = list(seeds) + (read_seed_list(seed_file) if seed_file else [])
         if not all_seeds:

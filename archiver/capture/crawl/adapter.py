@@ -298,6 +298,12 @@ def committed_since(archive: Archive, seq: int, crawl_id: str) -> Iterator[tuple
             src.get("url", ""), status=src.get("status"), seq=entry["seq"],
             warc=last["file"] if last else None, offset=last.get("offset") if last else None,
             article=arts[0]["id"] if arts else None)
+        if page:  # crawl --browser: the rendered DOM's links too, resolved where it ended
+            dom = next((a["record_id"] for a in entry["browser"].get("attachments") or []
+                        if a.get("kind") == "dom"), None)
+            captured.rendered_offset = next((r.get("offset") for r in entry["records"]
+                                             if r.get("id") == dom), None) if dom else None
+            captured.base_url = src.get("final_url") or src.get("url")
         if captured.warc and captured.offset is not None and captured.status in REDIRECTS:
             record = read_record_at(open_path(archive, captured.warc), captured.offset, cap=0)
             location = record.http_headers.get("location")

@@ -155,7 +155,10 @@ class Crawl:
 
     @classmethod
     def resume(cls, archive: Archive, crawl_id: str | None,
-               on_event: Event | None = None) -> Crawl:
+               on_event: Event | None = None, browser: bool | None = None) -> Crawl:
+        """The unfinished crawl, its committed-but-unmarked captures settled. `browser`: how
+        the caller will run it, refused (before anything is recorded) unless it is how the
+        crawl started."""
         crawl_id = crawl_id or last_unfinished(archive)
         if crawl_id is None:
             raise UsageError(f"{archive.root}: no unfinished crawl to resume")
@@ -167,6 +170,11 @@ class Crawl:
             frontier.close()
             raise UsageError(f"crawl {crawl_id} already finished")
         options = CrawlOptions.from_dict(frontier.get_meta("options"))
+        if browser is not None and browser != options.browser:
+            frontier.close()
+            raise UsageError(f"crawl {crawl_id} was started with --browser: give --browser "
+                             "again" if options.browser else
+                             f"crawl {crawl_id} was started without --browser")
         crawl = cls(archive, crawl_id, options, frontier, on_event)
         crawl._settle_committed(int(frontier.get_meta("start_seq") or 0))
         adapter.record_crawl_event(archive, "success", f"crawl {crawl_id} resumed",
