@@ -118,3 +118,20 @@ def test_resume_needs_browser_again(crawled: Crawled, tmp_path: Path) -> None:
              + "/robots.txt"}
     assert set(pages) == {"/hub", "/static", "/written"}
     assert all(e["browser"]["attachments"] for e in pages.values())
+
+
+def test_a_browser_that_fails_fails_the_page_not_the_crawl(crawled: Crawled,
+                                                           tmp_path: Path) -> None:
+    fake = tmp_path / "chromium"
+    fake.write_text("#!/bin/sh\necho 'not a browser' >&2\nexit 3\n")
+    fake.chmod(0o755)
+    cli = Cli(tmp_path / "failing")
+    result = cli("crawl", crawled.site.base + "/hub", "--browser", "--chromium", str(fake),
+                 "--allow-host", f"127.0.0.1:{crawled.site.port}", "--retries", "0",
+                 "--no-sitemaps", "--no-feeds", "--delay", "0")
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    [hub] = [e for e in manifest.iter_entries(tmp_path / "failing" / "manifest.jsonl")
+             if e["event"] == "capture" and e["source"]["url"].endswith("/hub")]
+    assert hub["outcome"]["status"] == "failure"
+    assert hub["outcome"]["detail"].startswith("browser failed: ")

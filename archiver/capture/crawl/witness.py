@@ -47,16 +47,18 @@ class BrowserWorker:
         if self.browser is not None and self.pages \
                 and self.pages % max(1, self.options.restart_every) == 0:
             self.close()  # a fresh Chromium every N pages, as capture --browser
-        if self.browser is None:
-            self.browser = Browser(self.options)
-            self.versions = self.browser.versions()
         self.pages += 1
         options = self.capture_options if derive else \
             CaptureOptions(operator=self.capture_options.operator, extract=False, dedup="off")
         try:
+            if self.browser is None:
+                self.browser = Browser(self.options)
+                self.versions = self.browser.versions()
             outcome = capture_page(self.browser, self.run.committer, url, options,
                                    self.options, self.versions, {"discovery": discovery})
-        except Exception as exc:  # the browser itself failed: this page fails, a new one next
+        except Exception as exc:  # the browser failed (to start, or on the page): the page
+            # fails (retried, then its host paused, as an unanswered fetch) and a fresh
+            # Chromium takes the next one
             self.close()
             lines = str(exc).strip().splitlines()
             error = f"browser failed: {(lines[0] if lines else type(exc).__name__)[:200]}"
