@@ -147,6 +147,15 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(b"0\r\n\r\n")
         elif path == "/static":
             self.send(static_page())
+        elif path == "/hub":  # one link in the HTML, one written by script (crawl --browser)
+            self.send(b"""<!doctype html><html><head><title>Hub</title></head><body>
+<h1>Hub</h1><p><a href="/static">raw link</a></p><img src="/img/1.png" alt="one">
+<div id="more"></div><script>
+document.getElementById('more').innerHTML = '<a href="/written">written by script</a>';
+</script></body></html>""")
+        elif path == "/written":
+            self.send(b"<!doctype html><html><head><title>Written</title></head><body>"
+                      b"<h1>Reached through a script's link</h1></body></html>")
         elif path == "/api/article.json":
             self.send(json.dumps({"title": TITLE, "author": "Lan Nguyen", "date": "2026-11-02",
                                   "paragraphs": PARAGRAPHS}).encode(), "application/json")

@@ -307,12 +307,20 @@ def _atomic_output(target: Path) -> Iterator[Path]:
 # ---------------------------------------------------------------- WACZ
 
 
-def wacz_pages(archive: Archive, warc_relpaths: list[str]) -> list[dict[str, str]]:
+def wacz_pages(archive: Archive, warc_relpaths: list[str]) -> list[dict[str, Any]]:
     """One page per 2xx HTML (or resource) capture in the index: url, ts, title (the
-    article's title where one was extracted from that capture, else the URL)."""
+    article's title where one was extracted from that capture, else the URL).
+
+    A browser capture's page (capture --browser) is written as Browsertrix Crawler writes its
+    pages.jsonl rows (`id`, `url`, `ts`, `title`, `status`, `mime`, and `text`: the visible
+    text, as its `--text to-pages` puts it), plus `attachments`: the witness records of that
+    page (screenshots, DOM, text, TLS, provenance summary: kind, URI, record id, sha256,
+    size). Replay tools find the screenshot by its URI, `urn:view:<page URL>`, in the
+    package's index, as for a Browsertrix crawl."""
     from warcio.timeutils import iso_date_to_timestamp, timestamp_to_iso_date
 
     titles: dict[tuple[str, str], str] = {}
+    by_record: dict[str, str] = {}  # source record id -> title
     for history in snapshots.histories(archive).values():
         for snap in history.snapshots:
             article = snap.load(archive)
@@ -321,7 +329,9 @@ def wacz_pages(archive: Archive, warc_relpaths: list[str]) -> list[dict[str, str
             if url and capture.get("warc_date") and article.get("title"):
                 key = (str(url), iso_date_to_timestamp(capture["warc_date"]))
                 titles[key] = str(article["title"])
-    pages: dict[tuple[str, str], dict[str, str]] = {}
+                by_record[snap.record_id] = str(article["title"])
+    witnessed = browser_pages(archive)
+    pages: dict[tuple[str, str], dict[str, Any]] = {}
     for line in cdxj.index_lines(archive, warc_relpaths):
         cdx = cdxj.CdxjLine.parse(line)
         status = cdx.fields.get("status", "200")
@@ -330,9 +340,64 @@ def wacz_pages(archive: Archive, warc_relpaths: list[str]) -> list[dict[str, str
         if cdx.url.startswith("urn:"):  # a browser capture's attachment (urn:dom:), no page
             continue
         key = (cdx.url, cdx.timestamp)
-        pages[key] = {"url": cdx.url, "ts": timestamp_to_iso_date(cdx.timestamp),
-                      "title": titles.get(key, cdx.url)}
+        page: dict[str, Any] = {"url": cdx.url, "ts": timestamp_to_iso_date(cdx.timestamp),
+                                "title": titles.get(key, cdx.url)}
+        witness = witnessed.get((Path(cdx.filename).name, int(cdx.fields.get("offset", -1))))
+        if witness is not None:
+            # its article may come from the rendered-DOM record (dated after the page)
+            title = next((by_record[r] for r in witness.article_records if r in by_record),
+                         page["title"])
+            page = {"id": witness.page_id, **page, "title": title, "status": int(status),
+                    "mime": cdx.fields["mime"]}
+            if witness.text is not None:
+                page["text"] = witness.text
+            page["attachments"] = witness.attachments
+        pages[key] = page
     return [pages[k] for k in sorted(pages, key=lambda k: (k[1], k[0]))]
+
+
+@dataclass(frozen=True)
+class WitnessedPage:
+    """A browser capture's page record and what the browser saw of it."""
+
+    page_id: str  # the page record's uuid (Browsertrix: the page id, a uuid)
+    attachments: list[dict[str, Any]]
+    text: str | None  # the visible text (the urn:text: record)
+    article_records: tuple[str, ...] = ()  # records its articles came from (page or DOM)
+
+
+def browser_pages(archive: Archive) -> dict[tuple[str, int], WitnessedPage]:
+    """(WARC file name, offset) of each browser capture's page record -> its witness."""
+    out: dict[tuple[str, int], WitnessedPage] = {}
+    for entry in manifest.iter_entries(archive.manifest_path):
+        browser = entry.get("browser")
+        if entry.get("event") != "capture" or not isinstance(browser, dict) \
+                or not browser.get("page_record"):
+            continue
+        records = {r["id"]: r for r in entry.get("records") or [] if isinstance(r, dict)}
+        page = records.get(browser["page_record"])
+        if page is None or "offset" not in page:
+            continue
+        attachments = [{k: a[k] for k in ("kind", "uri", "record_id", "sha256", "size")
+                        if k in a} for a in browser.get("attachments") or []]
+        text = next((records.get(a["record_id"]) for a in attachments
+                     if a["kind"] == "text"), None)
+        out[(Path(page["file"]).name, int(page["offset"]))] = WitnessedPage(
+            page["id"].removeprefix("<urn:uuid:").rstrip(">"), attachments,
+            _text_of(archive, text) if text else None,
+            tuple(str(a.get("record_id")) for a in entry.get("articles") or []))
+    return out
+
+
+def _text_of(archive: Archive, record: dict[str, Any]) -> str | None:
+    from archiver.store.warc import read_record_at
+
+    try:
+        stored = read_record_at(archive.resolve(record["file"]), int(record["offset"]),
+                                cap=16 * 1024 * 1024)
+    except (OSError, StoreError, ValueError):
+        return None  # the export's own check of every WARC reports a damaged one
+    return stored.payload.decode("utf-8", "replace")
 
 
 def export_wacz(archive: Archive, out: Path, title: str | None = None,
@@ -381,7 +446,7 @@ def _check_unique_names(warcs: list[PackFile]) -> None:
 
 
 def _write_wacz_core(archive: Archive, zf: zipfile.ZipFile, warcs: list[PackFile],
-                     pages: list[dict[str, str]]) -> list[str]:
+                     pages: list[dict[str, Any]]) -> list[str]:
     """Index, pages and WARCs, as py-wacz's own `create` lays them out."""
     from wacz.main import DEFAULT_NUM_LINES, PAGE_INDEX
     from wacz.util import construct_passed_pages_dict, now
@@ -411,8 +476,10 @@ def _write_wacz_core(archive: Archive, zf: zipfile.ZipFile, warcs: list[PackFile
             with zf.open(info, "w") as out, open_regular(path) as src:
                 shutil.copyfileobj(src, out, COPY_CHUNK)
         if indexer.pages:
+            # hasText, as Browsertrix's header says when rows carry the page's text
             indexer.write_page_list(zf, PAGE_INDEX, indexer.serialize_json_pages(
-                indexer.pages.values(), id="pages", title="Pages"))
+                indexer.pages.values(), id="pages", title="Pages",
+                has_text=any("text" in p for p in pages)))
     return [f"page not found in the WARCs: {key}" for key in indexer.passed_pages_dict]
 
 

@@ -146,6 +146,25 @@ def iter_snapshots(archive: Archive) -> Iterator[Snapshot]:
             )
 
 
+def witness_records(archive: Archive, seqs: Iterable[int]) -> dict[int, list[dict[str, Any]]]:
+    """The attachments (kind, uri, record_id, sha256, size, content_type) of the browser
+    captures (capture --browser) recorded at these manifest seqs: what the browser saw of the
+    page an article came from. The catalog keeps no attachments, so this reads the manifest
+    once, stopping at the last seq asked for."""
+    wanted = set(seqs)
+    out: dict[int, list[dict[str, Any]]] = {}
+    if not wanted:
+        return out
+    last = max(wanted)
+    for entry in manifest.iter_entries(archive.manifest_path):
+        seq = entry.get("seq")
+        if seq in wanted and isinstance(entry.get("browser"), dict):
+            out[seq] = list(entry["browser"].get("attachments") or [])
+        if isinstance(seq, int) and seq >= last:
+            break
+    return out
+
+
 def catalog_snapshots(archive: Archive, article_ids: list[str] | None = None
                       ) -> Iterator[Snapshot] | None:
     """The same snapshots from catalog.sqlite (all, or of these articles), or None when the

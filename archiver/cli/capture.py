@@ -127,11 +127,11 @@ def capture(urls: tuple[str, ...], seed_file: Path | None, archive_dir: Path | N
 
     archive = writable_archive(archive_dir, "capture")
     if use_browser:
-        browser_options = _browser_options(max_bytes, timeout, page_timeout, viewport, pdf,
-                                           allow_hosts, ca_file, chromium_path, restart_every)
+        witness = browser_options(max_bytes, timeout, page_timeout, viewport, pdf,
+                                  allow_hosts, ca_file, chromium_path, restart_every)
         from archiver.capture.browser.run import capture_browser
 
-        outcomes: list[Any] = capture_browser(archive, all_urls, options, browser_options,
+        outcomes: list[Any] = capture_browser(archive, all_urls, options, witness,
                                               on_done=report, on_warning=warn)
     else:
         outcomes = capture_urls(archive, all_urls, options, on_done=report, on_warning=warn)
@@ -144,7 +144,7 @@ def capture(urls: tuple[str, ...], seed_file: Path | None, archive_dir: Path | N
     sys.exit(EXIT_FINDINGS if failed else EXIT_OK)
 
 
-def _browser_options(max_bytes: int, timeout: float, page_timeout: float, viewport: str,
+def browser_options(max_bytes: int, timeout: float, page_timeout: float, viewport: str,
                      pdf: bool, allow_hosts: tuple[str, ...], ca_file: Path | None,
                      chromium_path: str, restart_every: int) -> Any:
     from archiver.capture.browser.guard import parse_allowed

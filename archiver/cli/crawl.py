@@ -90,6 +90,25 @@ def parse_duration(text: str | None) -> float:
               help="Retries on connection errors and 429/5xx (Retry-After honoured).")
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
               help="Seconds to wait to connect and for each read.")
+@click.option("--browser", "use_browser", is_flag=True,
+              help="Capture each page with headless Chromium through archiver's recording "
+                   "proxy, as `capture --browser` does (screenshots, rendered DOM, text, TLS, "
+                   "provenance summary); links come from the raw page and the rendered DOM. "
+                   "Pages then go one at a time through one browser; the browser fetches "
+                   "their requisites. Give it again with --resume.")
+@click.option("--page-timeout", type=click.FloatRange(min=0.5), default=60.0,
+              show_default=True, help="--browser: seconds for load, network idle and "
+                                      "scrolling together.")
+@click.option("--viewport", default="1600x900", show_default=True, metavar="WxH",
+              help="--browser: window size for the page and its screenshots.")
+@click.option("--allow-host", "allow_hosts", multiple=True, metavar="HOST:PORT",
+              help="--browser: let requests reach this loopback/private address. Repeatable.")
+@click.option("--ca-file", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="--browser: PEM roots to validate origins' certificates against.")
+@click.option("--chromium", "chromium_path", default="/usr/bin/chromium", show_default=True,
+              help="--browser: the Chromium executable.")
+@click.option("--restart-every", type=click.IntRange(min=1), default=100, show_default=True,
+              help="--browser: start a fresh Chromium after this many pages.")
 @archive_option
 @operator_option
 @json_option
@@ -102,7 +121,9 @@ def crawl(seeds: tuple[str, ...], seed_file: Path | None, scope: str,
           workers: int, robots: str, contact: str | None, requisites: bool,
           requisites_scope: str, sitemaps: bool, feeds: bool, resume: bool,
           resume_id: str | None, recapture: bool, no_extract: bool, retries: int,
-          timeout: float, archive_dir: Path | None, operator: str | None, as_json: bool,
+          timeout: float, use_browser: bool, page_timeout: float, viewport: str,
+          allow_hosts: tuple[str, ...], ca_file: Path | None, chromium_path: str,
+          restart_every: int, archive_dir: Path | None, operator: str | None, as_json: bool,
           timestamp: bool, tsa: tuple[str, ...], tsa_timeout: float, quiet: bool) -> None:
     """Crawl from seed URLs: follow links, sitemaps and feeds in scope, obey robots.txt,
     pace each host, capture every page with its images and stylesheets into the archive
@@ -116,6 +137,7 @@ def crawl(seeds: tuple[str, ...], seed_file: Path | None, scope: str,
     Examples:
       archiver crawl https://vov.vn/chinh-tri/ --scope prefix --depth 3 --contact me@example.org
       archiver crawl --seeds seeds/vov.txt --max-pages 500 --json
+      archiver crawl --browser https://example.org/news/ --depth 1 --max-pages 20
       archiver crawl --resume
     Exit status: 0 crawl completed (4xx answers are counted, not failures); 1 a seed or
     fetches failed (5xx after retries, network errors) or a host was paused; 2 usage error.
@@ -126,13 +148,23 @@ def crawl(seeds: tuple[str, ...], seed_file: Path | None, scope: str,
     from archiver.capture.crawl.engine import Crawl, CrawlOptions
     from archiver.capture.run import read_seed_list
 
+    browser = None
+    if use_browser:
+        from archiver.cli.capture import browser_options as make_browser_options
+
+        browser = make_browser_options(50 * 1024 * 1024, timeout, page_timeout, viewport,
+                                       False, allow_hosts, ca_file, chromium_path,
+                                       restart_every)
     archive = writable_archive(archive_dir, "crawl")
     tsa_urls = timestamp_urls(timestamp, tsa)
     events = _Reporter(as_json, quiet)
     if resume or resume_id:
         if seeds or seed_file:
             raise UsageFailure("--resume continues a crawl with its own seeds; give none")
-        job = Crawl.resume(archive, resume_id, on_event=events)
+        try:
+            job = Crawl.resume(archive, resume_id, on_event=events, browser=use_browser)
+        except UsageError as exc:
+            raise UsageFailure(str(exc)) from exc
     else:
         all_seeds = list(seeds) + (read_seed_list(seed_file) if seed_file else [])
         if not all_seeds:
@@ -149,13 +181,13 @@ def crawl(seeds: tuple[str, ...], seed_file: Path | None, scope: str,
             workers=workers, robots=robots, contact=contact, requisites=requisites,
             requisites_scope=requisites_scope, sitemaps=sitemaps, feeds=feeds,
             recapture=recapture, extract=not no_extract, retries=retries, timeout=timeout,
-            operator=operator)
+            operator=operator, browser=use_browser)
         try:
             job = Crawl.start(archive, options, on_event=events)
         except UsageError as exc:
             raise UsageFailure(str(exc)) from exc
     events({"event": "crawl", "crawl_id": job.crawl_id, "seeds": list(job.options.seeds)})
-    summary = job.run(on_progress=events.progress)
+    summary = job.run(on_progress=events.progress, browser=browser)
     events.clear()
     stamp_final_head(archive, tsa_urls, tsa_timeout)
     sign_head(archive)

@@ -148,6 +148,8 @@ def show_command(what: str, archive_dir: Path | None, as_json: bool) -> None:
 
     URL|ID is an article id, the article's URL, or a URL that was captured (before or after
     redirects). `--json` prints one object per article, with the latest article in full.
+    A snapshot from `capture --browser` lists its attachments (screenshots, DOM, text, TLS,
+    provenance summary): kind, URI, WARC record id, sha256, size.
 
     \b
     Examples:
@@ -164,21 +166,29 @@ def show_command(what: str, archive_dir: Path | None, as_json: bool) -> None:
     if not found:
         raise Failure(f"{what}: no article with this id or URL in the archive")
     damaged = 0
+    witnessed = snapshots.witness_records(
+        archive, [s.seq for history in found for s in history.snapshots])
     for history in found:
         try:
             if as_json:
                 emit_json({"id": history.article_id,
-                           "snapshots": [s.to_dict(archive) for s in history.snapshots],
+                           "snapshots": [{**s.to_dict(archive),
+                                          **({"attachments": witnessed[s.seq]}
+                                             if s.seq in witnessed else {})}
+                                         for s in history.snapshots],
                            "latest": history.latest.load(archive)})
             else:
-                click.echo(render_history(archive, history))
+                click.echo(render_history(archive, history, witnessed))
         except StoreError as exc:  # a missing or damaged article file: say so, go on
             click.echo(snapshots.problem(exc).render(), err=True)
             damaged += 1
     sys.exit(EXIT_FINDINGS if damaged else EXIT_OK)
 
 
-def render_history(archive: Archive, history: Any) -> str:
+def render_history(archive: Archive, history: Any,
+                   witnessed: dict[int, list[dict[str, Any]]] | None = None) -> str:
+    """The snapshot list (each browser capture's attachments under its snapshot), then the
+    latest article."""
     lines = [f"{history.article_id}  {len(history.snapshots)} snapshots"]
     previous = None
     for snap in history.snapshots:
@@ -187,6 +197,9 @@ def render_history(archive: Archive, history: Any) -> str:
             "  text unchanged" if snap.text_sha256 == previous else "  text changed")
         lines.append(f"  #{snap.number:<3} {snap.captured_at(archive)}  text {digest}  "
                      f"{snap.path}{change}")
+        for att in (witnessed or {}).get(snap.seq, []):  # capture --browser: what it saw
+            lines.append(f"       attachment {att['kind']} {att['uri']} {att['record_id']} "
+                         f"sha256 {att['sha256']} ({att['size']} bytes)")
         previous = snap.text_sha256
     lines += ["", render_article(history.latest.load(archive))]
     return "\n".join(lines)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -37,6 +38,7 @@ from archiver.pipeline.dedup import Dedup
 from archiver.store import manifest
 from archiver.store.archive import Archive
 from archiver.store.attachments import Attachment, write_attachment
+from archiver.store.rolling import WarcFull
 from archiver.store.warc import WarcFileWriter, read_record_from
 
 
@@ -45,6 +47,8 @@ class BrowserOutcome(CaptureOutcome):
     partial: list[str] = field(default_factory=list)
     blocked: list[dict[str, Any]] = field(default_factory=list)
     attachments: list[dict[str, Any]] = field(default_factory=list)
+    records: list[dict[str, Any]] = field(default_factory=list)  # as committed (offsets)
+    page_record: str | None = None  # the page's response record
 
     @property
     def outcome(self) -> str:
@@ -115,6 +119,32 @@ def capture_browser(archive: Archive, urls: Iterable[str], options: CaptureOptio
     return outcomes
 
 
+def capture_page(browser: Browser, committer: Committer, url: str, options: CaptureOptions,
+                 browser_options: BrowserOptions, versions: dict[str, Any],
+                 event_fields: dict[str, Any] | None = None) -> BrowserOutcome:
+    """One page through a running browser, for a caller with its own loop (crawl
+    --browser): stored as capture_browser stores it, without dedup (every record whole), and
+    returned once its manifest entry is committed (`seq`, `records` with offsets). A browser
+    that fails raises (the caller starts a fresh one)."""
+    view, log = browser.capture(url)
+    done = threading.Event()
+    try:
+        while True:
+            try:
+                outcome = _store(committer, options, browser_options, versions, view, log,
+                                 None, lambda _o: done.set(), event_fields)
+                break
+            except WarcFull:
+                continue  # another worker filled the reserved file: build for the next one
+    finally:
+        for exchange in log.exchanges:
+            exchange.close()
+    while not done.wait(0.5):
+        if committer.error is not None:
+            raise committer.error
+    return outcome
+
+
 def _line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return (text[0] if text else type(exc).__name__)[:200]
@@ -124,6 +154,7 @@ def _reporter(outcome: BrowserOutcome, on_done: Callable[[CaptureOutcome], None]
               ) -> Callable[[dict[str, Any]], None]:
     def committed(entry: dict[str, Any]) -> None:
         outcome.seq = entry["seq"]
+        outcome.records = list(entry.get("records") or [])
         if on_done:
             on_done(outcome)
     return committed
@@ -178,7 +209,12 @@ def _attachments(view: PageView, log: PageLog) -> list[Attachment]:
 
 def _store(committer: Committer, options: CaptureOptions, browser_options: BrowserOptions,
            versions: dict[str, Any], view: PageView, log: PageLog, dedup: Dedup | None,
-           on_done: Callable[[CaptureOutcome], None] | None) -> BrowserOutcome:
+           on_done: Callable[[CaptureOutcome], None] | None,
+           event_fields: dict[str, Any] | None = None) -> BrowserOutcome:
+    """The page's records and manifest entry, submitted to the committer (WarcFull when its
+    reserved file filled up meanwhile: built again by the caller). `event_fields` go into the
+    entry too (a crawl's `discovery`)."""
+    more = event_fields or {}
     exchanges = sorted(log.exchanges, key=lambda e: e.started_at)
     for item in log.blocked + log.failed:
         # Chromium makes requests of its own that no flag stops (IdentityManager's
@@ -200,7 +236,7 @@ def _store(committer: Committer, options: CaptureOptions, browser_options: Brows
         outcome.error = failed[0] if failed else _first_problem(view) or "no response"
         event = manifest.new_event("capture", "failure", outcome.error,
                                    operator=options.operator, source=source,
-                                   browser=_browser_field(view, log, [], None))
+                                   browser=_browser_field(view, log, [], None), **more)
         committer.submit(PendingCapture(event, on_commit=committed))
         return outcome
     warc, warcinfo_id = committer.reserve()
@@ -229,6 +265,7 @@ def _store(committer: Committer, options: CaptureOptions, browser_options: Brows
         writer, Attachment("summary", summary.render(facts), "text/html; charset=utf-8",
                            view.final_url), view.final_url, page_id, when))
     outcome.attachments = items
+    outcome.page_record = page_id
     outcome.article = _article(options, written, buffer, warc, items, writer, dedup)
     outcome.warc = warc
     outcome.record_ids = [r.record_id for r in writer.refs]
@@ -245,7 +282,8 @@ def _store(committer: Committer, options: CaptureOptions, browser_options: Brows
             else f"; {art.status}: {art.reason}"
     event = manifest.new_event("capture", status, detail, operator=options.operator,
                                source=source, revisit=written.revisit,
-                               browser=_browser_field(view, log, items, page_id, versions))
+                               browser=_browser_field(view, log, items, page_id, versions),
+                               **more)
     # the attachments are indexed too, as `archiver index` (cdxj-indexer: response, revisit,
     # resource) would index them: replay tools find a page's screenshot by its urn:view: URI
     attached = {i["record_id"] for i in items}

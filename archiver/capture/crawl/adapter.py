@@ -85,6 +85,8 @@ class Captured:
     record_ids: list[str] = field(default_factory=list)
     article: str | None = None  # article id when one was stored
     unreachable: bool = False  # sent, and no answer came (refused, timed out, reset)
+    rendered_offset: int | None = None  # crawl --browser: the rendered-DOM record
+    base_url: str | None = None  # where the page's links resolve (the browser's final URL)
 
     @property
     def answered(self) -> bool:
@@ -259,6 +261,15 @@ def read_payload(archive: Archive, captured: Captured) -> tuple[bytes, str | Non
     return record.payload, record.http_headers.get("content-type")
 
 
+def read_rendered(archive: Archive, captured: Captured) -> bytes:
+    """crawl --browser: the rendered-DOM record's content (the HTML after scripts ran)."""
+    if captured.warc is None or captured.rendered_offset is None:
+        return b""
+    record = read_record_at(open_path(archive, captured.warc), captured.rendered_offset,
+                            cap=MAX_PARSE_BYTES)
+    return record.payload
+
+
 def record_crawl_event(archive: Archive, outcome: str, detail: str, operator: str | None,
                        details: dict[str, Any], summary: dict[str, Any] | None = None) -> int:
     entry = record_event(archive, "crawl", outcome, detail, operator, details=details,
@@ -278,12 +289,21 @@ def committed_since(archive: Archive, seq: int, crawl_id: str) -> Iterator[tuple
             continue  # no answer, nothing stored: the URL is fetched again (a paused host's)
         src = entry.get("source") or {}
         responses = [r for r in entry.get("records", []) if r.get("type") == "response"]
+        page = (entry.get("browser") or {}).get("page_record")  # crawl --browser
+        if page:
+            responses = [r for r in responses if r.get("id") == page]
         last = responses[-1] if responses else None
         arts = entry.get("articles") or []
         captured = Captured(
             src.get("url", ""), status=src.get("status"), seq=entry["seq"],
             warc=last["file"] if last else None, offset=last.get("offset") if last else None,
             article=arts[0]["id"] if arts else None)
+        if page:  # crawl --browser: the rendered DOM's links too, resolved where it ended
+            dom = next((a["record_id"] for a in entry["browser"].get("attachments") or []
+                        if a.get("kind") == "dom"), None)
+            captured.rendered_offset = next((r.get("offset") for r in entry["records"]
+                                             if r.get("id") == dom), None) if dom else None
+            captured.base_url = src.get("final_url") or src.get("url")
         if captured.warc and captured.offset is not None and captured.status in REDIRECTS:
             record = read_record_at(open_path(archive, captured.warc), captured.offset, cap=0)
             location = record.http_headers.get("location")

@@ -17,7 +17,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from archiver.base.errors import UsageError
 from archiver.capture.crawl import adapter
@@ -31,6 +31,9 @@ from archiver.capture.crawl.traps import TrapLimits, trap_reason
 from archiver.capture.crawl.urls import BadUrl, canonical, host_of, robots_url, seen_key
 from archiver.capture.fetch import RETRY_STATUSES
 from archiver.store.archive import Archive, new_capture_id
+
+if TYPE_CHECKING:
+    from archiver.capture.browser.page import BrowserOptions
 
 Event = Callable[[dict[str, Any]], None]
 
@@ -63,6 +66,8 @@ class CrawlOptions:
     fetch_max_time: float = 120.0
     operator: str | None = None
     traps: TrapLimits = field(default_factory=TrapLimits)
+    # pages through Chromium (crawl --browser); its requisites are the browser's to fetch
+    browser: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -150,7 +155,10 @@ class Crawl:
 
     @classmethod
     def resume(cls, archive: Archive, crawl_id: str | None,
-               on_event: Event | None = None) -> Crawl:
+               on_event: Event | None = None, browser: bool | None = None) -> Crawl:
+        """The unfinished crawl, its committed-but-unmarked captures settled. `browser`: how
+        the caller will run it, refused (before anything is recorded) unless it is how the
+        crawl started."""
         crawl_id = crawl_id or last_unfinished(archive)
         if crawl_id is None:
             raise UsageError(f"{archive.root}: no unfinished crawl to resume")
@@ -162,6 +170,11 @@ class Crawl:
             frontier.close()
             raise UsageError(f"crawl {crawl_id} already finished")
         options = CrawlOptions.from_dict(frontier.get_meta("options"))
+        if browser is not None and browser != options.browser:
+            frontier.close()
+            raise UsageError(f"crawl {crawl_id} was started with --browser: give --browser "
+                             "again" if options.browser else
+                             f"crawl {crawl_id} was started without --browser")
         crawl = cls(archive, crawl_id, options, frontier, on_event)
         crawl._settle_committed(int(frontier.get_meta("start_seq") or 0))
         adapter.record_crawl_event(archive, "success", f"crawl {crawl_id} resumed",
@@ -238,7 +251,7 @@ class Crawl:
         if self.options.feeds:
             for url in found.feeds:
                 self._offer(url, "feed", "feed", seed, item.url, item.hops)
-        if self.options.requisites:
+        if self.options.requisites and not self.options.browser:
             for url in found.requisites:
                 self._offer(url, "requisite", "requisite", seed, item.url, item.hops)
 
@@ -333,8 +346,11 @@ class Crawl:
             self._offer(cap.location, item.role, "redirect", item.seed, item.url, item.hops)
         if status is not None and 200 <= status < 300 and cap.warc and item.role != "robots":
             payload, ctype = adapter.read_payload(self.archive, cap)
-            self._offer_found(item, parse(item.url, ctype, payload,
-                                          want_css=not item.css_child))
+            base = cap.base_url or item.url
+            self._offer_found(item, parse(base, ctype, payload, want_css=not item.css_child))
+            if cap.rendered_offset is not None:  # crawl --browser: links scripts wrote too
+                dom = adapter.read_rendered(self.archive, cap)
+                self._offer_found(item, parse(base, "text/html", dom, want_css=False))
         self._report(item, cap, state)
 
     def _take_robots(self, item: Item, cap: Captured) -> None:
@@ -352,10 +368,17 @@ class Crawl:
                    "hops": item.hops, "via": item.via, **cap.to_dict()})
 
     # -- the loop -----------------------------------------------------------------------
-    def run(self, on_progress: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    def run(self, on_progress: Callable[[dict[str, Any]], None] | None = None,
+            browser: BrowserOptions | None = None) -> dict[str, Any]:
         """Crawl until the frontier is empty (or a cap, --max-time, Ctrl-C); record the end
-        event and return the summary."""
+        event and return the summary. With `browser`, pages go through one Chromium
+        (crawl/witness.py) on one thread of their own: Playwright's objects are tied to the
+        thread that made them."""
         opts = self.options
+        if opts.browser != (browser is not None):
+            raise UsageError("this crawl was started with --browser: give --browser again"
+                             if opts.browser else "browser options given to a crawl "
+                             "started without --browser")
         commit = CommitOptions(self.crawl_id, opts.operator, opts.extract, opts.robots,
                                opts.contact, opts.timeout, opts.fetch_max_time)
         workers: list[CrawlWorker] = []
@@ -366,7 +389,18 @@ class Crawl:
             self.pacing.request_done(url, retry_after, failed)
             self.wake.set()  # the host may take its next request while this one is stored
 
+        from archiver.capture.crawl.witness import BrowserWorker
+
+        page_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="browser") \
+            if browser is not None else None
+        witness = BrowserWorker(crawl_run, browser) if browser is not None else None
+
         def work(item: Item) -> Captured:
+            if witness is not None and item.role == "page":
+                cap = witness.capture(item.url, item.discovery(self.crawl_id),
+                                      derive=True)
+                fetched(item.url, None, cap.status is None or cap.status in RETRY_STATUSES)
+                return cap
             if not hasattr(local, "worker"):
                 local.worker = CrawlWorker(crawl_run, self.pacing, on_fetched=fetched)
                 workers.append(local.worker)
@@ -386,7 +420,7 @@ class Crawl:
                     if opts.max_time and now - started >= opts.max_time:
                         self.stop_reason = "max time"
                         break
-                    self._dispatch(pool, active, work, now)
+                    self._dispatch(pool, active, work, now, page_pool)
                     if not active:
                         if not self._waiting_hosts():
                             break
@@ -413,13 +447,17 @@ class Crawl:
                     self._settle(active.pop(future), cap)
         finally:
             pool.shutdown(wait=True)
+            if page_pool is not None and witness is not None:
+                page_pool.submit(witness.close).result()  # on the browser's own thread
+                page_pool.shutdown(wait=True)
             for worker in workers:
                 worker.close()
             crawl_run.close()  # the last batch, then every WARC of the run sealed
         return self._finish(time.monotonic() - started)
 
     def _dispatch(self, pool: ThreadPoolExecutor, active: dict[Future[Captured], Item],
-                  work: Callable[[Item], Captured], now: float) -> None:
+                  work: Callable[[Item], Captured], now: float,
+                  page_pool: ThreadPoolExecutor | None = None) -> None:
         if len(active) >= self.options.workers:
             return
         with self.frontier.transaction():
@@ -432,7 +470,8 @@ class Crawl:
                 if item is None:
                     continue
                 self.pacing.started(host)
-                future = pool.submit(work, item)
+                chosen = page_pool if page_pool is not None and item.role == "page" else pool
+                future = chosen.submit(work, item)
                 future.add_done_callback(lambda _f: self.wake.set())
                 active[future] = item
 
