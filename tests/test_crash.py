@@ -161,6 +161,9 @@ class Zygote:
         """Fork a capture child; returns its pid."""
         self.runs += 1
         self.err = self.tmp / f"stderr-{self.runs}.txt"
+        # made here, not only by the child: a random kill can land between the fork and the
+        # child's own open (seen under load), and a child killed that early wrote nothing
+        self.err.touch()
         argv = ["capture", *urls, "--archive", str(archive), "--workers", "2",
                 "--retries", "0", "--warc-size", WARC_SIZE, "--commit-every", "2", "-q"]
         assert self.proc.stdin and self.proc.stdout
