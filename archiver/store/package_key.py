@@ -20,9 +20,9 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from archiver.base.errors import StoreError, UnreadableInputError, UsageError
+from archiver.base.errors import UnreadableInputError, UsageError
 from archiver.store.archive import Archive
-from archiver.store.signing import public_path, refuse_inside_archive, write_private_key
+from archiver.store.signing import write_key_pair
 
 ENV_WACZ_KEY = "ARCHIVER_WACZ_KEY"
 KEY_NAME = "wacz-p384.key"
@@ -51,20 +51,8 @@ def keygen(key_path: Path | None = None, *, force: bool = False,
     """A new P-384 key pair; (private key path, fingerprint). Never overwrites without
     `force`, never inside the archive."""
     key_path = key_path or default_key_path()
-    refuse_inside_archive(key_path, archive)
-    if key_path.exists() and not force:
-        raise UsageError(f"{key_path}: a key already exists (use --force to replace it)")
     private = ec.generate_private_key(ec.SECP384R1())
-    pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
-    pub = private.public_key().public_bytes(serialization.Encoding.PEM,
-                                            serialization.PublicFormat.SubjectPublicKeyInfo)
-    try:
-        key_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        write_private_key(key_path, pem)
-        public_path(key_path).write_bytes(pub)
-    except OSError as exc:
-        raise StoreError(f"{key_path}: cannot write key: {exc.strerror or exc}") from exc
+    write_key_pair(key_path, private, archive, force)
     return key_path, fingerprint(private.public_key())
 
 

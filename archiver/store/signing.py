@@ -91,10 +91,19 @@ def keygen(key_path: Path | None = None, *, force: bool = False,
     """Create a new Ed25519 key pair; returns (private key path, key id). Never overwrites an
     existing key unless `force` (a lost key cannot sign again; old signatures still verify)."""
     key_path = key_path or default_key_path()
+    private = Ed25519PrivateKey.generate()
+    write_key_pair(key_path, private, archive, force)
+    return key_path, key_id(private.public_key())
+
+
+def write_key_pair(key_path: Path, private: Any, archive: Archive | None,
+                   force: bool) -> None:
+    """A new private key (PKCS#8 PEM, 0600) at `key_path` and its public key (SPKI PEM)
+    beside it, for every key archiver makes. Never inside the archive, never over an existing
+    key unless `force`."""
     refuse_inside_archive(key_path, archive)
     if key_path.exists() and not force:
         raise UsageError(f"{key_path}: a key already exists (use --force to replace it)")
-    private = Ed25519PrivateKey.generate()
     pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption())
     pub = private.public_key().public_bytes(serialization.Encoding.PEM,
@@ -105,7 +114,6 @@ def keygen(key_path: Path | None = None, *, force: bool = False,
         public_path(key_path).write_bytes(pub)
     except OSError as exc:
         raise StoreError(f"{key_path}: cannot write key: {exc.strerror or exc}") from exc
-    return key_path, key_id(private.public_key())
 
 
 def write_private_key(path: Path, pem: bytes) -> None:
