@@ -13,6 +13,7 @@ from archiver.cli.options import (
     EXIT_OK,
     UsageFailure,
     archive_option,
+    browser_page_options,
     emit_json,
     handle_errors,
     json_option,
@@ -61,22 +62,8 @@ from archiver.cli.timestamping import stamp_final_head, timestamp_options, times
                    "exchanges plus screenshots, rendered DOM, visible text, TLS facts and a "
                    "provenance summary (needs `apt-get install chromium`). --max-bytes then "
                    "caps the whole page.")
-@click.option("--page-timeout", type=click.FloatRange(min=0.5), default=60.0,
-              show_default=True, help="--browser: seconds for load, network idle and "
-                                      "scrolling together (each also at most 20 s).")
-@click.option("--viewport", default="1600x900", show_default=True, metavar="WxH",
-              help="--browser: window size for the page and its screenshots.")
 @click.option("--pdf", is_flag=True, help="--browser: also keep the page printed to PDF.")
-@click.option("--allow-host", "allow_hosts", multiple=True, metavar="HOST:PORT",
-              help="--browser: let requests reach this loopback/private address "
-                   "(refused otherwise, 403 to the browser). Repeatable.")
-@click.option("--ca-file", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="--browser: PEM roots to validate origins' certificates against "
-                   "[default: the system's].")
-@click.option("--chromium", "chromium_path", default="/usr/bin/chromium", show_default=True,
-              help="--browser: the Chromium executable.")
-@click.option("--restart-every", type=click.IntRange(min=1), default=100, show_default=True,
-              help="--browser: start a fresh Chromium after this many pages.")
+@browser_page_options
 @warc_options
 @timestamp_options
 @json_option

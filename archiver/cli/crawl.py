@@ -14,6 +14,7 @@ from archiver.cli.options import (
     EXIT_OK,
     UsageFailure,
     archive_option,
+    browser_page_options,
     emit_json,
     handle_errors,
     json_option,
@@ -96,19 +97,7 @@ def parse_duration(text: str | None) -> float:
                    "provenance summary); links come from the raw page and the rendered DOM. "
                    "Pages then go one at a time through one browser; the browser fetches "
                    "their requisites. Give it again with --resume.")
-@click.option("--page-timeout", type=click.FloatRange(min=0.5), default=60.0,
-              show_default=True, help="--browser: seconds for load, network idle and "
-                                      "scrolling together.")
-@click.option("--viewport", default="1600x900", show_default=True, metavar="WxH",
-              help="--browser: window size for the page and its screenshots.")
-@click.option("--allow-host", "allow_hosts", multiple=True, metavar="HOST:PORT",
-              help="--browser: let requests reach this loopback/private address. Repeatable.")
-@click.option("--ca-file", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="--browser: PEM roots to validate origins' certificates against.")
-@click.option("--chromium", "chromium_path", default="/usr/bin/chromium", show_default=True,
-              help="--browser: the Chromium executable.")
-@click.option("--restart-every", type=click.IntRange(min=1), default=100, show_default=True,
-              help="--browser: start a fresh Chromium after this many pages.")
+@browser_page_options
 @archive_option
 @operator_option
 @json_option

@@ -146,6 +146,30 @@ def warc_options(func: F) -> F:
                         help="WARC file names: PREFIX-TIMESTAMP-SERIAL-HOST.warc.gz.")(func)
 
 
+def browser_page_options(func: F) -> F:
+    """How a --browser page is captured (shared by capture and crawl): its time, its
+    window, which private addresses it may reach, the roots for origins' certificates, the
+    Chromium to drive and how often it is started afresh."""
+    func = click.option("--restart-every", type=click.IntRange(min=1), default=100,
+                        show_default=True,
+                        help="--browser: start a fresh Chromium after this many pages.")(func)
+    func = click.option("--chromium", "chromium_path", default="/usr/bin/chromium",
+                        show_default=True, help="--browser: the Chromium executable.")(func)
+    func = click.option("--ca-file", type=click.Path(path_type=Path, dir_okay=False),
+                        default=None,
+                        help="--browser: PEM roots to validate origins' certificates against "
+                             "[default: the system's].")(func)
+    func = click.option("--allow-host", "allow_hosts", multiple=True, metavar="HOST:PORT",
+                        help="--browser: let requests reach this loopback/private address "
+                             "(refused otherwise, 403 to the browser). Repeatable.")(func)
+    func = click.option("--viewport", default="1600x900", show_default=True, metavar="WxH",
+                        help="--browser: window size for the page and its screenshots.")(func)
+    return click.option("--page-timeout", type=click.FloatRange(min=0.5), default=60.0,
+                        show_default=True,
+                        help="--browser: seconds for load, network idle and scrolling "
+                             "together (each also at most 20 s).")(func)
+
+
 def open_archive(archive_dir: Path | None) -> Archive:
     return Archive(archive_dir or default_root())
 
