@@ -38,6 +38,7 @@ from archiver.pipeline.commit import (
 )
 from archiver.store import cdxj
 from archiver.store.archive import Archive, FileInfo
+from archiver.store.catalog_rows import RecordHead, known_head
 from archiver.store.recovery import recover, seal_event
 from archiver.store.rolling import DEFAULT_MAX_SIZE, DEFAULT_PREFIX, RollingWarcs, WarcFull
 from archiver.store.warc import RecordRef, warcinfo_record
@@ -67,6 +68,7 @@ class _Queued:
     entry_fields: dict[str, Any]
     article_file: tuple[str, bytes] | None
     cdxj_lines: list[str]
+    heads: dict[tuple[str, int], RecordHead] = field(default_factory=dict)  # for the catalog
 
 
 class Committer:
@@ -112,6 +114,7 @@ class Committer:
             raise self.error
         fields: dict[str, Any] = {}
         lines: list[str] = []
+        heads: dict[tuple[str, int], RecordHead] = {}
         article_file = None
         if pending.warc is not None and pending.data:
             try:
@@ -128,6 +131,9 @@ class Committer:
                                     r.payload_digest, base + r.offset, r.length,
                                     pending.warc + ".open")
                      for r, status, mime in pending.cdxj]
+            for r, status, mime in pending.cdxj:
+                if (head := known_head(r, status, mime)) is not None:
+                    heads[(pending.warc, base + r.offset)] = head
             article_file = self._article_file(pending.article)
             art = pending.article.manifest_entry() if pending.article else None
             fields["articles"] = [art] if art else []
@@ -137,7 +143,7 @@ class Committer:
         with self._lock:
             if not self._queue:
                 self._queue_since = time.monotonic()
-            self._queue.append(_Queued(pending, fields, article_file, lines))
+            self._queue.append(_Queued(pending, fields, article_file, lines, heads))
             due = len(self._queue) >= self.batch_size
         if pending.on_queued:
             pending.on_queued()
@@ -173,7 +179,10 @@ class Committer:
             self.warcs.sync()
             self.archive.write_files([q.article_file for q in batch if q.article_file])
             events = [{**q.pending.event, **q.entry_fields} for q in batch]
-            entries = record_events(self.archive, events)
+            heads = {k: h for q in batch for k, h in q.heads.items()}
+            docs = {q.article_file[0]: q.pending.article.article for q in batch
+                    if q.article_file and q.pending.article and q.pending.article.article}
+            entries = record_events(self.archive, events, heads, docs)
             self._index(batch, entries)
             for q, entry in zip(batch, entries, strict=True):
                 if q.pending.on_commit:
