@@ -18,6 +18,10 @@ the capture reserved and queues the entry. Every `batch_size` captures or `batch
 A crash loses at most the batch in flight: bytes no entry names, which recovery cuts.
 Defaults: 64 captures or 2 seconds. At ~3 ms per fsync, one manifest fsync per 64 captures
 is what lets capture keep pace with wget; 2 seconds bounds what a slow crawl can lose.
+
+A full batch is committed by the committer's own thread, so the worker whose capture filled it
+goes back to fetching; only when `BACKLOG` batches are queued does a submitting worker commit
+itself (the brake that keeps a disk slower than the network from piling up captures).
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ from archiver.store.warc import RecordRef, warcinfo_record
 
 DEFAULT_BATCH_SIZE = 64
 DEFAULT_BATCH_SECONDS = 2.0
+BACKLOG = 4  # batches queued before a submitting worker commits them itself
 
 
 @dataclass
@@ -96,6 +101,7 @@ class Committer:
         self._lock = threading.Lock()  # the queue
         self._commit_lock = threading.Lock()  # one commit at a time, in order
         self._closed = threading.Event()
+        self._due = threading.Event()  # a batch is full: the committer's thread commits it
         self._timer = threading.Thread(target=self._tick, name="committer", daemon=True)
         self._timer.start()
         self.error: BaseException | None = None
@@ -107,8 +113,10 @@ class Committer:
         id of that file's warcinfo record (for its records' WARC-Warcinfo-ID)."""
         return self.warcs.reserve()
 
-    def submit(self, pending: PendingCapture) -> None:
-        """Append the capture's bytes now; its entry is written with the next batch. Raises
+    def submit(self, pending: PendingCapture) -> dict[str, Any]:
+        """Append the capture's bytes now; its entry is written with the next batch (and
+        `pending.on_commit` called then, from the committing thread). Returns the entry's
+        file facts known now (`records` with their offsets, `ranges`, `articles`). Raises
         WarcFull when its reserved file filled up meanwhile: reserve again and rebuild."""
         if self.error is not None:
             raise self.error
@@ -144,13 +152,16 @@ class Committer:
             if not self._queue:
                 self._queue_since = time.monotonic()
             self._queue.append(_Queued(pending, fields, article_file, lines, heads))
-            due = len(self._queue) >= self.batch_size
+            queued = len(self._queue)
         if pending.on_queued:
             pending.on_queued()
         if pending.warc is not None:
             self.warcs.release(pending.warc)  # queued: its file may be sealed after its entry
-        if due:
+        if queued >= BACKLOG * self.batch_size:
             self.commit()
+        elif queued >= self.batch_size:
+            self._due.set()
+        return fields
 
     def _article_file(self, outcome: ArticleOutcome | None) -> tuple[str, bytes] | None:
         if outcome is None or outcome.status != "stored" or not outcome.article:
@@ -216,16 +227,22 @@ class Committer:
     def close(self) -> None:
         """Commit what is queued and seal every file of this run."""
         self._closed.set()
+        self._due.set()
         self._timer.join()
         if self.error is None:
             self.commit(seal_all=True)
 
     def _tick(self) -> None:
-        """Commit a batch that has waited `batch_seconds`, even if no capture follows."""
-        while not self._closed.wait(min(0.25, self.batch_seconds)):
+        """Commit a batch once it is full, or has waited `batch_seconds` even if no capture
+        follows."""
+        while True:
+            self._due.wait(min(0.25, self.batch_seconds))
+            self._due.clear()
+            if self._closed.is_set():
+                return  # close() commits the rest
             with self._lock:
-                due = bool(self._queue) and \
-                    time.monotonic() - self._queue_since >= self.batch_seconds
+                due = len(self._queue) >= self.batch_size or (bool(self._queue) and \
+                    time.monotonic() - self._queue_since >= self.batch_seconds)
             if due:
                 try:
                     self.commit()

@@ -63,6 +63,8 @@ class Dedup:
         self.archive = archive
         self.mode = mode
         self._seen: dict[tuple[str | None, str], _Claim] = {}  # this run's responses
+        # each thread's claims not queued yet (a scan of _seen per capture grew with the run)
+        self._unqueued: dict[int, list[tuple[tuple[str | None, str], _Claim]]] = {}
         self._lock = threading.Lock()
         self._catalog_handle: Catalog | None = None
         self._unavailable = False
@@ -110,6 +112,8 @@ class Dedup:
                 with self._lock:
                     held = self._seen.setdefault(key, _Claim(Earlier(record_id, url, date,
                                                                      digest), me))
+                    if held.owner == me and held.earlier.record_id == record_id:
+                        self._unqueued.setdefault(me, []).append((key, held))
                 if held.owner == me and held.earlier.record_id == record_id:
                     return None  # ours: write it
             if held.owner == me or held.queued.is_set():
@@ -124,8 +128,8 @@ class Dedup:
         the records it claimed. (A worker thread builds one capture at a time.)"""
         me = threading.get_ident()
         with self._lock:
-            claims = [c for c in self._seen.values() if c.owner == me and not c.queued.is_set()]
-        for c in claims:
+            claims = self._unqueued.pop(me, [])
+        for _, c in claims:
             c.queued.set()
 
     def abandon_mine(self) -> None:
@@ -133,9 +137,9 @@ class Dedup:
         another file, or failed): its claims go, and whoever waits on them claims again."""
         me = threading.get_ident()
         with self._lock:
-            for key in [k for k, c in self._seen.items()
-                        if c.owner == me and not c.queued.is_set()]:
-                claim = self._seen.pop(key)
+            for key, claim in self._unqueued.pop(me, []):
+                if self._seen.get(key) is claim:
+                    del self._seen[key]
                 claim.abandoned = True
                 claim.queued.set()
 
