@@ -202,7 +202,7 @@ def test_edited_byline_with_recomputed_hash_is_still_caught(copy):
 
 def test_edited_entry_without_recomputing_its_hash(copy):
     lines = manifest_lines(copy)
-    lines[2] = lines[2].replace(b'"operator":"', b'"operator":"x', 1)
+    lines[2] = lines[2].replace(b'"detail":"', b'"detail":"x', 1)
     write_lines(copy, lines)
     code, report = audit_json(copy)
     assert code == 1
@@ -380,7 +380,7 @@ def test_forked_workers_give_the_same_findings_in_order_as_threads(copy, monkeyp
 
     lines = manifest_lines(copy)
     lines[0], lines[1] = lines[1], lines[0]  # chain findings on lines 1 and 2
-    lines[2] = lines[2].replace(b'"operator":"', b'"operator":"x', 1)  # edited entry, line 3
+    lines[2] = lines[2].replace(b'"detail":"', b'"detail":"x', 1)  # edited entry, line 3
     write_lines(copy, lines)
     rel = a_warc(copy)
     data = bytearray((copy / rel).read_bytes())

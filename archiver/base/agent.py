@@ -57,3 +57,30 @@ def describe(operator: str | None = None) -> dict[str, object]:
         "operator": operator or default_operator(),
         "hostname": hostname(),
     }
+
+
+# A manifest names each agent once (PREMIS 3 §4, Agent entity: agentIdentifier, then events'
+# linkingAgentIdentifier): the first entry a writer appends carries the whole description
+# with its `id`, later ones only {"id": ...}. The id is the sha256 of the description's
+# canonical JSON, so a declaration proves itself and equal agents get equal ids.
+AGENT_FIELDS = ("software", "version", "libraries", "operator", "hostname")
+
+
+def identify(description: dict[str, object]) -> str:
+    """The identifier of an agent description (its fields without `id`)."""
+    import hashlib
+    import json
+
+    body = {k: v for k, v in description.items() if k != "id"}
+    data = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(data.encode()).hexdigest()
+
+
+def is_reference(value: object) -> bool:
+    """{"id": ...} and nothing else: an agent declared by an earlier entry."""
+    return isinstance(value, dict) and set(value) == {"id"}
+
+
+def is_inline(value: object) -> bool:
+    """The 0.1/0.2 form (a whole description, no id), which is also what new_event makes."""
+    return isinstance(value, dict) and "id" not in value and "software" in value

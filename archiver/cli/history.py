@@ -50,7 +50,7 @@ def log(archive_dir: Path | None, url_filter: str | None, event_filter: str | No
     if not archive.manifest_path.is_file():
         raise UsageFailure(f"{archive.manifest_path}: no manifest yet")
     proofs = Proofs(archive)
-    for entry in manifest.iter_entries(archive.manifest_path):
+    for entry in manifest.resolved_entries(archive.manifest_path):  # agents given whole
         src = entry.get("source") or {}
         if event_filter and entry.get("event") != event_filter:
             continue

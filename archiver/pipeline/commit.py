@@ -264,22 +264,27 @@ def record_event(archive: Archive, event: str, outcome: str, detail: str,
     return entry
 
 
-def record_events(archive: Archive, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def record_events(archive: Archive, events: list[dict[str, Any]],
+                  heads: dict[tuple[str, int], Any] | None = None,
+                  docs: dict[str, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     """Several event bodies chained in one append (one write, one fsync): a group commit.
-    The catalog follows, after the manifest (the manifest is the commit point)."""
+    The catalog follows, after the manifest (the manifest is the commit point); `heads` and
+    `docs`: what the writer knows of its records and articles (catalog.Catalog.apply)."""
     entries = manifest.append_many(archive.manifest_path, events) if events else []
-    update_catalog(archive, entries)
+    update_catalog(archive, entries, heads, docs)
     return entries
 
 
-def update_catalog(archive: Archive, entries: list[dict[str, Any]]) -> None:
+def update_catalog(archive: Archive, entries: list[dict[str, Any]],
+                   heads: dict[tuple[str, int], Any] | None = None,
+                   docs: dict[str, dict[str, Any]] | None = None) -> None:
     """Keep catalog.sqlite current after a manifest append. It is derived data (the next
     open catches up, `archiver index --rebuild` remakes it), so a failure here is logged,
     never a failed capture."""
     from archiver.store import catalog
 
     try:
-        catalog.update(archive, entries)
+        catalog.update(archive, entries, heads, docs)
     except Exception as exc:
         logging.getLogger("archiver").warning(
             "catalog.sqlite not updated (%s: %s); it catches up on next use",

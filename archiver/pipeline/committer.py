@@ -18,6 +18,10 @@ the capture reserved and queues the entry. Every `batch_size` captures or `batch
 A crash loses at most the batch in flight: bytes no entry names, which recovery cuts.
 Defaults: 64 captures or 2 seconds. At ~3 ms per fsync, one manifest fsync per 64 captures
 is what lets capture keep pace with wget; 2 seconds bounds what a slow crawl can lose.
+
+A full batch is committed by the committer's own thread, so the worker whose capture filled it
+goes back to fetching; only when `BACKLOG` batches are queued does a submitting worker commit
+itself (the brake that keeps a disk slower than the network from piling up captures).
 """
 
 from __future__ import annotations
@@ -38,12 +42,14 @@ from archiver.pipeline.commit import (
 )
 from archiver.store import cdxj
 from archiver.store.archive import Archive, FileInfo
+from archiver.store.catalog_rows import RecordHead, known_head
 from archiver.store.recovery import recover, seal_event
 from archiver.store.rolling import DEFAULT_MAX_SIZE, DEFAULT_PREFIX, RollingWarcs, WarcFull
 from archiver.store.warc import RecordRef, warcinfo_record
 
 DEFAULT_BATCH_SIZE = 64
 DEFAULT_BATCH_SECONDS = 2.0
+BACKLOG = 4  # batches queued before a submitting worker commits them itself
 
 
 @dataclass
@@ -67,6 +73,7 @@ class _Queued:
     entry_fields: dict[str, Any]
     article_file: tuple[str, bytes] | None
     cdxj_lines: list[str]
+    heads: dict[tuple[str, int], RecordHead] = field(default_factory=dict)  # for the catalog
 
 
 class Committer:
@@ -94,6 +101,7 @@ class Committer:
         self._lock = threading.Lock()  # the queue
         self._commit_lock = threading.Lock()  # one commit at a time, in order
         self._closed = threading.Event()
+        self._due = threading.Event()  # a batch is full: the committer's thread commits it
         self._timer = threading.Thread(target=self._tick, name="committer", daemon=True)
         self._timer.start()
         self.error: BaseException | None = None
@@ -105,13 +113,16 @@ class Committer:
         id of that file's warcinfo record (for its records' WARC-Warcinfo-ID)."""
         return self.warcs.reserve()
 
-    def submit(self, pending: PendingCapture) -> None:
-        """Append the capture's bytes now; its entry is written with the next batch. Raises
+    def submit(self, pending: PendingCapture) -> dict[str, Any]:
+        """Append the capture's bytes now; its entry is written with the next batch (and
+        `pending.on_commit` called then, from the committing thread). Returns the entry's
+        file facts known now (`records` with their offsets, `ranges`, `articles`). Raises
         WarcFull when its reserved file filled up meanwhile: reserve again and rebuild."""
         if self.error is not None:
             raise self.error
         fields: dict[str, Any] = {}
         lines: list[str] = []
+        heads: dict[tuple[str, int], RecordHead] = {}
         article_file = None
         if pending.warc is not None and pending.data:
             try:
@@ -128,6 +139,9 @@ class Committer:
                                     r.payload_digest, base + r.offset, r.length,
                                     pending.warc + ".open")
                      for r, status, mime in pending.cdxj]
+            for r, status, mime in pending.cdxj:
+                if (head := known_head(r, status, mime)) is not None:
+                    heads[(pending.warc, base + r.offset)] = head
             article_file = self._article_file(pending.article)
             art = pending.article.manifest_entry() if pending.article else None
             fields["articles"] = [art] if art else []
@@ -137,14 +151,17 @@ class Committer:
         with self._lock:
             if not self._queue:
                 self._queue_since = time.monotonic()
-            self._queue.append(_Queued(pending, fields, article_file, lines))
-            due = len(self._queue) >= self.batch_size
+            self._queue.append(_Queued(pending, fields, article_file, lines, heads))
+            queued = len(self._queue)
         if pending.on_queued:
             pending.on_queued()
         if pending.warc is not None:
             self.warcs.release(pending.warc)  # queued: its file may be sealed after its entry
-        if due:
+        if queued >= BACKLOG * self.batch_size:
             self.commit()
+        elif queued >= self.batch_size:
+            self._due.set()
+        return fields
 
     def _article_file(self, outcome: ArticleOutcome | None) -> tuple[str, bytes] | None:
         if outcome is None or outcome.status != "stored" or not outcome.article:
@@ -173,7 +190,10 @@ class Committer:
             self.warcs.sync()
             self.archive.write_files([q.article_file for q in batch if q.article_file])
             events = [{**q.pending.event, **q.entry_fields} for q in batch]
-            entries = record_events(self.archive, events)
+            heads = {k: h for q in batch for k, h in q.heads.items()}
+            docs = {q.article_file[0]: q.pending.article.article for q in batch
+                    if q.article_file and q.pending.article and q.pending.article.article}
+            entries = record_events(self.archive, events, heads, docs)
             self._index(batch, entries)
             for q, entry in zip(batch, entries, strict=True):
                 if q.pending.on_commit:
@@ -207,16 +227,22 @@ class Committer:
     def close(self) -> None:
         """Commit what is queued and seal every file of this run."""
         self._closed.set()
+        self._due.set()
         self._timer.join()
         if self.error is None:
             self.commit(seal_all=True)
 
     def _tick(self) -> None:
-        """Commit a batch that has waited `batch_seconds`, even if no capture follows."""
-        while not self._closed.wait(min(0.25, self.batch_seconds)):
+        """Commit a batch once it is full, or has waited `batch_seconds` even if no capture
+        follows."""
+        while True:
+            self._due.wait(min(0.25, self.batch_seconds))
+            self._due.clear()
+            if self._closed.is_set():
+                return  # close() commits the rest
             with self._lock:
-                due = bool(self._queue) and \
-                    time.monotonic() - self._queue_since >= self.batch_seconds
+                due = len(self._queue) >= self.batch_size or (bool(self._queue) and \
+                    time.monotonic() - self._queue_since >= self.batch_seconds)
             if due:
                 try:
                     self.commit()

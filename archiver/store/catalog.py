@@ -34,6 +34,7 @@ from archiver.store.catalog_rows import (
     ARTICLE_COLUMNS,
     CAPTURE_COLUMNS,
     EntryRows,
+    RecordHead,
     RecordReader,
     entry_rows,
     file_claims,
@@ -259,13 +260,19 @@ class Catalog:
             return False
         return size == pos.offset and last is not None and last.get("hash") == pos.hash
 
-    def apply(self, entries: Iterable[dict[str, Any]]) -> int:
+    def apply(self, entries: Iterable[dict[str, Any]],
+              heads: dict[tuple[str, int], RecordHead] | None = None,
+              docs: dict[str, dict[str, Any]] | None = None) -> int:
         """Apply entries just appended to the manifest (the committer calls this after each
         group commit). Entries already applied are skipped; one that does not follow the
-        last applied entry sends us to the manifest to catch up instead."""
+        last applied entry sends us to the manifest to catch up instead. `heads` (by file
+        and offset) and `docs` (article documents by path): what the writer knows of the
+        records and articles it wrote, used instead of reading them back."""
         with self._lock:
             applied = 0
             batch = _Batch(self)
+            batch.reader.known.update(heads or {})
+            batch.reader.docs.update(docs or {})
             try:
                 for entry in entries:
                     pos = batch.position
@@ -546,8 +553,11 @@ def insert_article(conn: sqlite3.Connection, values: dict[str, Any], body: str |
     return True
 
 
-def update(archive: Archive, entries: list[dict[str, Any]] | None = None) -> None:
-    """Bring the archive's catalog up to date after a manifest append (open, apply, close)."""
+def update(archive: Archive, entries: list[dict[str, Any]] | None = None,
+           heads: dict[tuple[str, int], RecordHead] | None = None,
+           docs: dict[str, dict[str, Any]] | None = None) -> None:
+    """Bring the archive's catalog up to date after a manifest append (open, apply, close);
+    `heads` and `docs` as for Catalog.apply."""
     with Catalog.open(archive, catch_up=entries is None) as catalog:
         if entries is not None:
-            catalog.apply(entries)
+            catalog.apply(entries, heads, docs)

@@ -50,6 +50,10 @@ class RecordReader:
         self.archive = archive
         self._rel: str | None = None
         self._file: IO[bytes] | None = None
+        # Heads and article documents the writer had in hand when it committed them (the
+        # committer's own records): used once instead of reading the bytes back.
+        self.known: dict[tuple[str, int], RecordHead] = {}
+        self.docs: dict[str, dict[str, Any]] = {}
 
     def close(self) -> None:
         if self._file is not None:
@@ -59,6 +63,8 @@ class RecordReader:
     def head(self, rel: str, offset: int, length: int | None) -> RecordHead:
         """The record's header fields; its length (gzip member or plain record) is measured
         only when the entry does not give it (0.1.0 entries lack `length`)."""
+        if (known := self.known.pop((rel, offset), None)) is not None:
+            return known
         try:
             f = self._open(rel)
             f.seek(offset)
@@ -101,6 +107,17 @@ def _head(record: Any) -> RecordHead:
     if record.rec_type == "resource" and head.payload_digest is None:
         head.payload_digest = h.get_header("WARC-Block-Digest")  # a resource's block is its payload
     return head
+
+
+def known_head(ref: Any, status: int | None, mime: str | None) -> RecordHead | None:
+    """The head `RecordReader.head` would read back, from what the writer of a response or
+    revisit record knew (a `warc.RecordRef`, the HTTP status and Content-Type); None when
+    it cannot be sure to agree (other types, a Content-Type given twice)."""
+    if ref.rec_type not in ("response", "revisit") or (mime and "," in mime):
+        return None
+    return RecordHead(url=ref.target_uri, timestamp=ref.date, record_type=ref.rec_type,
+                      status=status, mime=_mime(mime), payload_digest=ref.payload_digest,
+                      revisit_of=ref.refers_to, length=ref.length)
 
 
 def _mime(value: str | None) -> str | None:
@@ -196,7 +213,8 @@ class ArticleRow:
     folded: Folded | None = None  # its index form, when made by a worker
 
 
-def article_rows(entry: dict[str, Any], archive: Archive) -> list[ArticleRow]:
+def article_rows(entry: dict[str, Any], archive: Archive,
+                 docs: dict[str, dict[str, Any]] | None = None) -> list[ArticleRow]:
     """Rows for the article files an entry names: the manifest's claims (id, path, digests)
     plus the file's fields. An unreadable file still gets its row (the manifest wins), with
     the file's fields empty; `schema_version IS NULL` marks it."""
@@ -206,7 +224,8 @@ def article_rows(entry: dict[str, Any], archive: Archive) -> list[ArticleRow]:
         if not isinstance(a, dict) or not a.get("id") or not a.get("path"):
             continue
         path = str(a["path"])
-        doc = _read_article(archive, path)
+        doc = docs.pop(path, None) if docs else None
+        doc = doc if doc is not None else _read_article(archive, path)
         byline = doc.get("byline") or {}
         publisher = doc.get("publisher") or {}
         capture = doc.get("capture") or {}
@@ -252,7 +271,8 @@ class EntryRows:
 
 
 def entry_rows(entry: dict[str, Any], reader: RecordReader) -> EntryRows:
-    return EntryRows(capture_rows(entry, reader), article_rows(entry, reader.archive))
+    return EntryRows(capture_rows(entry, reader),
+                     article_rows(entry, reader.archive, reader.docs))
 
 
 def reads_files(entry: dict[str, Any]) -> bool:

@@ -87,9 +87,21 @@ def append_many(manifest: Path, events: list[dict[str, Any]]) -> list[dict[str, 
     manifest.parent.mkdir(parents=True, exist_ok=True)
     with lock_for(manifest):
         last = read_last(manifest)
-        entries, lines = [], []
+        declared = _declarations.still_there(manifest)
+        offset = manifest.stat().st_size if last is not None else 0
+        entries: list[dict[str, Any]] = []
+        lines: list[bytes] = []
+        new_declarations: list[tuple[str, int, dict[str, Any]]] = []
         for event in events:
             entry = dict(event)
+            if agent.is_inline(entry.get("agent")):
+                agent_id = agent.identify(entry["agent"])
+                if agent_id in declared:
+                    entry["agent"] = {"id": agent_id}
+                else:
+                    entry["agent"] = {"id": agent_id, **entry["agent"]}
+                    new_declarations.append((agent_id, offset + sum(len(b) for b in lines), entry))
+                    declared.add(agent_id)
             entry["seq"] = 0 if last is None else last["seq"] + 1
             entry["prev"] = GENESIS if last is None else last["hash"]
             entry["hash"] = entry_hash(entry)
@@ -102,7 +114,107 @@ def append_many(manifest: Path, events: list[dict[str, Any]]) -> list[dict[str, 
             lines.append(canonical(entry) + b"\n")
             last = entry
         append_durably(manifest, b"".join(lines))
+        for agent_id, at, entry in new_declarations:
+            _declarations.remember(manifest, agent_id, at, entry["hash"])
     return entries
+
+
+class _Declarations:
+    """Which agents this process has declared in which manifest, and where: the line's
+    offset and hash, checked again (one small read) before each append, so a manifest cut,
+    replaced or rewritten since gets its agent declared again rather than a dangling
+    reference. Another process's declarations are not looked for: each writer declares its
+    own agent once (one ~0.4 KB line per run, where every entry used to carry it)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._where: dict[Path, dict[str, tuple[int, int, str]]] = {}  # id -> inode, offset, hash
+
+    def still_there(self, manifest: Path) -> set[str]:
+        with self._lock:
+            known = dict(self._where.get(manifest.absolute(), {}))
+        if not known:
+            return set()
+        try:
+            inode = manifest.stat().st_ino
+            with open(manifest, "rb") as f:
+                found = set()
+                for agent_id, (ino, offset, entry_hash) in known.items():
+                    f.seek(offset)
+                    if ino == inode and _line_hash(f.readline()) == entry_hash:
+                        found.add(agent_id)
+                return found
+        except OSError:
+            return set()
+
+    def remember(self, manifest: Path, agent_id: str, offset: int, entry_hash: str) -> None:
+        inode = manifest.stat().st_ino
+        with self._lock:
+            self._where.setdefault(manifest.absolute(), {})[agent_id] = \
+                (inode, offset, entry_hash)
+
+
+def _line_hash(raw: bytes) -> str | None:
+    try:
+        entry = json.loads(raw)
+    except ValueError:
+        return None
+    return entry.get("hash") if isinstance(entry, dict) else None
+
+
+_declarations = _Declarations()
+
+
+class Agents:
+    """Reads agents as the manifest gives them, entry by entry in order: the 0.1/0.2 inline
+    description as it is, a declaration (description with its `id`) remembered, a reference
+    ({"id": ...}) resolved to the declaration before it."""
+
+    def __init__(self) -> None:
+        self.declared: dict[str, dict[str, Any]] = {}
+
+    def resolve(self, entry: dict[str, Any]) -> dict[str, Any] | None:
+        """The entry's whole agent description (with `id` when it has one); None when it
+        refers to an agent no earlier entry declared."""
+        value = entry.get("agent")
+        if not isinstance(value, dict):
+            return None
+        if agent.is_reference(value):
+            return self.declared.get(str(value["id"]))
+        if "id" in value and agent.identify(value) == value["id"]:
+            self.declared.setdefault(str(value["id"]), value)
+        return value
+
+    def check(self, entry: dict[str, Any], loc: str) -> list[Finding]:
+        """Findings for an entry's agent: a declaration whose id is not its content's hash,
+        a reference to no earlier declaration."""
+        value = entry.get("agent")
+        if not isinstance(value, dict) or "id" not in value:
+            return []  # the inline form; the schema checks its shape
+        seq = entry.get("seq")
+        if agent.is_reference(value):
+            if str(value["id"]) not in self.declared:
+                return [Finding("error", "agent-undeclared", loc,
+                                f"seq {seq}: agent {value['id']} is declared by no earlier "
+                                "entry", details={"agent": value["id"]})]
+            return []
+        actual = agent.identify(value)
+        if actual != value["id"]:
+            return [Finding("error", "agent-id-mismatch", loc,
+                            f"seq {seq}: agent declared as {value['id']} but its description "
+                            f"hashes to {actual}",
+                            details={"expected": value["id"], "actual": actual})]
+        self.declared.setdefault(actual, value)
+        return []
+
+
+def resolved_entries(manifest: Path) -> Iterator[dict[str, Any]]:
+    """iter_entries with each entry's agent given whole (a reference resolved; left as it is
+    when it resolves to nothing), for readers that show who did what."""
+    agents = Agents()
+    for entry in iter_entries(manifest):
+        whole = agents.resolve(entry)
+        yield {**entry, "agent": whole} if whole is not None else entry
 
 
 class GroupAppender:
@@ -251,6 +363,7 @@ class ChainVerifier:
     def __init__(self, where: str = "manifest.jsonl") -> None:
         self.where = where
         self.expected_seq, self.prev_hash = 0, GENESIS
+        self.agents = Agents()
 
     def check(self, line: Line) -> list[Finding]:
         loc = f"{self.where}:{line.number}"
@@ -262,6 +375,7 @@ class ChainVerifier:
         if entry is None:
             return [Finding("error", "unparseable-line", loc, "line is not a JSON object")]
         found = list(_check_entry(entry, loc, self.expected_seq, self.prev_hash))
+        found += self.agents.check(entry, loc)
         seq = entry.get("seq")
         self.expected_seq = (seq + 1) if isinstance(seq, int) else self.expected_seq + 1
         if isinstance(entry.get("hash"), str):

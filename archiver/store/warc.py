@@ -112,6 +112,7 @@ class RecordRef:
     payload_digest: str | None
     content_type: str | None = None
     block_digest: str | None = None
+    refers_to: str | None = None  # WARC-Refers-To (a revisit's target), for the catalog
 
 
 class _GzipMember:
@@ -211,8 +212,9 @@ class WarcFileWriter:
         member = _GzipMember(self.out)
         self._warc._write_warc_record(member, record)
         member.finish()
+        refers_to = next((v for k, v in headers if k == "WARC-Refers-To"), None)
         ref = RecordRef(record_id, rec_type, offset, self.out.tell() - offset, target_uri, date,
-                        payload_digest, content_type, block_sha)
+                        payload_digest, content_type, block_sha, refers_to)
         self.refs.append(ref)
         return ref
 

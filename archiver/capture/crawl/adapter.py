@@ -4,11 +4,15 @@ record the crawl events, and answer "is this article already archived?".
 
 Captures go through the same storage engine as `archiver capture`: the records of one
 capture built by capture/records.py, the article derived from the stored record, and the
-run's group committer (rolling WARCs, one manifest append per batch). A worker waits for its
-capture's batch to commit before it reports the capture: the crawl state then never marks
-done a URL that a crash could lose. Page requisites are deduplicated (an image unchanged
-since the last crawl becomes a revisit record); pages, robots.txt, sitemaps and feeds are
-stored whole, since their links are read back from the stored payload.
+run's group committer (rolling WARCs, one manifest append per batch). A worker hands its
+capture to the committer and goes back to fetching: `on_durable` is called (from the
+committing thread) once the capture's batch is durable, and only then does the crawl mark
+the URL done, so the crawl state never marks done a URL that a crash could lose. Links are
+read from the capture's own record bytes before they leave the worker (the evidence, not the
+wire). A fetch without any answer, and robots.txt, still wait for their commit. Page
+requisites are deduplicated (an image unchanged since the last crawl becomes a revisit
+record); pages, robots.txt, sitemaps and feeds are stored whole, since their links are read
+back from the stored payload.
 """
 
 from __future__ import annotations
@@ -48,8 +52,8 @@ from archiver.store.warc import WarcFileWriter, read_record_at, read_record_from
 
 REDIRECTS = (301, 302, 303, 307, 308)
 MAX_PARSE_BYTES = 20 * 1024 * 1024  # payload read back for link discovery
-# A worker waits for its capture's commit, so batches are as large as the workers in flight
-# and are committed at most this long after their first capture.
+# Workers do not wait for their commits: a batch is committed at 64 captures or this long
+# after its first one (what a crash can lose, and how long a URL stays `active`).
 CRAWL_BATCH_SECONDS = 0.2
 
 
@@ -87,6 +91,10 @@ class Captured:
     unreachable: bool = False  # sent, and no answer came (refused, timed out, reset)
     rendered_offset: int | None = None  # crawl --browser: the rendered-DOM record
     base_url: str | None = None  # where the page's links resolve (the browser's final URL)
+    durable: bool = True  # False: its entry is not written yet; on_durable will say when
+    body: tuple[bytes, str | None] | None = None  # the stored response's payload, type
+    found: Any = None  # discover.Found from that payload (the crawl engine fills it)
+    token: int = -1  # the engine's name for it, until durable
 
     @property
     def answered(self) -> bool:
@@ -105,7 +113,7 @@ class CrawlRun:
         self.archive, self.options = archive, options
         self.committer = RunCommitter(
             archive, options.operator, f"crawl {options.crawl_id}",
-            batch_size=max(1, workers), batch_seconds=CRAWL_BATCH_SECONDS,
+            batch_seconds=CRAWL_BATCH_SECONDS,
             warcinfo={"robots": options.robots,
                       "http-header-user-agent": options.user_agent()})
         self.dedup = Dedup(archive, "url")
@@ -138,7 +146,12 @@ class CrawlWorker:
         self.fetcher.close()
 
     def capture(self, url: str, discovery: dict[str, Any], derive: bool,
-                dedup: bool = False) -> Captured:
+                dedup: bool = False,
+                on_durable: Callable[[dict[str, Any]], None] | None = None) -> Captured:
+        """Fetch and submit one URL. With `on_durable`, an answered fetch returns as soon as
+        its bytes are handed over (`durable` False, `seq` None, `body` the payload to read
+        links from) and `on_durable(entry)` follows when its batch is committed; without,
+        it returns once committed."""
         try:
             result = self.fetcher.fetch(url)
         except UsageError as exc:
@@ -152,12 +165,13 @@ class CrawlWorker:
             failed = final is None or final.status in RETRY_STATUSES
             self.on_fetched(url, hold, failed)
         try:
-            return self._commit(result, discovery, derive, dedup)
+            return self._commit(result, discovery, derive, dedup, on_durable)
         finally:
             result.close()
 
     def _commit(self, result: Any, discovery: dict[str, Any], derive: bool,
-                dedup: bool) -> Captured:
+                dedup: bool, on_durable: Callable[[dict[str, Any]], None] | None
+                ) -> Captured:
         final = result.final
         out = Captured(result.url, status=result.status, error=result.error)
         if final is not None and final.status in REDIRECTS:
@@ -183,7 +197,8 @@ class CrawlWorker:
         ok = final.status is not None and final.status < 400 and not out.error
         while True:
             try:
-                entry, warc = self._build(result, discovery, derive, dedup, out, source, ok)
+                entry, warc = self._build(result, discovery, derive, dedup, out, source, ok,
+                                          on_durable)
                 break
             except WarcFull:
                 self.run.dedup.abandon_mine()
@@ -191,7 +206,8 @@ class CrawlWorker:
             except BaseException:
                 self.run.dedup.abandon_mine()  # nobody may refer to what it claimed
                 raise
-        out.seq = entry["seq"]
+        out.seq = entry.get("seq")  # None until durable
+        out.durable = out.seq is not None
         out.warc = warc
         out.record_ids = [r["id"] for r in entry.get("records", [])]
         answers = [r for r in entry.get("records", []) if r["type"] in ("response", "revisit")]
@@ -200,8 +216,11 @@ class CrawlWorker:
         return out
 
     def _build(self, result: Any, discovery: dict[str, Any], derive: bool, dedup: bool,
-               out: Captured, source: dict[str, Any], ok: bool) -> tuple[dict[str, Any], str]:
-        """Reserve a file, build the capture's records for it and submit them; its entry."""
+               out: Captured, source: dict[str, Any], ok: bool,
+               on_durable: Callable[[dict[str, Any]], None] | None
+               ) -> tuple[dict[str, Any], str]:
+        """Reserve a file, build the capture's records for it and submit them; its entry
+        (with `on_durable`: its file facts, the entry being written later)."""
         final, opts = result.final, self.options
         warc, warcinfo_id = self.run.committer.reserve()
         buffer = io.BytesIO()
@@ -230,9 +249,16 @@ class CrawlWorker:
         event = manifest.new_event("capture", "success" if ok else "failure", "; ".join(detail),
                                    operator=opts.operator, source=source, discovery=discovery,
                                    revisit=written.revisit)
-        return self._submit(PendingCapture(event, warc, buffer.getvalue(), list(writer.refs),
-                                           written.replayable, article,
-                                           on_queued=self.run.dedup.queued_mine)), warc
+        pending = PendingCapture(event, warc, buffer.getvalue(), list(writer.refs),
+                                 written.replayable, article,
+                                 on_queued=self.run.dedup.queued_mine)
+        if on_durable is None:
+            return self._submit(pending), warc
+        if written.final is not None and written.final.rec_type == "response":
+            stored = read_record_from(pending.data, written.final.offset, cap=MAX_PARSE_BYTES)
+            out.body = (stored.payload, stored.http_headers.get("content-type"))
+        pending.on_commit = on_durable
+        return self.run.committer.submit(pending), warc
 
     def _submit(self, pending: PendingCapture) -> dict[str, Any]:
         """Hand the capture to the run's committer and wait until its entry is written."""
