@@ -76,3 +76,16 @@ def test_a_host_that_never_answers_is_paused_after_its_timeouts(archive_dir: Pat
 
 
 pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
+
+
+def test_a_browser_page_the_guard_refused_is_a_failed_url_not_a_down_host() -> None:
+    # crawl --browser: no page record either way, but only "no answer" pauses the host
+    from archiver.capture.browser.run import BrowserOutcome
+    from archiver.capture.crawl.witness import captured
+
+    url = "http://10.255.255.1/page"
+    refused = BrowserOutcome(url=url, error="10.255.255.1:80 is private",
+                             blocked=[{"url": url, "reason": "10.255.255.1:80 is private"}])
+    assert not captured(refused).unreachable
+    silent = BrowserOutcome(url=url, error="timed out")
+    assert captured(silent).unreachable

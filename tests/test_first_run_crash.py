@@ -54,6 +54,9 @@ def test_audit_names_the_orphans_and_repair_recovers_them(server: FixtureServer,
     assert rel in audit.output
     assert "interrupted first run" in audit.output
     assert "archiver repair --yes" in audit.output
+    recorded = run("audit", "--record")  # no manifest made: its absence is what repair reads
+    assert recorded.exit_code == 1 and "not recorded" in recorded.output
+    assert not (archive_dir / "manifest.jsonl").exists()
 
     dry = run("repair")
     assert dry.exit_code == 0, dry.output

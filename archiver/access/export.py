@@ -484,8 +484,8 @@ def _write_wacz_core(archive: Archive, zf: zipfile.ZipFile, warcs: list[PackFile
 
 
 def _write_wacz_extras(archive: Archive, zf: zipfile.ZipFile, files: list[PackFile]) -> None:
-    """The manifest, the article files and time-stamp tokens, plus a map back to their archive
-    paths.
+    """The manifest, the article files and the proofs (signatures, time-stamp tokens,
+    checkpoints), plus a map back to their archive paths.
 
     `wacz validate` accepts files only one folder deep, so articles/<id>/<snapshot>.json is
     packed as articles/<id>_<snapshot>.json; archiver/files.jsonl maps each packed name to
@@ -494,14 +494,12 @@ def _write_wacz_extras(archive: Archive, zf: zipfile.ZipFile, files: list[PackFi
 
     mapping: list[dict[str, Any]] = []
     for item in files:
-        if item.proof:  # one folder deep, as for articles
+        if item.proof:  # one folder deep, as for articles: timestamps/X.tsr -> timestamps_X.tsr
             name = f"{WACZ_ARCHIVER_DIR}/" + item.relpath.replace("/", "_")
         elif item.relpath.endswith(WARC_SUFFIXES):
             name = "archive/" + Path(item.relpath).name
         elif item.relpath == "manifest.jsonl":
             name = f"{WACZ_ARCHIVER_DIR}/manifest.jsonl"
-        elif item.relpath.startswith("timestamps/"):  # RFC 3161 replies: proofs, not articles
-            name = f"{WACZ_ARCHIVER_DIR}/timestamps_{Path(item.relpath).name}"
         else:
             name = "articles/" + "_".join(Path(item.relpath).parts[1:])
         if not name.startswith("archive/"):

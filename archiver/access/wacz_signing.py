@@ -61,6 +61,14 @@ class SignOptions:
         if not self.domain_mode and (self.tsa_url or self.tsa_cert or self.domain):
             raise UsageError("--tsa, --tsa-cert and --domain belong to domain signing "
                              "(--sign-cert)")
+        # the key and certificate are read now too: a missing one found only when the
+        # package is signed would come after every WARC had been packed
+        if self.domain_mode:
+            assert self.cert is not None and self.key is not None
+            _read_chain(self.cert, "the domain certificate")
+            package_key.load_signing_key(self.key)
+        else:
+            package_key.load_anonymous_key(self.key)
 
 
 def created_now() -> str:

@@ -179,7 +179,8 @@ def find_orphans(archive: Archive, named: ClaimIndex,
 def first_run_orphans(archive: Archive) -> list[Finding]:
     """Files in an archive with no manifest: a first run killed before its first commit (its
     `.open` WARC, maybe article files). Errors, since nothing vouches for them, each saying
-    how to recover (repair cuts the uncommitted bytes and records the cut)."""
+    how to recover (repair cuts the uncommitted bytes and records the cut); a temporary file
+    is the usual warning."""
     return [Finding("warning", "temporary-file", rel,
                     "temporary file left by an interrupted write (safe to delete)")
             if temporary else

@@ -27,6 +27,7 @@ from archiver.cli.options import (
     print_report,
     quiet_option,
     task_progress,
+    warn,
     writable_archive,
 )
 from archiver.cli.timestamping import tsa_roots_option
@@ -174,7 +175,7 @@ def audit(archive_dir: Path | None, operator: str | None, jobs: int | None, reco
         else open_archive(archive_dir)
     if not archive.manifest_path.is_file() and not archive.exists():
         raise UsageFailure(f"{archive.manifest_path}: no manifest to audit (no archive here)")
-    verifiers = _witness_keys(witnesses, witnesses_min)
+    verifiers = witness_keys(witnesses, witnesses_min)
     bar = LazyProgress(not as_json and not quiet and not dask_address, "auditing")
     tasks = task_progress(not as_json and not quiet, "auditing")
     try:
@@ -187,7 +188,11 @@ def audit(archive_dir: Path | None, operator: str | None, jobs: int | None, reco
         bar.finish()
         if dask_address:
             tasks.finish()
-    if record:
+    if record and not archive.manifest_path.is_file():
+        # a first run's orphans: recording would create the manifest whose absence makes
+        # them errors that `archiver repair` recovers (they would turn into mere warnings)
+        warn("not recorded: no manifest yet (run `archiver repair --yes` first)")
+    elif record:
         from archiver.pipeline.commit import (
             record_event,  # imports the extractors: only when needed
         )
@@ -201,9 +206,6 @@ def audit(archive_dir: Path | None, operator: str | None, jobs: int | None, reco
             click.echo(tsa_check.proof_line(proof))
     print_report(report, as_json, quiet)
     sys.exit(EXIT_OK if report.ok else EXIT_FINDINGS)
-
-
-
 
 
 def _audit_copies(archive_dir: Path | None, every: bool, names: tuple[str, ...],
@@ -278,13 +280,15 @@ def _audit_status(archive_dir: Path | None, as_json: bool) -> None:
     sys.exit(EXIT_OK)
 
 
-def _witness_keys(witnesses: tuple[str, ...], minimum: int) -> list[Any]:
-    """The witnesses' vkeys, checked before any work (a bad one is a usage error)."""
+def witness_keys(witnesses: tuple[str, ...], minimum: int) -> list[Any]:
+    """The witnesses' vkeys, checked before any work (a bad one is a usage error); for
+    audit and verify."""
     from archiver.store import checkpoints
 
     verifiers = [checkpoints.load_verifier(w) for w in witnesses]
-    if verifiers and minimum > len({v.name for v in verifiers}):
-        raise UsageFailure(f"--witnesses-min {minimum} is more than the {len(verifiers)} "
+    names = len({v.name for v in verifiers})
+    if verifiers and minimum > names:
+        raise UsageFailure(f"--witnesses-min {minimum} is more than the {names} "
                            "witness(es) given")
     return verifiers
 

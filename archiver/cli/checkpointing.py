@@ -10,10 +10,10 @@ import click
 from archiver.cli.options import (
     archive_option,
     emit_json,
+    existing_archive,
     handle_errors,
     json_option,
     operator_option,
-    writable_archive,
 )
 
 
@@ -44,7 +44,7 @@ def checkpoint_command(origin: str | None, key_path: Path | None, archive_dir: P
     from archiver.pipeline.commit import record_event
     from archiver.store import checkpoints, signing
 
-    archive = writable_archive(archive_dir, "checkpoint")
+    archive = existing_archive(archive_dir, writes="checkpoint")
     path, cp = checkpoints.make(archive, signing.load_private(key_path), origin)
     record_event(archive, "digital signature generation", "success",
                  f"checkpoint of seq {cp.seq} ({cp.origin}, size {cp.size})", operator,

@@ -90,7 +90,7 @@ def stamp_final_head(archive: Archive, urls: list[str], timeout: float) -> None:
         seq, head_hash = timestamps.target_head(archive)
         stamps = timestamps.ask_all(urls, seq, head_hash, timeout)
         timestamps.store(archive, stamps)
-    except ArchiverError as exc:
+    except (ArchiverError, OSError) as exc:  # OSError: a full disk, say; the run is stored
         warn(f"timestamp pending: {exc}")
         return
     for s in stamps:

@@ -10,7 +10,6 @@ import click
 from archiver.cli.options import (
     EXIT_FINDINGS,
     EXIT_OK,
-    UsageFailure,
     emit_json,
     handle_errors,
     json_option,
@@ -63,12 +62,9 @@ def verify_command(package: Path, roots: tuple[Path, ...], keys: tuple[Path, ...
       archiver verify anonymous.wacz --trusted-key ~/.config/archiver/wacz-p384.pub --strict
     """
     from archiver.check import wacz_verify
-    from archiver.store import checkpoints
+    from archiver.cli.check import witness_keys
 
-    verifiers = tuple(checkpoints.load_verifier(w) for w in witnesses)
-    if verifiers and witnesses_min > len({v.name for v in verifiers}):
-        raise UsageFailure(f"--witnesses-min {witnesses_min} is more than the "
-                           f"{len(verifiers)} witness(es) given")
+    verifiers = tuple(witness_keys(witnesses, witnesses_min))
     trust = wacz_verify.TrustOptions(wacz_verify.load_roots(list(roots)),
                                      wacz_verify.load_keys(list(keys)), verifiers,
                                      witnesses_min)

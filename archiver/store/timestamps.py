@@ -425,5 +425,5 @@ def parse_window(text: str) -> timedelta:
         if text and text[-1] in units:
             return timedelta(days=float(text[:-1]) * units[text[-1]])
         return timedelta(days=float(text))
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: inf, or past timedelta's range
         raise UsageError(f"{text!r}: not a window (use 90d, 12w or 36h)") from None

@@ -131,6 +131,9 @@ class Crawl:
         self.awaiting: dict[int, tuple[Item, Captured, str]] = {}
         self.durable: deque[tuple[int, dict[str, Any]]] = deque()
         self.early: dict[int, dict[str, Any]] = {}
+        # tokens of captures settled without a mark (queued again for a retry): their reports
+        # are dropped, not left in `early` for good
+        self.unmarked: set[int] = set()
         self.tokens = itertools.count()
         # Links offered lately and queued (or seen queued): offered again, as every page's
         # navigation is, they change nothing (a row that is not `skipped` stays as it is), so
@@ -343,6 +346,8 @@ class Crawl:
             if message:
                 self.emit({"event": "host-paused", "host": item.host, "message": message})
         if retry and item.attempts < self.options.retries and fetched:
+            if not cap.durable and self.early.pop(cap.token, None) is None:
+                self.unmarked.add(cap.token)
             self.frontier.requeue(item)
             if item.role == "robots":
                 self.robots_pending.discard(item.host)  # else its retry is never sent
@@ -396,6 +401,9 @@ class Crawl:
         """Mark the URLs whose batches the committer has made durable since last time."""
         while self.durable:
             token, entry = self.durable.popleft()
+            if token in self.unmarked:
+                self.unmarked.discard(token)
+                continue
             waiting = self.awaiting.pop(token, None)
             if waiting is None:
                 self.early[token] = entry  # its worker's result is not settled yet

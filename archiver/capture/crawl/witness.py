@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import threading
 from typing import Any
+from urllib.parse import urldefrag
 
 from archiver.capture.browser.page import Browser, BrowserOptions
 from archiver.capture.browser.run import BrowserOutcome, capture_page
@@ -94,7 +95,11 @@ def captured(outcome: BrowserOutcome) -> Captured:
     are read back from it) and the rendered-DOM record (links scripts wrote)."""
     out = Captured(outcome.url, status=outcome.status, error=outcome.error, seq=outcome.seq,
                    warc=outcome.warc, record_ids=[r["id"] for r in outcome.records])
-    out.unreachable = outcome.warc is None
+    # no page record: no answer came (its host is paused, as for a plain fetch), unless the
+    # proxy's guard refused the page before any traffic: then a failed URL, as a plain
+    # fetch's refused URL is (the host is not down)
+    refused = any(urldefrag(b.get("url", ""))[0] == outcome.url for b in outcome.blocked)
+    out.unreachable = outcome.warc is None and not refused
     if outcome.article is not None and outcome.article.status == "stored":
         out.article = outcome.article.article_id
     offsets = {r["id"]: r.get("offset") for r in outcome.records}
