@@ -22,7 +22,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from archiver.base.errors import UsageError
+from archiver.base.errors import ArchiverError, UsageError
 from archiver.capture.browser.proxy import PageLog, ProxyOptions, RecordingProxy
 
 DEFAULT_EXECUTABLE = "/usr/bin/chromium"
@@ -141,15 +141,24 @@ class Browser:
         self.replay_base = replay_base
         self.proxy = None if replay_base else RecordingProxy(ProxyOptions(
             allowed=options.allowed, ca_file=options.ca_file, timeout=options.timeout))
-        self._pw = sync_playwright().start()
+        self._closed = False
         try:
-            self.browser = self._pw.chromium.launch(
-                executable_path=options.executable, args=self.launch_args(), headless=True)
+            self._pw = sync_playwright().start()
         except Exception:
-            self._pw.stop()
             if self.proxy is not None:
                 self.proxy.close()
             raise
+        try:
+            self.browser = self._pw.chromium.launch(
+                executable_path=options.executable, args=self.launch_args(), headless=True)
+        except Exception as exc:
+            self._pw.stop()
+            if self.proxy is not None:
+                self.proxy.close()
+            # Playwright's message is the browser's whole log: one line of it, no traceback
+            lines = str(exc).strip().splitlines()
+            raise ArchiverError(f"Chromium at {options.executable} did not start: "
+                                f"{lines[0][:200] if lines else type(exc).__name__}") from exc
 
     def launch_args(self) -> list[str]:
         # --ignore-certificate-errors-spki-list trusts exactly our run's keys, nothing else;
@@ -180,6 +189,11 @@ class Browser:
             page.close()
 
     def close(self) -> None:
+        """Idempotent: a second call (a run's `finally` after a failed restart) must not
+        raise, Playwright's objects being unusable once it is stopped."""
+        if self._closed:
+            return
+        self._closed = True
         try:
             self.browser.close()
         finally:
