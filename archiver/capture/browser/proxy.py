@@ -200,7 +200,12 @@ class RecordingProxy:
             if page is not None:
                 page.used += exchange.payload_size
                 page.exchanges.append(exchange)
-        return _relay(client, exchange, method)
+        if page is not None:
+            return _relay(client, exchange, method)  # the page's log closes it once stored
+        try:  # a request between pages is relayed but kept nowhere: free its body now
+            return _relay(client, exchange, method)
+        finally:
+            exchange.close()
 
     def _exchange(self, url: str, host: str, port: int, address: str, https: bool,
                   method: str, head_lines: list[bytes], body: bytes, deadline: float,
