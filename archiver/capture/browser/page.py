@@ -31,8 +31,9 @@ SCROLL_CAP = 40  # viewport steps at most: an infinite list ends here
 SETTLE_SECONDS = 1.5
 REPLAY_SETTLE_SECONDS = 0.5  # after a scroll step, wait this long at most for requests to finish
 # Chromium flags: no traffic of its own (updates, sync, field trials), no QUIC (it would
-# bypass an HTTP proxy), loopback through the proxy too (Chromium bypasses proxies for
-# localhost unless told `<-loopback>`), and only our CA's keys trusted beyond the system.
+# bypass an HTTP proxy). Browser.launch_args adds the proxy's: loopback through the proxy
+# too (Chromium bypasses proxies for localhost unless told `<-loopback>`), and only our
+# CA's keys trusted beyond the system.
 BASE_ARGS = ("--disable-background-networking", "--disable-component-update",
              "--disable-sync", "--no-first-run", "--disable-quic",
              "--disable-default-apps", "--metrics-recording-only", "--mute-audio")
