@@ -193,7 +193,12 @@ def _qa_one(archive: Archive, browser: Browser, replay: Replay, capture: Browser
     if "screenshot-view" not in capture.attachments or "text" not in capture.attachments:
         result.error = "the capture has no viewport screenshot or visible text to compare"
         return result
-    view = browser.view(replay_url, attachments=("view", "text"))
+    try:
+        view = browser.view(replay_url, attachments=("view", "text"))
+    except Exception as exc:  # the browser itself failed (crashed, closed): a finding
+        lines = str(exc).strip().splitlines()
+        result.error = f"browser failed: {(lines[0] if lines else type(exc).__name__)[:200]}"
+        return result
     result.replay_resources = {"loaded": len(view.loaded), "failed": len(view.failed)}
     if view.screenshot_view is None or view.text is None:
         result.error = "replay gave no screenshot or text: " + "; ".join(
@@ -202,7 +207,11 @@ def _qa_one(archive: Archive, browser: Browser, replay: Replay, capture: Browser
     shot, _ = _payload(archive, capture.attachments["screenshot-view"])
     text, _ = _payload(archive, capture.attachments["text"])
     diff_path = diff_dir / f"{capture.seq}-{_safe(capture.url)}.png" if diff_dir else None
-    result.screenshot = round(screenshot_match(shot, view.screenshot_view, diff_path), 4)
+    try:
+        result.screenshot = round(screenshot_match(shot, view.screenshot_view, diff_path), 4)
+    except OSError as exc:  # PIL: a stored screenshot that is not a readable image
+        result.error = f"screenshot not comparable: {exc}"
+        return result
     result.text = round(text_match(text.decode("utf-8", "replace"), view.text), 4)
     result.diff = str(diff_path) if diff_path else None
     return result
