@@ -27,7 +27,7 @@ from typing import Any
 
 from archiver.access.replay import Replay, timestamp14
 from archiver.base.errors import UsageError
-from archiver.capture.browser.page import Browser, BrowserOptions
+from archiver.capture.browser.page import Browser, BrowserOptions, first_line
 from archiver.store import manifest
 from archiver.store.archive import Archive
 from archiver.store.rolling import OPEN_SUFFIX
@@ -196,8 +196,7 @@ def _qa_one(archive: Archive, browser: Browser, replay: Replay, capture: Browser
     try:
         view = browser.view(replay_url, attachments=("view", "text"))
     except Exception as exc:  # the browser itself failed (crashed, closed): a finding
-        lines = str(exc).strip().splitlines()
-        result.error = f"browser failed: {(lines[0] if lines else type(exc).__name__)[:200]}"
+        result.error = f"browser failed: {first_line(exc)}"
         return result
     result.replay_resources = {"loaded": len(view.loaded), "failed": len(view.failed)}
     if view.screenshot_view is None or view.text is None:

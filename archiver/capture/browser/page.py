@@ -96,6 +96,13 @@ class PageView:
         return [s.name for s in self.steps if s.outcome == "timeout"]
 
 
+def first_line(exc: BaseException) -> str:
+    """An error as one line: Playwright's messages run to the browser's whole log (and
+    may be empty, when the exception's name is what there is to say)."""
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:200]
+
+
 def require_chromium(executable: str) -> None:
     """One line naming the install step when the browser or Playwright is missing."""
     if not (os.path.isfile(executable) and os.access(executable, os.X_OK)):
@@ -157,9 +164,8 @@ class Browser:
             if self.proxy is not None:
                 self.proxy.close()
             # Playwright's message is the browser's whole log: one line of it, no traceback
-            lines = str(exc).strip().splitlines()
             raise ArchiverError(f"Chromium at {options.executable} did not start: "
-                                f"{lines[0][:200] if lines else type(exc).__name__}") from exc
+                                f"{first_line(exc)}") from exc
 
     def launch_args(self) -> list[str]:
         # --ignore-certificate-errors-spki-list trusts exactly our run's keys, nothing else;
@@ -258,7 +264,7 @@ class Browser:
         except TimeoutError:
             step.outcome, step.detail = "timeout", f"not done in {budget:.1f} s"
         except Error as exc:
-            step.outcome, step.detail = "error", str(exc).splitlines()[0][:200]
+            step.outcome, step.detail = "error", first_line(exc)
         step.seconds = time.monotonic() - t0
         return step.outcome == "ok"
 
