@@ -27,7 +27,7 @@ from typing import Any
 
 from archiver.access.replay import Replay, timestamp14
 from archiver.base.errors import UsageError
-from archiver.capture.browser.page import Browser, BrowserOptions
+from archiver.capture.browser.page import Browser, BrowserOptions, first_line
 from archiver.store import manifest
 from archiver.store.archive import Archive
 from archiver.store.rolling import OPEN_SUFFIX
@@ -193,7 +193,11 @@ def _qa_one(archive: Archive, browser: Browser, replay: Replay, capture: Browser
     if "screenshot-view" not in capture.attachments or "text" not in capture.attachments:
         result.error = "the capture has no viewport screenshot or visible text to compare"
         return result
-    view = browser.view(replay_url, attachments=("view", "text"))
+    try:
+        view = browser.view(replay_url, attachments=("view", "text"))
+    except Exception as exc:  # the browser itself failed (crashed, closed): a finding
+        result.error = f"browser failed: {first_line(exc)}"
+        return result
     result.replay_resources = {"loaded": len(view.loaded), "failed": len(view.failed)}
     if view.screenshot_view is None or view.text is None:
         result.error = "replay gave no screenshot or text: " + "; ".join(
@@ -202,7 +206,11 @@ def _qa_one(archive: Archive, browser: Browser, replay: Replay, capture: Browser
     shot, _ = _payload(archive, capture.attachments["screenshot-view"])
     text, _ = _payload(archive, capture.attachments["text"])
     diff_path = diff_dir / f"{capture.seq}-{_safe(capture.url)}.png" if diff_dir else None
-    result.screenshot = round(screenshot_match(shot, view.screenshot_view, diff_path), 4)
+    try:
+        result.screenshot = round(screenshot_match(shot, view.screenshot_view, diff_path), 4)
+    except OSError as exc:  # PIL: a stored screenshot that is not a readable image
+        result.error = f"screenshot not comparable: {exc}"
+        return result
     result.text = round(text_match(text.decode("utf-8", "replace"), view.text), 4)
     result.diff = str(diff_path) if diff_path else None
     return result

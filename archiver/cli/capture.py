@@ -144,7 +144,8 @@ def browser_options(max_bytes: int, timeout: float, page_timeout: float, viewpor
     if ca_file is not None and not ca_file.is_file():
         raise UsageFailure(f"--ca-file {ca_file}: no such file")
     return BrowserOptions(executable=chromium_path, page_timeout=page_timeout,
-                          step_timeout=min(20.0, page_timeout), max_bytes=max_bytes,
+                          step_timeout=min(BrowserOptions.step_timeout, page_timeout),
+                          max_bytes=max_bytes,
                           viewport=(int(width), int(height)), pdf=pdf,
                           allowed=parse_allowed(allow_hosts), ca_file=ca_file,
                           timeout=timeout, restart_every=restart_every)

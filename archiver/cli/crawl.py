@@ -139,10 +139,11 @@ def crawl(seeds: tuple[str, ...], seed_file: Path | None, scope: str,
 
     browser = None
     if use_browser:
+        from archiver.capture.browser.page import BrowserOptions
         from archiver.cli.capture import browser_options as make_browser_options
 
-        browser = make_browser_options(50 * 1024 * 1024, timeout, page_timeout, viewport,
-                                       False, allow_hosts, ca_file, chromium_path,
+        browser = make_browser_options(BrowserOptions.max_bytes, timeout, page_timeout,
+                                       viewport, False, allow_hosts, ca_file, chromium_path,
                                        restart_every)
     archive = writable_archive(archive_dir, "crawl")
     tsa_urls = timestamp_urls(timestamp, tsa)

@@ -65,7 +65,7 @@ def qa_command(url: str | None, all_captures: bool, min_screenshot: float, min_t
     require_pywb()
     require_chromium(chromium_path)
     options = BrowserOptions(executable=chromium_path, page_timeout=page_timeout,
-                             step_timeout=min(20.0, page_timeout))
+                             step_timeout=min(BrowserOptions.step_timeout, page_timeout))
 
     def report(result: Any) -> None:
         if as_json:

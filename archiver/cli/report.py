@@ -49,7 +49,7 @@ def report(out_dir: Path | None, replay_base: str, max_articles: int | None,
       archiver report /tmp/vov-report --max-articles 500 --replay-base http://127.0.0.1:8090/archive/
       archiver report --json > figures.jsonl
     Exit status: 0 written, 1 written but an article file is damaged (listed in the
-    report), 2 usage error, an OUT_DIR inside the archive, or no archive.
+    report), 2 usage error, an OUT_DIR inside (or holding) the archive, or no archive.
     """
     from archiver.access.report import build
 

@@ -88,6 +88,9 @@ def check_out_dir(archive: Archive, out_dir: Path) -> Path:
     if out.resolve() == root or out.resolve().is_relative_to(root):
         raise UsageError(f"{out_dir}: inside the archive {archive.root}; a report is written "
                          "beside the archive, never into it (give another OUT_DIR)")
+    if root.is_relative_to(out.resolve()):  # an earlier report's folder is replaced whole
+        raise UsageError(f"{out_dir}: holds the archive {archive.root}; a report is written "
+                         "beside the archive (give another OUT_DIR)")
     if out.exists() and (not out.is_dir() or (any(out.iterdir())
                                               and not (out / MARKER).is_file())):
         raise UsageError(f"{out_dir}: exists and is not a report folder made by archiver "

@@ -38,7 +38,10 @@ def _pyplot() -> Any:
     matplotlib.use("Agg")  # never a window; the SVG backend writes the file
     import matplotlib.pyplot as plt
 
+    # labels are names from the archive (authors, sections, hosts): a "$" in one is text,
+    # not mathtext (an unknown command between two "$" raised ValueError, a traceback)
     matplotlib.rcParams.update({"svg.fonttype": "none", "font.size": 9,
+                                "text.parse_math": False,
                                 "axes.spines.top": False, "axes.spines.right": False})
     return plt
 

@@ -54,6 +54,11 @@ def forbidden(address: str) -> str | None:
                         (ip.is_unspecified, "unspecified"), (ip.is_reserved, "reserved")):
         if test:
             return label
+    # what the labels above miss and is still no public host: 100.64/10 (carrier-grade NAT,
+    # where some clouds serve their metadata, e.g. 100.100.100.200), 192.0.0/24 and the
+    # rest of IANA's special-purpose registry (RFC 6890)
+    if not ip.is_global:
+        return "not globally reachable"
     return None
 
 

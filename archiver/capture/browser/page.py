@@ -22,7 +22,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from archiver.base.errors import UsageError
+from archiver.base.errors import ArchiverError, UsageError
 from archiver.capture.browser.proxy import PageLog, ProxyOptions, RecordingProxy
 
 DEFAULT_EXECUTABLE = "/usr/bin/chromium"
@@ -31,8 +31,9 @@ SCROLL_CAP = 40  # viewport steps at most: an infinite list ends here
 SETTLE_SECONDS = 1.5
 REPLAY_SETTLE_SECONDS = 0.5  # after a scroll step, wait this long at most for requests to finish
 # Chromium flags: no traffic of its own (updates, sync, field trials), no QUIC (it would
-# bypass an HTTP proxy), loopback through the proxy too (Chromium bypasses proxies for
-# localhost unless told `<-loopback>`), and only our CA's keys trusted beyond the system.
+# bypass an HTTP proxy). Browser.launch_args adds the proxy's: loopback through the proxy
+# too (Chromium bypasses proxies for localhost unless told `<-loopback>`), and only our
+# CA's keys trusted beyond the system.
 BASE_ARGS = ("--disable-background-networking", "--disable-component-update",
              "--disable-sync", "--no-first-run", "--disable-quic",
              "--disable-default-apps", "--metrics-recording-only", "--mute-audio")
@@ -95,6 +96,13 @@ class PageView:
         return [s.name for s in self.steps if s.outcome == "timeout"]
 
 
+def first_line(exc: BaseException) -> str:
+    """An error as one line: Playwright's messages run to the browser's whole log (and
+    may be empty, when the exception's name is what there is to say)."""
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:200]
+
+
 def require_chromium(executable: str) -> None:
     """One line naming the install step when the browser or Playwright is missing."""
     if not (os.path.isfile(executable) and os.access(executable, os.X_OK)):
@@ -141,15 +149,23 @@ class Browser:
         self.replay_base = replay_base
         self.proxy = None if replay_base else RecordingProxy(ProxyOptions(
             allowed=options.allowed, ca_file=options.ca_file, timeout=options.timeout))
-        self._pw = sync_playwright().start()
+        self._closed = False
         try:
-            self.browser = self._pw.chromium.launch(
-                executable_path=options.executable, args=self.launch_args(), headless=True)
+            self._pw = sync_playwright().start()
         except Exception:
-            self._pw.stop()
             if self.proxy is not None:
                 self.proxy.close()
             raise
+        try:
+            self.browser = self._pw.chromium.launch(
+                executable_path=options.executable, args=self.launch_args(), headless=True)
+        except Exception as exc:
+            self._pw.stop()
+            if self.proxy is not None:
+                self.proxy.close()
+            # Playwright's message is the browser's whole log: one line of it, no traceback
+            raise ArchiverError(f"Chromium at {options.executable} did not start: "
+                                f"{first_line(exc)}") from exc
 
     def launch_args(self) -> list[str]:
         # --ignore-certificate-errors-spki-list trusts exactly our run's keys, nothing else;
@@ -180,6 +196,11 @@ class Browser:
             page.close()
 
     def close(self) -> None:
+        """Idempotent: a second call (a run's `finally` after a failed restart) must not
+        raise, Playwright's objects being unusable once it is stopped."""
+        if self._closed:
+            return
+        self._closed = True
         try:
             self.browser.close()
         finally:
@@ -243,7 +264,7 @@ class Browser:
         except TimeoutError:
             step.outcome, step.detail = "timeout", f"not done in {budget:.1f} s"
         except Error as exc:
-            step.outcome, step.detail = "error", str(exc).splitlines()[0][:200]
+            step.outcome, step.detail = "error", first_line(exc)
         step.seconds = time.monotonic() - t0
         return step.outcome == "ok"
 

@@ -197,10 +197,19 @@ class RecordingProxy:
             exchange.close()
             return False
         with self._lock:
-            if page is not None:
+            # a page whose end_page has returned is being stored (and its exchanges closed)
+            # already: a request that outlived it is relayed, like one between pages
+            kept = False
+            if page is not None and page is self.page:
+                kept = True
                 page.used += exchange.payload_size
                 page.exchanges.append(exchange)
-        return _relay(client, exchange, method)
+        if kept:
+            return _relay(client, exchange, method)  # the page's log closes it once stored
+        try:  # relayed but kept in no page log: free its body now
+            return _relay(client, exchange, method)
+        finally:
+            exchange.close()
 
     def _exchange(self, url: str, host: str, port: int, address: str, https: bool,
                   method: str, head_lines: list[bytes], body: bytes, deadline: float,

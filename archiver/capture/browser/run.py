@@ -27,7 +27,7 @@ from urllib.parse import urldefrag, urljoin
 
 from archiver.base import agent
 from archiver.capture.browser import summary
-from archiver.capture.browser.page import Browser, BrowserOptions, PageView
+from archiver.capture.browser.page import Browser, BrowserOptions, PageView, first_line
 from archiver.capture.browser.proxy import PageLog
 from archiver.capture.fetch import Exchange, FetchResult, check_url
 from archiver.capture.records import write_capture
@@ -95,7 +95,7 @@ def capture_browser(archive: Archive, urls: Iterable[str], options: CaptureOptio
             try:
                 view, log = browser.capture(url)
             except Exception as exc:  # the browser itself failed (crashed, closed)
-                error = f"browser failed: {_line(exc)}"
+                error = f"browser failed: {first_line(exc)}"
                 outcome = BrowserOutcome(url=url, error=error)
                 committer.submit(PendingCapture(
                     manifest.new_event("capture", "failure", error,
@@ -143,11 +143,6 @@ def capture_page(browser: Browser, committer: Committer, url: str, options: Capt
         if committer.error is not None:
             raise committer.error
     return outcome
-
-
-def _line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return (text[0] if text else type(exc).__name__)[:200]
 
 
 def _reporter(outcome: BrowserOutcome, on_done: Callable[[CaptureOutcome], None] | None

@@ -117,15 +117,21 @@ def handshake(sock: socket.socket, host: str, port: int,
               anchors: tuple[x509.Certificate, ...]) -> tuple[ssl.SSLSocket, TlsFacts]:
     server_name = None if _is_ip(host) else host
     tls = client_context().wrap_socket(sock, server_hostname=server_name)
-    cipher = tls.cipher()
-    facts = TlsFacts(host, port, tls.version() or "", cipher[0] if cipher else "",
-                     tls.selected_alpn_protocol())
-    # The chain as presented in this handshake. Python 3.13 has get_unverified_chain();
-    # in 3.11/3.12 the same call is on the C object behind the socket.
-    getter = getattr(tls, "get_unverified_chain", None) or tls._sslobj.get_unverified_chain  # type: ignore[attr-defined]
-    certs = getter() or []
-    facts.chain = [x509.load_der_x509_certificate(_der(c)) for c in certs]
-    facts.validation = validate(facts.chain, host, anchors)
+    try:
+        cipher = tls.cipher()
+        facts = TlsFacts(host, port, tls.version() or "", cipher[0] if cipher else "",
+                         tls.selected_alpn_protocol())
+        # The chain as presented in this handshake. Python 3.13 has get_unverified_chain();
+        # in 3.11/3.12 the same call is on the C object behind the socket.
+        getter = getattr(tls, "get_unverified_chain", None) or tls._sslobj.get_unverified_chain  # type: ignore[attr-defined]
+        certs = getter() or []
+        facts.chain = [x509.load_der_x509_certificate(_der(c)) for c in certs]
+        facts.validation = validate(facts.chain, host, anchors)
+    except BaseException:
+        # wrap_socket detached `sock`: the caller's close of it no longer closes the
+        # connection (a certificate cryptography cannot parse raised ValueError here)
+        tls.close()
+        raise
     return tls, facts
 
 

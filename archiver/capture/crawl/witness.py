@@ -17,7 +17,7 @@ import threading
 from typing import Any
 from urllib.parse import urldefrag
 
-from archiver.capture.browser.page import Browser, BrowserOptions
+from archiver.capture.browser.page import Browser, BrowserOptions, first_line
 from archiver.capture.browser.run import BrowserOutcome, capture_page
 from archiver.capture.crawl.adapter import Captured, CrawlRun
 from archiver.capture.run import CaptureOptions
@@ -61,8 +61,7 @@ class BrowserWorker:
             # fails (retried, then its host paused, as an unanswered fetch) and a fresh
             # Chromium takes the next one
             self.close()
-            lines = str(exc).strip().splitlines()
-            error = f"browser failed: {(lines[0] if lines else type(exc).__name__)[:200]}"
+            error = f"browser failed: {first_line(exc)}"
             return self._failure(url, error, discovery)
         return captured(outcome)
 
