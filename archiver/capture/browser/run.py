@@ -284,8 +284,11 @@ def _store(committer: Committer, options: CaptureOptions, browser_options: Brows
     attached = {i["record_id"] for i in items}
     indexed = written.replayable + [(r, None, r.content_type) for r in writer.refs
                                     if r.record_id in attached]
+    # on_queued: the payloads this page claimed in dedup may be referred to once queued
+    # (dedup.claim's protocol, as capture.run follows it)
     committer.submit(PendingCapture(event, warc, buffer.getvalue(), list(writer.refs),
-                                    indexed, outcome.article, committed))
+                                    indexed, outcome.article, committed,
+                                    on_queued=dedup.queued_mine if dedup else None))
     return outcome
 
 
