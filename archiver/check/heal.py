@@ -27,7 +27,7 @@ class Mend:
     path: str
     found: str  # the sha256 found here before, or "missing"
     sha256: str  # what our manifest names
-    outcome: str  # replaced, would-replace, no-good-copy, open-warc, failed
+    outcome: str  # replaced, would-replace, already-good, no-good-copy, open-warc, failed
     detail: str = ""
 
     def render(self) -> str:
@@ -46,7 +46,8 @@ class HealReport:
 
     @property
     def unmended(self) -> list[Mend]:
-        return [m for m in self.mends if m.outcome not in ("replaced", "would-replace")]
+        return [m for m in self.mends
+                if m.outcome not in ("replaced", "would-replace", "already-good")]
 
     def summary(self) -> str:
         done = sum(m.outcome == "replaced" for m in self.mends)

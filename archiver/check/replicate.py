@@ -42,7 +42,7 @@ from archiver.check.copies import (
 )
 from archiver.store import manifest
 from archiver.store.archive import TEMP_PREFIX, Archive
-from archiver.store.destinations import Destination, Digest, Folder, open_destination
+from archiver.store.destinations import Destination, Digest, Folder
 from archiver.store.rolling import OPEN_SUFFIX, open_path
 
 LOCK_NAME = "replicate.lock"
@@ -60,7 +60,7 @@ class ForkError(StoreError):
 @dataclass
 class Action:
     path: str  # the name at the copy
-    action: str  # copy, heal, rename, failed, source-damaged
+    action: str  # copy, heal, failed, source-damaged, skipped
     bytes: int = 0
     detail: str = ""
 
@@ -437,10 +437,6 @@ def record(archive: Archive, result: Result, operator: str | None) -> dict[str, 
                  "bytes": sum(a.bytes for a in result.copied),
                  "healed": [a.path for a in result.copied if a.action == "heal"][:1000],
                  "failed": [a.to_dict() for a in result.failed][:1000]})
-
-
-def destination_for(replica: Replica) -> Destination:
-    return open_destination(replica.url, replica.key, replica.known_hosts, replica.accept_new)
 
 
 def default_name(where: str) -> str:
