@@ -226,6 +226,9 @@ def _audit_copies(archive_dir: Path | None, every: bool, names: tuple[str, ...],
     bar = LazyProgress(not as_json and not quiet, "auditing copies")
     try:
         report = audit_copies(archive, chosen, progress=bar.update, on_start=bar.start)
+    except OSError as exc:  # a file of this archive unreadable (a copy's is a finding)
+        raise Failure(f"audit --copies: {exc.filename or ''} {exc.strerror or exc}".strip()) \
+            from exc
     finally:
         bar.finish()
     if not as_json and not quiet:

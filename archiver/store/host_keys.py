@@ -86,7 +86,7 @@ def pinned_sftp(host: str, known_hosts: Path, accept_new: bool, **ssh_kwargs: An
                     f"{describe(exc.key)}, {known_hosts} has {describe(exc.expected_key)}; "
                     "someone may be intercepting the connection (or the key was "
                     "replaced): not connecting") from exc
-            except HostKeyError:
+            except Exception:  # ours, a failed login, a refused connection: no socket left
                 self.client.close()
                 raise
             self.ftp = self.client.open_sftp()
