@@ -179,6 +179,21 @@ def test_a_non_archive_folder_is_refused(archive, tmp_path):
     assert result.exit_code == 2 and "not a copy of an archive" in result.output
 
 
+def test_a_first_run_killed_before_its_manifest_is_resumed(archive, tmp_path):
+    """Side files go before the manifest: a first run killed between them (or in the
+    manifest's own write) leaves them and a temporary, but no manifest. The next run must
+    resume, not refuse the folder as a stranger's."""
+    run, dest = Cli(archive), tmp_path / "copy"
+    assert run("replicate", str(dest), "--name", "disk2").exit_code == 0
+    (dest / "manifest.jsonl").unlink()
+    (dest / ".tmp-0badf00d-manifest.jsonl").write_bytes(b'{"seq": 0')
+    (dest / "index.cdxj").write_bytes(b"")
+    result = run("replicate", str(dest), "--name", "disk2")
+    assert result.exit_code == 0, result.output
+    assert sha(dest / "manifest.jsonl") == sha(archive / "manifest.jsonl")
+    assert_valid_copy(archive, dest)
+
+
 def test_replicate_to_a_read_only_folder_copy_then_audit_and_repair_from_it(archive, tmp_path):
     from test_read_only import make_read_only, make_writable
 

@@ -176,10 +176,16 @@ def plan(archive: Archive, dest: Destination, replica: Replica,
 
 
 def _foreign(dest: Destination) -> bool:
+    """Does a folder without a manifest hold anything a replicate run would not have put
+    there before its manifest (files, side files, temporaries of a run killed before it)?"""
     if isinstance(dest, Folder):
-        return dest.root.is_dir() and any(p.name not in ("warcs", "articles")
-                                          for p in dest.root.iterdir())
+        return dest.root.is_dir() and not all(_ours(p.name) for p in dest.root.iterdir())
     return False
+
+
+def _ours(name: str) -> bool:
+    return (name in ("warcs", "articles", *SIDE_FOLDERS, *SIDE_FILES)
+            or name.startswith(("manifest.", TEMP_PREFIX)))
 
 
 def _needs(dest: Destination, replica: Replica, w: Wanted, head: int,
