@@ -448,3 +448,26 @@ def test_a_dest_emptied_mid_copy_never_gets_a_manifest_naming_lost_files(archive
     assert result.failed and not (dest / "manifest.jsonl").exists()
     assert Cli(archive)("replicate", str(dest), "--name", "c").exit_code == 0
     assert Cli(dest)("audit").exit_code == 0
+
+
+def test_a_file_vanishing_at_dest_is_a_copy_failure_not_our_damage(archive, tmp_path):
+    """A FileNotFoundError from DEST (its temporary removed under us) is DEST's failure: our
+    own file is sound, so it must not be called `source-damaged`."""
+    from archiver.check.copies import Replica
+    from archiver.check.replicate import replicate
+    from archiver.store.archive import Archive
+    from archiver.store.destinations import Folder
+
+    class Vanishing(Folder):
+        def _write(self, rel, source, length, progress):
+            super()._write(rel, source, length, progress)
+            if rel.startswith("articles/"):
+                self.path(rel).unlink()  # someone's rm, after the bytes went down
+                os.open(self.path(rel), os.O_RDONLY)  # what the read-back meets
+
+    dest = tmp_path / "copy"
+    result = replicate(Archive(archive), Vanishing(dest), Replica("c", str(dest)))
+    failed = {a.path: a.action for a in result.failed}
+    assert failed and all(p.startswith("articles/") for p in failed)
+    assert set(failed.values()) == {"failed"}
+    assert not (dest / "manifest.jsonl").exists()

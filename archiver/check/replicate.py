@@ -339,9 +339,12 @@ def _copy_one(archive: Archive, dest: Destination, replica: Replica, w: Wanted, 
     for _attempt in range(2):  # retried once: a transfer or a disk can fail once
         try:
             last = dest.put(name, source, None if whole else length, check, spans, progress)
-        except FileNotFoundError:
-            return Action(name, "source-damaged", 0, "missing from this archive: "
-                          "`archiver repair --from` another copy")
+        except FileNotFoundError as exc:
+            if not open_path(archive, w.path).exists():
+                return Action(name, "source-damaged", 0, "missing from this archive: "
+                              "`archiver repair --from` another copy")
+            last, error = None, f"{type(exc).__name__}: {exc}"  # DEST's: a copy failure
+            continue
         except (OSError, StoreError) as exc:  # StoreError: the temporary vanished at DEST
             last = None
             error = f"{type(exc).__name__}: {exc}"
