@@ -14,7 +14,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from archiver.check.copies import Replica, Wanted, check_at, connect, local, read_snapshot
+from archiver.check.copies import (
+    Replica,
+    Wanted,
+    check_at,
+    connect,
+    local,
+    read_snapshot,
+    record_event,
+)
 from archiver.store.archive import Archive
 from archiver.store.destinations import Destination, Digest
 from archiver.store.rolling import OPEN_SUFFIX
@@ -130,8 +138,6 @@ def _mend(archive: Archive, here: Destination, copy: Destination, w: Wanted, bef
 
 
 def _record(archive: Archive, replica: Replica, mend: Mend, operator: str | None) -> None:
-    from archiver.check.copies import record_event
-
     record_event(archive, "replacement", "success",
                  f"{mend.path} replaced from copy {replica.name} (was {mend.found})", operator,
                  details={"file": mend.path, "found_sha256": mend.found,

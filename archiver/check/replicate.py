@@ -37,11 +37,13 @@ from archiver.check.copies import (
     check_at,
     lineage,
     load_replicas,
+    local,
     read_snapshot,
+    record_event,
     save_replicas,
 )
 from archiver.store import manifest
-from archiver.store.archive import TEMP_PREFIX, Archive
+from archiver.store.archive import TEMP_PREFIX, Archive, open_regular
 from archiver.store.destinations import Destination, Digest, Folder
 from archiver.store.rolling import OPEN_SUFFIX, open_path
 
@@ -327,8 +329,6 @@ def _copy_one(archive: Archive, dest: Destination, replica: Replica, w: Wanted, 
     spans = None if whole else w.spans(head)
 
     def source() -> IO[bytes]:
-        from archiver.store.archive import open_regular
-
         return open_regular(open_path(archive, w.path), buffered=False)
 
     def check(found: Digest) -> bool:
@@ -355,7 +355,7 @@ def _copy_one(archive: Archive, dest: Destination, replica: Replica, w: Wanted, 
                 replica.seen[name] = list(st)
             return Action(name, action, length)
     # Twice wrong: is it our file that is damaged, or the copy that fails?
-    _, found = check_at(Folder(archive.root), w, head)
+    _, found = check_at(local(archive), w, head)
     if not w.good(found, head):
         return Action(name, "source-damaged", 0,
                       "this archive's file differs from its manifest: not copied; "
@@ -436,8 +436,6 @@ def remember(archive: Archive, replica: Replica, result: Result) -> None:
 
 def record(archive: Archive, result: Result, operator: str | None) -> dict[str, Any]:
     """The PREMIS `replication` event in our manifest: head copied, replica, files, bytes."""
-    from archiver.check.copies import record_event
-
     status = "failure" if result.failed or result.skipped else "success"
     return record_event(
         archive, "replication", status, result.summary(), operator,
