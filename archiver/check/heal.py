@@ -10,7 +10,6 @@ against and a writer may be appending to it: it is reported, never replaced.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,8 +25,6 @@ from archiver.check.copies import (
 from archiver.store.archive import Archive
 from archiver.store.destinations import Destination, Digest
 from archiver.store.rolling import OPEN_SUFFIX
-
-Progress = Callable[[int], None]
 
 
 @dataclass
@@ -71,8 +68,8 @@ class HealReport:
                 "mends": [m.to_dict() for m in self.mends], "ok": not self.unmended}
 
 
-def repair_from(archive: Archive, replica: Replica, operator: str | None, yes: bool,
-                progress: Progress | None = None) -> HealReport:
+def repair_from(archive: Archive, replica: Replica, operator: str | None,
+                yes: bool) -> HealReport:
     snap = read_snapshot(archive)
     here = local(archive)
     report = HealReport(replica.name)
@@ -80,8 +77,6 @@ def repair_from(archive: Archive, replica: Replica, operator: str | None, yes: b
     for w in snap.in_order():
         report.checked += 1
         _, found = check_at(here, w, snap.head_seq)
-        if progress and found is not None:
-            progress(found.size)
         if not w.good(found, snap.head_seq):
             bad.append((w, "missing" if found is None else found.sha256))
     if not bad:
