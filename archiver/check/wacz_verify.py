@@ -800,7 +800,7 @@ def _packed_files_check(zf: zipfile.ZipFile, names: dict[str, zipfile.ZipInfo],
     named: dict[str, str] = {}
     for entry in manifest.iter_entries(manifest_path):
         for f in entry.get("files") or []:
-            if isinstance(f, dict) and f.get("path") and f.get("sha256"):
+            if isinstance(f, dict) and isinstance(f.get("path"), str) and f.get("sha256"):
                 named[f["path"]] = f["sha256"]
     bad: list[str] = []
     count = 0
