@@ -68,3 +68,20 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def build_two_captures_and_ingest(root: Path) -> Path:
+    """An archive at `root`: two captures (a sealed rolling WARC each) and one ingest (a
+    WARC and an article), from a loopback server started and stopped here."""
+    from http_fixture import VOV_PATH
+
+    srv = FixtureServer().start()
+    try:
+        run = Cli(root)
+        assert run("capture", srv.url(VOV_PATH)).exit_code == 0
+        assert run("capture", srv.url("/gzip")).exit_code == 0
+        assert run("ingest", str(SEED_DOCUMENT)).exit_code == 0
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    return root

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO, SEED_DOCUMENT, Cli
+from conftest import REPO, Cli, build_two_captures_and_ingest
 from http_fixture import VOV_PATH, FixtureServer
 
 from archiver.store import manifest
@@ -26,17 +26,7 @@ from archiver.store import manifest
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> Path:
     """Two captures (a sealed rolling WARC each) and one ingest (a WARC and an article)."""
-    root = tmp_path_factory.mktemp("built") / "archive"
-    srv = FixtureServer().start()
-    try:
-        run = Cli(root)
-        assert run("capture", srv.url(VOV_PATH)).exit_code == 0
-        assert run("capture", srv.url("/gzip")).exit_code == 0
-        assert run("ingest", str(SEED_DOCUMENT)).exit_code == 0
-    finally:
-        srv.shutdown()
-        srv.server_close()
-    return root
+    return build_two_captures_and_ingest(tmp_path_factory.mktemp("built") / "archive")
 
 
 @pytest.fixture
