@@ -662,6 +662,9 @@ def _proof_checks(zf: zipfile.ZipFile, names: dict[str, zipfile.ZipInfo],
     except ZIP_ERRORS as exc:  # a damaged member: the resource check names it too
         return [Check("manifest-proofs", "fail", f"a proof file is unreadable in the ZIP "
                                                  f"({exc})")]
+    except (KeyError, TypeError, ValueError) as exc:  # a hostile packaged manifest's shapes
+        return [Check("manifest-proofs", "fail", f"the packaged proofs are malformed "
+                                                 f"({type(exc).__name__}: {exc})")]
 
 
 def _read_proofs(zf: zipfile.ZipFile, names: dict[str, zipfile.ZipInfo],
