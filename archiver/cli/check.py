@@ -293,8 +293,9 @@ def _witness_keys(witnesses: tuple[str, ...], minimum: int) -> list[Any]:
     from archiver.store import checkpoints
 
     verifiers = [checkpoints.load_verifier(w) for w in witnesses]
-    if verifiers and minimum > len({v.name for v in verifiers}):
-        raise UsageFailure(f"--witnesses-min {minimum} is more than the {len(verifiers)} "
+    distinct = len({v.name for v in verifiers})
+    if verifiers and minimum > distinct:
+        raise UsageFailure(f"--witnesses-min {minimum} is more than the {distinct} distinct "
                            "witness(es) given")
     return verifiers
 
