@@ -68,3 +68,36 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def build_two_captures_and_ingest(root: Path) -> Path:
+    """An archive at `root`: two captures (a sealed rolling WARC each) and one ingest (a
+    WARC and an article), from a loopback server started and stopped here."""
+    from http_fixture import VOV_PATH
+
+    srv = FixtureServer().start()
+    try:
+        run = Cli(root)
+        assert run("capture", srv.url(VOV_PATH)).exit_code == 0
+        assert run("capture", srv.url("/gzip")).exit_code == 0
+        assert run("ingest", str(SEED_DOCUMENT)).exit_code == 0
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    return root
+
+
+def rewrite_history(manifest_path: Path) -> None:
+    """Forge entry 1's detail and re-chain every entry after it: a hash chain that holds
+    over a history that is not the one first written (only signatures, checkpoints and
+    time-stamps of the old heads can tell)."""
+    from archiver.store import manifest
+
+    entries = list(manifest.iter_entries(manifest_path))
+    entries[1]["outcome"]["detail"] = "forged"
+    prev = entries[0]["hash"]
+    for entry in entries[1:]:
+        entry["prev"] = prev
+        entry["hash"] = manifest.entry_hash(entry)
+        prev = entry["hash"]
+    manifest_path.write_bytes(b"".join(manifest.canonical(e) + b"\n" for e in entries))

@@ -14,8 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO, SEED_DOCUMENT, Cli
-from http_fixture import VOV_PATH, FixtureServer
+from conftest import REPO, SEED_DOCUMENT, Cli, build_two_captures_and_ingest
 
 from archiver.store import manifest
 from archiver.store.archive import Archive
@@ -25,17 +24,7 @@ from archiver.store.signing import SIG_NAME
 @pytest.fixture(scope="module")
 def clean_archive(tmp_path_factory) -> Path:
     """Two captures and one ingest, audited clean once; tests tamper with copies."""
-    root = tmp_path_factory.mktemp("clean") / "archive"
-    srv = FixtureServer().start()
-    try:
-        run = Cli(root)
-        assert run("capture", srv.url(VOV_PATH)).exit_code == 0
-        assert run("capture", srv.url("/gzip")).exit_code == 0
-        assert run("ingest", str(SEED_DOCUMENT)).exit_code == 0
-    finally:
-        srv.shutdown()
-        srv.server_close()
-    return root
+    return build_two_captures_and_ingest(tmp_path_factory.mktemp("clean") / "archive")
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import SEED_DOCUMENT
+from conftest import SEED_DOCUMENT, rewrite_history
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -199,14 +199,7 @@ def test_a_tampered_cosignature_is_named(run, keys, archive_dir):
 def test_a_checkpoint_of_a_rewritten_history(run, keys, archive_dir):
     archive = grow(archive_dir, 3)
     checkpoint(run)
-    entries = list(manifest.iter_entries(archive.manifest_path))
-    entries[1]["outcome"]["detail"] = "forged"
-    prev = entries[0]["hash"]
-    for entry in entries[1:]:
-        entry["prev"] = prev
-        entry["hash"] = manifest.entry_hash(entry)
-        prev = entry["hash"]
-    archive.manifest_path.write_bytes(b"".join(manifest.canonical(e) + b"\n" for e in entries))
+    rewrite_history(archive.manifest_path)
     assert "checkpoint-mismatch" in codes(audit(run)[1])
 
 

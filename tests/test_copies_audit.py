@@ -164,6 +164,28 @@ def test_an_unknown_replica_is_one_line_exit_2(pair):
     assert "vault" in result.output
 
 
+def test_an_unreadable_file_here_is_one_line_not_a_traceback(pair):
+    """A folder planted where this archive's article should be: open_regular refuses it
+    with an OSError, which audit --copies must report in one line (catch_exceptions=False
+    would raise a traceback here)."""
+    root, _ = pair
+    article = next(p for p in named(root) if p.startswith("articles/"))
+    (root / article).unlink()
+    (root / article).mkdir()
+    result = Cli(root)("audit", "--copies")
+    assert result.exit_code == 1 and "not a regular file" in result.output
+
+
+def test_one_copy_named_twice_is_counted_once(pair):
+    """`--copies` plus `--replica PATH` of the same replica (or a name given twice) must not
+    count one copy as two good ones."""
+    root, copy = pair
+    across = json.loads(Cli(root)("audit", "--copies", "--replica", str(copy),
+                                  "--replica", "vault", "--json").output)
+    assert len(across["copies"]) == 1
+    assert set(across["good_copies"].values()) == {2}  # this archive and the one copy
+
+
 def test_a_copy_behind_is_reported_with_how_far(pair, tmp_path):
     root, _ = pair
     run = Cli(root)

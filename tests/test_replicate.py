@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO, SEED_DOCUMENT, Cli
+from conftest import REPO, Cli, build_two_captures_and_ingest
 from http_fixture import VOV_PATH, FixtureServer
 
 from archiver.store import manifest
@@ -26,17 +26,7 @@ from archiver.store import manifest
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> Path:
     """Two captures (a sealed rolling WARC each) and one ingest (a WARC and an article)."""
-    root = tmp_path_factory.mktemp("built") / "archive"
-    srv = FixtureServer().start()
-    try:
-        run = Cli(root)
-        assert run("capture", srv.url(VOV_PATH)).exit_code == 0
-        assert run("capture", srv.url("/gzip")).exit_code == 0
-        assert run("ingest", str(SEED_DOCUMENT)).exit_code == 0
-    finally:
-        srv.shutdown()
-        srv.server_close()
-    return root
+    return build_two_captures_and_ingest(tmp_path_factory.mktemp("built") / "archive")
 
 
 @pytest.fixture
@@ -177,6 +167,21 @@ def test_a_non_archive_folder_is_refused(archive, tmp_path):
     (tmp_path / "home" / "notes.txt").write_text("mine")
     result = Cli(archive)("replicate", str(tmp_path / "home"))
     assert result.exit_code == 2 and "not a copy of an archive" in result.output
+
+
+def test_a_first_run_killed_before_its_manifest_is_resumed(archive, tmp_path):
+    """Side files go before the manifest: a first run killed between them (or in the
+    manifest's own write) leaves them and a temporary, but no manifest. The next run must
+    resume, not refuse the folder as a stranger's."""
+    run, dest = Cli(archive), tmp_path / "copy"
+    assert run("replicate", str(dest), "--name", "disk2").exit_code == 0
+    (dest / "manifest.jsonl").unlink()
+    (dest / ".tmp-0badf00d-manifest.jsonl").write_bytes(b'{"seq": 0')
+    (dest / "index.cdxj").write_bytes(b"")
+    result = run("replicate", str(dest), "--name", "disk2")
+    assert result.exit_code == 0, result.output
+    assert sha(dest / "manifest.jsonl") == sha(archive / "manifest.jsonl")
+    assert_valid_copy(archive, dest)
 
 
 def test_replicate_to_a_read_only_folder_copy_then_audit_and_repair_from_it(archive, tmp_path):
@@ -433,3 +438,26 @@ def test_a_dest_emptied_mid_copy_never_gets_a_manifest_naming_lost_files(archive
     assert result.failed and not (dest / "manifest.jsonl").exists()
     assert Cli(archive)("replicate", str(dest), "--name", "c").exit_code == 0
     assert Cli(dest)("audit").exit_code == 0
+
+
+def test_a_file_vanishing_at_dest_is_a_copy_failure_not_our_damage(archive, tmp_path):
+    """A FileNotFoundError from DEST (its temporary removed under us) is DEST's failure: our
+    own file is sound, so it must not be called `source-damaged`."""
+    from archiver.check.copies import Replica
+    from archiver.check.replicate import replicate
+    from archiver.store.archive import Archive
+    from archiver.store.destinations import Folder
+
+    class Vanishing(Folder):
+        def _write(self, rel, source, length, progress):
+            super()._write(rel, source, length, progress)
+            if rel.startswith("articles/"):
+                self.path(rel).unlink()  # someone's rm, after the bytes went down
+                os.open(self.path(rel), os.O_RDONLY)  # what the read-back meets
+
+    dest = tmp_path / "copy"
+    result = replicate(Archive(archive), Vanishing(dest), Replica("c", str(dest)))
+    failed = {a.path: a.action for a in result.failed}
+    assert failed and all(p.startswith("articles/") for p in failed)
+    assert set(failed.values()) == {"failed"}
+    assert not (dest / "manifest.jsonl").exists()

@@ -283,3 +283,15 @@ def test_a_revoked_host_key_is_never_recorded(sshd, archive, tmp_path):
                                  str(known), "--accept-new-host-key"))
     assert "@revoked" in line and sshd.fingerprint() in line, line
     assert known.read_text() == f"@revoked * {keytype} {blob}\n"
+
+
+def test_a_revoked_key_is_refused_even_where_a_line_names_the_host(sshd, archive, tmp_path):
+    """ssh(1): a @revoked key is never accepted, whatever other line names it."""
+    known = tmp_path / "known_hosts"
+    keytype, blob = sshd.host_pub.read_text().split()[:2]
+    known.write_text(f"{sshd.name} {keytype} {blob}\n@revoked * {keytype} {blob}\n")
+    url = f"sftp://{USER}@127.0.0.1:{sshd.port}{sshd.remote / tmp_path.name}"
+    line = one_line(Cli(archive)("replicate", url, "--key", str(sshd.key), "--known-hosts",
+                                 str(known)))
+    assert "@revoked" in line and sshd.fingerprint() in line, line
+    assert not (sshd.remote / tmp_path.name / "manifest.jsonl").exists()

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SEED_DOCUMENT, Cli, free_port
+from conftest import SEED_DOCUMENT, Cli, free_port, rewrite_history
 from rfc3161_client import decode_timestamp_response
 from tsa_server import LoopbackTSA, tsa_fixture
 
@@ -289,14 +289,7 @@ def test_token_for_another_archives_head(archive_dir: Path, tmp_path: Path,
 def test_rewritten_history_breaks_the_proof(archive_dir: Path, tsa: LoopbackTSA) -> None:
     archive = make_archive(archive_dir)
     forced(archive, tsa, "ok")
-    entries = list(manifest.iter_entries(archive.manifest_path))
-    entries[1]["outcome"]["detail"] = "forged"
-    prev = entries[0]["hash"]
-    for entry in entries[1:]:
-        entry["prev"] = prev
-        entry["hash"] = manifest.entry_hash(entry)
-        prev = entry["hash"]
-    archive.manifest_path.write_bytes(b"".join(manifest.canonical(e) + b"\n" for e in entries))
+    rewrite_history(archive.manifest_path)
     report = audit_mod.audit(archive, jobs=1, tsa_roots=roots(tsa))
     assert "tsa-head-mismatch" in {f.code for f in report.findings}
     assert report.proofs == []

@@ -252,6 +252,31 @@ def test_a_resource_changed_after_signing(packages, tmp_path):
     assert statuses["manifest-files"] == "fail"  # and the manifest names other bytes
 
 
+def test_a_files_map_row_of_the_wrong_shape_is_a_failed_check(packages, tmp_path):
+    """A hostile archiver/files.jsonl row whose `packed` is a list (unhashable): a named
+    failed check, not a traceback."""
+    rows = read(packages.anonymous, "archiver/files.jsonl")
+    bad = rows + json.dumps({"packed": ["x"], "path": ["y"]}).encode() + b"\n"
+    path = rewrite(packages.anonymous, tmp_path / "x.wacz", {"archiver/files.jsonl": bad})
+    result = invoke("verify", str(path), "--json")
+    assert not isinstance(result.exception, TypeError), result.exception
+    assert "manifest-files" in failures(path)
+
+
+def test_a_hostile_packaged_manifest_is_a_failed_check(packages, tmp_path):
+    """A packaged manifest line naming a time-stamp beside a file claim whose path is a
+    list (unhashable): named failed checks, not a traceback."""
+    lines = read(packages.anonymous, "archiver/manifest.jsonl")
+    hostile = {"seq": 99, "files": [{"path": ["x"], "sha256": "0" * 64}],
+               "timestamps": [{"token": "t", "seq": 0}]}
+    path = rewrite(packages.anonymous, tmp_path / "x.wacz",
+                   {"archiver/manifest.jsonl": lines + json.dumps(hostile).encode() + b"\n"})
+    result = invoke("verify", str(path), "--json")
+    assert result.exit_code == 1 and not isinstance(result.exception, TypeError), \
+        result.exception
+    assert "manifest-proofs" in failures(path)
+
+
 def test_a_datapackage_rewritten_to_match_a_change(packages, tmp_path):
     package = json.loads(read(packages.anonymous, "datapackage.json"))
     package["title"] = "another title"

@@ -108,11 +108,8 @@ def read_snapshot(archive: Archive, length: int | None = None) -> Snapshot:
             read += len(raw)
             lines += 1
             h.update(raw)
-            try:
-                entry = json.loads(raw)
-            except ValueError:
-                continue
-            if not isinstance(entry, dict):
+            entry = manifest.parse_entry(raw)
+            if entry is None:
                 continue
             seq = entry.get("seq")
             seq = seq if isinstance(seq, int) else head_seq + 1

@@ -10,16 +10,21 @@ against and a writer may be appending to it: it is reported, never replaced.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from archiver.check.copies import Replica, Wanted, check_at, connect, local, read_snapshot
+from archiver.check.copies import (
+    Replica,
+    Wanted,
+    check_at,
+    connect,
+    local,
+    read_snapshot,
+    record_event,
+)
 from archiver.store.archive import Archive
 from archiver.store.destinations import Destination, Digest
 from archiver.store.rolling import OPEN_SUFFIX
-
-Progress = Callable[[int], None]
 
 
 @dataclass
@@ -27,7 +32,7 @@ class Mend:
     path: str
     found: str  # the sha256 found here before, or "missing"
     sha256: str  # what our manifest names
-    outcome: str  # replaced, would-replace, no-good-copy, open-warc, failed
+    outcome: str  # replaced, would-replace, already-good, no-good-copy, open-warc, failed
     detail: str = ""
 
     def render(self) -> str:
@@ -46,7 +51,8 @@ class HealReport:
 
     @property
     def unmended(self) -> list[Mend]:
-        return [m for m in self.mends if m.outcome not in ("replaced", "would-replace")]
+        return [m for m in self.mends
+                if m.outcome not in ("replaced", "would-replace", "already-good")]
 
     def summary(self) -> str:
         done = sum(m.outcome == "replaced" for m in self.mends)
@@ -62,8 +68,8 @@ class HealReport:
                 "mends": [m.to_dict() for m in self.mends], "ok": not self.unmended}
 
 
-def repair_from(archive: Archive, replica: Replica, operator: str | None, yes: bool,
-                progress: Progress | None = None) -> HealReport:
+def repair_from(archive: Archive, replica: Replica, operator: str | None,
+                yes: bool) -> HealReport:
     snap = read_snapshot(archive)
     here = local(archive)
     report = HealReport(replica.name)
@@ -71,8 +77,6 @@ def repair_from(archive: Archive, replica: Replica, operator: str | None, yes: b
     for w in snap.in_order():
         report.checked += 1
         _, found = check_at(here, w, snap.head_seq)
-        if progress and found is not None:
-            progress(found.size)
         if not w.good(found, snap.head_seq):
             bad.append((w, "missing" if found is None else found.sha256))
     if not bad:
@@ -129,8 +133,6 @@ def _mend(archive: Archive, here: Destination, copy: Destination, w: Wanted, bef
 
 
 def _record(archive: Archive, replica: Replica, mend: Mend, operator: str | None) -> None:
-    from archiver.check.copies import record_event
-
     record_event(archive, "replacement", "success",
                  f"{mend.path} replaced from copy {replica.name} (was {mend.found})", operator,
                  details={"file": mend.path, "found_sha256": mend.found,

@@ -37,12 +37,14 @@ from archiver.check.copies import (
     check_at,
     lineage,
     load_replicas,
+    local,
     read_snapshot,
+    record_event,
     save_replicas,
 )
 from archiver.store import manifest
-from archiver.store.archive import TEMP_PREFIX, Archive
-from archiver.store.destinations import Destination, Digest, Folder, open_destination
+from archiver.store.archive import TEMP_PREFIX, Archive, open_regular
+from archiver.store.destinations import Destination, Digest, Folder
 from archiver.store.rolling import OPEN_SUFFIX, open_path
 
 LOCK_NAME = "replicate.lock"
@@ -60,7 +62,7 @@ class ForkError(StoreError):
 @dataclass
 class Action:
     path: str  # the name at the copy
-    action: str  # copy, heal, rename, failed, source-damaged
+    action: str  # copy, heal, failed, source-damaged, skipped
     bytes: int = 0
     detail: str = ""
 
@@ -176,10 +178,16 @@ def plan(archive: Archive, dest: Destination, replica: Replica,
 
 
 def _foreign(dest: Destination) -> bool:
+    """Does a folder without a manifest hold anything a replicate run would not have put
+    there before its manifest (files, side files, temporaries of a run killed before it)?"""
     if isinstance(dest, Folder):
-        return dest.root.is_dir() and any(p.name not in ("warcs", "articles")
-                                          for p in dest.root.iterdir())
+        return dest.root.is_dir() and not all(_ours(p.name) for p in dest.root.iterdir())
     return False
+
+
+def _ours(name: str) -> bool:
+    return (name in ("warcs", "articles", *SIDE_FOLDERS, *SIDE_FILES)
+            or name.startswith(("manifest.", TEMP_PREFIX)))
 
 
 def _needs(dest: Destination, replica: Replica, w: Wanted, head: int,
@@ -321,8 +329,6 @@ def _copy_one(archive: Archive, dest: Destination, replica: Replica, w: Wanted, 
     spans = None if whole else w.spans(head)
 
     def source() -> IO[bytes]:
-        from archiver.store.archive import open_regular
-
         return open_regular(open_path(archive, w.path), buffered=False)
 
     def check(found: Digest) -> bool:
@@ -333,9 +339,12 @@ def _copy_one(archive: Archive, dest: Destination, replica: Replica, w: Wanted, 
     for _attempt in range(2):  # retried once: a transfer or a disk can fail once
         try:
             last = dest.put(name, source, None if whole else length, check, spans, progress)
-        except FileNotFoundError:
-            return Action(name, "source-damaged", 0, "missing from this archive: "
-                          "`archiver repair --from` another copy")
+        except FileNotFoundError as exc:
+            if not open_path(archive, w.path).exists():
+                return Action(name, "source-damaged", 0, "missing from this archive: "
+                              "`archiver repair --from` another copy")
+            last, error = None, f"{type(exc).__name__}: {exc}"  # DEST's: a copy failure
+            continue
         except (OSError, StoreError) as exc:  # StoreError: the temporary vanished at DEST
             last = None
             error = f"{type(exc).__name__}: {exc}"
@@ -346,7 +355,7 @@ def _copy_one(archive: Archive, dest: Destination, replica: Replica, w: Wanted, 
                 replica.seen[name] = list(st)
             return Action(name, action, length)
     # Twice wrong: is it our file that is damaged, or the copy that fails?
-    _, found = check_at(Folder(archive.root), w, head)
+    _, found = check_at(local(archive), w, head)
     if not w.good(found, head):
         return Action(name, "source-damaged", 0,
                       "this archive's file differs from its manifest: not copied; "
@@ -427,8 +436,6 @@ def remember(archive: Archive, replica: Replica, result: Result) -> None:
 
 def record(archive: Archive, result: Result, operator: str | None) -> dict[str, Any]:
     """The PREMIS `replication` event in our manifest: head copied, replica, files, bytes."""
-    from archiver.check.copies import record_event
-
     status = "failure" if result.failed or result.skipped else "success"
     return record_event(
         archive, "replication", status, result.summary(), operator,
@@ -437,10 +444,6 @@ def record(archive: Archive, result: Result, operator: str | None) -> dict[str, 
                  "bytes": sum(a.bytes for a in result.copied),
                  "healed": [a.path for a in result.copied if a.action == "heal"][:1000],
                  "failed": [a.to_dict() for a in result.failed][:1000]})
-
-
-def destination_for(replica: Replica) -> Destination:
-    return open_destination(replica.url, replica.key, replica.known_hosts, replica.accept_new)
 
 
 def default_name(where: str) -> str:

@@ -28,7 +28,7 @@ from typing import Any
 
 from archiver.base.errors import UsageError
 from archiver.base.findings import Finding, Report
-from archiver.check.copies import Wanted, read_snapshot
+from archiver.check.copies import Wanted, read_snapshot, record_event
 from archiver.check.fixity import Expected, check_file, check_range
 from archiver.store import manifest
 from archiver.store.archive import Archive
@@ -238,8 +238,6 @@ def _check(archive: Archive, w: Wanted, head: int) -> list[Finding]:
 
 
 def record(archive: Archive, report: RollingReport, operator: str | None) -> dict[str, Any]:
-    from archiver.check.copies import record_event
-
     status = "success" if report.ok else "failure"
     return record_event(archive, "fixity check", status, report.summary(), operator,
                         details={"rolling": report.details()},

@@ -523,7 +523,7 @@ def _time_checks(signed: dict[str, str], created: datetime | None,
     if problem:
         return [Check("time-token", "fail", f"timeSignature {problem}")], None
     when = tsp.gen_time(resp)
-    checks = [Check("time-token", "pass", f"a granted time-stamp, genTime {_iso(when)}")]
+    checks = [Check("time-token", "pass", f"a granted time-stamp, genTime {tsp.iso(when)}")]
     message = signed["signature"].encode("ascii", "replace")
     problem = tsp.imprint_problem(resp, message)
     checks.append(Check("time-imprint", "fail", f"{problem} (a token for other data than the "
@@ -552,8 +552,8 @@ def _time_checks(signed: dict[str, str], created: datetime | None,
     if created is not None:
         gap = abs(created - when)
         checks.append(Check("created-time", "pass" if gap <= MAX_CLOCK_GAP else "fail",
-                            f"created {_iso(created)} is {int(gap.total_seconds())} s from "
-                            f"genTime {_iso(when)} (at most {int(MAX_CLOCK_GAP.seconds)} s)"))
+                            f"created {tsp.iso(created)} is {int(gap.total_seconds())} s from "
+                            f"genTime {tsp.iso(when)} (at most {int(MAX_CLOCK_GAP.seconds)} s)"))
     checks.append(_tsa_chain_check(trusted, signer, when))
     return checks, when
 
@@ -590,12 +590,12 @@ def _tsa_chain_check(trusted: _Trust | None, signer: x509.Certificate,
     if path is None:
         what = {"validity": f"{_subject(signer)} {why}",
                 "chain": f"the TSA certificate does not chain to a trusted root valid at "
-                         f"genTime {_iso(when)}: {why}",
+                         f"genTime {tsp.iso(when)}: {why}",
                 "signature": f"the time-stamp does not verify along the TSA certificate's "
                              f"chain to a trusted root: {why}"}[step]
         return Check("time-chain", "fail", what)
     return _expired_since("time-chain", signer, f"{_subject(signer)} chains to a trusted root "
-                                                f"at genTime {_iso(when)}")
+                                                f"at genTime {tsp.iso(when)}")
 
 
 def _domain_chain_check(chain: list[x509.Certificate], when: datetime | None,
@@ -615,10 +615,10 @@ def _domain_chain_check(chain: list[x509.Certificate], when: datetime | None,
                                 f"{top.issuer.rfc4514_string()}, which is not in the trust "
                                 "roots)")
         return Check("domain-chain", "fail", f"the domain certificate does not chain to a "
-                                             f"trusted root valid at genTime {_iso(when)}"
+                                             f"trusted root valid at genTime {tsp.iso(when)}"
                                              f"{why}: {problem}")
     return _expired_since("domain-chain", chain[0], f"{_subject(chain[0])} chains to a trusted "
-                                                    f"root at genTime {_iso(when)}")
+                                                    f"root at genTime {tsp.iso(when)}")
 
 
 def _valid_at(name: str, cert: x509.Certificate, when: datetime) -> Check:
@@ -626,16 +626,16 @@ def _valid_at(name: str, cert: x509.Certificate, when: datetime) -> Check:
     or without roots: an expired or not-yet-valid key signed nothing trustworthy)."""
     before, after = cert.not_valid_before_utc, cert.not_valid_after_utc
     if before <= when <= after:
-        return Check(name, "pass", f"{_subject(cert)} was valid at genTime {_iso(when)} "
-                                   f"({_iso(before)} to {_iso(after)})")
-    return Check(name, "fail", f"{_subject(cert)} was not valid at genTime {_iso(when)} "
-                               f"(valid {_iso(before)} to {_iso(after)})")
+        return Check(name, "pass", f"{_subject(cert)} was valid at genTime {tsp.iso(when)} "
+                                   f"({tsp.iso(before)} to {tsp.iso(after)})")
+    return Check(name, "fail", f"{_subject(cert)} was not valid at genTime {tsp.iso(when)} "
+                               f"(valid {tsp.iso(before)} to {tsp.iso(after)})")
 
 
 def _expired_since(name: str, cert: x509.Certificate, ok: str) -> Check:
     after = cert.not_valid_after_utc
     if after < datetime.now(UTC):
-        return Check(name, "pass", f"{ok}; the certificate has expired since ({_iso(after)}), "
+        return Check(name, "pass", f"{ok}; the certificate has expired since ({tsp.iso(after)}), "
                                    "which the time-stamp makes harmless")
     return Check(name, "pass", ok)
 
@@ -644,10 +644,6 @@ def _subject(cert: x509.Certificate) -> str:
     """The CN when there is one (full subjects run long), else the whole subject."""
     cn = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
     return f"CN={cn[0].value!s}" if cn else (cert.subject.rfc4514_string() or "(no subject)")
-
-
-def _iso(t: datetime) -> str:
-    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # ---------------------------------------------------------------- archiver's own proofs
@@ -666,6 +662,9 @@ def _proof_checks(zf: zipfile.ZipFile, names: dict[str, zipfile.ZipInfo],
     except ZIP_ERRORS as exc:  # a damaged member: the resource check names it too
         return [Check("manifest-proofs", "fail", f"a proof file is unreadable in the ZIP "
                                                  f"({exc})")]
+    except (KeyError, TypeError, ValueError) as exc:  # a hostile packaged manifest's shapes
+        return [Check("manifest-proofs", "fail", f"the packaged proofs are malformed "
+                                                 f"({type(exc).__name__}: {exc})")]
 
 
 def _read_proofs(zf: zipfile.ZipFile, names: dict[str, zipfile.ZipInfo],
@@ -733,11 +732,11 @@ def _token_check(c: tsa_check.Checked) -> Check:
                      f"{where}: imprint over the packaged head, nonce and genTime match; no "
                      f"--trust-roots given: the TSA's signature is not judged{notes}")
     assert c.gen_time is not None
-    expired = (f"; its certificate chain has expired since ({_iso(c.expires)}), which the "
+    expired = (f"; its certificate chain has expired since ({tsp.iso(c.expires)}), which the "
                "time-stamp makes harmless" if c.expires and c.expires < datetime.now(UTC)
                else "")
     return Check("manifest-timestamp", "pass",
-                 f"{where}: seq {c.rec.seq} existed by {_iso(c.gen_time)} ({c.subject}), "
+                 f"{where}: seq {c.rec.seq} existed by {tsp.iso(c.gen_time)} ({c.subject}), "
                  f"signed by a TSA chaining to a trusted root{expired}{notes}")
 
 
@@ -804,7 +803,7 @@ def _packed_files_check(zf: zipfile.ZipFile, names: dict[str, zipfile.ZipInfo],
     named: dict[str, str] = {}
     for entry in manifest.iter_entries(manifest_path):
         for f in entry.get("files") or []:
-            if isinstance(f, dict) and f.get("path") and f.get("sha256"):
+            if isinstance(f, dict) and isinstance(f.get("path"), str) and f.get("sha256"):
                 named[f["path"]] = f["sha256"]
     bad: list[str] = []
     count = 0
@@ -815,6 +814,8 @@ def _packed_files_check(zf: zipfile.ZipFile, names: dict[str, zipfile.ZipInfo],
             row = json.loads(line)
             packed, path = row["packed"], row["path"]
         except (ValueError, KeyError, TypeError):
+            packed = path = None
+        if not (isinstance(packed, str) and isinstance(path, str)):  # a list is unhashable
             bad.append("a malformed line in archiver/files.jsonl")
             continue
         if path == "manifest.jsonl" or path not in named:

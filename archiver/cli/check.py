@@ -218,7 +218,10 @@ def _audit_copies(archive_dir: Path | None, every: bool, names: tuple[str, ...],
     if not archive.manifest_path.is_file():
         raise UsageFailure(f"{archive.manifest_path}: no manifest to audit")
     chosen = list(load_replicas(archive).values()) if every else []
-    chosen += [resolve_replica(archive, n) for n in names if n not in {r.name for r in chosen}]
+    for name in names:  # one place named twice (by name and by path) counts as one copy
+        replica = resolve_replica(archive, name)
+        if _place(replica.url) not in {_place(r.url) for r in chosen}:
+            chosen.append(replica)
     if not chosen:
         raise UsageFailure("no copies known yet: `archiver replicate DEST --name NAME` first, "
                            "or name one with --replica FOLDER|URL")
@@ -228,6 +231,9 @@ def _audit_copies(archive_dir: Path | None, every: bool, names: tuple[str, ...],
     bar = LazyProgress(not as_json and not quiet, "auditing copies")
     try:
         report = audit_copies(archive, chosen, progress=bar.update, on_start=bar.start)
+    except OSError as exc:  # a file of this archive unreadable (a copy's is a finding)
+        raise Failure(f"audit --copies: {exc.filename or ''} {exc.strerror or exc}".strip()) \
+            from exc
     finally:
         bar.finish()
     if not as_json and not quiet:
@@ -238,6 +244,10 @@ def _audit_copies(archive_dir: Path | None, every: bool, names: tuple[str, ...],
                        f"missing, {len(copy.damaged)} damaged, {len(copy.extra)} extra")
     print_report(report, as_json, quiet)
     sys.exit(EXIT_OK if report.ok else EXIT_FINDINGS)
+
+
+def _place(url: str) -> str:
+    return url if "://" in url else str(Path(url).expanduser().resolve())
 
 
 def _audit_budget(archive_dir: Path | None, text: str, record: bool, operator: str | None,
@@ -286,9 +296,9 @@ def witness_keys(witnesses: tuple[str, ...], minimum: int) -> list[Any]:
     from archiver.store import checkpoints
 
     verifiers = [checkpoints.load_verifier(w) for w in witnesses]
-    names = len({v.name for v in verifiers})
-    if verifiers and minimum > names:
-        raise UsageFailure(f"--witnesses-min {minimum} is more than the {names} "
+    distinct = len({v.name for v in verifiers})
+    if verifiers and minimum > distinct:
+        raise UsageFailure(f"--witnesses-min {minimum} is more than the {distinct} distinct "
                            "witness(es) given")
     return verifiers
 

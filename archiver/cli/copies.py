@@ -89,6 +89,7 @@ def replicate(dest: str, archive_dir: Path | None, name: str | None, key_file: s
     from filelock import FileLock, Timeout
 
     from archiver.check import replicate as rep
+    from archiver.check.copies import connect
 
     archive = existing_archive(archive_dir, None if dry_run else "replicate")
     if "://" not in dest:
@@ -96,7 +97,7 @@ def replicate(dest: str, archive_dir: Path | None, name: str | None, key_file: s
     name = name or rep.default_name(dest)
     replica = rep.register(archive, name, dest, key_file, known_hosts_arg(known_hosts),
                            accept_new)
-    destination = rep.destination_for(replica)
+    destination = connect(replica)
     lock = FileLock(str(archive.root / rep.LOCK_NAME), timeout=wait)
     bar = LazyProgress(not as_json and not quiet, "replicating")
     try:

@@ -25,7 +25,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import json
 import re
 import time
 from collections.abc import Iterator
@@ -364,11 +363,8 @@ def _scan(archive: Archive, wanted: set[int]) -> tuple[dict[int, str],
         for number, line in enumerate(f):
             if number not in wanted and b'"checkpoint":' not in line:
                 continue
-            try:
-                entry = json.loads(line)
-            except ValueError:
-                continue
-            if not isinstance(entry, dict):
+            entry = manifest.parse_entry(line)
+            if entry is None:
                 continue
             seq = entry.get("seq")
             if isinstance(seq, int) and seq in wanted and isinstance(entry.get("hash"), str):

@@ -95,13 +95,6 @@ class Destination:
         except FileNotFoundError:
             return None
 
-    def read_bytes(self, rel: str) -> bytes | None:
-        try:
-            with self.open_read(rel) as f:
-                return f.read()
-        except FileNotFoundError:
-            return None
-
     def put(self, rel: str, source: Callable[[], IO[bytes]], length: int | None,
             check: Callable[[Digest], bool], ranges: list[RangeSpec] | None = None,
             progress: Progress | None = None) -> Digest:
@@ -309,7 +302,7 @@ class Sftp(Destination):
         parts = urlsplit(url)
         if not parts.hostname or not parts.path or parts.path == "/":
             raise UsageError(f"{url}: expected sftp://user@host[:port]/path")
-        self.url = url
+        self.url = _safe(url)  # shown in messages and --json: never the password
         self.base = PurePosixPath(unquote(parts.path))
         kwargs: dict[str, Any] = {"port": parts.port or 22, "timeout": 20}
         if parts.username:
@@ -406,7 +399,8 @@ class _Reader:
         return len(data)
 
     def read(self, n: int = -1) -> bytes:
-        return bytes(self.f.read(None if n < 0 else n))
+        with _as_os_errors(self.url):
+            return bytes(self.f.read(None if n < 0 else n))
 
     def __enter__(self) -> _Reader:
         return self

@@ -49,8 +49,9 @@ def pinned_sftp(host: str, known_hosts: Path, accept_new: bool, **ssh_kwargs: An
     known = read_known_hosts(known_hosts)
 
     class Pin(paramiko.MissingHostKeyPolicy):
-        """Called by paramiko only for a host known_hosts does not name at all (a known host
-        with another key is paramiko's BadHostKeyException before any policy)."""
+        """Called by paramiko only for a host known_hosts does not name at all, or names only
+        with a @revoked key (a known host with another key is paramiko's
+        BadHostKeyException before any policy)."""
 
         def missing_host_key(self, client: Any, hostname: str, key: Any) -> None:
             if key in known.revoked:
@@ -72,6 +73,8 @@ def pinned_sftp(host: str, known_hosts: Path, accept_new: bool, **ssh_kwargs: An
             self.client = paramiko.SSHClient()
             table = self.client.get_host_keys()  # never saved: we call no save_host_keys
             for entry in known.entries:
+                if entry.key in known.revoked:  # left to Pin, which refuses it
+                    continue
                 for name in entry.hostnames:
                     table.add(name, entry.key.get_name(), entry.key)
             self.client.set_missing_host_key_policy(Pin())
@@ -86,7 +89,7 @@ def pinned_sftp(host: str, known_hosts: Path, accept_new: bool, **ssh_kwargs: An
                     f"{describe(exc.key)}, {known_hosts} has {describe(exc.expected_key)}; "
                     "someone may be intercepting the connection (or the key was "
                     "replaced): not connecting") from exc
-            except HostKeyError:
+            except Exception:  # ours, a failed login, a refused connection: no socket left
                 self.client.close()
                 raise
             self.ftp = self.client.open_sftp()

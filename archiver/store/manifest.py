@@ -154,12 +154,18 @@ class _Declarations:
                 (inode, offset, entry_hash)
 
 
-def _line_hash(raw: bytes) -> str | None:
+def parse_entry(raw: bytes) -> dict[str, Any] | None:
+    """One manifest line's entry; None for a line that is not a JSON object."""
     try:
         entry = json.loads(raw)
     except ValueError:
         return None
-    return entry.get("hash") if isinstance(entry, dict) else None
+    return entry if isinstance(entry, dict) else None
+
+
+def _line_hash(raw: bytes) -> str | None:
+    entry = parse_entry(raw)
+    return entry.get("hash") if entry is not None else None
 
 
 _declarations = _Declarations()
@@ -329,14 +335,7 @@ class Line:
 def read_lines(manifest: Path) -> Iterator[Line]:
     with open(manifest, "rb") as f:
         for number, raw in enumerate(f, start=1):
-            torn = not raw.endswith(b"\n")
-            try:
-                entry = json.loads(raw)
-                if not isinstance(entry, dict):
-                    entry = None
-            except ValueError:
-                entry = None
-            yield Line(number, raw, entry, torn)
+            yield Line(number, raw, parse_entry(raw), not raw.endswith(b"\n"))
 
 
 def iter_entries(manifest: Path) -> Iterator[dict[str, Any]]:
