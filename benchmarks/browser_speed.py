@@ -26,46 +26,32 @@ import sys
 import tempfile
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from crawl_speed import SiteServer  # the benchmarks' loopback site server
 
 CHROMIUM = "/usr/bin/chromium"
 
 
-def make_site(pages: int) -> dict[str, tuple[bytes, str]]:
+def make_site(pages: int) -> dict[str, tuple[str, bytes]]:
     from PIL import Image
 
-    site: dict[str, tuple[bytes, str]] = {"/style.css": (b"body{margin:2em;font:16px serif}",
-                                                         "text/css")}
+    site: dict[str, tuple[str, bytes]] = {"/style.css": ("text/css",
+                                                         b"body{margin:2em;font:16px serif}")}
     for i in range(pages * 3):
         out = io.BytesIO()
         Image.new("RGB", (160, 100), (i * 7 % 255, 90, 160)).save(out, "PNG")
-        site[f"/img/{i}.png"] = (out.getvalue(), "image/png")
+        site[f"/img/{i}.png"] = ("image/png", out.getvalue())
     para = "<p>Báo cáo thường niên về lưu trữ web: một đoạn văn để trang có độ dài.</p>"
     for n in range(pages):
         imgs = "".join(f"<img src='/img/{n * 3 + k}.png' width=160 height=100>" for k in range(3))
         html = (f"<!doctype html><html><head><meta charset='utf-8'><title>Page {n}</title>"
                 f"<link rel=stylesheet href='/style.css'></head><body><h1>Page {n}</h1>"
                 f"{imgs}{para * 60}</body></html>")
-        site[f"/p/{n}"] = (html.encode(), "text/html; charset=utf-8")
+        site[f"/p/{n}"] = ("text/html; charset=utf-8", html.encode())
     return site
-
-
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-    server: ThreadingHTTPServer
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-    def do_GET(self) -> None:
-        body, ctype = self.server.site.get(self.path, (b"not found", "text/plain"))  # type: ignore[attr-defined]
-        self.send_response(200 if self.path in self.server.site else 404)  # type: ignore[attr-defined]
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
 
 
 def side_archiver(urls_file: str, port: int) -> None:
@@ -116,9 +102,7 @@ def main() -> int:
     if args.side == "plain":
         side_plain(args.urls, args.port)
         return 0
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    server.site = make_site(args.pages)  # type: ignore[attr-defined]
+    server = SiteServer(make_site(args.pages))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     port = server.server_address[1]
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:

@@ -71,10 +71,12 @@ def _page(title: str, body: str) -> bytes:
             ).encode()
 
 
-class _Handler(BaseHTTPRequestHandler):
+class SiteHandler(BaseHTTPRequestHandler):
+    """path -> (content type, body); any other /img/ path is a PNG (the crawl site's images)."""
+
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True
-    server: _Server
+    server: SiteServer
 
     def log_message(self, *args: object) -> None:
         pass
@@ -92,17 +94,17 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
-class _Server(ThreadingHTTPServer):
+class SiteServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128
 
     def __init__(self, pages: dict[str, tuple[str, bytes]]) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__(("127.0.0.1", 0), SiteHandler)
         self.pages = pages
 
 
 def serve(pages: int) -> None:
-    server = _Server(site(pages))
+    server = SiteServer(site(pages))
     print(server.server_address[1], flush=True)
     server.serve_forever()
 
