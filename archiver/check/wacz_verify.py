@@ -103,15 +103,9 @@ def failed(checks: list[Check]) -> list[Check]:
 
 
 def load_roots(paths: list[Path]) -> tuple[x509.Certificate, ...]:
-    roots: list[x509.Certificate] = []
-    for path in paths:
-        try:
-            roots += x509.load_pem_x509_certificates(path.read_bytes())
-        except OSError as exc:
-            raise UnreadableInputError(f"{path}: cannot read: {exc.strerror}") from exc
-        except ValueError as exc:
-            raise UnreadableInputError(f"{path}: not a PEM certificate file") from exc
-    return tuple(roots)
+    """--trust-roots: the TSA roots loader, worded for verify."""
+    return tuple(tsa_check.load_roots(paths, cannot_read="cannot read",
+                                      not_pem="not a PEM certificate file"))
 
 
 def load_keys(paths: list[Path]) -> tuple[Any, ...]:
