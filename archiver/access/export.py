@@ -146,11 +146,8 @@ def _entries(data: bytes) -> Iterator[dict[str, Any]]:
     for line in data.splitlines(keepends=True):
         if not line.endswith(b"\n"):
             continue  # a torn tail (power loss mid-append) names nothing reliably
-        try:
-            entry = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(entry, dict):
+        entry = manifest.parse_entry(line)
+        if entry is not None:
             yield entry
 
 

@@ -31,11 +31,10 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from archiver.base.errors import ArchiverError, FetchError, UnreadableInputError, UsageError
 from archiver.check.wacz_verify import certificate_names
-from archiver.store import package_key, tsp
+from archiver.store import package_key, timestamps, tsp
 
 SPEC_VERSION = "0.1.0"  # WACZ Signing and Verification
 MAX_CLOCK_GAP = timedelta(minutes=10)
-TSA_QUERY_TYPE = "application/timestamp-query"
 
 
 @dataclass(frozen=True)
@@ -155,13 +154,11 @@ def request_timestamp(url: str, message: bytes, created: str,
     promises is checked here before it goes into a package: granted, nonce echoed, imprint,
     genTime within 10 minutes of `created`."""
     import requests
-    from rfc3161_client import HashAlgorithm, TimestampRequestBuilder
 
-    request = (TimestampRequestBuilder().data(message).hash_algorithm(HashAlgorithm.SHA256)
-               .nonce(nonce=True).cert_request(cert_request=True).build())
+    query, nonce = timestamps.build_query(message)
     try:
-        http = requests.post(url, data=request.as_bytes(), timeout=options.tsa_timeout,
-                             headers={"Content-Type": TSA_QUERY_TYPE})
+        http = requests.post(url, data=query, timeout=options.tsa_timeout,
+                             headers={"Content-Type": timestamps.QUERY_TYPE})
     except requests.RequestException as exc:
         raise FetchError(f"{url}: the TSA did not answer ({type(exc).__name__}); nothing "
                          "was packaged") from exc
@@ -174,7 +171,7 @@ def request_timestamp(url: str, message: bytes, created: str,
     except tsp.TokenError as exc:
         raise FetchError(f"{url}: {exc}; nothing was packaged") from exc
     try:
-        problem = _reply_problem(resp, request.nonce, message, created)
+        problem = _reply_problem(resp, nonce, message, created)
         if problem:
             raise FetchError(f"{url}: {problem}; nothing was packaged")
         return reply, _tsa_chain_pem(resp, options.tsa_cert, url)

@@ -47,10 +47,12 @@ CLOCK_SLACK = timedelta(minutes=10)
 EXPIRY_WARNING = timedelta(days=90)
 
 
-def load_roots(paths: Iterable[str | Path]) -> list[Any]:
+def load_roots(paths: Iterable[str | Path], *, cannot_read: str = "cannot read TSA roots",
+               not_pem: str = "not PEM certificates ({exc})") -> list[Any]:
     """Trust anchors from PEM files (each may hold several certificates). An unreadable file
     is an UnreadableInputError: verifying against fewer roots than the user named would
-    report trusted tokens as untrusted."""
+    report trusted tokens as untrusted. `cannot_read`/`not_pem` word the error for the
+    caller (`not_pem` may quote the parser's error as {exc})."""
     from cryptography import x509
 
     roots: list[Any] = []
@@ -58,9 +60,9 @@ def load_roots(paths: Iterable[str | Path]) -> list[Any]:
         try:
             roots += x509.load_pem_x509_certificates(Path(p).read_bytes())
         except OSError as exc:
-            raise UnreadableInputError(f"{p}: cannot read TSA roots: {exc.strerror}") from exc
+            raise UnreadableInputError(f"{p}: {cannot_read}: {exc.strerror}") from exc
         except ValueError as exc:
-            raise UnreadableInputError(f"{p}: not PEM certificates ({exc})") from exc
+            raise UnreadableInputError(f"{p}: {not_pem.format(exc=exc)}") from exc
     return roots
 
 

@@ -48,7 +48,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from archiver.base.errors import UnreadableInputError
 from archiver.check import timestamps as tsa_check
-from archiver.store import checkpoints, manifest, signing, timestamps, tsp
+from archiver.store import checkpoints, manifest, package_key, signing, timestamps, tsp
 from archiver.store.archive import Archive
 
 Status = Literal["pass", "fail", "skip", "info"]
@@ -103,15 +103,9 @@ def failed(checks: list[Check]) -> list[Check]:
 
 
 def load_roots(paths: list[Path]) -> tuple[x509.Certificate, ...]:
-    roots: list[x509.Certificate] = []
-    for path in paths:
-        try:
-            roots += x509.load_pem_x509_certificates(path.read_bytes())
-        except OSError as exc:
-            raise UnreadableInputError(f"{path}: cannot read: {exc.strerror}") from exc
-        except ValueError as exc:
-            raise UnreadableInputError(f"{path}: not a PEM certificate file") from exc
-    return tuple(roots)
+    """--trust-roots: the TSA roots loader, worded for verify."""
+    return tuple(tsa_check.load_roots(paths, cannot_read="cannot read",
+                                      not_pem="not a PEM certificate file"))
 
 
 def load_keys(paths: list[Path]) -> tuple[Any, ...]:
@@ -124,11 +118,6 @@ def load_keys(paths: list[Path]) -> tuple[Any, ...]:
         except (ValueError, UnsupportedAlgorithm) as exc:
             raise UnreadableInputError(f"{path}: not a PEM public key") from exc
     return tuple(keys)
-
-
-def _spki(key: Any) -> bytes:
-    return bytes(key.public_bytes(serialization.Encoding.DER,
-                                  serialization.PublicFormat.SubjectPublicKeyInfo))
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -421,21 +410,22 @@ def _anonymous_checks(signed: dict[str, str], trust: TrustOptions) -> list[Check
     problem = "signature is not base64" if sig is None else \
         verify_with(key, sig, signed["hash"].encode("utf-8"))
     curve = ANONYMOUS_CURVES[key.curve.name]
-    fingerprint = hashlib.sha256(_spki(key)).hexdigest()[:16]
-    checks = [Check("signature", "fail", f"{problem} (anonymous {curve} key {fingerprint})")
+    fingerprint = package_key.fingerprint(key)  # "sha256:" and 16 hex
+    checks = [Check("signature", "fail", f"{problem} (anonymous {curve} key "
+                                         f"{fingerprint.removeprefix('sha256:')})")
               if problem else
               Check("signature", "pass", f"ECDSA {curve} signature of the hash by key "
-                                         f"sha256:{fingerprint}")]
+                                         f"{fingerprint}")]
     ec_trusted = [k for k in trust.keys if isinstance(k, ec.EllipticCurvePublicKey)]
     if not ec_trusted:
         checks.append(Check("key-trusted", "skip", "anonymous signature: the publicKey is "
                                                    "known only from the package; give "
                                                    "--trusted-key to check who signed"))
-    elif any(_spki(k) == _spki(key) for k in ec_trusted):
-        checks.append(Check("key-trusted", "pass", f"publicKey sha256:{fingerprint} is a "
+    elif package_key.spki_der(key) in {package_key.spki_der(k) for k in ec_trusted}:
+        checks.append(Check("key-trusted", "pass", f"publicKey {fingerprint} is a "
                                                    "trusted key"))
     else:
-        checks.append(Check("key-trusted", "fail", f"publicKey sha256:{fingerprint} is none "
+        checks.append(Check("key-trusted", "fail", f"publicKey {fingerprint} is none "
                                                    "of the trusted keys"))
     return checks
 
@@ -476,7 +466,7 @@ def _cross_signed_check(signed: dict[str, str], leaf: x509.Certificate) -> Check
     chain = _pem_chain(signed["crossSignedCert"])
     if not chain:
         return Check("cross-signed", "fail", "crossSignedCert is not a PEM certificate chain")
-    if _spki(chain[0].public_key()) != _spki(leaf.public_key()):
+    if package_key.spki_der(chain[0].public_key()) != package_key.spki_der(leaf.public_key()):
         return Check("cross-signed", "fail", "crossSignedCert has another public key than "
                                              "domainCert")
     return Check("cross-signed", "pass", "crossSignedCert has the domainCert's public key")

@@ -76,7 +76,7 @@ def _raw(public: Ed25519PublicKey) -> bytes:
 
 # ---------------------------------------------------------------- keys
 
-def refuse_inside_archive(key_path: Path, archive: Archive | None) -> None:
+def _refuse_inside_archive(key_path: Path, archive: Archive | None) -> None:
     # A key stored in the archive travels with it: whoever can rewrite the chain can re-sign.
     if archive is None:
         return
@@ -101,7 +101,7 @@ def write_key_pair(key_path: Path, private: Any, archive: Archive | None,
     """A new private key (PKCS#8 PEM, 0600) at `key_path` and its public key (SPKI PEM)
     beside it, for every key archiver makes. Never inside the archive, never over an existing
     key unless `force`."""
-    refuse_inside_archive(key_path, archive)
+    _refuse_inside_archive(key_path, archive)
     if key_path.exists() and not force:
         raise UsageError(f"{key_path}: a key already exists (use --force to replace it)")
     pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
@@ -110,13 +110,13 @@ def write_key_pair(key_path: Path, private: Any, archive: Archive | None,
                                             serialization.PublicFormat.SubjectPublicKeyInfo)
     try:
         key_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        write_private_key(key_path, pem)
+        _write_private(key_path, pem)
         public_path(key_path).write_bytes(pub)
     except OSError as exc:
         raise StoreError(f"{key_path}: cannot write key: {exc.strerror or exc}") from exc
 
 
-def write_private_key(path: Path, pem: bytes) -> None:
+def _write_private(path: Path, pem: bytes) -> None:
     """Mode 0600 from the first byte on (never readable by others, not even briefly)."""
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.unlink(missing_ok=True)

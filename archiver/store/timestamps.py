@@ -300,8 +300,6 @@ def recorded(entry: dict[str, Any]) -> list[Recorded]:
 def all_recorded(archive: Archive) -> list[Recorded]:
     """Every token the manifest records, in order. Reads only the lines that can hold one
     (a byte search before parsing: the manifest may have millions of lines)."""
-    import json
-
     path = archive.manifest_path
     out: list[Recorded] = []
     if not path.is_file():
@@ -310,11 +308,8 @@ def all_recorded(archive: Archive) -> list[Recorded]:
         for raw in f:
             if b'"timestamps":' not in raw or not raw.endswith(b"\n"):
                 continue
-            try:
-                entry = json.loads(raw)
-            except ValueError:
-                continue
-            if isinstance(entry, dict):
+            entry = manifest.parse_entry(raw)
+            if entry is not None:
                 out += recorded(entry)
     return out
 
@@ -351,23 +346,13 @@ def target_head(archive: Archive) -> tuple[int, str]:
 
 
 def _tail_entries(path: Path, window: int = 1024 * 1024) -> list[dict[str, Any]]:
-    import json
-
     with open(path, "rb") as f:
         f.seek(0, os.SEEK_END)
         size = f.tell()
         f.seek(max(0, size - window))
         data = f.read()
     lines = data.split(b"\n")[1 if size > window else 0:]
-    out = []
-    for raw in lines:
-        try:
-            entry = json.loads(raw)
-        except ValueError:
-            continue
-        if isinstance(entry, dict):
-            out.append(entry)
-    return out
+    return [e for e in map(manifest.parse_entry, lines) if e is not None]
 
 
 @dataclass(frozen=True)
