@@ -271,9 +271,7 @@ class CrawlWorker:
 
         pending.on_commit = on_commit
         self.run.committer.submit(pending)
-        while not done.wait(0.5):
-            if self.run.committer.error is not None:
-                raise self.run.committer.error
+        self.run.committer.wait_for(done)
         return committed[0]
 
 

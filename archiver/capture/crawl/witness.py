@@ -77,9 +77,7 @@ class BrowserWorker:
                                    operator=self.run.options.operator, source={"url": url},
                                    discovery=discovery)
         self.run.committer.submit(PendingCapture(event, on_commit=committed))
-        while not done.wait(0.5):
-            if self.run.committer.error is not None:
-                raise self.run.committer.error
+        self.run.committer.wait_for(done)
         return Captured(url, error=error, seq=entry[0]["seq"], unreachable=True)
 
     def close(self) -> None:
