@@ -30,7 +30,7 @@ from archiver.base.errors import UsageError
 from archiver.capture.browser.page import Browser, BrowserOptions, first_line
 from archiver.store import manifest
 from archiver.store.archive import Archive
-from archiver.store.rolling import OPEN_SUFFIX
+from archiver.store.rolling import open_path
 from archiver.store.warc import read_record_at
 
 PIXEL_THRESHOLD = 0.1
@@ -90,11 +90,9 @@ def browser_captures(archive: Archive, url: str | None) -> list[BrowserCapture]:
     return [latest[k] for k in sorted(latest)]
 
 
-def _payload(archive: Archive, record: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
-    path = archive.root / record["file"]
-    if not path.exists():
-        path = Path(str(path) + OPEN_SUFFIX)
-    stored = read_record_at(path, record["offset"], cap=64 * 1024 * 1024)
+def _payload(archive: Archive, record: dict[str, Any], cap: int = 64 * 1024 * 1024
+             ) -> tuple[bytes, dict[str, str]]:
+    stored = read_record_at(open_path(archive, record["file"]), record["offset"], cap=cap)
     return stored.payload, stored.headers
 
 
@@ -183,7 +181,7 @@ def run_qa(archive: Archive, url: str | None, options: BrowserOptions, *,
 
 def _qa_one(archive: Archive, browser: Browser, replay: Replay, capture: BrowserCapture,
             diff_dir: Path | None) -> QaResult:
-    _, page_headers = _payload(archive, capture.page_record)
+    _, page_headers = _payload(archive, capture.page_record, cap=0)  # its headers only
     stamp = timestamp14(page_headers.get("WARC-Date", ""))
     # mp_: the page itself, without pywb's frame or banner, as the browser first saw it
     target = page_headers.get("WARC-Target-URI", capture.url)

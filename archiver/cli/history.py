@@ -125,8 +125,7 @@ def render_event(entry: dict[str, Any]) -> str:
                          f"{t.get('gen_time')} by {t.get('tsa_subject') or t.get('tsa')}{kind}")
     browser = entry.get("browser") or {}
     for att in browser.get("attachments") or []:  # capture --browser: what the browser saw
-        lines.append(f"    attachment {att['kind']} {att['uri']} {att['record_id']} "
-                     f"sha256 {att['sha256']} ({att['size']} bytes)")
+        lines.append("    " + render_attachment(att))
     for b in browser.get("blocked") or []:
         lines.append(f"    refused {b['url']}: {b['reason']}")
     if outcome.get("detail"):
@@ -185,6 +184,12 @@ def show_command(what: str, archive_dir: Path | None, as_json: bool) -> None:
     sys.exit(EXIT_FINDINGS if damaged else EXIT_OK)
 
 
+def render_attachment(att: dict[str, Any]) -> str:
+    """One attachment of a browser capture, as `log` and `show` list it."""
+    return (f"attachment {att['kind']} {att['uri']} {att['record_id']} "
+            f"sha256 {att['sha256']} ({att['size']} bytes)")
+
+
 def render_history(archive: Archive, history: Any,
                    witnessed: dict[int, list[dict[str, Any]]] | None = None) -> str:
     """The snapshot list (each browser capture's attachments under its snapshot), then the
@@ -198,8 +203,7 @@ def render_history(archive: Archive, history: Any,
         lines.append(f"  #{snap.number:<3} {snap.captured_at(archive)}  text {digest}  "
                      f"{snap.path}{change}")
         for att in (witnessed or {}).get(snap.seq, []):  # capture --browser: what it saw
-            lines.append(f"       attachment {att['kind']} {att['uri']} {att['record_id']} "
-                         f"sha256 {att['sha256']} ({att['size']} bytes)")
+            lines.append("       " + render_attachment(att))
         previous = snap.text_sha256
     lines += ["", render_article(history.latest.load(archive))]
     return "\n".join(lines)

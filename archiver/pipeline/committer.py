@@ -163,6 +163,27 @@ class Committer:
             self._due.set()
         return fields
 
+    def wait_for(self, done: threading.Event) -> None:
+        """Block until `done` is set (by a capture's `on_commit`); raise the committer's
+        error instead when a commit failed meanwhile (`done` would then never be set)."""
+        while not done.wait(0.5):
+            if self.error is not None:
+                raise self.error
+
+    def submit_and_wait(self, pending: PendingCapture) -> dict[str, Any]:
+        """Submit the capture and wait until its entry is written; the entry (`seq`...)."""
+        committed: list[dict[str, Any]] = []
+        done = threading.Event()
+
+        def on_commit(entry: dict[str, Any]) -> None:
+            committed.append(entry)
+            done.set()
+
+        pending.on_commit = on_commit
+        self.submit(pending)
+        self.wait_for(done)
+        return committed[0]
+
     def _article_file(self, outcome: ArticleOutcome | None) -> tuple[str, bytes] | None:
         if outcome is None or outcome.status != "stored" or not outcome.article:
             return None

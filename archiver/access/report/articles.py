@@ -17,7 +17,7 @@ from typing import Any
 
 from archiver.access import snapshots
 from archiver.access.report.chain import Chain, Event
-from archiver.base.errors import ArchiverError, StoreError
+from archiver.base.errors import ArchiverError, StoreError, UsageError
 from archiver.store.archive import Archive
 
 SCREENSHOT_TYPES = ("image/png", "image/jpeg", "image/webp")
@@ -94,10 +94,12 @@ def check_file(archive: Archive, snap: snapshots.Snapshot) -> str | None:
     """A finding when the article file is missing, unreadable, or not the bytes the
     manifest names (its sha256); None when it is whole. Read, not parsed: the page shows
     the catalog's fields, and the digest alone says the file is the one recorded."""
-    if ".." in snap.path.split("/") or snap.path.startswith("/"):
+    try:
+        path = archive.resolve(snap.path)
+    except UsageError:  # a manifest naming a path outside the archive
         return f"{snap.path}: not a path inside the archive"
     try:
-        data = (archive.root / snap.path).read_bytes()
+        data = path.read_bytes()
     except FileNotFoundError:
         return f"{snap.path}: missing (named by the manifest)"
     except OSError as exc:

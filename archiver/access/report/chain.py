@@ -9,12 +9,13 @@ an error.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from archiver.store import manifest
 
 # Events that make or check a copy of the archive elsewhere (PREMIS `replication`; a file
 # restored from a copy is a `replacement`).
@@ -89,19 +90,14 @@ def read(manifest_path: Path, progress: Callable[[int], None] | None = None) -> 
     chain = Chain()
     if not manifest_path.is_file():
         return chain
-    with open(manifest_path, "rb") as f:
-        for raw in f:
-            if progress is not None:
-                progress(len(raw))
-            try:
-                entry = json.loads(raw)
-            except ValueError:
-                chain.unreadable_lines += 1  # a torn tail; audit reports it
-                continue
-            if isinstance(entry, dict) and isinstance(entry.get("seq"), int):
-                _add(chain, entry)
-            else:
-                chain.unreadable_lines += 1
+    for line in manifest.read_lines(manifest_path):
+        if progress is not None:
+            progress(len(line.raw))
+        entry = line.entry
+        if entry is not None and isinstance(entry.get("seq"), int):
+            _add(chain, entry)
+        else:
+            chain.unreadable_lines += 1  # a torn tail or a non-object; audit reports it
     return chain
 
 

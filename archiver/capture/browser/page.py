@@ -12,7 +12,6 @@ the page shows.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 from collections.abc import Callable
@@ -24,6 +23,7 @@ from typing import Any
 
 from archiver.base.errors import ArchiverError, UsageError
 from archiver.capture.browser.proxy import PageLog, ProxyOptions, RecordingProxy
+from archiver.store.archive import hash_file
 
 DEFAULT_EXECUTABLE = "/usr/bin/chromium"
 INSTALL_HINT = "apt-get install chromium"
@@ -117,22 +117,14 @@ def require_chromium(executable: str) -> None:
 def executable_facts(executable: str) -> dict[str, str]:
     """sha256 of the executable launched and, when it is Debian's launcher script, of the
     binary that script runs (/usr/lib/chromium/chromium)."""
-    facts = {"path": executable, "sha256": _sha256_file(executable)}
+    facts = {"path": executable, "sha256": hash_file(Path(executable))[0]}
     with open(executable, "rb") as f:
         script = f.read(2) == b"#!"
     binary = Path(executable).parent.parent / "lib" / "chromium" / "chromium"
     if script and binary.is_file():
         facts["binary"] = str(binary)
-        facts["binary_sha256"] = _sha256_file(str(binary))
+        facts["binary_sha256"] = hash_file(binary)[0]
     return facts
-
-
-def _sha256_file(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1024 * 1024):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 class Browser:

@@ -204,12 +204,11 @@ class RecordingProxy:
                 kept = True
                 page.used += exchange.payload_size
                 page.exchanges.append(exchange)
-        if kept:
-            return _relay(client, exchange, method)  # the page's log closes it once stored
-        try:  # relayed but kept in no page log: free its body now
+        try:
             return _relay(client, exchange, method)
         finally:
-            exchange.close()
+            if not kept:  # in no page log (which closes it once stored): free its body now
+                exchange.close()
 
     def _exchange(self, url: str, host: str, port: int, address: str, https: bool,
                   method: str, head_lines: list[bytes], body: bytes, deadline: float,

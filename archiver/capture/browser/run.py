@@ -139,9 +139,7 @@ def capture_page(browser: Browser, committer: Committer, url: str, options: Capt
     finally:
         for exchange in log.exchanges:
             exchange.close()
-    while not done.wait(0.5):
-        if committer.error is not None:
-            raise committer.error
+    committer.wait_for(done)
     return outcome
 
 
