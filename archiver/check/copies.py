@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -303,25 +302,6 @@ def resolve_replica(archive: Archive, name: str) -> Replica:
         return Replica(name, name)
     names = ", ".join(sorted(known)) or "none yet (`archiver replicate DEST --name NAME`)"
     raise UsageError(f"{name}: no such replica (known: {names})")
-
-
-def record_event(archive: Archive, event: str, outcome: str, detail: str,
-                 operator: str | None, **fields: Any) -> dict[str, Any]:
-    """Chain an event onto the manifest, then bring the catalog along: what
-    pipeline.commit.record_event does, without importing the pipeline (its extractors cost
-    ~0.4 s of start-up, and these commands extract nothing)."""
-    entry = manifest.append(archive.manifest_path,
-                            manifest.new_event(event, outcome, detail, operator=operator,
-                                               **fields))
-    from archiver.store import catalog
-
-    try:
-        catalog.update(archive, [entry])
-    except Exception as exc:  # derived data: the next open catches up
-        logging.getLogger("archiver").warning(
-            "catalog.sqlite not updated (%s: %s); it catches up on next use",
-            type(exc).__name__, exc)
-    return entry
 
 
 def connect(replica: Replica) -> Destination:

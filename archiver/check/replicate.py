@@ -39,12 +39,12 @@ from archiver.check.copies import (
     load_replicas,
     local,
     read_snapshot,
-    record_event,
     save_replicas,
 )
 from archiver.store import manifest
 from archiver.store.archive import TEMP_PREFIX, Archive, open_regular
 from archiver.store.destinations import Destination, Digest, Folder
+from archiver.store.events import record_event
 from archiver.store.rolling import OPEN_SUFFIX, open_path
 
 LOCK_NAME = "replicate.lock"

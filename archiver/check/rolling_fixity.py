@@ -28,10 +28,11 @@ from typing import Any
 
 from archiver.base.errors import UsageError
 from archiver.base.findings import Finding, Report
-from archiver.check.copies import Wanted, read_snapshot, record_event
+from archiver.check.copies import Wanted, read_snapshot
 from archiver.check.fixity import Expected, check_file, check_range
 from archiver.store import manifest
 from archiver.store.archive import Archive
+from archiver.store.events import record_event
 
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 BANDS = [(86400, "under 1 day"), (7 * 86400, "1-7 days"), (30 * 86400, "7-30 days"),
