@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -90,7 +91,8 @@ class Snapshot:
         return sorted(whole, key=lambda w: w.seq) + sorted(rest, key=lambda w: w.seq)
 
 
-def read_snapshot(archive: Archive, length: int | None = None) -> Snapshot:
+def read_snapshot(archive: Archive, length: int | None = None,
+                  each: Callable[[dict[str, Any], int], None] | None = None) -> Snapshot:
     """Our manifest up to `length` bytes (its current size: complete lines only, since
     appends are whole lines), with the files it names."""
     path = archive.manifest_path
@@ -114,6 +116,8 @@ def read_snapshot(archive: Archive, length: int | None = None) -> Snapshot:
             seq = seq if isinstance(seq, int) else head_seq + 1
             head_seq, head_hash = seq, str(entry.get("hash"))
             _note(entry, seq, wanted)
+            if each is not None:  # a caller's look at the same pass (rolling fixity)
+                each(entry, seq)
     return Snapshot(read, h.hexdigest(), head_seq, head_hash, wanted, lines)
 
 
