@@ -163,6 +163,23 @@ class Committer:
             self._due.set()
         return fields
 
+    def submit_and_wait(self, pending: PendingCapture) -> dict[str, Any]:
+        """Submit the capture and wait until its entry is written (the committer's own
+        failure raised here rather than waited on for ever); its entry."""
+        committed: list[dict[str, Any]] = []
+        done = threading.Event()
+
+        def on_commit(entry: dict[str, Any]) -> None:
+            committed.append(entry)
+            done.set()
+
+        pending.on_commit = on_commit
+        self.submit(pending)
+        while not done.wait(0.5):
+            if self.error is not None:
+                raise self.error
+        return committed[0]
+
     def _article_file(self, outcome: ArticleOutcome | None) -> tuple[str, bytes] | None:
         if outcome is None or outcome.status != "stored" or not outcome.article:
             return None

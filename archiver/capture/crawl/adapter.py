@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import io
 import json
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -192,7 +191,7 @@ class CrawlWorker:
             event = manifest.new_event("capture", "failure", result.error or "no response",
                                        operator=opts.operator, source=source,
                                        discovery=discovery)
-            out.seq = self._submit(PendingCapture(event))["seq"]
+            out.seq = self.run.committer.submit_and_wait(PendingCapture(event))["seq"]
             return out
         ok = final.status is not None and final.status < 400 and not out.error
         entry, warc = build_until_queued(
@@ -245,28 +244,12 @@ class CrawlWorker:
                                  written.replayable, article,
                                  on_queued=self.run.dedup.queued_mine)
         if on_durable is None:
-            return self._submit(pending), warc
+            return self.run.committer.submit_and_wait(pending), warc
         if written.final is not None and written.final.rec_type == "response":
             stored = read_record_from(pending.data, written.final.offset, cap=MAX_PARSE_BYTES)
             out.body = (stored.payload, stored.http_headers.get("content-type"))
         pending.on_commit = on_durable
         return self.run.committer.submit(pending), warc
-
-    def _submit(self, pending: PendingCapture) -> dict[str, Any]:
-        """Hand the capture to the run's committer and wait until its entry is written."""
-        committed: list[dict[str, Any]] = []
-        done = threading.Event()
-
-        def on_commit(entry: dict[str, Any]) -> None:
-            committed.append(entry)
-            done.set()
-
-        pending.on_commit = on_commit
-        self.run.committer.submit(pending)
-        while not done.wait(0.5):
-            if self.run.committer.error is not None:
-                raise self.run.committer.error
-        return committed[0]
 
 
 def read_payload(archive: Archive, captured: Captured) -> tuple[bytes, str | None]:

@@ -66,21 +66,11 @@ class BrowserWorker:
         return captured(outcome)
 
     def _failure(self, url: str, error: str, discovery: dict[str, Any]) -> Captured:
-        done = threading.Event()
-        entry: list[dict[str, Any]] = []
-
-        def committed(e: dict[str, Any]) -> None:
-            entry.append(e)
-            done.set()
-
         event = manifest.new_event("capture", "failure", error,
                                    operator=self.run.options.operator, source={"url": url},
                                    discovery=discovery)
-        self.run.committer.submit(PendingCapture(event, on_commit=committed))
-        while not done.wait(0.5):
-            if self.run.committer.error is not None:
-                raise self.run.committer.error
-        return Captured(url, error=error, seq=entry[0]["seq"], unreachable=True)
+        entry = self.run.committer.submit_and_wait(PendingCapture(event))
+        return Captured(url, error=error, seq=entry["seq"], unreachable=True)
 
     def close(self) -> None:
         if self.browser is not None:
