@@ -28,11 +28,11 @@ from archiver.pipeline.committer import (
     Committer,
     PendingCapture,
 )
-from archiver.pipeline.dedup import Dedup, Earlier, validators
+from archiver.pipeline.dedup import Dedup, Earlier, build_until_queued, validators
 from archiver.pipeline.extractors import Extractors, default_processes
 from archiver.store import manifest
 from archiver.store.archive import Archive
-from archiver.store.rolling import DEFAULT_MAX_SIZE, DEFAULT_PREFIX, WarcFull
+from archiver.store.rolling import DEFAULT_MAX_SIZE, DEFAULT_PREFIX
 from archiver.store.warc import (
     WarcFileWriter,
     read_record_from,
@@ -204,11 +204,8 @@ def _store(run: CaptureRun, result: FetchResult, prior: Earlier | None) -> Captu
                                    operator=options.operator, source=source)
         run.committer.submit(PendingCapture(event, on_commit=run.done(outcome)))
         return outcome
-    while True:
-        try:
-            return _store_in_file(run, result, prior, outcome, source)
-        except WarcFull:
-            continue  # its file filled up meanwhile: built again for the next one
+    return build_until_queued(lambda: _store_in_file(run, result, prior, outcome, source),
+                              run.dedup)
 
 
 def _store_in_file(run: CaptureRun, result: FetchResult, prior: Earlier | None,
@@ -217,12 +214,7 @@ def _store_in_file(run: CaptureRun, result: FetchResult, prior: Earlier | None,
     buffer = io.BytesIO()
     writer = WarcFileWriter(buffer, warc.rsplit("/", 1)[-1])
     writer.warcinfo_id = warcinfo_id
-    try:
-        return _build_and_submit(run, result, prior, outcome, source, warc, buffer, writer)
-    except BaseException:
-        if run.dedup:  # its records will not exist as claimed: nobody may refer to them
-            run.dedup.abandon_mine()
-        raise
+    return _build_and_submit(run, result, prior, outcome, source, warc, buffer, writer)
 
 
 def _build_and_submit(run: CaptureRun, result: FetchResult, prior: Earlier | None,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -91,7 +91,8 @@ class Snapshot:
         return sorted(whole, key=lambda w: w.seq) + sorted(rest, key=lambda w: w.seq)
 
 
-def read_snapshot(archive: Archive, length: int | None = None) -> Snapshot:
+def read_snapshot(archive: Archive, length: int | None = None,
+                  each: Callable[[dict[str, Any], int], None] | None = None) -> Snapshot:
     """Our manifest up to `length` bytes (its current size: complete lines only, since
     appends are whole lines), with the files it names."""
     path = archive.manifest_path
@@ -115,6 +116,8 @@ def read_snapshot(archive: Archive, length: int | None = None) -> Snapshot:
             seq = seq if isinstance(seq, int) else head_seq + 1
             head_seq, head_hash = seq, str(entry.get("hash"))
             _note(entry, seq, wanted)
+            if each is not None:  # a caller's look at the same pass (rolling fixity)
+                each(entry, seq)
     return Snapshot(read, h.hexdigest(), head_seq, head_hash, wanted, lines)
 
 
@@ -303,25 +306,6 @@ def resolve_replica(archive: Archive, name: str) -> Replica:
         return Replica(name, name)
     names = ", ".join(sorted(known)) or "none yet (`archiver replicate DEST --name NAME`)"
     raise UsageError(f"{name}: no such replica (known: {names})")
-
-
-def record_event(archive: Archive, event: str, outcome: str, detail: str,
-                 operator: str | None, **fields: Any) -> dict[str, Any]:
-    """Chain an event onto the manifest, then bring the catalog along: what
-    pipeline.commit.record_event does, without importing the pipeline (its extractors cost
-    ~0.4 s of start-up, and these commands extract nothing)."""
-    entry = manifest.append(archive.manifest_path,
-                            manifest.new_event(event, outcome, detail, operator=operator,
-                                               **fields))
-    from archiver.store import catalog
-
-    try:
-        catalog.update(archive, [entry])
-    except Exception as exc:  # derived data: the next open catches up
-        logging.getLogger("archiver").warning(
-            "catalog.sqlite not updated (%s: %s); it catches up on next use",
-            type(exc).__name__, exc)
-    return entry
 
 
 def connect(replica: Replica) -> Destination:

@@ -20,10 +20,10 @@ from archiver.check.copies import (
     connect,
     local,
     read_snapshot,
-    record_event,
 )
 from archiver.store.archive import Archive
 from archiver.store.destinations import Destination, Digest
+from archiver.store.events import record_event
 from archiver.store.rolling import OPEN_SUFFIX
 
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 import hashlib
 import os
 
-from archiver.pipeline.commit import record_event
 from archiver.store import manifest
 from archiver.store.archive import Archive
+from archiver.store.events import record_event
 from archiver.store.recovery import recover
 
 

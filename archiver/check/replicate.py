@@ -39,12 +39,12 @@ from archiver.check.copies import (
     load_replicas,
     local,
     read_snapshot,
-    record_event,
     save_replicas,
 )
 from archiver.store import manifest
 from archiver.store.archive import TEMP_PREFIX, Archive, open_regular
 from archiver.store.destinations import Destination, Digest, Folder
+from archiver.store.events import record_event
 from archiver.store.rolling import OPEN_SUFFIX, open_path
 
 LOCK_NAME = "replicate.lock"
@@ -75,6 +75,7 @@ class Action:
 class Plan:
     snapshot: Snapshot
     copy_head: int
+    copy_lines: int  # lines of the copy's manifest when the run started
     todo: list[tuple[Wanted, str, str]] = field(default_factory=list)  # wanted, name, action
     renames: list[tuple[str, str]] = field(default_factory=list)  # after the manifest
     kept: int = 0
@@ -161,7 +162,7 @@ def plan(archive: Archive, dest: Destination, replica: Replica,
     if line.state == "none" and _foreign(dest):
         raise UsageError(f"{dest.url}: not empty and not a copy of an archive (no "
                          "manifest.jsonl); choose an empty folder")
-    result = Plan(snap, line.head_seq)
+    result = Plan(snap, line.head_seq, line.lines)
     head = snap.head_seq
     for w in snap.in_order():
         name, action = _needs(dest, replica, w, head, checksum)
@@ -259,7 +260,11 @@ def replicate(archive: Archive, dest: Destination, replica: Replica, *,
     for rel, data in side_files(archive, snap.head_seq):
         _put_bytes(dest, rel, data)
     dest.flush()  # every file durable under its final name before the manifest names it
-    if lineage(archive.manifest_path, snap.length, dest).lines != snap.lines:
+    # The copy's manifest as the plan read it, unless this run changed the copy (then look
+    # again: DEST may have changed under it, as `_vanished` fears).
+    copy_lines = (work.copy_lines if settled
+                  else lineage(archive.manifest_path, snap.length, dest).lines)
+    if copy_lines != snap.lines:
         _put_manifest(archive, dest, snap)
         dest.flush()
     for src, dst in work.renames:

@@ -28,10 +28,10 @@ from typing import Any
 
 from archiver.base.errors import UsageError
 from archiver.base.findings import Finding, Report
-from archiver.check.copies import Wanted, read_snapshot, record_event
+from archiver.check.copies import Wanted, read_snapshot
 from archiver.check.fixity import Expected, check_file, check_range
-from archiver.store import manifest
 from archiver.store.archive import Archive
+from archiver.store.events import record_event
 
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 BANDS = [(86400, "under 1 day"), (7 * 86400, "1-7 days"), (30 * 86400, "7-30 days"),
@@ -87,21 +87,22 @@ def _epoch(at: Any) -> float:
 def read_order(archive: Archive) -> Order:
     """One pass over the manifest: the files in first-named order, when each was last
     verified (capture, a full recorded audit, a rolling run's range), the cursor."""
-    snap = read_snapshot(archive)
-    files = sorted(snap.wanted.values(), key=lambda w: (w.seq, w.path))
-    first_seqs = [w.seq for w in files]
-    verified = [0.0] * len(files)
     at_of_seq: dict[int, float] = {}
-    cursor = 0
-    seq = -1
-    for entry in manifest.iter_entries(archive.manifest_path):
-        seq = entry.get("seq", seq + 1)
+    checks: list[tuple[int, float, Any]] = []  # fixity checks: seq, when, details.rolling
+
+    def note(entry: dict[str, Any], seq: int) -> None:
         when = _epoch(entry.get("at"))
         if entry.get("files") or entry.get("ranges"):
             at_of_seq[seq] = when
-        if entry.get("event") != "fixity check" or seq > snap.head_seq:
-            continue
-        rolling = (entry.get("details") or {}).get("rolling")
+        if entry.get("event") == "fixity check":
+            checks.append((seq, when, (entry.get("details") or {}).get("rolling")))
+
+    snap = read_snapshot(archive, each=note)
+    files = sorted(snap.wanted.values(), key=lambda w: (w.seq, w.path))
+    first_seqs = [w.seq for w in files]
+    verified = [0.0] * len(files)
+    cursor = 0
+    for seq, when, rolling in checks:
         if isinstance(rolling, dict):
             start, stop = int(rolling.get("from", 0)), int(rolling.get("to", 0))
             total = min(int(rolling.get("total", 0)), len(files))

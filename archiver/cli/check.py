@@ -193,9 +193,7 @@ def audit(archive_dir: Path | None, operator: str | None, jobs: int | None, reco
         # them errors that `archiver repair` recovers (they would turn into mere warnings)
         warn("not recorded: no manifest yet (run `archiver repair --yes` first)")
     elif record:
-        from archiver.pipeline.commit import (
-            record_event,  # imports the extractors: only when needed
-        )
+        from archiver.store.events import record_event
 
         status = "success" if report.ok else "failure"
         record_event(archive, "fixity check", status, report.summary(), operator,

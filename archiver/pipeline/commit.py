@@ -9,7 +9,6 @@ names a missing or partial file.
 from __future__ import annotations
 
 import hashlib
-import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,8 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from archiver.base import agent, schemas
-from archiver.store import manifest
 from archiver.store.archive import Archive, FileInfo, new_capture_id
+from archiver.store.events import (
+    record_event as record_event,  # re-exported: callers import it here
+)
+from archiver.store.events import record_events as record_events
+from archiver.store.events import update_catalog as update_catalog
 from archiver.store.warc import (
     CONFORMS_TO,
     FORMAT,
@@ -256,36 +259,3 @@ def index_warcs(archive: Archive, *relpaths: str) -> str | None:
     return None
 
 
-def record_event(archive: Archive, event: str, outcome: str, detail: str,
-                 operator: str | None, **fields: Any) -> dict[str, Any]:
-    event_body = manifest.new_event(event, outcome, detail, operator=operator, **fields)
-    entry = manifest.appender_for(archive.manifest_path).append(event_body)
-    update_catalog(archive, [entry])
-    return entry
-
-
-def record_events(archive: Archive, events: list[dict[str, Any]],
-                  heads: dict[tuple[str, int], Any] | None = None,
-                  docs: dict[str, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
-    """Several event bodies chained in one append (one write, one fsync): a group commit.
-    The catalog follows, after the manifest (the manifest is the commit point); `heads` and
-    `docs`: what the writer knows of its records and articles (catalog.Catalog.apply)."""
-    entries = manifest.append_many(archive.manifest_path, events) if events else []
-    update_catalog(archive, entries, heads, docs)
-    return entries
-
-
-def update_catalog(archive: Archive, entries: list[dict[str, Any]],
-                   heads: dict[tuple[str, int], Any] | None = None,
-                   docs: dict[str, dict[str, Any]] | None = None) -> None:
-    """Keep catalog.sqlite current after a manifest append. It is derived data (the next
-    open catches up, `archiver index --rebuild` remakes it), so a failure here is logged,
-    never a failed capture."""
-    from archiver.store import catalog
-
-    try:
-        catalog.update(archive, entries, heads, docs)
-    except Exception as exc:
-        logging.getLogger("archiver").warning(
-            "catalog.sqlite not updated (%s: %s); it catches up on next use",
-            type(exc).__name__, exc)

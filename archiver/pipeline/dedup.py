@@ -19,19 +19,22 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from archiver.base.errors import StoreError
 from archiver.store.archive import Archive
 from archiver.store.catalog import Catalog
 from archiver.store.cdxj import surt_key
-from archiver.store.rolling import open_path
+from archiver.store.rolling import WarcFull, open_path
 from archiver.store.warc import read_record_at
 
 IDENTICAL_PAYLOAD = "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest"
 SERVER_NOT_MODIFIED = "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
 CLAIM_WAIT = 30.0  # seconds a revisit waits for its target's capture to be queued
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -185,3 +188,20 @@ def validators(earlier: Earlier | None) -> dict[str, str]:
 
 def _earlier(row: dict[str, Any]) -> Earlier:
     return Earlier(row["record_id"], row["url"], row["timestamp"], row["payload_digest"])
+
+
+def build_until_queued(build: Callable[[], T], dedup: Dedup | None) -> T:
+    """Run `build` (reserve a rolling WARC, write a capture's records, submit them) until its
+    capture is queued: again when its file filled up meanwhile (WarcFull). A build that ends
+    without being queued gives up the dedup claims it made: its records will not exist as
+    claimed, so nobody may refer to them."""
+    while True:
+        try:
+            return build()
+        except WarcFull:
+            if dedup is not None:
+                dedup.abandon_mine()  # built again for the next file
+        except BaseException:
+            if dedup is not None:
+                dedup.abandon_mine()
+            raise

@@ -34,11 +34,10 @@ from archiver.capture.records import write_capture
 from archiver.capture.run import CaptureOptions, CaptureOutcome
 from archiver.pipeline.commit import ArticleOutcome, derive_article, write_conversion
 from archiver.pipeline.committer import Committer, PendingCapture
-from archiver.pipeline.dedup import Dedup
+from archiver.pipeline.dedup import Dedup, build_until_queued
 from archiver.store import manifest
 from archiver.store.archive import Archive
 from archiver.store.attachments import Attachment, write_attachment
-from archiver.store.rolling import WarcFull
 from archiver.store.warc import WarcFileWriter, read_record_from
 
 
@@ -128,14 +127,10 @@ def capture_page(browser: Browser, committer: Committer, url: str, options: Capt
     that fails raises (the caller starts a fresh one)."""
     view, log = browser.capture(url)
     done = threading.Event()
-    try:
-        while True:
-            try:
-                outcome = _store(committer, options, browser_options, versions, view, log,
-                                 None, lambda _o: done.set(), event_fields)
-                break
-            except WarcFull:
-                continue  # another worker filled the reserved file: build for the next one
+    try:  # built again for the next file when another worker filled the reserved one
+        outcome = build_until_queued(
+            lambda: _store(committer, options, browser_options, versions, view, log, None,
+                           lambda _o: done.set(), event_fields), None)
     finally:
         for exchange in log.exchanges:
             exchange.close()

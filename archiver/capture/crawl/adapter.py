@@ -42,11 +42,11 @@ from archiver.pipeline.commit import (
 )
 from archiver.pipeline.committer import Committer as RunCommitter
 from archiver.pipeline.committer import PendingCapture
-from archiver.pipeline.dedup import Dedup
+from archiver.pipeline.dedup import Dedup, build_until_queued
 from archiver.store import manifest
 from archiver.store.archive import Archive
 from archiver.store.catalog import Catalog
-from archiver.store.rolling import WarcFull, open_path
+from archiver.store.rolling import open_path
 from archiver.store.warc import WarcFileWriter, read_record_at, read_record_from
 
 REDIRECTS = (301, 302, 303, 307, 308)
@@ -194,17 +194,9 @@ class CrawlWorker:
             out.seq = self.run.committer.submit_and_wait(PendingCapture(event))["seq"]
             return out
         ok = final.status is not None and final.status < 400 and not out.error
-        while True:
-            try:
-                entry, warc = self._build(result, discovery, derive, dedup, out, source, ok,
-                                          on_durable)
-                break
-            except WarcFull:
-                self.run.dedup.abandon_mine()
-                continue  # its file filled up meanwhile: built again for the next one
-            except BaseException:
-                self.run.dedup.abandon_mine()  # nobody may refer to what it claimed
-                raise
+        entry, warc = build_until_queued(
+            lambda: self._build(result, discovery, derive, dedup, out, source, ok, on_durable),
+            self.run.dedup)
         out.seq = entry.get("seq")  # None until durable
         out.durable = out.seq is not None
         out.warc = warc
