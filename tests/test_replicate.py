@@ -21,6 +21,7 @@ from conftest import REPO, Cli, build_two_captures_and_ingest
 from http_fixture import VOV_PATH, FixtureServer
 
 from archiver.store import manifest
+from archiver.store.archive import TEMP_PREFIX
 
 
 @pytest.fixture(scope="module")
@@ -225,7 +226,14 @@ def test_sigkill_at_random_points_leaves_a_valid_copy(big, tmp_path):
     for run in range(8):  # at least 4 runs; more (up to 8) if kills landed after the end
         proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.3, 1.0))
+        # Kill mid-copy, not by the clock: a fixed delay missed a fast run on an idle machine
+        # and landed before any write on a loaded one. Wait for the first file under a
+        # temporary name at DEST (the copy is writing), then a random moment after it.
+        deadline = time.monotonic() + 30
+        while proc.poll() is None and time.monotonic() < deadline and not any(
+                p.name.startswith(TEMP_PREFIX) for p in dest.rglob("*")):
+            time.sleep(0.005)
+        time.sleep(rng.uniform(0.0, 0.15))
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             kills += 1
